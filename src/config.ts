@@ -1,0 +1,169 @@
+import path from 'node:path'
+import { z } from 'zod'
+
+/** Where the service keeps its data: the embedded PGlite database, or a PostgreSQL server. */
+export type DatabaseConfig =
+  | { kind: 'pglite'; dataDir: string | null } // null: in memory (tests, throw-away runs)
+  | { kind: 'postgres'; url: string }
+
+/** How the service reaches Meta: the real Graph API, or the in-process simulator for development. */
+export type MetaConfig =
+  | {
+      mode: 'graph-api'
+      accessToken: string
+      phoneNumberId: string
+      businessAccountId: string
+      graphApiUrl: string
+      apiVersion: string
+      timeoutMs: number
+    }
+  | { mode: 'simulator'; phoneNumberId: string; businessAccountId: string }
+
+export interface Config {
+  env: 'development' | 'production' | 'test'
+  host: string
+  port: number
+  logLevel: string
+  database: DatabaseConfig
+  /** Bearer tokens accepted by the API. */
+  apiTokens: string[]
+  /** True when no API_TOKENS were configured and one was generated for this run. */
+  apiTokenGenerated: boolean
+  meta: MetaConfig
+}
+
+type Env = Record<string, string | undefined>
+
+/** Thrown when configuration is missing or invalid; `problems` has one line per problem. */
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG'
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..')
+/** The embedded database's folder when DATABASE_URL is unset. */
+export const DEFAULT_DATA_DIR = path.join(PROJECT_ROOT, 'data', 'pglite')
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v)
+const optionalString = z.preprocess(blankToUndefined, z.string().trim().optional())
+
+const envSchema = z.object({
+  NODE_ENV: z.preprocess(blankToUndefined, z.enum(['development', 'production', 'test']).default('development')),
+  HOST: z.preprocess(blankToUndefined, z.string().default('0.0.0.0')),
+  PORT: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(65535).default(4000)),
+  LOG_LEVEL: z.preprocess(
+    blankToUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  DATABASE_URL: optionalString,
+  API_TOKENS: optionalString,
+  WHATSAPP_ACCESS_TOKEN: optionalString,
+  WHATSAPP_PHONE_NUMBER_ID: z.preprocess(blankToUndefined, z.string().regex(/^\d+$/, 'must be digits').optional()),
+  WHATSAPP_BUSINESS_ACCOUNT_ID: z.preprocess(
+    blankToUndefined,
+    z.string().regex(/^\d+$/, 'must be digits').optional(),
+  ),
+  WHATSAPP_GRAPH_API_URL: z.preprocess(
+    blankToUndefined,
+    z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .default('https://graph.facebook.com')
+      .transform((u) => u.replace(/\/+$/, '')),
+  ),
+  WHATSAPP_API_VERSION: z.preprocess(
+    blankToUndefined,
+    z.string().regex(/^v\d+\.\d+$/, 'must look like v24.0').default('v24.0'),
+  ),
+  WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(100).max(120_000).default(15_000),
+  ),
+})
+
+/** Parses DATABASE_URL: unset → embedded PGlite in ./data/pglite; `postgres(ql)://` → PostgreSQL;
+ * `file:<dir>` → PGlite in that folder; `memory:` → PGlite in memory. */
+export function parseDatabaseUrl(url: string | undefined): DatabaseConfig | string {
+  if (url === undefined) return { kind: 'pglite', dataDir: DEFAULT_DATA_DIR }
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    try {
+      new URL(url)
+    } catch {
+      return 'DATABASE_URL: is not a valid postgres:// URL'
+    }
+    return { kind: 'postgres', url }
+  }
+  if (url === 'memory:') return { kind: 'pglite', dataDir: null }
+  if (url.startsWith('file:') && url.length > 5) return { kind: 'pglite', dataDir: path.resolve(url.slice(5)) }
+  return 'DATABASE_URL: must be a postgres:// URL, file:<folder> for the embedded database, or memory:'
+}
+
+/** The database part of the configuration alone (for the migration command). */
+export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
+  const parsed = parseDatabaseUrl(blankToUndefined(env.DATABASE_URL) as string | undefined)
+  if (typeof parsed === 'string') throw new ConfigError([parsed])
+  return parsed
+}
+
+/**
+ * Reads and validates the whole configuration once. The only place that reads `process.env`.
+ * @throws ConfigError listing every problem, one per line.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const parsed = envSchema.safeParse(env)
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`))
+  }
+  const e = parsed.data
+  const problems: string[] = []
+  const production = e.NODE_ENV === 'production'
+
+  const database = parseDatabaseUrl(e.DATABASE_URL)
+  if (typeof database === 'string') problems.push(database)
+
+  let apiTokens = (e.API_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+  const apiTokenGenerated = apiTokens.length === 0 && !production
+  if (apiTokens.length === 0 && production) problems.push('API_TOKENS: required in production (comma-separated bearer tokens)')
+  if (apiTokens.some((t) => t.length < 16)) problems.push('API_TOKENS: every token must be at least 16 characters')
+  if (apiTokenGenerated) apiTokens = [`dev_${crypto.randomUUID().replaceAll('-', '')}`]
+
+  let meta: MetaConfig
+  if (e.WHATSAPP_ACCESS_TOKEN) {
+    if (!e.WHATSAPP_PHONE_NUMBER_ID) problems.push('WHATSAPP_PHONE_NUMBER_ID: required with WHATSAPP_ACCESS_TOKEN')
+    if (!e.WHATSAPP_BUSINESS_ACCOUNT_ID)
+      problems.push('WHATSAPP_BUSINESS_ACCOUNT_ID: required with WHATSAPP_ACCESS_TOKEN')
+    meta = {
+      mode: 'graph-api',
+      accessToken: e.WHATSAPP_ACCESS_TOKEN,
+      phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID ?? '',
+      businessAccountId: e.WHATSAPP_BUSINESS_ACCOUNT_ID ?? '',
+      graphApiUrl: e.WHATSAPP_GRAPH_API_URL,
+      apiVersion: e.WHATSAPP_API_VERSION,
+      timeoutMs: e.WHATSAPP_REQUEST_TIMEOUT_MS,
+    }
+  } else {
+    if (production) problems.push('WHATSAPP_ACCESS_TOKEN: required in production (the simulator is for development only)')
+    meta = {
+      mode: 'simulator',
+      phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID ?? '100000000000001',
+      businessAccountId: e.WHATSAPP_BUSINESS_ACCOUNT_ID ?? '200000000000002',
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems)
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    database: database as DatabaseConfig,
+    apiTokens,
+    apiTokenGenerated,
+    meta,
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * Offline replacements for the Prisma CLI commands this project needs (the CLI downloads a native
+ * engine at run time). Usage:
+ *   tsx src/db/cli.ts generate                 write the Prisma client to src/generated/prisma
+ *   tsx src/db/cli.ts migrate create <name>    new migration from schema.prisma changes
+ *   tsx src/db/cli.ts migrate deploy           apply pending migrations to DATABASE_URL's database
+ *   tsx src/db/cli.ts migrate check            fail when schema.prisma has changes no migration holds
+ */
+import { createRequire } from 'node:module'
+import { PGlite } from '@electric-sql/pglite'
+import { PrismaPGlite } from 'pglite-prisma-adapter'
+import { loadConfig } from '../config.js'
+import { adapterFactoryFor } from './database.js'
+import { applyMigrations, createMigration, pendingSchemaChanges, SCHEMA_PATH } from './schema-engine.js'
+
+/** Runs the `prisma-client` generator in-process, as `prisma generate` would, without any download. */
+export async function generateClient(schemaPath = SCHEMA_PATH): Promise<void> {
+  // These are CommonJS-only tooling packages; load them through require.
+  const require = createRequire(import.meta.url)
+  const { getGenerators } = require('@prisma/internals')
+  const { PrismaClientTsGenerator } = require('@prisma/client-generator-ts')
+  const generators = await getGenerators({
+    schemaPath,
+    registry: { 'prisma-client': { type: 'in-process', generator: new PrismaClientTsGenerator() } },
+    skipDownload: true,
+    cliCommand: 'generate',
+  })
+  for (const generator of generators) {
+    await generator.generate()
+    generator.stop()
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const [command, sub, name] = args
+  if (command === 'generate') {
+    await generateClient()
+    console.log('Prisma client generated in src/generated/prisma')
+    return 0
+  }
+  if (command === 'migrate' && sub === 'create') {
+    if (!name || !/^[a-z0-9_]+$/.test(name)) {
+      console.error('usage: migrate create <name>   (lowercase letters, digits and _)')
+      return 2
+    }
+    // A throw-away embedded database is all the engine needs: it replays the migrations there.
+    const created = await createMigration(new PrismaPGlite(new PGlite()), name)
+    console.log(created ? `created prisma/migrations/${created}/migration.sql` : 'schema.prisma has no changes to migrate')
+    return 0
+  }
+  if (command === 'migrate' && sub === 'check') {
+    const sql = await pendingSchemaChanges(new PrismaPGlite(new PGlite()))
+    if (sql) {
+      console.error(`schema.prisma has changes no migration holds; run: npm run db:migrate:create -- <name>\n\n${sql}`)
+      return 1
+    }
+    console.log('migrations match schema.prisma')
+    return 0
+  }
+  if (command === 'migrate' && sub === 'deploy') {
+    const config = loadConfig()
+    const { factory, close } = await adapterFactoryFor(config.database)
+    try {
+      const applied = await applyMigrations(factory)
+      console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
+    } finally {
+      await close()
+    }
+    return 0
+  }
+  console.error('usage: cli.ts generate | migrate create <name> | migrate check | migrate deploy')
+  return 2
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err instanceof Error ? err.message : err)
+      process.exit(1)
+    },
+  )
+}

@@ -1,0 +1,54 @@
+import { mkdir } from 'node:fs/promises'
+import { PGlite } from '@electric-sql/pglite'
+import { PrismaPg } from '@prisma/adapter-pg'
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
+import pg from 'pg'
+import { PrismaPGlite } from 'pglite-prisma-adapter'
+import type { DatabaseConfig } from '../config.js'
+import { PrismaClient } from '../generated/prisma/client.js'
+import { applyMigrations } from './schema-engine.js'
+
+export type { PrismaClient }
+
+/** A driver adapter for the configured database, plus how to release what it holds. */
+export async function adapterFactoryFor(
+  config: DatabaseConfig,
+): Promise<{ factory: SqlMigrationAwareDriverAdapterFactory; close: () => Promise<void> }> {
+  if (config.kind === 'postgres') {
+    const pool = new pg.Pool({ connectionString: config.url, max: 10 })
+    return { factory: new PrismaPg(pool), close: () => pool.end() }
+  }
+  if (config.dataDir) await mkdir(config.dataDir, { recursive: true })
+  const pglite = config.dataDir ? await PGlite.create(config.dataDir) : await PGlite.create()
+  return { factory: new PrismaPGlite(pglite), close: () => pglite.close() }
+}
+
+export interface Database {
+  prisma: PrismaClient
+  /** Migrations applied when this database was opened. */
+  appliedMigrations: string[]
+  close(): Promise<void>
+}
+
+/**
+ * Opens the configured database and brings its schema up to date (Prisma's migration history,
+ * applied in-process), so a fresh data folder or an empty PostgreSQL database just works.
+ */
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  const { factory, close } = await adapterFactoryFor(config)
+  try {
+    const appliedMigrations = await applyMigrations(factory)
+    const prisma = new PrismaClient({ adapter: factory })
+    return {
+      prisma,
+      appliedMigrations,
+      async close() {
+        await prisma.$disconnect()
+        await close()
+      },
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
