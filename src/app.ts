@@ -1,0 +1,114 @@
+// Must run before any type-graphql decorator is evaluated.
+import 'reflect-metadata'
+import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { bearerTokenVerifier } from './auth/auth.js'
+import type { Config } from './config.js'
+import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
+import { ConversationRepository } from './conversations/conversation.repository.js'
+import { ConversationService } from './conversations/conversation.service.js'
+import { type Database, openDatabase } from './db/database.js'
+import { UnauthenticatedError } from './errors.js'
+import { createApolloServer } from './graphql/apollo.js'
+import type { GraphQLContext } from './graphql/schema.js'
+import { MessagingResolver } from './messaging/messaging.resolver.js'
+import { MessagingService } from './messaging/messaging.service.js'
+import { type MetaApi, MetaGraphClient } from './meta/meta.client.js'
+import { MetaSimulator } from './meta/meta.simulator.js'
+import { handleHttpError } from './rest/rest.errors.js'
+import { whatsappRoutes } from './rest/whatsapp.routes.js'
+import { TemplateResolver } from './templates/template.resolver.js'
+import { TemplateRepository } from './templates/template.repository.js'
+import { TemplateService } from './templates/template.service.js'
+import { GraphQLError } from 'graphql'
+
+export interface App {
+  server: FastifyInstance
+  config: Config
+  meta: MetaApi
+  database: Database
+  /** Starts listening on the configured host and port; resolves to the base URL. */
+  listen(): Promise<string>
+  /** Stops accepting requests, finishes the ones in flight, closes the database. */
+  close(): Promise<void>
+}
+
+/** The JSON body limit: a 1,000-recipient template request is about 60 KB. */
+const BODY_LIMIT_BYTES = 1024 * 1024
+
+function createMetaApi(config: Config): MetaApi {
+  if (config.meta.mode === 'simulator') return new MetaSimulator()
+  return new MetaGraphClient(config.meta)
+}
+
+/**
+ * Builds the whole service (database, Meta client, services, GraphQL at /graphql, REST under
+ * /api/whatsapp) without listening. `main.ts` listens; tests build one per file.
+ */
+export async function createApp(config: Config): Promise<App> {
+  const server = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: ['req.headers.authorization'],
+    },
+    bodyLimit: BODY_LIMIT_BYTES,
+  })
+  const database = await openDatabase(config.database)
+  try {
+    const meta = createMetaApi(config)
+    const conversationRepository = new ConversationRepository(database.prisma)
+    const templateRepository = new TemplateRepository(database.prisma)
+    const conversations = new ConversationService(conversationRepository)
+    const templates = new TemplateService(templateRepository, meta)
+    const messaging = new MessagingService(conversationRepository, templateRepository, meta, (err) =>
+      server.log.error({ err }, 'internal error while sending a template'),
+    )
+    const isAuthorized = bearerTokenVerifier(config.apiTokens)
+
+    const resolvers = new Map<unknown, unknown>([
+      [ConversationResolver, new ConversationResolver(conversations)],
+      [MessageResolver, new MessageResolver(conversations)],
+      [MessagingResolver, new MessagingResolver(messaging)],
+      [TemplateResolver, new TemplateResolver(templates)],
+    ])
+    const container = { get: (cls: unknown) => resolvers.get(cls) }
+
+    server.setErrorHandler(handleHttpError)
+    server.setNotFoundHandler((request, reply) =>
+      reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url}` } }),
+    )
+
+    const apollo = await createApolloServer({
+      production: config.env === 'production',
+      log: server.log,
+      plugins: [fastifyApolloDrainPlugin(server)],
+    })
+    await apollo.start()
+    await server.register(fastifyApollo(apollo), {
+      path: '/graphql',
+      context: async (request): Promise<GraphQLContext> => {
+        if (!isAuthorized(request.headers.authorization)) {
+          const err = new UnauthenticatedError()
+          throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } })
+        }
+        return { container }
+      },
+    })
+    await server.register(whatsappRoutes, { prefix: '/api/whatsapp', messaging, templates, isAuthorized })
+
+    return {
+      server,
+      config,
+      meta,
+      database,
+      listen: () => server.listen({ host: config.host, port: config.port }),
+      async close() {
+        await server.close()
+        await database.close()
+      },
+    }
+  } catch (err) {
+    await database.close()
+    throw err
+  }
+}

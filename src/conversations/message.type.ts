@@ -1,0 +1,71 @@
+import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars'
+import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
+
+export enum MessageDirection {
+  INBOUND = 'inbound',
+  OUTBOUND = 'outbound',
+}
+registerEnumType(MessageDirection, { name: 'MessageDirection' })
+
+export enum MessageStatus {
+  PENDING = 'pending',
+  SENT = 'sent',
+  DELIVERED = 'delivered',
+  READ = 'read',
+  FAILED = 'failed',
+}
+registerEnumType(MessageStatus, {
+  name: 'MessageStatus',
+  description: 'PENDING: stored, Meta not answered yet. SENT/DELIVERED/READ/FAILED: as Meta reports.',
+})
+
+@ObjectType({ description: 'Why Meta refused or failed a message.' })
+export class MessageError {
+  @Field(() => Int, { nullable: true, description: "Meta's error code, e.g. 131026." })
+  code!: number | null
+
+  @Field(() => String)
+  message!: string
+
+  @Field(() => String, { nullable: true })
+  details!: string | null
+
+  @Field(() => String, { nullable: true, description: "Meta's fbtrace_id, for Meta support." })
+  fbtraceId!: string | null
+}
+
+@ObjectType()
+export class Message {
+  @Field(() => Int)
+  id!: number
+
+  @Field(() => Int)
+  conversationId!: number
+
+  @Field(() => MessageDirection)
+  direction!: MessageDirection
+
+  @Field(() => String, { description: 'text, template, …' })
+  type!: string
+
+  @Field(() => String, { nullable: true, description: 'The text; for templates, the text the customer sees.' })
+  content!: string | null
+
+  @Field(() => JSONObjectResolver, { nullable: true, description: 'For templates: name, language and components sent.' })
+  template!: Record<string, unknown> | null
+
+  @Field(() => MessageStatus)
+  status!: MessageStatus
+
+  @Field(() => String, { nullable: true, description: "Meta's message id, once Meta accepted it." })
+  wamid!: string | null
+
+  @Field(() => Int, { nullable: true })
+  requestId!: number | null
+
+  @Field(() => DateTimeResolver)
+  createdAt!: Date
+
+  @Field(() => DateTimeResolver)
+  updatedAt!: Date
+}

@@ -1,0 +1,89 @@
+/**
+ * Domain errors. Each has a stable `code` that clients can rely on and the HTTP status the REST
+ * edge answers with; both edges (GraphQL `formatError`, the REST error handler) map them once.
+ */
+export type ErrorCode =
+  | 'MALFORMED_REQUEST'
+  | 'VALIDATION_FAILED'
+  | 'UNAUTHENTICATED'
+  | 'NOT_FOUND'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'META_API_ERROR'
+  | 'META_UNREACHABLE'
+  | 'INTERNAL_SERVER_ERROR'
+
+export abstract class AppError extends Error {
+  abstract readonly code: ErrorCode
+  abstract readonly httpStatus: number
+  /** Extra, client-safe detail for the error body (`fields`, `meta`, …). */
+  details(): Record<string, unknown> | undefined {
+    return undefined
+  }
+}
+
+/** One invalid field: `path` names it the way the client sent it, e.g. `recipients[1].phoneNumber`. */
+export interface FieldIssue {
+  path: string
+  message: string
+}
+
+export class ValidationError extends AppError {
+  readonly code = 'VALIDATION_FAILED'
+  readonly httpStatus = 422
+  constructor(readonly fields: FieldIssue[]) {
+    super(fields.map((f) => (f.path ? `${f.path}: ${f.message}` : f.message)).join('; '))
+    this.name = 'ValidationError'
+  }
+  override details() {
+    return { fields: this.fields }
+  }
+}
+
+export class MalformedRequestError extends AppError {
+  readonly code = 'MALFORMED_REQUEST'
+  readonly httpStatus = 400
+  override name = 'MalformedRequestError'
+}
+
+export class UnauthenticatedError extends AppError {
+  readonly code = 'UNAUTHENTICATED'
+  readonly httpStatus = 401
+  override name = 'UnauthenticatedError'
+  constructor(message = 'A valid "Authorization: Bearer <token>" header is required') {
+    super(message)
+  }
+}
+
+export class NotFoundError extends AppError {
+  readonly code = 'NOT_FOUND'
+  readonly httpStatus = 404
+  override name = 'NotFoundError'
+}
+
+/** Something failed on our side. The message shown to clients is generic; the cause is logged. */
+export class InternalError extends AppError {
+  readonly code = 'INTERNAL_SERVER_ERROR'
+  readonly httpStatus = 500
+  override name = 'InternalError'
+  constructor(cause?: unknown) {
+    super('Internal server error', { cause })
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly code = 'PAYLOAD_TOO_LARGE'
+  readonly httpStatus = 413
+  override name = 'PayloadTooLargeError'
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  readonly code = 'UNSUPPORTED_MEDIA_TYPE'
+  readonly httpStatus = 415
+  override name = 'UnsupportedMediaTypeError'
+}
+
+/** The client-facing form of an error: `{ code, message, ...details }`. Never a stack trace. */
+export function errorPayload(err: AppError): { code: ErrorCode; message: string } & Record<string, unknown> {
+  return { code: err.code, message: err.message, ...err.details() }
+}

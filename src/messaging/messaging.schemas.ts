@@ -1,0 +1,124 @@
+import { z } from 'zod'
+import { normalizePhoneNumber } from './phone.js'
+
+/** Limits from Meta's Cloud API. */
+export const MAX_TEXT_LENGTH = 4096
+export const MAX_RECIPIENTS = 1000
+const INT32_MAX = 2_147_483_647
+
+const id = (what: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+    z
+      .number({ error: `must be a positive integer (${what})` })
+      .int(`must be a positive integer (${what})`)
+      .min(1, `must be a positive integer (${what})`)
+      .max(INT32_MAX, `is too large for ${what}`),
+  )
+
+export const phoneNumberSchema = z
+  .string({ error: 'is required' })
+  .transform((value, ctx) => {
+    const digits = normalizePhoneNumber(value)
+    if (digits === null) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a phone number in international format, e.g. +50212345678',
+      })
+      return z.NEVER
+    }
+    return digits
+  })
+
+const requestId = id('requestId').nullish()
+
+const content = z
+  .string({ error: 'is required' })
+  .refine((s) => s.trim().length > 0, 'must not be empty')
+  .refine((s) => s.length <= MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`)
+
+export const conversationIdSchema = id('conversation id')
+
+const body = { error: 'the body must be a JSON object' }
+
+export const sendTextSchema = z.object({ phoneNumber: phoneNumberSchema, content, requestId }, body)
+export type SendTextInput = z.input<typeof sendTextSchema>
+
+export const sendInConversationSchema = z.object(
+  { content, type: z.literal('text', { error: 'must be "text" (the only type supported for now)' }).optional() },
+  body,
+)
+export type SendInConversationInput = z.input<typeof sendInConversationSchema>
+
+const link = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+
+const templateParameter = z.discriminatedUnion(
+  'type',
+  [
+    z.object({
+      type: z.literal('text'),
+      text: z.string({ error: 'is required' }).min(1, 'must not be empty').max(1024),
+      parameter_name: z.string().regex(/^[a-z0-9_]+$/, 'must be lowercase letters, digits and _').optional(),
+    }),
+    z.object({ type: z.literal('payload'), payload: z.string({ error: 'is required' }).min(1).max(1000) }),
+    z.object({ type: z.literal('image'), image: z.object({ link }) }),
+    z.object({ type: z.literal('video'), video: z.object({ link }) }),
+    z.object({ type: z.literal('document'), document: z.object({ link, filename: z.string().max(240).optional() }) }),
+  ],
+  { error: 'must be one of text, payload, image, video, document' },
+)
+
+const parameters = z.array(templateParameter, { error: 'must be an array' }).max(100)
+
+const templateComponent = z.discriminatedUnion(
+  'type',
+  [
+    z.object({ type: z.literal('header'), parameters }),
+    z.object({ type: z.literal('body'), parameters }),
+    z.object({
+      type: z.literal('button'),
+      sub_type: z.enum(['url', 'quick_reply', 'copy_code', 'flow'], {
+        error: 'must be one of url, quick_reply, copy_code, flow',
+      }),
+      // Meta takes the index as a string or a number; we send a string.
+      index: z
+        .union([z.string().regex(/^\d$/), z.number().int().min(0).max(9)], { error: 'must be a button index from 0 to 9' })
+        .transform(String),
+      parameters,
+    }),
+  ],
+  { error: 'must be one of header, body, button' },
+)
+export type TemplateComponentInput = z.output<typeof templateComponent>
+
+/** Keeps the number as the client wrote it (results echo it) next to the digits we send to. */
+const recipient = z
+  .object({ phoneNumber: z.string({ error: 'is required' }), requestId })
+  .transform((r, ctx) => {
+    const to = normalizePhoneNumber(r.phoneNumber)
+    if (to === null) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['phoneNumber'],
+        message: 'must be a phone number in international format, e.g. +50212345678',
+      })
+      return z.NEVER
+    }
+    return { phoneNumber: r.phoneNumber, to, requestId: r.requestId ?? null }
+  })
+
+export const sendTemplateSchema = z.object({
+  templateName: z
+    .string({ error: 'is required' })
+    .regex(/^[a-z0-9_]{1,512}$/, 'must be a template name: lowercase letters, digits and _'),
+  languageCode: z
+    .string({ error: 'is required' })
+    .regex(/^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$/, 'must be a language code like es, en_US or es_MX'),
+  components: z.array(templateComponent, { error: 'must be an array' }).max(20).default([]),
+  recipients: z
+    .array(recipient, { error: 'must be an array' })
+    .min(1, 'must have at least one recipient')
+    .max(MAX_RECIPIENTS, `must have at most ${MAX_RECIPIENTS} recipients`),
+}, body)
+export type SendTemplateInput = z.input<typeof sendTemplateSchema>
+export type SendTemplateRequest = z.output<typeof sendTemplateSchema>

@@ -1,0 +1,173 @@
+import type {
+  ConversationRecord,
+  ConversationRepository,
+  MessageRecord,
+  NewMessage,
+} from '../conversations/conversation.repository.js'
+import { AppError, InternalError, NotFoundError } from '../errors.js'
+import type { AcceptedMessage, MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
+import { MetaApiError } from '../meta/meta.errors.js'
+import type { TemplateRepository } from '../templates/template.repository.js'
+import { renderTemplateText } from '../templates/template.render.js'
+import { parseInput } from '../validation.js'
+import {
+  conversationIdSchema,
+  sendInConversationSchema,
+  sendTemplateSchema,
+  type SendTemplateRequest,
+  sendTextSchema,
+} from './messaging.schemas.js'
+
+export interface SentText {
+  message: MessageRecord
+  conversation: ConversationRecord
+}
+
+export type RecipientResult =
+  | { phoneNumber: string; success: true; wamid: string; message: MessageRecord }
+  | { phoneNumber: string; success: false; error: AppError; message: MessageRecord | null }
+
+export interface TemplateSendResult {
+  summary: { total: number; sent: number; failed: number }
+  results: RecipientResult[]
+}
+
+/** How many template sends of one request are in flight at once. */
+const FAN_OUT_CONCURRENCY = 8
+
+
+/**
+ * Sending messages: text to a number, text in a conversation, templates to many recipients.
+ * Every message row is written (`pending`) before Meta is called, and Meta's answer — the wamid,
+ * or Meta's error — is recorded on it afterwards.
+ */
+export class MessagingService {
+  constructor(
+    private readonly conversations: ConversationRepository,
+    private readonly templates: TemplateRepository,
+    private readonly meta: MetaApi,
+    /** Told about failures of ours that are turned into per-recipient results (for the log). */
+    private readonly onInternalError: (err: unknown) => void = () => {},
+  ) {}
+
+  /**
+   * Sends a text to a phone number, creating its conversation if there is none.
+   * @throws ValidationError, MetaApiError, MetaUnreachableError
+   */
+  async sendText(input: unknown): Promise<SentText> {
+    const { phoneNumber, content, requestId } = parseInput(sendTextSchema, input)
+    const conversation = await this.conversations.findOrCreate(phoneNumber, requestId)
+    const message = await this.deliverOrThrow(conversation, { type: 'text', content, requestId }, () =>
+      this.meta.sendText(phoneNumber, content),
+    )
+    return { message, conversation }
+  }
+
+  /**
+   * Sends a text in an existing conversation.
+   * @throws ValidationError, NotFoundError, MetaApiError, MetaUnreachableError
+   */
+  async sendInConversation(conversationId: unknown, input: unknown): Promise<MessageRecord> {
+    const id = parseInput(conversationIdSchema, conversationId)
+    const { content } = parseInput(sendInConversationSchema, input)
+    const conversation = await this.conversations.findById(id)
+    if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+    return this.deliverOrThrow(conversation, { type: 'text', content, requestId: conversation.requestId }, () =>
+      this.meta.sendText(conversation.phoneNumber, content),
+    )
+  }
+
+  /**
+   * Sends an approved template to every recipient. One recipient failing never fails the others:
+   * each gets its own result, and each send is stored as a `template` message in that recipient's
+   * conversation.
+   * @throws ValidationError when the request itself is invalid (nothing is sent then)
+   */
+  async sendTemplate(input: unknown): Promise<TemplateSendResult> {
+    const request = parseInput(sendTemplateSchema, input)
+    const template = { name: request.templateName, language: request.languageCode, components: request.components }
+    const known = await this.templates.find(template.name, template.language)
+    const content = renderTemplateText(known?.components, request.components) ?? `[template ${template.name}]`
+
+    const results = await mapWithConcurrency(request.recipients, FAN_OUT_CONCURRENCY, async (recipient) => {
+      try {
+        return await this.sendTemplateTo(recipient, template, content)
+      } catch (err) {
+        // A failure of ours (database) for one recipient must not abort the others.
+        this.onInternalError(err)
+        return { phoneNumber: recipient.phoneNumber, success: false as const, error: new InternalError(err), message: null }
+      }
+    })
+    const sent = results.filter((r) => r.success).length
+    return { summary: { total: results.length, sent, failed: results.length - sent }, results }
+  }
+
+  private async sendTemplateTo(
+    recipient: SendTemplateRequest['recipients'][number],
+    template: OutgoingTemplate,
+    content: string,
+  ): Promise<RecipientResult> {
+      const conversation = await this.conversations.findOrCreate(recipient.to, recipient.requestId)
+      const { message, error } = await this.deliver(
+        conversation,
+        { type: 'template', content, template, requestId: recipient.requestId },
+        () => this.meta.sendTemplate(recipient.to, template),
+      )
+      return error
+        ? { phoneNumber: recipient.phoneNumber, success: false as const, error, message }
+        : { phoneNumber: recipient.phoneNumber, success: true as const, wamid: message.wamid!, message }
+  }
+
+  private async deliverOrThrow(
+    conversation: ConversationRecord,
+    message: Omit<NewMessage, 'direction' | 'status'>,
+    send: () => Promise<AcceptedMessage>,
+  ): Promise<MessageRecord> {
+    const outcome = await this.deliver(conversation, message, send)
+    if (outcome.error) throw outcome.error
+    return outcome.message
+  }
+
+  /** Writes the message as pending, calls Meta, records the outcome. Meta's refusals are returned. */
+  private async deliver(
+    conversation: ConversationRecord,
+    message: Omit<NewMessage, 'direction' | 'status'>,
+    send: () => Promise<AcceptedMessage>,
+  ): Promise<{ message: MessageRecord; error: AppError | null }> {
+    const pending = await this.conversations.addMessage(conversation.id, {
+      ...message,
+      direction: 'outbound',
+      status: 'pending',
+    })
+    let accepted: AcceptedMessage
+    try {
+      accepted = await send()
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err
+      const failed = await this.conversations.recordOutcome(pending.id, {
+        status: 'failed',
+        errorCode: err instanceof MetaApiError ? err.metaCode : null,
+        errorMessage: err.message,
+        errorDetails: err instanceof MetaApiError ? err.metaDetails : null,
+        errorTraceId: err instanceof MetaApiError ? err.fbtraceId : null,
+      })
+      return { message: failed, error: err }
+    }
+    const sent = await this.conversations.recordOutcome(pending.id, { status: 'sent', wamid: accepted.wamid })
+    return { message: sent, error: null }
+  }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time, keeping the order of `items` in the result. */
+export async function mapWithConcurrency<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length)
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++
+      results[i] = await fn(items[i])
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  return results
+}

@@ -1,0 +1,64 @@
+import { JSONObjectResolver } from 'graphql-scalars'
+import { Field, Int, ObjectType } from 'type-graphql'
+import { Conversation } from '../conversations/conversation.type.js'
+import { Message } from '../conversations/message.type.js'
+
+@ObjectType()
+export class SendTextPayload {
+  @Field(() => Message)
+  message!: Message
+
+  @Field(() => Conversation)
+  conversation!: Conversation
+}
+
+@ObjectType({ description: 'A failure of one recipient, with the same code as the API’s errors.' })
+export class SendError {
+  @Field(() => String, { description: 'META_API_ERROR, META_UNREACHABLE, INTERNAL_SERVER_ERROR' })
+  code!: string
+
+  @Field(() => String)
+  message!: string
+
+  @Field(() => JSONObjectResolver, { nullable: true, description: "Meta's code, details and fbtrace_id, when Meta refused." })
+  meta?: Record<string, unknown> | null
+}
+
+@ObjectType()
+export class TemplateRecipientResult {
+  @Field(() => String, { description: 'As given in the request.' })
+  phoneNumber!: string
+
+  @Field(() => Boolean)
+  success!: boolean
+
+  @Field(() => String, { nullable: true, description: "Meta's message id when sent." })
+  wamid?: string | null
+
+  @Field(() => Message, { nullable: true, description: 'The stored message (also for failures).' })
+  message?: Message | null
+
+  @Field(() => SendError, { nullable: true })
+  error?: SendError | null
+}
+
+@ObjectType()
+export class SendSummary {
+  @Field(() => Int)
+  total!: number
+
+  @Field(() => Int)
+  sent!: number
+
+  @Field(() => Int)
+  failed!: number
+}
+
+@ObjectType()
+export class SendTemplatePayload {
+  @Field(() => SendSummary)
+  summary!: SendSummary
+
+  @Field(() => [TemplateRecipientResult])
+  results!: TemplateRecipientResult[]
+}

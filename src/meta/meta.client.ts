@@ -1,0 +1,178 @@
+import got, { type Got, HTTPError, RequestError } from 'got'
+import { isMetaErrorBody, MetaApiError, MetaUnreachableError } from './meta.errors.js'
+import type {
+  MetaSendMessageRequest,
+  MetaSendMessageResponse,
+  MetaTemplate,
+  MetaTemplateComponent,
+  MetaTemplateComponentRequest,
+  MetaTemplatePage,
+} from './meta.types.js'
+
+/** A message Meta accepted. */
+export interface AcceptedMessage {
+  /** Meta's message id (`wamid.…`). */
+  wamid: string
+}
+
+/** A template send: Meta's component format, which is also what our API accepts. */
+export interface OutgoingTemplate {
+  name: string
+  language: string
+  components: MetaTemplateComponentRequest[]
+}
+
+/** A template as Meta has it. `components` keep Meta's shape (`{"type":"BODY","text":…}`). */
+export interface RemoteTemplate {
+  metaId: string
+  name: string
+  language: string
+  status: string
+  category: string
+  parameterFormat: string | null
+  components: MetaTemplateComponent[]
+}
+
+/** What the rest of the service needs from Meta. Implemented by the Graph API client and the simulator. */
+export interface MetaApi {
+  /**
+   * Sends a text message to `to` (digits, E.164 without `+`).
+   * @see https://developers.facebook.com/docs/whatsapp/cloud-api/messages/text-messages
+   */
+  sendText(to: string, body: string): Promise<AcceptedMessage>
+  /**
+   * Sends an approved template to `to`.
+   * @see https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates
+   */
+  sendTemplate(to: string, template: OutgoingTemplate): Promise<AcceptedMessage>
+  /**
+   * Every message template of the business account, all pages.
+   * @see https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account/message_templates/
+   */
+  listTemplates(): Promise<RemoteTemplate[]>
+}
+
+/** The request bodies Meta expects; shared by the client and the simulator. */
+export const metaRequests = {
+  text: (to: string, body: string): MetaSendMessageRequest => ({
+    messaging_product: 'whatsapp',
+    recipient_type: 'individual',
+    to,
+    type: 'text',
+    text: { preview_url: false, body },
+  }),
+  template: (to: string, t: OutgoingTemplate): MetaSendMessageRequest => ({
+    messaging_product: 'whatsapp',
+    recipient_type: 'individual',
+    to,
+    type: 'template',
+    template: {
+      name: t.name,
+      language: { code: t.language },
+      ...(t.components.length ? { components: t.components } : {}),
+    },
+  }),
+}
+
+export function toRemoteTemplate(t: MetaTemplate): RemoteTemplate {
+  return {
+    metaId: String(t.id),
+    name: t.name,
+    language: t.language,
+    status: t.status,
+    category: t.category,
+    parameterFormat: t.parameter_format ?? null,
+    components: t.components ?? [],
+  }
+}
+
+export interface MetaGraphClientOptions {
+  graphApiUrl: string
+  apiVersion: string
+  accessToken: string
+  phoneNumberId: string
+  businessAccountId: string
+  timeoutMs: number
+}
+
+const TEMPLATE_FIELDS = 'name,status,category,language,components,parameter_format'
+const TEMPLATE_PAGE_SIZE = 100
+/** A runaway `paging.next` loop stops here (100 × 100 templates is far above Meta's per-account cap). */
+const MAX_TEMPLATE_PAGES = 100
+
+/**
+ * Meta's Graph API over HTTPS: one `got` instance with the base URL, pinned API version, bearer
+ * token and explicit timeouts. Never retries by itself: a POST that timed out may have been
+ * accepted by Meta, so retrying is the caller's decision.
+ */
+export class MetaGraphClient implements MetaApi {
+  private readonly http: Got
+
+  constructor(private readonly options: MetaGraphClientOptions) {
+    this.http = got.extend({
+      prefixUrl: `${options.graphApiUrl}/${options.apiVersion}`,
+      headers: { authorization: `Bearer ${options.accessToken}`, 'user-agent': 'wa-gateway' },
+      timeout: { connect: Math.min(5_000, options.timeoutMs), request: options.timeoutMs },
+      retry: { limit: 0 },
+      responseType: 'json',
+    })
+  }
+
+  sendText(to: string, body: string): Promise<AcceptedMessage> {
+    return this.send(metaRequests.text(to, body))
+  }
+
+  sendTemplate(to: string, template: OutgoingTemplate): Promise<AcceptedMessage> {
+    return this.send(metaRequests.template(to, template))
+  }
+
+  private async send(request: MetaSendMessageRequest): Promise<AcceptedMessage> {
+    const body = await this.call<MetaSendMessageResponse>(() =>
+      this.http.post(`${this.options.phoneNumberId}/messages`, { json: request }).json(),
+    )
+    const wamid = body.messages?.[0]?.id
+    if (!wamid) throw new MetaUnreachableError('Meta accepted the message but returned no message id')
+    return { wamid }
+  }
+
+  async listTemplates(): Promise<RemoteTemplate[]> {
+    const templates: RemoteTemplate[] = []
+    let after: string | undefined
+    for (let page = 0; page < MAX_TEMPLATE_PAGES; page++) {
+      const searchParams: Record<string, string | number> = { fields: TEMPLATE_FIELDS, limit: TEMPLATE_PAGE_SIZE }
+      if (after) searchParams.after = after
+      const body = await this.call<MetaTemplatePage>(() =>
+        this.http.get(`${this.options.businessAccountId}/message_templates`, { searchParams }).json(),
+      )
+      templates.push(...(body.data ?? []).map(toRemoteTemplate))
+      // Follow the cursor, not the `next` URL itself: it names graph.facebook.com, and our token
+      // must only ever go to the configured base URL.
+      after = body.paging?.next ? body.paging.cursors?.after : undefined
+      if (!after) return templates
+    }
+    throw new MetaUnreachableError(`Meta kept returning template pages after ${MAX_TEMPLATE_PAGES} pages`)
+  }
+
+  private async call<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request()
+    } catch (err) {
+      throw toMetaError(err)
+    }
+  }
+}
+
+function toMetaError(err: unknown): Error {
+  if (err instanceof HTTPError) {
+    const body = err.response.body
+    if (isMetaErrorBody(body)) return new MetaApiError(body.error, err.response.statusCode)
+    return new MetaUnreachableError(`Meta answered HTTP ${err.response.statusCode} without an error body`, {
+      cause: err,
+    })
+  }
+  if (err instanceof RequestError) {
+    const what = err.code === 'ETIMEDOUT' ? 'did not answer in time' : `could not be reached (${err.code})`
+    return new MetaUnreachableError(`Meta's Graph API ${what}`, { cause: err })
+  }
+  return err instanceof Error ? err : new Error(String(err))
+}

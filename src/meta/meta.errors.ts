@@ -1,0 +1,56 @@
+import { AppError } from '../errors.js'
+import type { MetaErrorBody } from './meta.types.js'
+
+/**
+ * Meta refused a request. Keeps Meta's `code`, `details` and `fbtrace_id` so an operator can look
+ * the failure up with Meta.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
+ */
+export class MetaApiError extends AppError {
+  readonly code = 'META_API_ERROR'
+  readonly httpStatus = 502
+  override name = 'MetaApiError'
+  /** Meta's numeric error code, e.g. 131026 (undeliverable), 190 (token expired). */
+  readonly metaCode: number
+  readonly type: string | undefined
+  readonly subcode: number | undefined
+  readonly metaDetails: string | undefined
+  readonly fbtraceId: string | undefined
+
+  constructor(
+    body: MetaErrorBody['error'],
+    /** The HTTP status Meta answered with. */
+    readonly status: number,
+  ) {
+    super(body.message)
+    this.metaCode = body.code
+    this.type = body.type
+    this.subcode = body.error_subcode
+    this.metaDetails = body.error_data?.details
+    this.fbtraceId = body.fbtrace_id
+  }
+
+  override details() {
+    return {
+      meta: {
+        code: this.metaCode,
+        type: this.type,
+        error_subcode: this.subcode,
+        details: this.metaDetails,
+        fbtrace_id: this.fbtraceId,
+      },
+    }
+  }
+}
+
+/** Meta could not be reached or did not answer in time (network error, timeout, non-JSON answer). */
+export class MetaUnreachableError extends AppError {
+  readonly code = 'META_UNREACHABLE'
+  readonly httpStatus = 502
+  override name = 'MetaUnreachableError'
+}
+
+export function isMetaErrorBody(body: unknown): body is MetaErrorBody {
+  const error = (body as MetaErrorBody | null)?.error
+  return typeof error === 'object' && error !== null && typeof error.code === 'number' && typeof error.message === 'string'
+}

@@ -1,0 +1,89 @@
+/**
+ * Meta's WhatsApp Cloud API wire formats (snake_case, as Meta sends them). Only `meta/` uses these.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+ * @see https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account/message_templates/
+ */
+
+export interface MetaTextMessageRequest {
+  messaging_product: 'whatsapp'
+  recipient_type: 'individual'
+  to: string
+  type: 'text'
+  text: { preview_url: boolean; body: string }
+}
+
+export interface MetaTemplateParameter {
+  type: string
+  text?: string
+  payload?: string
+  parameter_name?: string
+  image?: { link: string }
+  document?: { link: string; filename?: string }
+  video?: { link: string }
+}
+
+export interface MetaTemplateComponentRequest {
+  type: 'header' | 'body' | 'button'
+  sub_type?: string
+  index?: string
+  parameters: MetaTemplateParameter[]
+}
+
+export interface MetaTemplateMessageRequest {
+  messaging_product: 'whatsapp'
+  recipient_type: 'individual'
+  to: string
+  type: 'template'
+  template: { name: string; language: { code: string }; components?: MetaTemplateComponentRequest[] }
+}
+
+export type MetaSendMessageRequest = MetaTextMessageRequest | MetaTemplateMessageRequest
+
+export interface MetaSendMessageResponse {
+  messaging_product: 'whatsapp'
+  contacts?: { input: string; wa_id?: string; user_id?: string }[]
+  messages: { id: string; message_status?: string }[]
+}
+
+export interface MetaTemplateButton {
+  type: string
+  text?: string
+  url?: string
+  phone_number?: string
+  example?: unknown
+}
+
+export interface MetaTemplateComponent {
+  type: string
+  format?: string
+  text?: string
+  buttons?: MetaTemplateButton[]
+  example?: unknown
+}
+
+export interface MetaTemplate {
+  id: string
+  name: string
+  language: string
+  status: string
+  category: string
+  parameter_format?: string
+  components: MetaTemplateComponent[]
+}
+
+export interface MetaTemplatePage {
+  data: MetaTemplate[]
+  paging?: { cursors?: { before?: string; after?: string }; next?: string }
+}
+
+/** Meta's error body. */
+export interface MetaErrorBody {
+  error: {
+    message: string
+    type?: string
+    code: number
+    error_subcode?: number
+    error_data?: { messaging_product?: string; details?: string }
+    fbtrace_id?: string
+  }
+}

@@ -1,0 +1,44 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  AppError,
+  errorPayload,
+  InternalError,
+  MalformedRequestError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from '../errors.js'
+
+/** Fastify's own request errors (bad JSON, too large, wrong content type) as domain errors. */
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err
+  const fastifyError = err as Partial<FastifyError>
+  const status = fastifyError.statusCode ?? 500
+  if (status === 413) return new PayloadTooLargeError('The request body is too large')
+  if (status === 415) return new UnsupportedMediaTypeError('Send the body as application/json')
+  if (status >= 400 && status < 500) {
+    const message =
+      fastifyError.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
+        ? 'The JSON body is empty'
+        : err instanceof SyntaxError || fastifyError.code === 'FST_ERR_CTP_INVALID_JSON_BODY'
+          ? `The body is not valid JSON: ${fastifyError.message}`
+          : (fastifyError.message ?? 'Bad request')
+    return new MalformedRequestError(message)
+  }
+  return new InternalError(err)
+}
+
+/**
+ * The one REST error handler: `{"success":false,"error":{"code","message",…}}` with the error's
+ * HTTP status. For /graphql (errors before Apollo runs, such as unparsable JSON) the same error in
+ * GraphQL's shape.
+ */
+export function handleHttpError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const appError = toAppError(err)
+  if (appError instanceof InternalError) request.log.error({ err }, 'internal error')
+  const payload = errorPayload(appError)
+  if (request.url.startsWith('/graphql')) {
+    const { code, message, ...details } = payload
+    return reply.status(appError.httpStatus).send({ errors: [{ message, extensions: { code, ...details } }] })
+  }
+  return reply.status(appError.httpStatus).send({ success: false, error: payload })
+}

@@ -1,0 +1,17 @@
+import { Arg, Query, Resolver } from 'type-graphql'
+import type { TemplateRecord } from './template.repository.js'
+import type { TemplateService } from './template.service.js'
+import { Template } from './template.type.js'
+
+@Resolver(() => Template)
+export class TemplateResolver {
+  constructor(private readonly service: TemplateService) {}
+
+  @Query(() => [Template], { description: 'Templates from the database; refresh: true syncs from Meta first.' })
+  templates(
+    @Arg('refresh', () => Boolean, { defaultValue: false }) refresh: boolean,
+    @Arg('status', () => String, { nullable: true, description: 'e.g. APPROVED' }) status?: string | null,
+  ): Promise<TemplateRecord[]> {
+    return this.service.list({ refresh, status: status ?? undefined })
+  }
+}
