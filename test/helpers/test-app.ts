@@ -1,0 +1,121 @@
+/**
+ * Builds and starts the real service for a test file: real HTTP on a loopback port, a real
+ * database (in-memory PGlite, or a fresh database on the PostgreSQL server named by DATABASE_URL),
+ * and Meta played by a {@link FakeMetaServer} or by the simulator.
+ */
+import { randomBytes } from 'node:crypto'
+import { type TypedDocumentNode } from '@graphql-typed-document-node/core'
+import { print } from 'graphql'
+import pg from 'pg'
+import { type App, createApp } from '../../src/app.js'
+import { loadConfig, loadDatabaseConfig } from '../../src/config.js'
+import type { FakeMetaServer } from './fake-meta.js'
+
+export const API_TOKEN = 'test-token-0123456789abcdef'
+
+/** Which database the suite runs on: `DATABASE_URL=postgres://…` selects PostgreSQL. */
+export const TEST_DATABASE = loadDatabaseConfig()
+
+/** A database for one app: a new PostgreSQL database (dropped afterwards), or in-memory PGlite. */
+export async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (TEST_DATABASE.kind !== 'postgres') return { url: 'memory:', drop: async () => {} }
+  const name = `wa_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: TEST_DATABASE.url })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE "${name}"`)
+  await admin.end()
+  const url = new URL(TEST_DATABASE.url)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: TEST_DATABASE.url })
+      await client.connect()
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await client.end()
+    },
+  }
+}
+
+export interface HttpResult<T = any> {
+  status: number
+  headers: Headers
+  body: T
+}
+
+export interface TestApp {
+  app: App
+  url: string
+  /** A REST call; JSON body unless `raw` is given. Authenticated unless `token` is null. */
+  rest<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options?: { token?: string | null; raw?: string; contentType?: string },
+  ): Promise<HttpResult<T>>
+  /** A GraphQL operation over HTTP, typed by the generated documents. */
+  gql<R, V>(
+    document: TypedDocumentNode<R, V>,
+    variables?: V,
+    options?: { token?: string | null },
+  ): Promise<HttpResult<{ data?: R | null; errors?: GraphQLErrorBody[] }>>
+  close(): Promise<void>
+}
+
+export interface GraphQLErrorBody {
+  message: string
+  path?: string[]
+  extensions?: Record<string, any>
+}
+
+export async function startTestApp(options: { meta?: FakeMetaServer; env?: Record<string, string> } = {}): Promise<TestApp> {
+  const database = await scratchDatabase()
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    API_TOKENS: API_TOKEN,
+    DATABASE_URL: database.url,
+    ...(options.meta?.env() ?? {}),
+    ...options.env,
+  })
+  const app = await createApp(config)
+  const url = await app.listen()
+
+  const request = async (method: string, path: string, headers: Record<string, string>, body?: string) => {
+    const res = await fetch(`${url}${path}`, { method, headers, body })
+    const text = await res.text()
+    let parsed: unknown = text
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      // not JSON: the test sees the text
+    }
+    return { status: res.status, headers: res.headers, body: parsed as any }
+  }
+  const auth = (token: string | null | undefined) =>
+    token === null ? {} : { authorization: `Bearer ${token ?? API_TOKEN}` }
+
+  return {
+    app,
+    url,
+    rest: (method, path, body, opts = {}) => {
+      const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body))
+      const headers: Record<string, string> = { ...auth(opts.token) }
+      if (payload !== undefined) headers['content-type'] = opts.contentType ?? 'application/json'
+      return request(method, path, headers, payload)
+    },
+    gql: (document, variables, opts = {}) =>
+      request(
+        'POST',
+        '/graphql',
+        { ...auth(opts.token), 'content-type': 'application/json' },
+        JSON.stringify({ query: print(document), variables }),
+      ),
+    async close() {
+      await app.close()
+      await database.drop()
+    },
+  }
+}
