@@ -73,9 +73,13 @@ export async function createApp(config: Config): Promise<App> {
     ])
     const container = { get: (cls: unknown) => resolvers.get(cls) }
 
+    // A JSON API: anything but application/json bodies is refused with 415.
+    server.removeContentTypeParser('text/plain')
     server.setErrorHandler(handleHttpError)
     server.setNotFoundHandler((request, reply) =>
-      reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url}` } }),
+      reply
+        .status(404)
+        .send({ success: false, error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url}` } }),
     )
 
     const apollo = await createApolloServer({

@@ -62,10 +62,7 @@ const envSchema = z.object({
   API_TOKENS: optionalString,
   WHATSAPP_ACCESS_TOKEN: optionalString,
   WHATSAPP_PHONE_NUMBER_ID: z.preprocess(blankToUndefined, z.string().regex(/^\d+$/, 'must be digits').optional()),
-  WHATSAPP_BUSINESS_ACCOUNT_ID: z.preprocess(
-    blankToUndefined,
-    z.string().regex(/^\d+$/, 'must be digits').optional(),
-  ),
+  WHATSAPP_BUSINESS_ACCOUNT_ID: z.preprocess(blankToUndefined, z.string().regex(/^\d+$/, 'must be digits').optional()),
   WHATSAPP_GRAPH_API_URL: z.preprocess(
     blankToUndefined,
     z
@@ -75,7 +72,10 @@ const envSchema = z.object({
   ),
   WHATSAPP_API_VERSION: z.preprocess(
     blankToUndefined,
-    z.string().regex(/^v\d+\.\d+$/, 'must look like v24.0').default('v24.0'),
+    z
+      .string()
+      .regex(/^v\d+\.\d+$/, 'must look like v24.0')
+      .default('v24.0'),
   ),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
     blankToUndefined,
@@ -128,7 +128,8 @@ export function loadConfig(env: Env = process.env): Config {
     .map((t) => t.trim())
     .filter(Boolean)
   const apiTokenGenerated = apiTokens.length === 0 && !production
-  if (apiTokens.length === 0 && production) problems.push('API_TOKENS: required in production (comma-separated bearer tokens)')
+  if (apiTokens.length === 0 && production)
+    problems.push('API_TOKENS: required in production (comma-separated bearer tokens)')
   if (apiTokens.some((t) => t.length < 16)) problems.push('API_TOKENS: every token must be at least 16 characters')
   if (apiTokenGenerated) apiTokens = [`dev_${crypto.randomUUID().replaceAll('-', '')}`]
 
@@ -147,7 +148,8 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: e.WHATSAPP_REQUEST_TIMEOUT_MS,
     }
   } else {
-    if (production) problems.push('WHATSAPP_ACCESS_TOKEN: required in production (the simulator is for development only)')
+    if (production)
+      problems.push('WHATSAPP_ACCESS_TOKEN: required in production (the simulator is for development only)')
     meta = {
       mode: 'simulator',
       phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID ?? '100000000000001',

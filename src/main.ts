@@ -16,7 +16,9 @@ async function main() {
   const app = await createApp(config)
   const log = app.server.log
   if (config.meta.mode === 'simulator') {
-    log.warn('SIMULATOR MODE: no WHATSAPP_ACCESS_TOKEN, so messages go to an in-process simulated Graph API, not to WhatsApp')
+    log.warn(
+      'SIMULATOR MODE: no WHATSAPP_ACCESS_TOKEN, so messages go to an in-process simulated Graph API, not to WhatsApp',
+    )
   }
   const url = await app.listen()
   if (config.apiTokenGenerated) {

@@ -9,11 +9,17 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }, '')
 }
 
-/** Parses `input` with `schema`, or throws a {@link ValidationError} naming every invalid field. */
-export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+/**
+ * Parses `input` with `schema`, or throws a {@link ValidationError} naming every invalid field.
+ * `at` names the input itself when it is a single value (e.g. `conversationId`).
+ */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown, at?: string): z.output<S> {
   const result = schema.safeParse(input)
   if (result.success) return result.data
   throw new ValidationError(
-    result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })),
+    result.error.issues.map((issue) => ({
+      path: formatPath(at ? [at, ...issue.path] : issue.path),
+      message: issue.message,
+    })),
   )
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConversationDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
 import { startTestApp, type TestApp } from './helpers/test-app.js'
 
@@ -14,9 +15,12 @@ afterAll(async () => {
   await meta?.close()
 })
 
+const send = (body: unknown, options?: Parameters<TestApp['rest']>[3]) =>
+  t.rest('POST', '/api/whatsapp/send', body, options)
+
 describe('POST /api/whatsapp/send', () => {
   it('sends a text through Meta, stores it and answers the documented shape', async () => {
-    const res = await t.rest('POST', '/api/whatsapp/send', {
+    const res = await send({
       phoneNumber: '+50212345678',
       content: 'Hello! Your service request has been received.',
       requestId: 123,
@@ -52,5 +56,138 @@ describe('POST /api/whatsapp/send', () => {
       text: { preview_url: false, body: 'Hello! Your service request has been received.' },
     })
     expect(meta.accepted.at(-1)!.wamid).toBe(res.body.data.message.wamid)
+  })
+
+  it('reuses the conversation of a number, however it is typed, and links the newest request id', async () => {
+    const first = await send({ phoneNumber: '+502 5555-0101', content: 'uno', requestId: 7 })
+    const second = await send({ phoneNumber: '+50255550101', content: 'dos' })
+    const third = await send({ phoneNumber: '00502 5555 0101', content: 'tres', requestId: 8 })
+    expect([first.status, second.status, third.status]).toEqual([200, 200, 200])
+    const id = first.body.data.conversation.conversation_id
+    expect(second.body.data.conversation).toEqual({ conversation_id: id, phone_number: '50255550101', request_id: 7 })
+    expect(third.body.data.conversation).toEqual({ conversation_id: id, phone_number: '50255550101', request_id: 8 })
+
+    const { body } = await t.gql(ConversationDocument, { id })
+    expect(body.data!.conversation.messages.map((m) => [m.content, m.status, m.requestId])).toEqual([
+      ['uno', 'SENT', 7],
+      ['dos', 'SENT', 7],
+      ['tres', 'SENT', 8],
+    ])
+  })
+
+  it('creates one conversation when the same new number is texted concurrently', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => send({ phoneNumber: '+50277770000', content: `m${i}` })),
+    )
+    expect(results.map((r) => r.status)).toEqual(Array(6).fill(200))
+    expect(new Set(results.map((r) => r.body.data.conversation.conversation_id)).size).toBe(1)
+  })
+
+  it.each([
+    [{ phoneNumber: '12345678', content: 'x' }, 'phoneNumber', /international format/],
+    [{ phoneNumber: '+0502123', content: 'x' }, 'phoneNumber', /international format/],
+    [{ phoneNumber: 50212345678, content: 'x' }, 'phoneNumber', /string/i],
+    [{ content: 'x' }, 'phoneNumber', /required/],
+    [{ phoneNumber: '+50212345678', content: '   ' }, 'content', /empty/],
+    [{ phoneNumber: '+50212345678', content: 'x'.repeat(4097) }, 'content', /4096/],
+    [{ phoneNumber: '+50212345678', content: 'x', requestId: -1 }, 'requestId', /positive integer/],
+    [{ phoneNumber: '+50212345678', content: 'x', requestId: 1.5 }, 'requestId', /positive integer/],
+    [{ phoneNumber: '+50212345678', content: 'x', requestId: 2 ** 31 }, 'requestId', /too large/],
+  ])('refuses %j with 422 naming the field', async (body, field, message) => {
+    const before = meta.requests.length
+    const res = await send(body)
+    expect(res.status).toBe(422)
+    expect(res.body.success).toBe(false)
+    expect(res.body.error.code).toBe('VALIDATION_FAILED')
+    expect(res.body.error.fields).toContainEqual({ path: field, message: expect.stringMatching(message) })
+    expect(meta.requests.length).toBe(before)
+  })
+
+  it('refuses a body that is not an object with 422, and unparsable JSON with 400', async () => {
+    const notObject = await send([1, 2])
+    expect(notObject.status).toBe(422)
+    expect(notObject.body.error.code).toBe('VALIDATION_FAILED')
+
+    const bad = await send(undefined, { raw: '{"phoneNumber": ' })
+    expect(bad.status).toBe(400)
+    expect(bad.body).toEqual({ success: false, error: { code: 'MALFORMED_REQUEST', message: expect.any(String) } })
+
+    const wrongType = await send(undefined, { raw: 'phoneNumber=1', contentType: 'text/plain' })
+    expect(wrongType.status).toBe(415)
+    expect(wrongType.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE')
+  })
+
+  it('refuses a body over the size limit with 413', async () => {
+    const res = await send({ phoneNumber: '+50212345678', content: 'x'.repeat(2 * 1024 * 1024) })
+    expect(res.status).toBe(413)
+    expect(res.body.error.code).toBe('PAYLOAD_TOO_LARGE')
+  })
+
+  it('answers 401 without a valid bearer token, and sends nothing', async () => {
+    const before = meta.requests.length
+    for (const token of [null, 'wrong-token-0123456789', '']) {
+      const res = await send({ phoneNumber: '+50212345678', content: 'x' }, { token })
+      expect(res.status).toBe(401)
+      expect(res.body).toEqual({ success: false, error: { code: 'UNAUTHENTICATED', message: expect.any(String) } })
+    }
+    expect(meta.requests.length).toBe(before)
+  })
+
+  it("answers 502 with Meta's code, details and fbtrace_id when Meta refuses, and keeps the failed message", async () => {
+    meta.failFor('50299990000', META_ERRORS.undeliverable)
+    const res = await send({ phoneNumber: '+50299990000', content: 'no llega' })
+    expect(res.status).toBe(502)
+    expect(res.body).toEqual({
+      success: false,
+      error: {
+        code: 'META_API_ERROR',
+        message: '(#131026) Message Undeliverable',
+        meta: {
+          code: 131026,
+          type: 'OAuthException',
+          details: 'Message Undeliverable.',
+          fbtrace_id: expect.stringMatching(/^A/),
+        },
+      },
+    })
+    const conversations = await t.app.database.prisma.conversation.findUnique({
+      where: { phoneNumber: '50299990000' },
+      include: { messages: true },
+    })
+    expect(conversations!.messages).toEqual([
+      expect.objectContaining({
+        content: 'no llega',
+        status: 'failed',
+        wamid: null,
+        errorCode: 131026,
+        errorDetails: 'Message Undeliverable.',
+        errorTraceId: res.body.error.meta.fbtrace_id,
+      }),
+    ])
+  })
+
+  it('answers 502 META_UNREACHABLE when Meta cannot be reached', async () => {
+    const down = await FakeMetaServer.start()
+    const env = down.env()
+    await down.close()
+    const offline = await (
+      await import('./helpers/test-app.js')
+    ).startTestApp({
+      env: { ...env, WHATSAPP_REQUEST_TIMEOUT_MS: '2000' },
+    })
+    try {
+      const res = await offline.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'x' })
+      expect(res.status).toBe(502)
+      expect(res.body.error.code).toBe('META_UNREACHABLE')
+      expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/)
+    } finally {
+      await offline.close()
+    }
+  })
+
+  it('answers unknown routes with 404 in the same error shape', async () => {
+    const res = await t.rest('GET', '/api/whatsapp/nope')
+    expect(res.status).toBe(404)
+    expect(res.body).toEqual({ success: false, error: { code: 'NOT_FOUND', message: expect.any(String) } })
   })
 })

@@ -42,7 +42,13 @@ export interface NewMessage {
 
 export type MessageOutcome =
   | { status: 'sent'; wamid: string }
-  | { status: 'failed'; errorCode: number | null; errorMessage: string; errorDetails?: string | null; errorTraceId?: string | null }
+  | {
+      status: 'failed'
+      errorCode: number | null
+      errorMessage: string
+      errorDetails?: string | null
+      errorTraceId?: string | null
+    }
 
 /** Conversations and their messages. The only code that talks to Prisma about them. */
 export class ConversationRepository {

@@ -14,7 +14,7 @@ const limitSchema = z
   .max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`)
 
 function pageSize(limit: number | undefined | null): number {
-  return limit == null ? DEFAULT_PAGE_SIZE : parseInput(limitSchema, limit)
+  return limit == null ? DEFAULT_PAGE_SIZE : parseInput(limitSchema, limit, 'limit')
 }
 
 /** Reads for dashboards. */
@@ -23,7 +23,7 @@ export class ConversationService {
 
   /** @throws NotFoundError for an unknown id. */
   async get(id: unknown): Promise<ConversationRecord> {
-    const conversationId = parseInput(conversationIdSchema, id)
+    const conversationId = parseInput(conversationIdSchema, id, 'id')
     const conversation = await this.conversations.findById(conversationId)
     if (!conversation) throw new NotFoundError(`Conversation ${conversationId} does not exist`)
     return conversation

@@ -51,7 +51,10 @@ export class Message {
   @Field(() => String, { nullable: true, description: 'The text; for templates, the text the customer sees.' })
   content!: string | null
 
-  @Field(() => JSONObjectResolver, { nullable: true, description: 'For templates: name, language and components sent.' })
+  @Field(() => JSONObjectResolver, {
+    nullable: true,
+    description: 'For templates: name, language and components sent.',
+  })
   template!: Record<string, unknown> | null
 
   @Field(() => MessageStatus)

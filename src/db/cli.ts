@@ -45,7 +45,9 @@ async function main(args: string[]): Promise<number> {
     }
     // A throw-away embedded database is all the engine needs: it replays the migrations there.
     const created = await createMigration(new PrismaPGlite(new PGlite()), name)
-    console.log(created ? `created prisma/migrations/${created}/migration.sql` : 'schema.prisma has no changes to migrate')
+    console.log(
+      created ? `created prisma/migrations/${created}/migration.sql` : 'schema.prisma has no changes to migrate',
+    )
     return 0
   }
   if (command === 'migrate' && sub === 'check') {

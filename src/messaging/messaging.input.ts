@@ -53,7 +53,10 @@ export class SendInConversationInput {
   type!: OutboundMessageType
 }
 
-@InputType({ description: 'One parameter: TEXT uses text (and parameterName for NAMED templates), PAYLOAD uses payload, media use link.' })
+@InputType({
+  description:
+    'One parameter: TEXT uses text (and parameterName for NAMED templates), PAYLOAD uses payload, media use link.',
+})
 export class TemplateParameterInput {
   @Field(() => TemplateParameterType)
   type!: TemplateParameterType

@@ -26,16 +26,15 @@ export class MessagingResolver {
     const { summary, results } = await this.messaging.sendTemplate(toSendTemplateRequest(input))
     return {
       summary,
-      results: results.map(
-        (r): TemplateRecipientResult =>
-          r.success
-            ? { phoneNumber: r.phoneNumber, success: true, wamid: r.wamid, message: r.message as never }
-            : {
-                phoneNumber: r.phoneNumber,
-                success: false,
-                message: r.message as never,
-                error: { code: r.error.code, message: r.error.message, meta: (r.error.details()?.meta as never) ?? null },
-              },
+      results: results.map((r): TemplateRecipientResult =>
+        r.success
+          ? { phoneNumber: r.phoneNumber, success: true, wamid: r.wamid, message: r.message as never }
+          : {
+              phoneNumber: r.phoneNumber,
+              success: false,
+              message: r.message as never,
+              error: { code: r.error.code, message: r.error.message, meta: (r.error.details()?.meta as never) ?? null },
+            },
       ),
     }
   }

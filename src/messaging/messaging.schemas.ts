@@ -6,38 +6,40 @@ export const MAX_TEXT_LENGTH = 4096
 export const MAX_RECIPIENTS = 1000
 const INT32_MAX = 2_147_483_647
 
-const id = (what: string) =>
-  z.preprocess(
-    (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
-    z
-      .number({ error: `must be a positive integer (${what})` })
-      .int(`must be a positive integer (${what})`)
-      .min(1, `must be a positive integer (${what})`)
-      .max(INT32_MAX, `is too large for ${what}`),
-  )
+/** "is required" when missing, "must be a string" when of another type. */
+const stringError = (issue: { input?: unknown }) => (issue.input === undefined ? 'is required' : 'must be a string')
+const requiredString = () => z.string({ error: stringError })
 
-export const phoneNumberSchema = z
-  .string({ error: 'is required' })
-  .transform((value, ctx) => {
-    const digits = normalizePhoneNumber(value)
-    if (digits === null) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'must be a phone number in international format, e.g. +50212345678',
-      })
-      return z.NEVER
-    }
-    return digits
-  })
+/** A database id (PostgreSQL `integer`); path parameters arrive as digit strings. */
+const id = z.preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  z
+    .number({ error: 'must be a positive integer id' })
+    .int('must be a positive integer id')
+    .min(1, 'must be a positive integer id')
+    .max(INT32_MAX, 'is too large for an id'),
+)
 
-const requestId = id('requestId').nullish()
+export const phoneNumberSchema = z.string({ error: stringError }).transform((value, ctx) => {
+  const digits = normalizePhoneNumber(value)
+  if (digits === null) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a phone number in international format, e.g. +50212345678',
+    })
+    return z.NEVER
+  }
+  return digits
+})
+
+const requestId = id.nullish()
 
 const content = z
-  .string({ error: 'is required' })
+  .string({ error: stringError })
   .refine((s) => s.trim().length > 0, 'must not be empty')
   .refine((s) => s.length <= MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`)
 
-export const conversationIdSchema = id('conversation id')
+export const conversationIdSchema = id
 
 const body = { error: 'the body must be a JSON object' }
 
@@ -57,10 +59,13 @@ const templateParameter = z.discriminatedUnion(
   [
     z.object({
       type: z.literal('text'),
-      text: z.string({ error: 'is required' }).min(1, 'must not be empty').max(1024),
-      parameter_name: z.string().regex(/^[a-z0-9_]+$/, 'must be lowercase letters, digits and _').optional(),
+      text: requiredString().min(1, 'must not be empty').max(1024),
+      parameter_name: z
+        .string()
+        .regex(/^[a-z0-9_]+$/, 'must be lowercase letters, digits and _')
+        .optional(),
     }),
-    z.object({ type: z.literal('payload'), payload: z.string({ error: 'is required' }).min(1).max(1000) }),
+    z.object({ type: z.literal('payload'), payload: requiredString().min(1).max(1000) }),
     z.object({ type: z.literal('image'), image: z.object({ link }) }),
     z.object({ type: z.literal('video'), video: z.object({ link }) }),
     z.object({ type: z.literal('document'), document: z.object({ link, filename: z.string().max(240).optional() }) }),
@@ -82,7 +87,9 @@ const templateComponent = z.discriminatedUnion(
       }),
       // Meta takes the index as a string or a number; we send a string.
       index: z
-        .union([z.string().regex(/^\d$/), z.number().int().min(0).max(9)], { error: 'must be a button index from 0 to 9' })
+        .union([z.string().regex(/^\d$/), z.number().int().min(0).max(9)], {
+          error: 'must be a button index from 0 to 9',
+        })
         .transform(String),
       parameters,
     }),
@@ -92,33 +99,34 @@ const templateComponent = z.discriminatedUnion(
 export type TemplateComponentInput = z.output<typeof templateComponent>
 
 /** Keeps the number as the client wrote it (results echo it) next to the digits we send to. */
-const recipient = z
-  .object({ phoneNumber: z.string({ error: 'is required' }), requestId })
-  .transform((r, ctx) => {
-    const to = normalizePhoneNumber(r.phoneNumber)
-    if (to === null) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['phoneNumber'],
-        message: 'must be a phone number in international format, e.g. +50212345678',
-      })
-      return z.NEVER
-    }
-    return { phoneNumber: r.phoneNumber, to, requestId: r.requestId ?? null }
-  })
+const recipient = z.object({ phoneNumber: requiredString(), requestId }).transform((r, ctx) => {
+  const to = normalizePhoneNumber(r.phoneNumber)
+  if (to === null) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['phoneNumber'],
+      message: 'must be a phone number in international format, e.g. +50212345678',
+    })
+    return z.NEVER
+  }
+  return { phoneNumber: r.phoneNumber, to, requestId: r.requestId ?? null }
+})
 
-export const sendTemplateSchema = z.object({
-  templateName: z
-    .string({ error: 'is required' })
-    .regex(/^[a-z0-9_]{1,512}$/, 'must be a template name: lowercase letters, digits and _'),
-  languageCode: z
-    .string({ error: 'is required' })
-    .regex(/^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$/, 'must be a language code like es, en_US or es_MX'),
-  components: z.array(templateComponent, { error: 'must be an array' }).max(20).default([]),
-  recipients: z
-    .array(recipient, { error: 'must be an array' })
-    .min(1, 'must have at least one recipient')
-    .max(MAX_RECIPIENTS, `must have at most ${MAX_RECIPIENTS} recipients`),
-}, body)
+export const sendTemplateSchema = z.object(
+  {
+    templateName: z
+      .string({ error: stringError })
+      .regex(/^[a-z0-9_]{1,512}$/, 'must be a template name: lowercase letters, digits and _'),
+    languageCode: z
+      .string({ error: stringError })
+      .regex(/^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$/, 'must be a language code like es, en_US or es_MX'),
+    components: z.array(templateComponent, { error: 'must be an array' }).max(20).default([]),
+    recipients: z
+      .array(recipient, { error: 'must be an array' })
+      .min(1, 'must have at least one recipient')
+      .max(MAX_RECIPIENTS, `must have at most ${MAX_RECIPIENTS} recipients`),
+  },
+  body,
+)
 export type SendTemplateInput = z.input<typeof sendTemplateSchema>
 export type SendTemplateRequest = z.output<typeof sendTemplateSchema>

@@ -35,7 +35,6 @@ export interface TemplateSendResult {
 /** How many template sends of one request are in flight at once. */
 const FAN_OUT_CONCURRENCY = 8
 
-
 /**
  * Sending messages: text to a number, text in a conversation, templates to many recipients.
  * Every message row is written (`pending`) before Meta is called, and Meta's answer — the wamid,
@@ -57,8 +56,10 @@ export class MessagingService {
   async sendText(input: unknown): Promise<SentText> {
     const { phoneNumber, content, requestId } = parseInput(sendTextSchema, input)
     const conversation = await this.conversations.findOrCreate(phoneNumber, requestId)
-    const message = await this.deliverOrThrow(conversation, { type: 'text', content, requestId }, () =>
-      this.meta.sendText(phoneNumber, content),
+    const message = await this.deliverOrThrow(
+      conversation,
+      { type: 'text', content, requestId: requestId ?? conversation.requestId },
+      () => this.meta.sendText(phoneNumber, content),
     )
     return { message, conversation }
   }
@@ -68,7 +69,7 @@ export class MessagingService {
    * @throws ValidationError, NotFoundError, MetaApiError, MetaUnreachableError
    */
   async sendInConversation(conversationId: unknown, input: unknown): Promise<MessageRecord> {
-    const id = parseInput(conversationIdSchema, conversationId)
+    const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
     const { content } = parseInput(sendInConversationSchema, input)
     const conversation = await this.conversations.findById(id)
     if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
@@ -95,7 +96,12 @@ export class MessagingService {
       } catch (err) {
         // A failure of ours (database) for one recipient must not abort the others.
         this.onInternalError(err)
-        return { phoneNumber: recipient.phoneNumber, success: false as const, error: new InternalError(err), message: null }
+        return {
+          phoneNumber: recipient.phoneNumber,
+          success: false as const,
+          error: new InternalError(err),
+          message: null,
+        }
       }
     })
     const sent = results.filter((r) => r.success).length
@@ -107,15 +113,15 @@ export class MessagingService {
     template: OutgoingTemplate,
     content: string,
   ): Promise<RecipientResult> {
-      const conversation = await this.conversations.findOrCreate(recipient.to, recipient.requestId)
-      const { message, error } = await this.deliver(
-        conversation,
-        { type: 'template', content, template, requestId: recipient.requestId },
-        () => this.meta.sendTemplate(recipient.to, template),
-      )
-      return error
-        ? { phoneNumber: recipient.phoneNumber, success: false as const, error, message }
-        : { phoneNumber: recipient.phoneNumber, success: true as const, wamid: message.wamid!, message }
+    const conversation = await this.conversations.findOrCreate(recipient.to, recipient.requestId)
+    const { message, error } = await this.deliver(
+      conversation,
+      { type: 'template', content, template, requestId: recipient.requestId ?? conversation.requestId },
+      () => this.meta.sendTemplate(recipient.to, template),
+    )
+    return error
+      ? { phoneNumber: recipient.phoneNumber, success: false as const, error, message }
+      : { phoneNumber: recipient.phoneNumber, success: true as const, wamid: message.wamid!, message }
   }
 
   private async deliverOrThrow(

@@ -20,7 +20,10 @@ export class SendError {
   @Field(() => String)
   message!: string
 
-  @Field(() => JSONObjectResolver, { nullable: true, description: "Meta's code, details and fbtrace_id, when Meta refused." })
+  @Field(() => JSONObjectResolver, {
+    nullable: true,
+    description: "Meta's code, details and fbtrace_id, when Meta refused.",
+  })
   meta?: Record<string, unknown> | null
 }
 

@@ -52,5 +52,7 @@ export class MetaUnreachableError extends AppError {
 
 export function isMetaErrorBody(body: unknown): body is MetaErrorBody {
   const error = (body as MetaErrorBody | null)?.error
-  return typeof error === 'object' && error !== null && typeof error.code === 'number' && typeof error.message === 'string'
+  return (
+    typeof error === 'object' && error !== null && typeof error.code === 'number' && typeof error.message === 'string'
+  )
 }

@@ -20,7 +20,11 @@ export const SIMULATED_TEMPLATES: MetaTemplate[] = [
     category: 'UTILITY',
     parameter_format: 'POSITIONAL',
     components: [
-      { type: 'BODY', text: 'Hola {{1}}, te recordamos tu cita para el {{2}}.', example: { body_text: [['Ana', 'martes 10:00']] } },
+      {
+        type: 'BODY',
+        text: 'Hola {{1}}, te recordamos tu cita para el {{2}}.',
+        example: { body_text: [['Ana', 'martes 10:00']] },
+      },
       { type: 'FOOTER', text: 'Servicios Profesionales' },
     ],
   },
@@ -41,7 +45,12 @@ export const SIMULATED_TEMPLATES: MetaTemplate[] = [
       {
         type: 'BUTTONS',
         buttons: [
-          { type: 'URL', text: 'Ver solicitud', url: 'https://example.gt/sr/{{1}}', example: ['https://example.gt/sr/SR-1'] },
+          {
+            type: 'URL',
+            text: 'Ver solicitud',
+            url: 'https://example.gt/sr/{{1}}',
+            example: ['https://example.gt/sr/SR-1'],
+          },
           { type: 'QUICK_REPLY', text: 'Confirmar' },
         ],
       },

@@ -48,7 +48,13 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
     const m = await messaging.sendInConversation(request.params.id, request.body)
     return {
       success: true,
-      data: { message_id: m.id, conversation_id: m.conversationId, content: m.content, status: m.status, wamid: m.wamid },
+      data: {
+        message_id: m.id,
+        conversation_id: m.conversationId,
+        content: m.content,
+        status: m.status,
+        wamid: m.wamid,
+      },
     }
   })
 
@@ -62,7 +68,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
           ? {
               phoneNumber: r.phoneNumber,
               success: true,
-              data: { messages: [{ id: r.wamid }], message_id: r.message.id, conversation_id: r.message.conversationId },
+              data: {
+                messages: [{ id: r.wamid }],
+                message_id: r.message.id,
+                conversation_id: r.message.conversationId,
+              },
             }
           : { phoneNumber: r.phoneNumber, success: false, error: errorPayload(r.error) },
       ),

@@ -26,7 +26,8 @@ export function renderTemplateText(
   for (const component of templateComponents) {
     const type = component.type.toUpperCase()
     if (!component.text) continue
-    if (type === 'HEADER' && (component.format ?? 'TEXT') === 'TEXT') lines.push(fill(component.text, paramsOf('header')))
+    if (type === 'HEADER' && (component.format ?? 'TEXT') === 'TEXT')
+      lines.push(fill(component.text, paramsOf('header')))
     else if (type === 'BODY') lines.push(fill(component.text, paramsOf('body')))
     else if (type === 'FOOTER') lines.push(component.text)
   }

@@ -123,8 +123,10 @@ function problemWithSend(body: unknown): string | null {
   if (typeof b.to !== 'string' || !/^\d{8,15}$/.test(b.to)) return 'to must be a phone number in digits'
   if (b.type === 'text') {
     const text = b.text as { body?: unknown; preview_url?: unknown } | undefined
-    if (typeof text?.body !== 'string' || text.body.length === 0 || text.body.length > 4096) return 'text.body is invalid'
-    if (text.preview_url !== undefined && typeof text.preview_url !== 'boolean') return 'text.preview_url must be a boolean'
+    if (typeof text?.body !== 'string' || text.body.length === 0 || text.body.length > 4096)
+      return 'text.body is invalid'
+    if (text.preview_url !== undefined && typeof text.preview_url !== 'boolean')
+      return 'text.preview_url must be a boolean'
     return null
   }
   if (b.type === 'template') {
@@ -276,7 +278,10 @@ export class FakeMetaServer {
     }
 
     if (req.method === 'GET' && node === this.businessAccountId && edge === 'message_templates') {
-      const limit = Math.min(Number(url.searchParams.get('limit') ?? this.maxPageSize) || this.maxPageSize, this.maxPageSize)
+      const limit = Math.min(
+        Number(url.searchParams.get('limit') ?? this.maxPageSize) || this.maxPageSize,
+        this.maxPageSize,
+      )
       const after = url.searchParams.get('after')
       const start = after ? Number(Buffer.from(after, 'base64url').toString()) : 0
       const page = this.templates.slice(start, start + limit)

@@ -68,7 +68,9 @@ export interface GraphQLErrorBody {
   extensions?: Record<string, any>
 }
 
-export async function startTestApp(options: { meta?: FakeMetaServer; env?: Record<string, string> } = {}): Promise<TestApp> {
+export async function startTestApp(
+  options: { meta?: FakeMetaServer; env?: Record<string, string> } = {},
+): Promise<TestApp> {
   const database = await scratchDatabase()
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -94,7 +96,7 @@ export async function startTestApp(options: { meta?: FakeMetaServer; env?: Recor
     }
     return { status: res.status, headers: res.headers, body: parsed as any }
   }
-  const auth = (token: string | null | undefined) =>
+  const auth = (token: string | null | undefined): Record<string, string> =>
     token === null ? {} : { authorization: `Bearer ${token ?? API_TOKEN}` }
 
   return {

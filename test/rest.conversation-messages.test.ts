@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
+import { startTestApp, type TestApp } from './helpers/test-app.js'
+
+let meta: FakeMetaServer
+let t: TestApp
+let conversationId: number
+
+beforeAll(async () => {
+  meta = await FakeMetaServer.start()
+  t = await startTestApp({ meta })
+  const res = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'Hola', requestId: 123 })
+  conversationId = res.body.data.conversation.conversation_id
+})
+afterAll(async () => {
+  await t?.close()
+  await meta?.close()
+})
+
+const post = (id: number | string, body: unknown, options?: Parameters<TestApp['rest']>[3]) =>
+  t.rest('POST', `/api/whatsapp/conversations/${id}/messages`, body, options)
+
+describe('POST /api/whatsapp/conversations/:id/messages', () => {
+  it('texts the conversation’s number and answers the documented shape', async () => {
+    const content = 'Thank you for your patience. A technician will contact you shortly.'
+    const res = await post(conversationId, { content })
+    expect(res.status).toBe(200)
+    expect(res.body).toEqual({
+      success: true,
+      data: {
+        message_id: expect.any(Number),
+        conversation_id: conversationId,
+        content,
+        status: 'sent',
+        wamid: meta.accepted.at(-1)!.wamid,
+      },
+    })
+    expect(meta.requests.at(-1)!.body).toMatchObject({ to: '50212345678', type: 'text', text: { body: content } })
+  })
+
+  it('accepts "type": "text" and refuses any other type with 422 on the type field', async () => {
+    expect((await post(conversationId, { content: 'ok', type: 'text' })).status).toBe(200)
+    const before = meta.requests.length
+    const res = await post(conversationId, { content: 'a photo', type: 'image' })
+    expect(res.status).toBe(422)
+    expect(res.body.error.fields).toEqual([{ path: 'type', message: expect.stringContaining('text') }])
+    expect(meta.requests.length).toBe(before)
+  })
+
+  it('answers 404 for an unknown conversation, and 422 for an id that is not one', async () => {
+    const missing = await post(999999, { content: 'hola' })
+    expect(missing.status).toBe(404)
+    expect(missing.body).toEqual({ success: false, error: { code: 'NOT_FOUND', message: expect.stringContaining('999999') } })
+
+    for (const id of ['abc', '0', '-4', '99999999999']) {
+      const res = await post(id, { content: 'hola' })
+      expect(res.status, id).toBe(422)
+      expect(res.body.error.fields[0].path).toBe('conversationId')
+    }
+  })
+
+  it('refuses missing or empty content with 422', async () => {
+    expect((await post(conversationId, {})).body.error.fields).toEqual([{ path: 'content', message: 'is required' }])
+    expect((await post(conversationId, { content: '' })).status).toBe(422)
+  })
+
+  it('answers 502 with Meta’s error when Meta refuses (token expired) and records the failure', async () => {
+    meta.failNext(META_ERRORS.tokenExpired())
+    const res = await post(conversationId, { content: 'x' })
+    expect(res.status).toBe(502)
+    expect(res.body.error).toMatchObject({ code: 'META_API_ERROR', meta: { code: 190, error_subcode: 463 } })
+    const last = await t.app.database.prisma.message.findFirst({ orderBy: { id: 'desc' } })
+    expect(last).toMatchObject({ status: 'failed', errorCode: 190, content: 'x' })
+  })
+
+  it('requires the bearer token', async () => {
+    expect((await post(conversationId, { content: 'x' }, { token: null })).status).toBe(401)
+  })
+})
