@@ -33,7 +33,7 @@ export class TemplateService {
 
   /** @throws ValidationError for a malformed status */
   async list(options: ListTemplatesOptions = {}): Promise<TemplateRecord[]> {
-    const status = parseInput(statusSchema, options.status)
+    const status = parseInput(statusSchema, options.status, 'status')
     if (options.refresh) await this.sync()
     return this.templates.list({ status })
   }

@@ -1,0 +1,246 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { ConversationDocument, TemplatesDocument } from './graphql/generated.js'
+import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { startTestApp, type TestApp } from './helpers/test-app.js'
+
+let meta: FakeMetaServer
+let t: TestApp
+
+const appointmentReminder = metaTemplate({
+  name: 'appointment_reminder',
+  components: [
+    {
+      type: 'BODY',
+      text: 'Hola {{1}}, te recordamos tu cita para el {{2}}.',
+      example: { body_text: [['Ana', 'martes']] },
+    },
+    { type: 'FOOTER', text: 'Ambiotec - Servicios Profesionales' },
+  ],
+})
+const serviceConfirmation = metaTemplate({
+  name: 'service_confirmation',
+  components: [
+    { type: 'HEADER', format: 'TEXT', text: '{{1}}' },
+    { type: 'BODY', text: 'Hola {{1}}, tu solicitud {{2}} es el {{3}}.' },
+    { type: 'BUTTONS', buttons: [{ type: 'URL', text: 'Ver', url: 'https://x.gt/sr/{{1}}' }] },
+  ],
+})
+
+beforeAll(async () => {
+  meta = await FakeMetaServer.start({ templates: [appointmentReminder, serviceConfirmation], maxPageSize: 25 })
+  t = await startTestApp({ meta })
+})
+afterAll(async () => {
+  await t?.close()
+  await meta?.close()
+})
+
+describe('GET /api/whatsapp/templates', () => {
+  beforeEach(() => {
+    meta.templates = [appointmentReminder, serviceConfirmation]
+  })
+
+  it('fetches every page from Meta, syncs the database and answers the documented shape', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => metaTemplate({ name: `bulk_${String(i).padStart(2, '0')}` }))
+    meta.templates = [appointmentReminder, ...many]
+    const before = meta.requests.length
+
+    const res = await t.rest('GET', '/api/whatsapp/templates')
+    expect(res.status).toBe(200)
+    expect(res.body.success).toBe(true)
+    expect(res.body.data).toHaveLength(61)
+    expect(res.body.data[0]).toEqual({
+      name: 'appointment_reminder',
+      status: 'APPROVED',
+      category: 'UTILITY',
+      language: 'es',
+      parameter_format: 'POSITIONAL',
+      components: appointmentReminder.components,
+    })
+
+    const pages = meta.requests.slice(before)
+    expect(pages.length).toBe(3) // 61 templates, 25 per page
+    for (const page of pages) {
+      expect(page.path).toBe(`/v24.0/${meta.businessAccountId}/message_templates`)
+      expect(page.query.get('fields')).toContain('components')
+    }
+    expect(pages[0].query.get('after')).toBeNull()
+    expect(pages[2].query.get('after')).not.toBeNull()
+
+    const stored = await t.app.database.prisma.template.count({ where: { removedAt: null } })
+    expect(stored).toBe(61)
+  })
+
+  it('marks templates Meta no longer returns, instead of keeping them as approved', async () => {
+    await t.rest('GET', '/api/whatsapp/templates')
+    meta.templates = [serviceConfirmation]
+    const res = await t.rest('GET', '/api/whatsapp/templates')
+    expect(res.body.data.map((d: { name: string }) => d.name)).toEqual(['service_confirmation'])
+
+    const gone = await t.app.database.prisma.template.findUnique({
+      where: { name_language: { name: 'appointment_reminder', language: 'es' } },
+    })
+    expect(gone!.removedAt).toBeInstanceOf(Date)
+    const { body } = await t.gql(TemplatesDocument, {})
+    expect(body.data!.templates.map((x) => x.name)).toEqual(['service_confirmation'])
+
+    // It comes back when Meta lists it again.
+    meta.templates = [appointmentReminder, serviceConfirmation]
+    await t.rest('GET', '/api/whatsapp/templates')
+    const back = await t.app.database.prisma.template.findUnique({
+      where: { name_language: { name: 'appointment_reminder', language: 'es' } },
+    })
+    expect(back!.removedAt).toBeNull()
+  })
+
+  it('updates a template whose status changed at Meta, and filters by status', async () => {
+    meta.templates = [appointmentReminder, { ...serviceConfirmation, status: 'PAUSED' }]
+    const all = await t.rest('GET', '/api/whatsapp/templates')
+    expect(all.body.data.find((d: { name: string }) => d.name === 'service_confirmation').status).toBe('PAUSED')
+    const approved = await t.rest('GET', '/api/whatsapp/templates?status=approved')
+    expect(approved.body.data.map((d: { name: string }) => d.name)).toEqual(['appointment_reminder'])
+    const bad = await t.rest('GET', '/api/whatsapp/templates?status=a&status=b')
+    expect(bad.status).toBe(422)
+    expect(bad.body.error.fields[0].path).toBe('status')
+  })
+
+  it('answers 502 with Meta’s error when Meta refuses, and keeps the synced templates', async () => {
+    await t.rest('GET', '/api/whatsapp/templates')
+    meta.failNext(META_ERRORS.tokenExpired())
+    const res = await t.rest('GET', '/api/whatsapp/templates')
+    expect(res.status).toBe(502)
+    expect(res.body.error.meta.code).toBe(190)
+    expect(await t.app.database.prisma.template.count({ where: { removedAt: null } })).toBe(2)
+  })
+
+  it('requires the bearer token', async () => {
+    expect((await t.rest('GET', '/api/whatsapp/templates', undefined, { token: null })).status).toBe(401)
+  })
+})
+
+describe('POST /api/whatsapp/send-template', () => {
+  const documented = {
+    templateName: 'service_confirmation',
+    languageCode: 'es',
+    components: [
+      { type: 'header', parameters: [{ type: 'text', text: 'Confirmación de Servicio' }] },
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: 'Juan Pérez' },
+          { type: 'text', text: 'SR-2024-001' },
+          { type: 'text', text: '15 de marzo, 10:00 AM' },
+        ],
+      },
+      { type: 'button', sub_type: 'url', index: '0', parameters: [{ type: 'text', text: 'tracking-code-123' }] },
+    ],
+    recipients: [
+      { phoneNumber: '+50212345678', requestId: 123 },
+      { phoneNumber: '+50298765432', requestId: 124 },
+    ],
+  }
+
+  beforeAll(async () => {
+    await t.rest('GET', '/api/whatsapp/templates') // sync, so stored messages get the rendered text
+  })
+
+  it('sends to every recipient, one failing not failing the others, and answers the documented shape', async () => {
+    meta.failFor('50298765432', META_ERRORS.undeliverable)
+    const res = await t.rest('POST', '/api/whatsapp/send-template', documented)
+    expect(res.status).toBe(200)
+    const ok = meta.sendsTo('50212345678').at(-1)!
+    expect(res.body).toEqual({
+      success: true,
+      summary: { total: 2, sent: 1, failed: 1 },
+      results: [
+        {
+          phoneNumber: '+50212345678',
+          success: true,
+          data: { messages: [{ id: ok.wamid }], message_id: expect.any(Number), conversation_id: expect.any(Number) },
+        },
+        {
+          phoneNumber: '+50298765432',
+          success: false,
+          error: {
+            code: 'META_API_ERROR',
+            message: '(#131026) Message Undeliverable',
+            meta: expect.objectContaining({ code: 131026, fbtrace_id: expect.any(String) }),
+          },
+        },
+      ],
+    })
+    expect(ok.request).toEqual({
+      messaging_product: 'whatsapp',
+      recipient_type: 'individual',
+      to: '50212345678',
+      type: 'template',
+      template: { name: 'service_confirmation', language: { code: 'es' }, components: documented.components },
+    })
+    expect(meta.malformed).toEqual([])
+  })
+
+  it("stores each send as an outbound template message in that recipient's conversation", async () => {
+    meta.failFor('50298765432', META_ERRORS.undeliverable)
+    const res = await t.rest('POST', '/api/whatsapp/send-template', documented)
+    const conversationId = res.body.results[0].data.conversation_id
+    const { body } = await t.gql(ConversationDocument, { id: conversationId })
+    const conversation = body.data!.conversation
+    expect(conversation).toMatchObject({ phoneNumber: '50212345678', requestId: 123 })
+    expect(conversation.messages.at(-1)).toMatchObject({
+      direction: 'OUTBOUND',
+      type: 'template',
+      status: 'SENT',
+      requestId: 123,
+      wamid: res.body.results[0].data.messages[0].id,
+      content: 'Confirmación de Servicio\nHola Juan Pérez, tu solicitud SR-2024-001 es el 15 de marzo, 10:00 AM.',
+      template: { name: 'service_confirmation', language: 'es' },
+    })
+
+    const failed = await t.app.database.prisma.message.findFirst({
+      where: { conversation: { phoneNumber: '50298765432' } },
+      orderBy: { id: 'desc' },
+    })
+    expect(failed).toMatchObject({ type: 'template', status: 'failed', errorCode: 131026, requestId: 124 })
+  })
+
+  it('reports a template Meta does not have (132001) per recipient', async () => {
+    const res = await t.rest('POST', '/api/whatsapp/send-template', {
+      templateName: 'no_such_template',
+      languageCode: 'es',
+      recipients: [{ phoneNumber: '+50212345678' }],
+    })
+    expect(res.status).toBe(200)
+    expect(res.body.summary).toEqual({ total: 1, sent: 0, failed: 1 })
+    expect(res.body.results[0].error.meta.code).toBe(132001)
+  })
+
+  it.each([
+    [{ ...documented, recipients: [] }, 'recipients', /at least one/],
+    [
+      { ...documented, recipients: [{ phoneNumber: '+50212345678' }, { phoneNumber: '5555' }] },
+      'recipients[1].phoneNumber',
+      /international/,
+    ],
+    [{ ...documented, templateName: 'Bad Name' }, 'templateName', /template name/],
+    [{ ...documented, languageCode: 'spanish' }, 'languageCode', /language code/],
+    [{ ...documented, components: [{ type: 'footer', parameters: [] }] }, 'components[0].type', /header, body, button/],
+    [{ ...documented, components: [{ type: 'button', index: '0', parameters: [] }] }, 'components[0].sub_type', /url/],
+    [
+      { ...documented, components: [{ type: 'body', parameters: [{ type: 'text' }] }] },
+      'components[0].parameters[0].text',
+      /required/,
+    ],
+    [
+      { ...documented, recipients: Array.from({ length: 1001 }, () => ({ phoneNumber: '+50212345678' })) },
+      'recipients',
+      /1000/,
+    ],
+  ])('refuses an invalid request with 422 at the exact field, sending nothing (%#)', async (body, path, message) => {
+    const before = meta.requests.length
+    const res = await t.rest('POST', '/api/whatsapp/send-template', body)
+    expect(res.status).toBe(422)
+    expect(res.body.error.code).toBe('VALIDATION_FAILED')
+    expect(res.body.error.fields).toContainEqual({ path, message: expect.stringMatching(message) })
+    expect(meta.requests.length).toBe(before)
+  })
+})
