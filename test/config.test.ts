@@ -1,0 +1,104 @@
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from '../src/config.js'
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems
+    throw err
+  }
+  return []
+}
+
+describe('loadConfig', () => {
+  it('runs a newcomer with no configuration: embedded database, simulator, generated token', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 4000,
+      database: { kind: 'pglite', dataDir: DEFAULT_DATA_DIR },
+      meta: { mode: 'simulator' },
+      apiTokenGenerated: true,
+    })
+    expect(config.apiTokens).toEqual([expect.stringMatching(/^dev_[0-9a-f]{32}$/)])
+    expect(loadConfig({}).apiTokens).not.toEqual(config.apiTokens)
+  })
+
+  it('reads every documented variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://app:secret@db.internal:5432/wa',
+      API_TOKENS: ' token-aaaaaaaaaaaaaaaa , token-bbbbbbbbbbbbbbbb ',
+      WHATSAPP_ACCESS_TOKEN: 'EAAG-token',
+      WHATSAPP_PHONE_NUMBER_ID: '106540352242922',
+      WHATSAPP_BUSINESS_ACCOUNT_ID: '102290129340398',
+      WHATSAPP_GRAPH_API_URL: 'http://127.0.0.1:9999/',
+      WHATSAPP_API_VERSION: 'v23.0',
+    })
+    expect(config).toMatchObject({
+      port: 8080,
+      database: { kind: 'postgres', url: 'postgres://app:secret@db.internal:5432/wa' },
+      apiTokens: ['token-aaaaaaaaaaaaaaaa', 'token-bbbbbbbbbbbbbbbb'],
+      apiTokenGenerated: false,
+      meta: {
+        mode: 'graph-api',
+        accessToken: 'EAAG-token',
+        phoneNumberId: '106540352242922',
+        businessAccountId: '102290129340398',
+        graphApiUrl: 'http://127.0.0.1:9999',
+        apiVersion: 'v23.0',
+      },
+    })
+  })
+
+  it('defaults the Graph API to graph.facebook.com v24.0', () => {
+    const config = loadConfig({
+      WHATSAPP_ACCESS_TOKEN: 't',
+      WHATSAPP_PHONE_NUMBER_ID: '1',
+      WHATSAPP_BUSINESS_ACCOUNT_ID: '2',
+    })
+    expect(config.meta).toMatchObject({ graphApiUrl: 'https://graph.facebook.com', apiVersion: 'v24.0' })
+  })
+
+  it('accepts file: and memory: for the embedded database', () => {
+    expect(loadConfig({ DATABASE_URL: 'file:./tmp/db' }).database).toEqual({
+      kind: 'pglite',
+      dataDir: path.resolve('./tmp/db'),
+    })
+    expect(loadConfig({ DATABASE_URL: 'memory:' }).database).toEqual({ kind: 'pglite', dataDir: null })
+  })
+
+  it('refuses the simulator and generated tokens in production, one line per problem', () => {
+    expect(problems({ NODE_ENV: 'production' })).toEqual([
+      expect.stringMatching(/^API_TOKENS: required in production/),
+      expect.stringMatching(/^WHATSAPP_ACCESS_TOKEN: required in production/),
+    ])
+  })
+
+  it('lists every bad value at once', () => {
+    expect(
+      problems({
+        PORT: 'eighty',
+        WHATSAPP_API_VERSION: '24',
+        WHATSAPP_GRAPH_API_URL: 'ftp://x',
+        WHATSAPP_PHONE_NUMBER_ID: 'abc',
+        DATABASE_URL: 'mysql://x',
+        NODE_ENV: 'staging',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^NODE_ENV: /),
+      expect.stringMatching(/^PORT: /),
+      expect.stringMatching(/^WHATSAPP_PHONE_NUMBER_ID: must be digits/),
+      expect.stringMatching(/^WHATSAPP_GRAPH_API_URL: must be an http\(s\) URL/),
+      expect.stringMatching(/^WHATSAPP_API_VERSION: must look like v24.0/),
+    ])
+    expect(problems({ DATABASE_URL: 'mysql://x' })).toEqual([expect.stringMatching(/^DATABASE_URL: /)])
+    expect(problems({ WHATSAPP_ACCESS_TOKEN: 't' })).toEqual([
+      expect.stringMatching(/^WHATSAPP_PHONE_NUMBER_ID: required/),
+      expect.stringMatching(/^WHATSAPP_BUSINESS_ACCOUNT_ID: required/),
+    ])
+    expect(problems({ API_TOKENS: 'short' })).toEqual([expect.stringMatching(/^API_TOKENS: .*16 characters/)])
+  })
+})

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest'
+import { bearerTokenVerifier } from '../src/auth/auth.js'
+import { sendTemplateSchema } from '../src/messaging/messaging.schemas.js'
+import { mapWithConcurrency } from '../src/messaging/messaging.service.js'
+import { normalizePhoneNumber } from '../src/messaging/phone.js'
+import { renderTemplateText } from '../src/templates/template.render.js'
+import { formatPath } from '../src/validation.js'
+
+describe('normalizePhoneNumber', () => {
+  it.each([
+    ['+50212345678', '50212345678'],
+    ['+502 1234-5678', '50212345678'],
+    ['(+502) 1234 5678', '50212345678'],
+    ['00502 1234 5678', '50212345678'],
+    ['+1 (415) 555-0100', '14155550100'],
+  ])('%s → %s', (input, digits) => expect(normalizePhoneNumber(input)).toBe(digits))
+
+  it.each(['12345678', '50212345678', '+0502123456', '+502', '+5021234567890123', '+502abc45678', ''])(
+    'refuses %j',
+    (input) => expect(normalizePhoneNumber(input)).toBeNull(),
+  )
+})
+
+describe('renderTemplateText', () => {
+  const components = [
+    { type: 'HEADER', format: 'TEXT', text: 'Solicitud {{1}}' },
+    { type: 'BODY', text: 'Hola {{1}}, su técnico llega {{2}}.' },
+    { type: 'FOOTER', text: 'Gracias' },
+    { type: 'BUTTONS', buttons: [{ type: 'QUICK_REPLY', text: 'OK' }] },
+  ]
+
+  it('fills positional header and body placeholders and keeps the footer', () => {
+    expect(
+      renderTemplateText(components, [
+        { type: 'header', parameters: [{ type: 'text', text: 'SR-1042' }] },
+        {
+          type: 'body',
+          parameters: [
+            { type: 'text', text: 'Ana' },
+            { type: 'text', text: 'martes 10:00' },
+          ],
+        },
+      ]),
+    ).toBe('Solicitud SR-1042\nHola Ana, su técnico llega martes 10:00.\nGracias')
+  })
+
+  it('fills named placeholders and leaves missing ones visible', () => {
+    const named = [{ type: 'BODY', text: 'Hola {{cliente}}, orden {{orden}}.' }]
+    expect(
+      renderTemplateText(named, [
+        { type: 'body', parameters: [{ type: 'text', text: 'Ana', parameter_name: 'cliente' }] },
+      ]),
+    ).toBe('Hola Ana, orden {{orden}}.')
+  })
+
+  it('is null when the template is unknown; media headers are skipped', () => {
+    expect(renderTemplateText(undefined, [])).toBeNull()
+    expect(
+      renderTemplateText(
+        [
+          { type: 'HEADER', format: 'IMAGE' },
+          { type: 'BODY', text: 'Hola' },
+        ],
+        [],
+      ),
+    ).toBe('Hola')
+  })
+})
+
+describe('bearerTokenVerifier', () => {
+  const verify = bearerTokenVerifier(['token-one-0123456789', 'token-two-0123456789'])
+
+  it('accepts any configured token, case-insensitive scheme', () => {
+    expect(verify('Bearer token-one-0123456789')).toBe(true)
+    expect(verify('bearer token-two-0123456789')).toBe(true)
+  })
+
+  it.each([
+    undefined,
+    '',
+    'Bearer',
+    'Bearer token-one',
+    'Basic token-one-0123456789',
+    'token-one-0123456789',
+    'Bearer token-one-0123456789x',
+  ])('refuses %j', (header) => expect(verify(header)).toBe(false))
+})
+
+describe('request validation', () => {
+  it('names nested fields the way the client sent them', () => {
+    expect(formatPath(['recipients', 1, 'phoneNumber'])).toBe('recipients[1].phoneNumber')
+    expect(formatPath(['components', 0, 'parameters', 2, 'text'])).toBe('components[0].parameters[2].text')
+    expect(formatPath([])).toBe('')
+  })
+
+  it('keeps the number as written next to the digits sent to Meta, and sends button indexes as strings', () => {
+    const parsed = sendTemplateSchema.parse({
+      templateName: 'x',
+      languageCode: 'es_MX',
+      components: [{ type: 'button', sub_type: 'url', index: 0, parameters: [{ type: 'text', text: 'a' }] }],
+      recipients: [{ phoneNumber: '+502 1234 5678', requestId: '12' }],
+    })
+    expect(parsed.recipients).toEqual([{ phoneNumber: '+502 1234 5678', to: '50212345678', requestId: 12 }])
+    expect(parsed.components[0]).toMatchObject({ index: '0' })
+  })
+})
+
+describe('mapWithConcurrency', () => {
+  it('keeps input order and never runs more than the limit at once', async () => {
+    let running = 0
+    let peak = 0
+    const out = await mapWithConcurrency([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+      running++
+      peak = Math.max(peak, running)
+      await new Promise((r) => setTimeout(r, n * 2))
+      running--
+      return n * 10
+    })
+    expect(out).toEqual([50, 10, 40, 20, 30, 0, 60])
+    expect(peak).toBe(3)
+  })
+})
