@@ -61,7 +61,7 @@ export type Message = {
   wamid?: Maybe<Scalars['String']['output']>
 }
 
-export type MessageDirection = 'inbound' | 'outbound'
+export type MessageDirection = 'INBOUND' | 'OUTBOUND'
 
 /** Why Meta refused or failed a message. */
 export type MessageError = {
@@ -75,7 +75,7 @@ export type MessageError = {
 }
 
 /** PENDING: stored, Meta not answered yet. SENT/DELIVERED/READ/FAILED: as Meta reports. */
-export type MessageStatus = 'delivered' | 'failed' | 'pending' | 'read' | 'sent'
+export type MessageStatus = 'DELIVERED' | 'FAILED' | 'PENDING' | 'READ' | 'SENT'
 
 export type Mutation = {
   __typename?: 'Mutation'
@@ -100,7 +100,7 @@ export type MutationSendTextArgs = {
 }
 
 /** Only TEXT for now. */
-export type OutboundMessageType = 'text'
+export type OutboundMessageType = 'TEXT'
 
 export type Query = {
   __typename?: 'Query'
@@ -203,7 +203,7 @@ export type TemplateButton = {
   url?: Maybe<Scalars['String']['output']>
 }
 
-export type TemplateButtonSubType = 'copy_code' | 'flow' | 'quick_reply' | 'url'
+export type TemplateButtonSubType = 'COPY_CODE' | 'FLOW' | 'QUICK_REPLY' | 'URL'
 
 /** A part of a template, as Meta describes it. */
 export type TemplateComponent = {
@@ -228,7 +228,7 @@ export type TemplateComponentInput = {
   type: TemplateComponentType
 }
 
-export type TemplateComponentType = 'body' | 'button' | 'header'
+export type TemplateComponentType = 'BODY' | 'BUTTON' | 'HEADER'
 
 /** One parameter: TEXT uses text (and parameterName for NAMED templates), PAYLOAD uses payload, media use link. */
 export type TemplateParameterInput = {
@@ -244,7 +244,7 @@ export type TemplateParameterInput = {
   type: TemplateParameterType
 }
 
-export type TemplateParameterType = 'document' | 'image' | 'payload' | 'text' | 'video'
+export type TemplateParameterType = 'DOCUMENT' | 'IMAGE' | 'PAYLOAD' | 'TEXT' | 'VIDEO'
 
 export type TemplateRecipientInput = {
   /** International format, e.g. +50212345678. */
