@@ -162,6 +162,8 @@ export class FakeMetaServer {
   readonly malformed: { path: string; problem: string }[] = []
   private readonly failuresByRecipient = new Map<string, () => MetaErrorFixture>()
   private readonly nextFailures: MetaErrorFixture[] = []
+  private readonly nextRaw: { status: number; text: string }[] = []
+  private stallMs = 0
   private server!: Server
   url = ''
 
@@ -203,6 +205,16 @@ export class FakeMetaServer {
     this.nextFailures.push(error)
   }
 
+  /** The next request gets this raw answer (for non-JSON bodies, gateway pages…). */
+  answerNextWith(status: number, text: string): void {
+    this.nextRaw.push({ status, text })
+  }
+
+  /** Every answer is held back this long (0 to stop). */
+  stall(ms: number): void {
+    this.stallMs = ms
+  }
+
   sendsTo(to: string) {
     return this.accepted.filter((a) => a.request.to === to)
   }
@@ -215,12 +227,12 @@ export class FakeMetaServer {
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const url = new URL(req.url ?? '/', this.url)
-    const raw = Buffer.concat(chunks).toString('utf8')
+    const text = Buffer.concat(chunks).toString('utf8')
     let body: unknown
     try {
-      body = raw ? JSON.parse(raw) : undefined
+      body = text ? JSON.parse(text) : undefined
     } catch {
-      body = raw
+      body = text
     }
     this.requests.push({
       method: req.method ?? '',
@@ -235,6 +247,12 @@ export class FakeMetaServer {
       res.end(JSON.stringify(payload))
     }
 
+    if (this.stallMs) await new Promise((resolve) => setTimeout(resolve, this.stallMs))
+    const raw = this.nextRaw.shift()
+    if (raw) {
+      res.writeHead(raw.status, { 'content-type': 'text/html' })
+      return res.end(raw.text)
+    }
     if (req.headers.authorization !== `Bearer ${this.accessToken}`) {
       const { status, body: err } = META_ERRORS.tokenExpired()
       err.error.message = 'Invalid OAuth access token - Cannot parse access token'

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { MetaGraphClient } from '../src/meta/meta.client.js'
+import { MetaApiError, MetaUnreachableError } from '../src/meta/meta.errors.js'
+import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+
+let meta: FakeMetaServer
+let client: MetaGraphClient
+
+beforeAll(async () => {
+  meta = await FakeMetaServer.start({ apiVersion: 'v23.0', maxPageSize: 2 })
+  client = new MetaGraphClient({
+    graphApiUrl: meta.url,
+    apiVersion: 'v23.0',
+    accessToken: meta.accessToken,
+    phoneNumberId: meta.phoneNumberId,
+    businessAccountId: meta.businessAccountId,
+    timeoutMs: 300,
+  })
+})
+afterAll(() => meta?.close())
+beforeEach(() => meta.stall(0))
+
+describe('MetaGraphClient', () => {
+  it('posts text messages to the pinned version and phone number with the bearer token', async () => {
+    const { wamid } = await client.sendText('50212345678', 'Hola')
+    expect(wamid).toBe(meta.accepted.at(-1)!.wamid)
+    expect(meta.requests.at(-1)).toMatchObject({
+      method: 'POST',
+      path: `/v23.0/${meta.phoneNumberId}/messages`,
+      authorization: `Bearer ${meta.accessToken}`,
+    })
+  })
+
+  it('omits empty template components, as Meta expects for templates without parameters', async () => {
+    await client.sendTemplate('50212345678', { name: 'hello_world', language: 'en_US', components: [] })
+    expect(meta.requests.at(-1)!.body).toEqual({
+      messaging_product: 'whatsapp',
+      recipient_type: 'individual',
+      to: '50212345678',
+      type: 'template',
+      template: { name: 'hello_world', language: { code: 'en_US' } },
+    })
+  })
+
+  it('follows the paging cursor to the last page, never the `next` host', async () => {
+    meta.templates = Array.from({ length: 5 }, (_, i) => metaTemplate({ name: `t${i}`, id: String(i) }))
+    const before = meta.requests.length
+    const templates = await client.listTemplates()
+    expect(templates.map((t) => t.name)).toEqual(['t0', 't1', 't2', 't3', 't4'])
+    expect(templates[0]).toEqual({
+      metaId: '0',
+      name: 't0',
+      language: 'es',
+      status: 'APPROVED',
+      category: 'UTILITY',
+      parameterFormat: 'POSITIONAL',
+      components: meta.templates[0].components,
+    })
+    // next points at graph.facebook.com; every request still went to the configured base URL
+    expect(meta.requests.length - before).toBe(3)
+  })
+
+  it("turns Meta's error body into a MetaApiError with code, details and fbtrace_id", async () => {
+    const fixture = META_ERRORS.paramCountMismatch()
+    meta.failNext(fixture)
+    const err = await client.sendText('50212345678', 'x').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(MetaApiError)
+    expect(err).toMatchObject({
+      code: 'META_API_ERROR',
+      metaCode: 132000,
+      status: 400,
+      metaDetails: fixture.body.error.error_data!.details,
+      fbtraceId: fixture.body.error.fbtrace_id,
+    })
+  })
+
+  it('reports an invalid token as Meta does (190, HTTP 401)', async () => {
+    const wrong = new MetaGraphClient({
+      graphApiUrl: meta.url,
+      apiVersion: 'v23.0',
+      accessToken: 'expired',
+      phoneNumberId: meta.phoneNumberId,
+      businessAccountId: meta.businessAccountId,
+      timeoutMs: 1000,
+    })
+    await expect(wrong.sendText('50212345678', 'x')).rejects.toMatchObject({ metaCode: 190, status: 401 })
+  })
+
+  it('gives up after the configured timeout with MetaUnreachableError', async () => {
+    meta.stall(1000)
+    const started = Date.now()
+    const err = await client.sendText('50212345678', 'x').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(MetaUnreachableError)
+    expect((err as Error).message).toMatch(/did not answer in time/)
+    expect(Date.now() - started).toBeLessThan(900)
+  })
+
+  it('treats a non-JSON answer (a proxy error page) as MetaUnreachableError', async () => {
+    meta.answerNextWith(502, '<html>Bad Gateway</html>')
+    await expect(client.sendText('50212345678', 'x')).rejects.toBeInstanceOf(MetaUnreachableError)
+  })
+})

@@ -1,0 +1,77 @@
+/**
+ * `npm start` as a newcomer runs it: no configuration at all. Spawns the real entry point.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+
+const root = path.resolve(import.meta.dirname, '..')
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx')
+let child: ChildProcess | undefined
+const dirs: string[] = []
+
+afterEach(async () => {
+  child?.kill('SIGTERM')
+  child = undefined
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })))
+})
+
+function start(env: Record<string, string>) {
+  const output: string[] = []
+  child = spawn(tsx, ['src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout!.on('data', (d: Buffer) => output.push(d.toString()))
+  child.stderr!.on('data', (d: Buffer) => output.push(d.toString()))
+  const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)))
+  const waitFor = async (pattern: RegExp) => {
+    for (let i = 0; i < 300; i++) {
+      const match = pattern.exec(output.join(''))
+      if (match) return match
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`timed out waiting for ${pattern}; output:\n${output.join('')}`)
+  }
+  return { output, exited, waitFor }
+}
+
+describe('npm start', () => {
+  it('starts with no configuration: simulator mode, a printed dev token, and a working API', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'wa-start-'))
+    dirs.push(dir)
+    const port = 40_000 + Math.floor(Math.random() * 10_000)
+    const app = start({ PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: `file:${dir}` })
+    const [, token] = await app.waitFor(/development token\s+(dev_[0-9a-f]{32})/)
+    await app.waitFor(/GraphQL \(Apollo Sandbox/)
+    expect(app.output.join('')).toMatch(/SIMULATOR MODE/)
+
+    const res = await fetch(`http://127.0.0.1:${port}/api/whatsapp/send`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ phoneNumber: '+50212345678', content: 'Hola' }),
+    })
+    expect(res.status).toBe(200)
+    expect((await res.json()).data.message.wamid).toMatch(/^wamid\./)
+    expect(app.output.join('')).not.toContain('"authorization"')
+
+    child!.kill('SIGTERM')
+    expect(await app.exited).toBe(0)
+  })
+
+  it('stops with one clear line per configuration problem', async () => {
+    const app = start({ NODE_ENV: 'production', PORT: 'x' })
+    expect(await app.exited).toBe(1)
+    const lines = app.output.join('').trim().split('\n')
+    expect(lines).toEqual([expect.stringMatching(/^config: PORT: /)])
+    const prod = start({ NODE_ENV: 'production' })
+    expect(await prod.exited).toBe(1)
+    expect(prod.output.join('').trim().split('\n')).toEqual([
+      expect.stringMatching(/^config: API_TOKENS: required in production/),
+      expect.stringMatching(/^config: WHATSAPP_ACCESS_TOKEN: required in production/),
+    ])
+  })
+})
