@@ -100,6 +100,18 @@ export function parseDatabaseUrl(url: string | undefined): DatabaseConfig | stri
   return 'DATABASE_URL: must be a postgres:// URL, file:<folder> for the embedded database, or memory:'
 }
 
+/**
+ * Loads a `.env` file (KEY=value lines, see .env.example) into the environment when there is one;
+ * variables already set win. Called once at start-up, before {@link loadConfig}.
+ */
+export function loadDotEnv(file = path.join(PROJECT_ROOT, '.env')): void {
+  try {
+    process.loadEnvFile(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+}
+
 /** The database part of the configuration alone (for the migration command). */
 export function loadDatabaseConfig(env: Env = process.env): DatabaseConfig {
   const parsed = parseDatabaseUrl(blankToUndefined(env.DATABASE_URL) as string | undefined)

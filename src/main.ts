@@ -1,9 +1,10 @@
 import { createApp } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig, loadDotEnv } from './config.js'
 
 async function main() {
   let config
   try {
+    loadDotEnv()
     config = loadConfig()
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -102,3 +102,24 @@ describe('loadConfig', () => {
     expect(problems({ API_TOKENS: 'short' })).toEqual([expect.stringMatching(/^API_TOKENS: .*16 characters/)])
   })
 })
+
+describe('loadDotEnv', () => {
+  it('loads a .env file without overriding variables already set, and ignores a missing file', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { loadDotEnv } = await import('../src/config.js')
+    const dir = await mkdtemp(path.join(tmpdir(), 'wa-env-'))
+    try {
+      await writeFile(path.join(dir, '.env'), 'WA_TEST_FROM_FILE=file\nWA_TEST_ALREADY=file\n')
+      process.env.WA_TEST_ALREADY = 'process'
+      loadDotEnv(path.join(dir, '.env'))
+      expect(process.env.WA_TEST_FROM_FILE).toBe('file')
+      expect(process.env.WA_TEST_ALREADY).toBe('process')
+      expect(() => loadDotEnv(path.join(dir, 'missing.env'))).not.toThrow()
+    } finally {
+      delete process.env.WA_TEST_FROM_FILE
+      delete process.env.WA_TEST_ALREADY
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

@@ -1,14 +1,14 @@
 /**
- * `npm start` as a newcomer runs it: no configuration at all. Spawns the real entry point.
+ * `npm start` as a newcomer runs it: no configuration at all. Spawns the README's start command.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const root = path.resolve(import.meta.dirname, '..')
-const tsx = path.join(root, 'node_modules', '.bin', 'tsx')
 let child: ChildProcess | undefined
 const dirs: string[] = []
 
@@ -20,9 +20,11 @@ afterEach(async () => {
 
 function start(env: Record<string, string>) {
   const output: string[] = []
-  child = spawn(tsx, ['src/main.ts'], {
+  // The start script itself, exec'd so that signals reach it as they would under a process manager.
+  const script = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start
+  child = spawn('sh', ['-c', `exec ${script}`], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: { PATH: `${path.join(root, 'node_modules/.bin')}:${process.env.PATH}`, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   child.stdout!.on('data', (d: Buffer) => output.push(d.toString()))
