@@ -9,8 +9,7 @@
 import { createRequire } from 'node:module'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
-import { loadConfig } from '../config.js'
-import { adapterFactoryFor } from './database.js'
+import { loadDatabaseConfig } from '../config.js'
 import { applyMigrations, createMigration, pendingSchemaChanges, SCHEMA_PATH } from './schema-engine.js'
 
 /** Runs the `prisma-client` generator in-process, as `prisma generate` would, without any download. */
@@ -60,8 +59,9 @@ async function main(args: string[]): Promise<number> {
     return 0
   }
   if (command === 'migrate' && sub === 'deploy') {
-    const config = loadConfig()
-    const { factory, close } = await adapterFactoryFor(config.database)
+    // Imported here: it needs the generated client, which `generate` (run by npm ci) creates.
+    const { adapterFactoryFor } = await import('./database.js')
+    const { factory, close } = await adapterFactoryFor(loadDatabaseConfig())
     try {
       const applied = await applyMigrations(factory)
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date')
