@@ -9,7 +9,11 @@ let conversationId: number
 beforeAll(async () => {
   meta = await FakeMetaServer.start()
   t = await startTestApp({ meta })
-  const res = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'Hola', requestId: 123 })
+  const res = await t.rest('POST', '/api/whatsapp/send', {
+    phoneNumber: '+50212345678',
+    content: 'Hola',
+    requestId: 123,
+  })
   conversationId = res.body.data.conversation.conversation_id
 })
 afterAll(async () => {
@@ -50,7 +54,10 @@ describe('POST /api/whatsapp/conversations/:id/messages', () => {
   it('answers 404 for an unknown conversation, and 422 for an id that is not one', async () => {
     const missing = await post(999999, { content: 'hola' })
     expect(missing.status).toBe(404)
-    expect(missing.body).toEqual({ success: false, error: { code: 'NOT_FOUND', message: expect.stringContaining('999999') } })
+    expect(missing.body).toEqual({
+      success: false,
+      error: { code: 'NOT_FOUND', message: expect.stringContaining('999999') },
+    })
 
     for (const id of ['abc', '0', '-4', '99999999999']) {
       const res = await post(id, { content: 'hola' })

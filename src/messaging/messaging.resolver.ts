@@ -3,7 +3,7 @@ import type { MessageRecord } from '../conversations/conversation.repository.js'
 import { Message } from '../conversations/message.type.js'
 import { SendInConversationInput, SendTemplateInput, SendTextInput, toSendTemplateRequest } from './messaging.input.js'
 import type { MessagingService, SentText } from './messaging.service.js'
-import { SendTemplatePayload, SendTextPayload, type TemplateRecipientResult } from './messaging.type.js'
+import { SendTemplatePayload, SendTextPayload } from './messaging.type.js'
 
 @Resolver()
 export class MessagingResolver {
@@ -22,18 +22,17 @@ export class MessagingResolver {
   }
 
   @Mutation(() => SendTemplatePayload, { description: 'Sends an approved template to each recipient.' })
-  async sendTemplate(@Arg('input', () => SendTemplateInput) input: SendTemplateInput): Promise<SendTemplatePayload> {
+  async sendTemplate(@Arg('input', () => SendTemplateInput) input: SendTemplateInput) {
     const { summary, results } = await this.messaging.sendTemplate(toSendTemplateRequest(input))
     return {
       summary,
-      results: results.map((r): TemplateRecipientResult =>
+      results: results.map((r) =>
         r.success
-          ? { phoneNumber: r.phoneNumber, success: true, wamid: r.wamid, message: r.message as never }
+          ? { ...r, error: null }
           : {
-              phoneNumber: r.phoneNumber,
-              success: false,
-              message: r.message as never,
-              error: { code: r.error.code, message: r.error.message, meta: (r.error.details()?.meta as never) ?? null },
+              ...r,
+              wamid: null,
+              error: { code: r.error.code, message: r.error.message, meta: r.error.details()?.meta },
             },
       ),
     }

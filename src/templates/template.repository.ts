@@ -21,15 +21,8 @@ export interface TemplateRecord {
   removedAt: Date | null
 }
 
-export interface TemplateSnapshot {
-  metaId: string
-  name: string
-  language: string
-  status: string
-  category: string
-  parameterFormat: string | null
-  components: TemplateComponentRecord[]
-}
+/** A template as Meta currently has it. */
+export type TemplateSnapshot = Omit<TemplateRecord, 'id' | 'syncedAt' | 'removedAt'>
 
 export interface TemplateFilter {
   status?: string
