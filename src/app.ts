@@ -2,6 +2,7 @@
 import 'reflect-metadata'
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { GraphQLError } from 'graphql'
 import { bearerTokenVerifier } from './auth/auth.js'
 import type { Config } from './config.js'
 import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
@@ -11,6 +12,8 @@ import { type Database, openDatabase } from './db/database.js'
 import { UnauthenticatedError } from './errors.js'
 import { createApolloServer } from './graphql/apollo.js'
 import type { GraphQLContext } from './graphql/schema.js'
+import { type EventBus, InProcessEventBus } from './events/event-bus.js'
+import { DeliveryStatusService } from './messaging/delivery-status.service.js'
 import { MessagingResolver } from './messaging/messaging.resolver.js'
 import { MessagingService } from './messaging/messaging.service.js'
 import { type MetaApi, MetaGraphClient } from './meta/meta.client.js'
@@ -20,13 +23,16 @@ import { whatsappRoutes } from './rest/whatsapp.routes.js'
 import { TemplateResolver } from './templates/template.resolver.js'
 import { TemplateRepository } from './templates/template.repository.js'
 import { TemplateService } from './templates/template.service.js'
-import { GraphQLError } from 'graphql'
+import { WebhookRepository } from './webhooks/webhook.repository.js'
+import { webhookRoutes } from './webhooks/webhook.routes.js'
+import { WebhookService } from './webhooks/webhook.service.js'
 
 export interface App {
   server: FastifyInstance
   config: Config
   meta: MetaApi
   database: Database
+  webhooks: WebhookService
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>
   /** Stops accepting requests, finishes the ones in flight, closes the database. */
@@ -60,8 +66,21 @@ export async function createApp(config: Config): Promise<App> {
     const templateRepository = new TemplateRepository(database.prisma)
     const conversations = new ConversationService(conversationRepository)
     const templates = new TemplateService(templateRepository, meta)
-    const messaging = new MessagingService(conversationRepository, templateRepository, meta, (err) =>
+    const events: EventBus = new InProcessEventBus()
+    const statuses = new DeliveryStatusService(conversationRepository, events)
+    const messaging = new MessagingService(conversationRepository, templateRepository, meta, statuses, events, (err) =>
       server.log.error({ err }, 'internal error while sending a template'),
+    )
+    const webhooks = new WebhookService(
+      new WebhookRepository(database.prisma),
+      conversationRepository,
+      templateRepository,
+      statuses,
+      events,
+      {
+        ...config.webhooks,
+        onError: (err, eventId) => server.log.error({ err, eventId }, 'a webhook delivery could not be applied'),
+      },
     )
     const isAuthorized = bearerTokenVerifier(config.apiTokens)
 
@@ -99,15 +118,20 @@ export async function createApp(config: Config): Promise<App> {
       },
     })
     await server.register(whatsappRoutes, { prefix: '/api/whatsapp', messaging, templates, isAuthorized })
+    await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks })
+    await webhooks.resumeUnapplied()
 
     return {
       server,
       config,
       meta,
       database,
+      webhooks,
       listen: () => server.listen({ host: config.host, port: config.port }),
       async close() {
         await server.close()
+        await webhooks.drained()
+        await events.close()
         await database.close()
       },
     }

@@ -30,6 +30,13 @@ export interface Config {
   /** True when no API_TOKENS were configured and one was generated for this run. */
   apiTokenGenerated: boolean
   meta: MetaConfig
+  webhooks: {
+    /** Accepted signing secrets, current first (two during a rotation). Empty: webhooks are off. */
+    appSecrets: string[]
+    verifyToken: string | null
+  }
+  /** Refuse free-form texts outside the 24-hour customer-service window, before calling Meta. */
+  enforceServiceWindow: boolean
 }
 
 type Env = Record<string, string | undefined>
@@ -76,6 +83,12 @@ const envSchema = z.object({
       .string()
       .regex(/^v\d+\.\d+$/, 'must look like v24.0')
       .default('v24.0'),
+  ),
+  WHATSAPP_APP_SECRET: optionalString,
+  WHATSAPP_WEBHOOK_VERIFY_TOKEN: optionalString,
+  WHATSAPP_ENFORCE_SERVICE_WINDOW: z.preprocess(
+    blankToUndefined,
+    z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
   ),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
     blankToUndefined,
@@ -169,6 +182,17 @@ export function loadConfig(env: Env = process.env): Config {
     }
   }
 
+  let appSecrets = (e.WHATSAPP_APP_SECRET ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean)
+  if (appSecrets.length > 2) problems.push('WHATSAPP_APP_SECRET: at most two secrets (current,previous)')
+  const appSecretConfigured = appSecrets.length > 0
+  // The simulator signs its webhooks like Meta; give it a secret of its own when none is set.
+  if (!appSecretConfigured && meta.mode === 'simulator') appSecrets = [`sim_${crypto.randomUUID()}`]
+  const enforceServiceWindow =
+    e.WHATSAPP_ENFORCE_SERVICE_WINDOW === undefined ? appSecretConfigured : e.WHATSAPP_ENFORCE_SERVICE_WINDOW === 'true'
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     env: e.NODE_ENV,
@@ -179,5 +203,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiTokens,
     apiTokenGenerated,
     meta,
+    webhooks: { appSecrets, verifyToken: e.WHATSAPP_WEBHOOK_VERIFY_TOKEN ?? null },
+    enforceServiceWindow,
   }
 }

@@ -5,10 +5,13 @@ export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'failed'
 
 export interface ConversationRecord {
   id: number
-  /** Digits only, E.164 without `+`. */
-  phoneNumber: string
+  /** Digits only, E.164 without `+`; null for customers Meta only knows by user id. */
+  phoneNumber: string | null
+  waUserId: string | null
+  contactName: string | null
   requestId: number | null
   lastMessageAt: Date | null
+  lastInboundAt: Date | null
   createdAt: Date
   updatedAt: Date
 }
@@ -23,6 +26,12 @@ export interface MessageRecord {
   status: MessageStatus
   wamid: string | null
   requestId: number | null
+  payload: unknown
+  sentByCustomerAt: Date | null
+  sentAt: Date | null
+  deliveredAt: Date | null
+  readAt: Date | null
+  failedAt: Date | null
   errorCode: number | null
   errorMessage: string | null
   errorDetails: string | null
@@ -40,6 +49,21 @@ export interface NewMessage {
   requestId?: number | null
 }
 
+export interface NewInboundMessage {
+  wamid: string
+  type: string
+  content: string | null
+  payload: object
+  sentByCustomerAt: Date
+}
+
+export interface StatusUpdate {
+  wamid: string
+  status: 'sent' | 'delivered' | 'read' | 'failed'
+  timestamp: Date
+  error: { code: number | null; title: string; details: string | null } | null
+}
+
 export type MessageOutcome =
   | { status: 'sent'; wamid: string }
   | {
@@ -49,6 +73,9 @@ export type MessageOutcome =
       errorDetails?: string | null
       errorTraceId?: string | null
     }
+
+/** The order statuses move in; `failed` is final. */
+const STATUS_RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 } as const
 
 /** Conversations and their messages. The only code that talks to Prisma about them. */
 export class ConversationRepository {
@@ -112,6 +139,126 @@ export class ConversationRepository {
             errorTraceId: outcome.errorTraceId ?? null,
           }
     return (await this.prisma.message.update({ where: { id: messageId }, data })) as MessageRecord
+  }
+
+  /**
+   * The conversation of a customer who wrote to us: by phone number, else by Meta's user id (for
+   * username-only users). Keeps the latest profile name and user id.
+   */
+  findOrCreateForSender(sender: {
+    phoneNumber: string | null
+    waUserId: string | null
+    contactName: string | null
+  }): Promise<ConversationRecord> {
+    const { phoneNumber, waUserId, contactName } = sender
+    const update = { ...(contactName ? { contactName } : {}), ...(waUserId ? { waUserId } : {}) }
+    if (phoneNumber) {
+      return this.prisma.conversation.upsert({
+        where: { phoneNumber },
+        create: { phoneNumber, waUserId, contactName },
+        update,
+      })
+    }
+    if (!waUserId) throw new Error('an inbound sender has neither a phone number nor a user id')
+    return this.prisma.conversation.upsert({ where: { waUserId }, create: { waUserId, contactName }, update })
+  }
+
+  /**
+   * Stores an inbound message once per wamid, whatever the number of deliveries or their
+   * concurrency (a unique index, not a read-then-write check), and opens the customer-service
+   * window. Returns the message, or null when it was already stored.
+   */
+  async addInbound(conversationId: number, message: NewInboundMessage): Promise<MessageRecord | null> {
+    const [inserted] = await this.prisma.$transaction([
+      this.prisma.message.createManyAndReturn({
+        data: [
+          {
+            conversationId,
+            direction: 'inbound',
+            status: 'delivered',
+            type: message.type,
+            content: message.content,
+            payload: message.payload,
+            wamid: message.wamid,
+            sentByCustomerAt: message.sentByCustomerAt,
+          },
+        ],
+        skipDuplicates: true,
+      }),
+      // GREATEST ignores NULL and keeps this idempotent under replays and reordering.
+      this.prisma.$executeRaw`
+        UPDATE conversations
+        SET last_inbound_at = GREATEST(last_inbound_at, ${message.sentByCustomerAt}),
+            last_message_at = GREATEST(last_message_at, ${message.sentByCustomerAt}),
+            updated_at = now()
+        WHERE id = ${conversationId}`,
+    ])
+    return (inserted?.[0] as MessageRecord | undefined) ?? null
+  }
+
+  /**
+   * Applies a delivery status to our message with that wamid. Statuses only move forward
+   * (pending < sent < delivered < read; failed is final), whatever order they arrive in; the time
+   * of each state is kept. Returns null when no message has that wamid, else the message and
+   * whether its status changed.
+   */
+  async applyStatus(update: StatusUpdate): Promise<{ message: MessageRecord; changed: boolean } | null> {
+    const { wamid, status, timestamp: at } = update
+    const rows = await this.prisma.$queryRaw<{ id: number; old_status: string; new_status: string }[]>`
+      WITH current AS (
+        SELECT id, status FROM messages WHERE wamid = ${wamid} FOR UPDATE
+      ), target AS (
+        SELECT c.id, c.status AS old_status,
+          CASE WHEN c.status <> 'failed'
+                AND ${STATUS_RANK[status]}::int > (CASE c.status WHEN 'pending' THEN 0 WHEN 'sent' THEN 1
+                                                   WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END)
+               THEN ${status}::text::"MessageStatus" ELSE c.status END AS new_status
+        FROM current c
+      )
+      UPDATE messages m SET
+        status = t.new_status,
+        sent_at = CASE WHEN ${status}::text = 'sent' THEN COALESCE(m.sent_at, ${at}) ELSE m.sent_at END,
+        delivered_at = CASE WHEN ${status}::text = 'delivered' THEN COALESCE(m.delivered_at, ${at}) ELSE m.delivered_at END,
+        read_at = CASE WHEN ${status}::text = 'read' THEN COALESCE(m.read_at, ${at}) ELSE m.read_at END,
+        failed_at = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${at} ELSE m.failed_at END,
+        error_code = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${update.error?.code ?? null}::int ELSE m.error_code END,
+        error_message = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${update.error?.title ?? 'Failed'}::text ELSE m.error_message END,
+        error_details = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${update.error?.details ?? null}::text ELSE m.error_details END,
+        updated_at = now()
+      FROM target t
+      WHERE m.id = t.id
+      RETURNING m.id, t.old_status::text AS old_status, t.new_status::text AS new_status`
+    const row = rows[0]
+    if (!row) return null
+    const message = await this.findMessage(row.id)
+    return { message: message!, changed: row.old_status !== row.new_status }
+  }
+
+  /** Keeps a status for a wamid no message has yet. */
+  async savePendingStatus(update: StatusUpdate): Promise<void> {
+    await this.prisma.pendingStatus.create({
+      data: {
+        wamid: update.wamid,
+        status: update.status,
+        timestamp: update.timestamp,
+        errors: update.error ?? undefined,
+      },
+    })
+  }
+
+  /** Removes and returns the statuses kept for `wamid`. */
+  async takePendingStatuses(wamid: string): Promise<StatusUpdate[]> {
+    const rows = await this.prisma.$transaction(async (tx) => {
+      const found = await tx.pendingStatus.findMany({ where: { wamid }, orderBy: { id: 'asc' } })
+      if (found.length) await tx.pendingStatus.deleteMany({ where: { id: { in: found.map((r) => r.id) } } })
+      return found
+    })
+    return rows.map((r) => ({
+      wamid: r.wamid,
+      status: r.status as StatusUpdate['status'],
+      timestamp: r.timestamp,
+      error: (r.errors as StatusUpdate['error']) ?? null,
+    }))
   }
 
   findMessage(id: number): Promise<MessageRecord | null> {

@@ -4,12 +4,14 @@ import type {
   MessageRecord,
   NewMessage,
 } from '../conversations/conversation.repository.js'
-import { AppError, InternalError, NotFoundError } from '../errors.js'
+import { AppError, InternalError, NotFoundError, ValidationError } from '../errors.js'
+import type { EventBus } from '../events/event-bus.js'
 import type { AcceptedMessage, MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
 import { MetaApiError } from '../meta/meta.errors.js'
 import type { TemplateRepository } from '../templates/template.repository.js'
 import { renderTemplateText } from '../templates/template.render.js'
 import { parseInput } from '../validation.js'
+import type { DeliveryStatusService } from './delivery-status.service.js'
 import {
   conversationIdSchema,
   sendInConversationSchema,
@@ -45,6 +47,8 @@ export class MessagingService {
     private readonly conversations: ConversationRepository,
     private readonly templates: TemplateRepository,
     private readonly meta: MetaApi,
+    private readonly statuses: DeliveryStatusService,
+    private readonly events: EventBus,
     /** Told about failures of ours that are turned into per-recipient results (for the log). */
     private readonly onInternalError: (err: unknown) => void = () => {},
   ) {}
@@ -73,8 +77,14 @@ export class MessagingService {
     const { content } = parseInput(sendInConversationSchema, input)
     const conversation = await this.conversations.findById(id)
     if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+    const to = conversation.phoneNumber
+    if (!to) {
+      throw new ValidationError([
+        { path: 'conversationId', message: 'this customer has no phone number we can send to (a username-only user)' },
+      ])
+    }
     return this.deliverOrThrow(conversation, { type: 'text', content, requestId: conversation.requestId }, () =>
-      this.meta.sendText(conversation.phoneNumber, content),
+      this.meta.sendText(to, content),
     )
   }
 
@@ -145,6 +155,8 @@ export class MessagingService {
       direction: 'outbound',
       status: 'pending',
     })
+    const event = { messageId: pending.id, conversationId: conversation.id }
+    this.events.publish({ type: 'messageAdded', ...event })
     let accepted: AcceptedMessage
     try {
       accepted = await send()
@@ -157,9 +169,14 @@ export class MessagingService {
         errorDetails: err instanceof MetaApiError ? err.metaDetails : null,
         errorTraceId: err instanceof MetaApiError ? err.fbtraceId : null,
       })
+      this.events.publish({ type: 'messageStatusChanged', ...event })
       return { message: failed, error: err }
     }
     const sent = await this.conversations.recordOutcome(pending.id, { status: 'sent', wamid: accepted.wamid })
+    this.events.publish({ type: 'messageStatusChanged', ...event })
+    if (await this.statuses.flushPending(accepted.wamid)) {
+      return { message: (await this.conversations.findMessage(sent.id)) ?? sent, error: null }
+    }
     return { message: sent, error: null }
   }
 }

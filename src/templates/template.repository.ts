@@ -70,4 +70,10 @@ export class TemplateRepository {
       }),
     ])
   }
+
+  /** Applies a status Meta reported for a template (APPROVED, REJECTED, PAUSED, …). */
+  async setStatus(name: string, language: string, status: string): Promise<boolean> {
+    const { count } = await this.prisma.template.updateMany({ where: { name, language }, data: { status } })
+    return count > 0
+  }
 }

@@ -1,0 +1,177 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+
+/**
+ * Meta's webhook payloads for WhatsApp, read into plain changes the rest of the service applies.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
+ */
+
+/** A message a customer sent us. */
+export interface InboundMessageChange {
+  kind: 'inbound-message'
+  /** Digits; absent for username-only users. */
+  from: string | null
+  /** Meta's business-scoped user id, when sent. */
+  userId: string | null
+  contactName: string | null
+  wamid: string
+  type: string
+  /** Text, or the text of a button / interactive reply; null for media and unsupported types. */
+  content: string | null
+  /** Meta's message object as received. */
+  payload: Record<string, unknown>
+  timestamp: Date
+}
+
+export type DeliveryState = 'sent' | 'delivered' | 'read' | 'failed'
+
+/** A delivery status for one of our outbound messages. */
+export interface StatusChange {
+  kind: 'status'
+  wamid: string
+  status: DeliveryState
+  timestamp: Date
+  error: { code: number | null; title: string; details: string | null } | null
+}
+
+export interface TemplateStatusChange {
+  kind: 'template-status'
+  name: string
+  language: string
+  status: string
+}
+
+export type WebhookChange = InboundMessageChange | StatusChange | TemplateStatusChange
+
+/** Thrown for a payload that is not a WhatsApp webhook we can read. */
+export class UnreadableWebhookError extends Error {
+  override name = 'UnreadableWebhookError'
+}
+
+/**
+ * True when `header` (`X-Hub-Signature-256: sha256=<hex>`) is the HMAC-SHA256 of the raw body with
+ * one of `secrets` (two during a rotation). Compared in constant time.
+ * @see https://developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads
+ */
+export function isValidSignature(rawBody: Buffer, header: string | undefined, secrets: string[]): boolean {
+  const match = /^sha256=([0-9a-f]{64})$/i.exec(header ?? '')
+  if (!match) return false
+  const given = Buffer.from(match[1].toLowerCase(), 'hex')
+  let valid = false
+  for (const secret of secrets) {
+    valid = timingSafeEqual(createHmac('sha256', secret).update(rawBody).digest(), given) || valid
+  }
+  return valid
+}
+
+/** `sha256=<hex>` for a body, as Meta signs it. */
+export function signWebhook(rawBody: string | Buffer, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`
+}
+
+type Obj = Record<string, unknown>
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
+const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null)
+const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter(isObj) : [])
+
+function timestampOf(v: unknown): Date {
+  const seconds = Number(v)
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UnreadableWebhookError(`bad timestamp ${String(v)}`)
+  return new Date(seconds * 1000)
+}
+
+function contentOf(message: Obj): string | null {
+  const type = str(message.type)
+  const part = isObj(message[type ?? '']) ? (message[type!] as Obj) : {}
+  switch (type) {
+    case 'text':
+      return str(part.body)
+    case 'button':
+      return str(part.text) ?? str(part.payload)
+    case 'interactive': {
+      const reply = [part.button_reply, part.list_reply].find(isObj)
+      return reply ? (str(reply.title) ?? str(reply.id)) : null
+    }
+    case 'image':
+    case 'video':
+    case 'document':
+      return str(part.caption)
+    case 'location':
+      return str(part.name) ?? str(part.address)
+    case 'reaction':
+      return str(part.emoji)
+    default:
+      return null
+  }
+}
+
+const STATES: Record<string, DeliveryState> = {
+  sent: 'sent',
+  delivered: 'delivered',
+  read: 'read',
+  played: 'read',
+  failed: 'failed',
+}
+
+/**
+ * The changes in one webhook delivery, in order. Entries we do not handle (other fields, other
+ * objects) are skipped; a payload that is not a WhatsApp Business webhook at all is unreadable.
+ * @throws UnreadableWebhookError
+ */
+export function readWebhook(body: unknown): WebhookChange[] {
+  if (!isObj(body) || body.object !== 'whatsapp_business_account' || !Array.isArray(body.entry)) {
+    throw new UnreadableWebhookError('not a whatsapp_business_account webhook')
+  }
+  const changes: WebhookChange[] = []
+  for (const entry of list(body.entry)) {
+    for (const change of list(entry.changes)) {
+      const value = isObj(change.value) ? change.value : {}
+      if (change.field === 'messages') {
+        const contacts = list(value.contacts)
+        for (const message of list(value.messages)) {
+          const wamid = str(message.id)
+          if (!wamid) throw new UnreadableWebhookError('a message without an id')
+          const from = str(message.from)
+          const userId = str(message.from_user_id)
+          const contact =
+            contacts.find((c) => (from && c.wa_id === from) || (userId && c.user_id === userId)) ?? contacts[0]
+          changes.push({
+            kind: 'inbound-message',
+            from,
+            userId: userId ?? str(contact?.user_id),
+            contactName: isObj(contact?.profile) ? str(contact.profile.name) : null,
+            wamid,
+            type: str(message.type) ?? 'unknown',
+            content: contentOf(message),
+            payload: message,
+            timestamp: timestampOf(message.timestamp),
+          })
+        }
+        for (const status of list(value.statuses)) {
+          const wamid = str(status.id)
+          const state = STATES[String(status.status)]
+          if (!wamid || !state) continue // e.g. a `deleted` status: nothing of ours to move
+          const error = list(status.errors)[0]
+          changes.push({
+            kind: 'status',
+            wamid,
+            status: state,
+            timestamp: timestampOf(status.timestamp),
+            error: error
+              ? {
+                  code: typeof error.code === 'number' ? error.code : null,
+                  title: str(error.title) ?? str(error.message) ?? 'Failed',
+                  details: isObj(error.error_data) ? str(error.error_data.details) : null,
+                }
+              : null,
+          })
+        }
+      } else if (change.field === 'message_template_status_update') {
+        const name = str(value.message_template_name)
+        const language = str(value.message_template_language)
+        const status = str(value.event)
+        if (name && language && status) changes.push({ kind: 'template-status', name, language, status })
+      }
+    }
+  }
+  return changes
+}

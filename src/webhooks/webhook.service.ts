@@ -1,0 +1,155 @@
+import type { ConversationRepository } from '../conversations/conversation.repository.js'
+import { AppError, UnauthenticatedError } from '../errors.js'
+import type { EventBus } from '../events/event-bus.js'
+import type { DeliveryStatusService } from '../messaging/delivery-status.service.js'
+import { type InboundMessageChange, isValidSignature, readWebhook, type WebhookChange } from '../meta/meta.webhooks.js'
+import type { TemplateRepository } from '../templates/template.repository.js'
+import type { WebhookRepository } from './webhook.repository.js'
+
+export class ForbiddenError extends AppError {
+  readonly code = 'FORBIDDEN'
+  readonly httpStatus = 403
+  override name = 'ForbiddenError'
+}
+
+export class WebhooksNotConfiguredError extends AppError {
+  readonly code = 'WEBHOOKS_NOT_CONFIGURED'
+  readonly httpStatus = 503
+  override name = 'WebhooksNotConfiguredError'
+  constructor() {
+    super('Webhooks are off: set WHATSAPP_APP_SECRET (and WHATSAPP_WEBHOOK_VERIFY_TOKEN) to receive them')
+  }
+}
+
+export interface WebhookOptions {
+  /** App secrets whose signatures are accepted (two during a rotation). */
+  appSecrets: string[]
+  verifyToken: string | null
+  /** How many deliveries are applied at once. */
+  concurrency?: number
+  onError?: (err: unknown, eventId: number) => void
+}
+
+/**
+ * Meta's webhooks: verified, stored first (so Meta gets its 200 at once and nothing is lost), then
+ * applied: inbound messages, delivery statuses, template status changes.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks
+ */
+export class WebhookService {
+  private readonly queue: number[] = []
+  private running = 0
+  private idle: Promise<void> = Promise.resolve()
+  private resolveIdle: (() => void) | null = null
+
+  constructor(
+    private readonly webhooks: WebhookRepository,
+    private readonly conversations: ConversationRepository,
+    private readonly templates: TemplateRepository,
+    private readonly statuses: DeliveryStatusService,
+    private readonly events: EventBus,
+    private readonly options: WebhookOptions,
+  ) {}
+
+  /**
+   * Meta's subscription check: the challenge when mode is `subscribe` and the token matches.
+   * @throws ForbiddenError otherwise
+   */
+  verifySubscription(query: Record<string, unknown>): string {
+    const { verifyToken } = this.options
+    const challenge = query['hub.challenge']
+    if (
+      verifyToken !== null &&
+      query['hub.mode'] === 'subscribe' &&
+      query['hub.verify_token'] === verifyToken &&
+      typeof challenge === 'string'
+    ) {
+      return challenge
+    }
+    throw new ForbiddenError('Webhook verification failed')
+  }
+
+  /**
+   * Checks the signature over the raw bytes, stores the delivery and queues it for applying.
+   * Resolves once stored, so Meta is answered at once.
+   * @throws UnauthenticatedError for a missing, malformed or wrong signature (nothing is stored)
+   */
+  async receive(rawBody: Buffer, signature: string | undefined): Promise<number> {
+    if (this.options.appSecrets.length === 0) throw new WebhooksNotConfiguredError()
+    if (!isValidSignature(rawBody, signature, this.options.appSecrets)) {
+      throw new UnauthenticatedError('Missing or invalid X-Hub-Signature-256')
+    }
+    const id = await this.webhooks.store(rawBody.toString('utf8'))
+    this.enqueue([id])
+    return id
+  }
+
+  /** Queues the deliveries a previous run stored but did not apply. */
+  async resumeUnapplied(): Promise<void> {
+    this.enqueue(await this.webhooks.unapplied(10_000))
+  }
+
+  /** Resolves when every queued delivery has been applied (tests, shutdown). */
+  drained(): Promise<void> {
+    return this.idle
+  }
+
+  /** Applies one stored delivery; a delivery we cannot apply is marked failed with the reason. */
+  async apply(eventId: number): Promise<void> {
+    const event = await this.webhooks.find(eventId)
+    if (!event || event.status === 'applied') return
+    try {
+      for (const change of readWebhook(JSON.parse(event.body))) await this.applyChange(change)
+      await this.webhooks.markApplied(eventId)
+    } catch (err) {
+      this.options.onError?.(err, eventId)
+      await this.webhooks.markFailed(eventId, err instanceof Error ? `${err.name}: ${err.message}` : String(err))
+    }
+  }
+
+  private async applyChange(change: WebhookChange): Promise<void> {
+    switch (change.kind) {
+      case 'inbound-message':
+        return this.applyInbound(change)
+      case 'status':
+        return this.statuses.apply(change)
+      case 'template-status':
+        await this.templates.setStatus(change.name, change.language, change.status)
+    }
+  }
+
+  private async applyInbound(change: InboundMessageChange): Promise<void> {
+    const conversation = await this.conversations.findOrCreateForSender({
+      phoneNumber: change.from,
+      waUserId: change.userId,
+      contactName: change.contactName,
+    })
+    const message = await this.conversations.addInbound(conversation.id, {
+      wamid: change.wamid,
+      type: change.type,
+      content: change.content,
+      payload: change.payload,
+      sentByCustomerAt: change.timestamp,
+    })
+    if (message) this.events.publish({ type: 'messageAdded', messageId: message.id, conversationId: conversation.id })
+  }
+
+  private enqueue(ids: number[]): void {
+    if (ids.length === 0) return
+    if (this.running === 0 && this.queue.length === 0) {
+      this.idle = new Promise((resolve) => (this.resolveIdle = resolve))
+    }
+    this.queue.push(...ids)
+    const concurrency = this.options.concurrency ?? 4
+    while (this.running < concurrency && this.queue.length > 0) {
+      this.running++
+      void this.work()
+    }
+  }
+
+  private async work(): Promise<void> {
+    for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) {
+      await this.apply(id).catch((err) => this.options.onError?.(err, id!))
+    }
+    if (--this.running === 0) this.resolveIdle?.()
+  }
+}
