@@ -68,9 +68,10 @@ export async function createApp(config: Config): Promise<App> {
     const templates = new TemplateService(templateRepository, meta)
     const events: EventBus = new InProcessEventBus()
     const statuses = new DeliveryStatusService(conversationRepository, events)
-    const messaging = new MessagingService(conversationRepository, templateRepository, meta, statuses, events, (err) =>
-      server.log.error({ err }, 'internal error while sending a template'),
-    )
+    const messaging = new MessagingService(conversationRepository, templateRepository, meta, statuses, events, {
+      enforceServiceWindow: config.enforceServiceWindow,
+      onInternalError: (err) => server.log.error({ err }, 'internal error while sending a template'),
+    })
     const webhooks = new WebhookService(
       new WebhookRepository(database.prisma),
       conversationRepository,

@@ -86,6 +86,23 @@ export class UnsupportedMediaTypeError extends AppError {
   override name = 'UnsupportedMediaTypeError'
 }
 
+/** A free-form message outside the 24-hour customer-service window: only templates may be sent. */
+export class WindowClosedError extends AppError {
+  readonly code = 'WINDOW_CLOSED'
+  readonly httpStatus = 409
+  override name = 'WindowClosedError'
+  constructor(readonly expiredAt: Date | null) {
+    super(
+      expiredAt
+        ? `The 24-hour customer-service window closed at ${expiredAt.toISOString()}: send an approved template instead`
+        : 'The customer has not written yet, so no customer-service window is open: send an approved template instead',
+    )
+  }
+  override details() {
+    return { serviceWindowExpiresAt: this.expiredAt?.toISOString() ?? null }
+  }
+}
+
 /** The client-facing form of an error: `{ code, message, ...details }`. Never a stack trace. */
 export function errorPayload(err: AppError): { code: ErrorCode; message: string } & Record<string, unknown> {
   return { code: err.code, message: err.message, ...err.details() }

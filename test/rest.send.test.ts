@@ -39,7 +39,13 @@ describe('POST /api/whatsapp/send', () => {
           wamid: expect.stringMatching(/^wamid\./),
           created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
         },
-        conversation: { conversation_id: expect.any(Number), phone_number: '50212345678', request_id: 123 },
+        conversation: {
+          conversation_id: expect.any(Number),
+          phone_number: '50212345678',
+          request_id: 123,
+          contact_name: null,
+          service_window_expires_at: null,
+        },
       },
     })
     expect(res.body.data.message.conversation_id).toBe(res.body.data.conversation.conversation_id)
@@ -64,8 +70,8 @@ describe('POST /api/whatsapp/send', () => {
     const third = await send({ phoneNumber: '00502 5555 0101', content: 'tres', requestId: 8 })
     expect([first.status, second.status, third.status]).toEqual([200, 200, 200])
     const id = first.body.data.conversation.conversation_id
-    expect(second.body.data.conversation).toEqual({ conversation_id: id, phone_number: '50255550101', request_id: 7 })
-    expect(third.body.data.conversation).toEqual({ conversation_id: id, phone_number: '50255550101', request_id: 8 })
+    expect(second.body.data.conversation).toMatchObject({ conversation_id: id, phone_number: '50255550101', request_id: 7 })
+    expect(third.body.data.conversation).toMatchObject({ conversation_id: id, phone_number: '50255550101', request_id: 8 })
 
     const { body } = await t.gql(ConversationDocument, { id })
     expect(body.data!.conversation.messages.map((m) => [m.content, m.status, m.requestId])).toEqual([

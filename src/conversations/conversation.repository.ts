@@ -85,6 +85,10 @@ export class ConversationRepository {
     return this.prisma.conversation.findUnique({ where: { id } })
   }
 
+  findByPhoneNumber(phoneNumber: string): Promise<ConversationRecord | null> {
+    return this.prisma.conversation.findUnique({ where: { phoneNumber } })
+  }
+
   /** Newest activity first. */
   list(limit: number): Promise<ConversationRecord[]> {
     return this.prisma.conversation.findMany({

@@ -1,6 +1,8 @@
+import { DateTimeResolver } from 'graphql-scalars'
 import { Arg, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
 import type { ConversationRecord, MessageRecord } from './conversation.repository.js'
 import type { ConversationService } from './conversation.service.js'
+import { serviceWindowExpiresAt } from './service-window.js'
 import { Conversation } from './conversation.type.js'
 import { Message, MessageError } from './message.type.js'
 
@@ -16,6 +18,15 @@ export class ConversationResolver {
   @Query(() => [Conversation], { description: 'Conversations, newest activity first.' })
   conversations(@Arg('limit', () => Int, { nullable: true }) limit?: number | null): Promise<ConversationRecord[]> {
     return this.service.list(limit)
+  }
+
+  @FieldResolver(() => DateTimeResolver, {
+    nullable: true,
+    description:
+      'When the 24-hour customer-service window closes (last inbound message + 24 h); null if the customer never wrote. Outside it only templates can be sent.',
+  })
+  serviceWindowExpiresAt(@Root() conversation: ConversationRecord): Date | null {
+    return serviceWindowExpiresAt(conversation)
   }
 
   @FieldResolver(() => [Message], { description: 'The latest messages, oldest first (chat order).' })

@@ -66,6 +66,27 @@ export class Message {
   @Field(() => Int, { nullable: true })
   requestId!: number | null
 
+  @Field(() => JSONObjectResolver, {
+    nullable: true,
+    description: 'Inbound: Meta’s message object as received (replies, media, unsupported types).',
+  })
+  payload!: Record<string, unknown> | null
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Inbound: when the customer sent it.' })
+  sentByCustomerAt!: Date | null
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it sent.' })
+  sentAt!: Date | null
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it delivered.' })
+  deliveredAt!: Date | null
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it read.' })
+  readAt!: Date | null
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it failed.' })
+  failedAt!: Date | null
+
   @Field(() => DateTimeResolver)
   createdAt!: Date
 

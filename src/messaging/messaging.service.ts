@@ -4,7 +4,8 @@ import type {
   MessageRecord,
   NewMessage,
 } from '../conversations/conversation.repository.js'
-import { AppError, InternalError, NotFoundError, ValidationError } from '../errors.js'
+import { isServiceWindowOpen, serviceWindowExpiresAt } from '../conversations/service-window.js'
+import { AppError, InternalError, NotFoundError, ValidationError, WindowClosedError } from '../errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { AcceptedMessage, MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
 import { MetaApiError } from '../meta/meta.errors.js'
@@ -49,16 +50,32 @@ export class MessagingService {
     private readonly meta: MetaApi,
     private readonly statuses: DeliveryStatusService,
     private readonly events: EventBus,
-    /** Told about failures of ours that are turned into per-recipient results (for the log). */
-    private readonly onInternalError: (err: unknown) => void = () => {},
+    private readonly options: {
+      /** Refuse free-form texts outside the customer-service window, before calling Meta. */
+      enforceServiceWindow: boolean
+      /** Told about failures of ours that are turned into per-recipient results (for the log). */
+      onInternalError?: (err: unknown) => void
+      now?: () => Date
+    },
   ) {}
+
+  /** @throws WindowClosedError when enforcing and the customer has not written in the last 24 hours */
+  private checkServiceWindow(conversation: ConversationRecord | null): void {
+    if (!this.options.enforceServiceWindow) return
+    const now = this.options.now?.() ?? new Date()
+    if (!isServiceWindowOpen(conversation, now)) {
+      throw new WindowClosedError(conversation ? serviceWindowExpiresAt(conversation) : null)
+    }
+  }
 
   /**
    * Sends a text to a phone number, creating its conversation if there is none.
-   * @throws ValidationError, MetaApiError, MetaUnreachableError
+   * @throws ValidationError, WindowClosedError, MetaApiError, MetaUnreachableError
    */
   async sendText(input: unknown): Promise<SentText> {
     const { phoneNumber, content, requestId } = parseInput(sendTextSchema, input)
+    if (this.options.enforceServiceWindow)
+      this.checkServiceWindow(await this.conversations.findByPhoneNumber(phoneNumber))
     const conversation = await this.conversations.findOrCreate(phoneNumber, requestId)
     const message = await this.deliverOrThrow(
       conversation,
@@ -70,13 +87,14 @@ export class MessagingService {
 
   /**
    * Sends a text in an existing conversation.
-   * @throws ValidationError, NotFoundError, MetaApiError, MetaUnreachableError
+   * @throws ValidationError, NotFoundError, WindowClosedError, MetaApiError, MetaUnreachableError
    */
   async sendInConversation(conversationId: unknown, input: unknown): Promise<MessageRecord> {
     const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
     const { content } = parseInput(sendInConversationSchema, input)
     const conversation = await this.conversations.findById(id)
     if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+    this.checkServiceWindow(conversation)
     const to = conversation.phoneNumber
     if (!to) {
       throw new ValidationError([
@@ -105,7 +123,7 @@ export class MessagingService {
         return await this.sendTemplateTo(recipient, template, content)
       } catch (err) {
         // A failure of ours (database) for one recipient must not abort the others.
-        this.onInternalError(err)
+        this.options.onInternalError?.(err)
         return {
           phoneNumber: recipient.phoneNumber,
           success: false as const,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
+import { serviceWindowExpiresAt } from '../conversations/service-window.js'
 import { errorPayload, UnauthenticatedError } from '../errors.js'
 import type { MessagingService } from '../messaging/messaging.service.js'
 import type { TemplateService } from '../templates/template.service.js'
@@ -25,6 +26,8 @@ const restConversation = (c: ConversationRecord) => ({
   conversation_id: c.id,
   phone_number: c.phoneNumber,
   request_id: c.requestId,
+  contact_name: c.contactName,
+  service_window_expires_at: serviceWindowExpiresAt(c)?.toISOString() ?? null,
 })
 
 /**

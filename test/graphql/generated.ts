@@ -22,17 +22,25 @@ export type Scalars = {
 /** A customer's WhatsApp thread: one per phone number. */
 export type Conversation = {
   __typename?: 'Conversation'
+  /** The customer’s WhatsApp profile name. */
+  contactName?: Maybe<Scalars['String']['output']>
   createdAt: Scalars['DateTime']['output']
   id: Scalars['Int']['output']
+  /** When the customer last wrote. */
+  lastInboundAt?: Maybe<Scalars['DateTime']['output']>
   /** When the last message was stored. */
   lastMessageAt?: Maybe<Scalars['DateTime']['output']>
   /** The latest messages, oldest first (chat order). */
   messages: Array<Message>
-  /** The customer’s number, digits only (E.164 without "+"), e.g. 50212345678. */
-  phoneNumber: Scalars['String']['output']
+  /** The customer’s number, digits only (E.164 without "+"), e.g. 50212345678. Null for username-only users. */
+  phoneNumber?: Maybe<Scalars['String']['output']>
   /** The service request this conversation is linked to. */
   requestId?: Maybe<Scalars['Int']['output']>
+  /** When the 24-hour customer-service window closes (last inbound message + 24 h); null if the customer never wrote. Outside it only templates can be sent. */
+  serviceWindowExpiresAt?: Maybe<Scalars['DateTime']['output']>
   updatedAt: Scalars['DateTime']['output']
+  /** Meta’s business-scoped user id, when Meta sent one. */
+  waUserId?: Maybe<Scalars['String']['output']>
 }
 
 /** A customer's WhatsApp thread: one per phone number. */
@@ -47,10 +55,22 @@ export type Message = {
   conversation: Conversation
   conversationId: Scalars['Int']['output']
   createdAt: Scalars['DateTime']['output']
+  /** Outbound: when Meta reported it delivered. */
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>
   direction: MessageDirection
   error?: Maybe<MessageError>
+  /** Outbound: when Meta reported it failed. */
+  failedAt?: Maybe<Scalars['DateTime']['output']>
   id: Scalars['Int']['output']
+  /** Inbound: Meta’s message object as received (replies, media, unsupported types). */
+  payload?: Maybe<Scalars['JSONObject']['output']>
+  /** Outbound: when Meta reported it read. */
+  readAt?: Maybe<Scalars['DateTime']['output']>
   requestId?: Maybe<Scalars['Int']['output']>
+  /** Outbound: when Meta reported it sent. */
+  sentAt?: Maybe<Scalars['DateTime']['output']>
+  /** Inbound: when the customer sent it. */
+  sentByCustomerAt?: Maybe<Scalars['DateTime']['output']>
   status: MessageStatus
   /** For templates: name, language and components sent. */
   template?: Maybe<Scalars['JSONObject']['output']>
@@ -275,6 +295,12 @@ export type MessageFieldsFragment = {
   status: MessageStatus
   wamid?: string | null
   requestId?: number | null
+  payload?: Record<string, unknown> | null
+  sentByCustomerAt?: string | null
+  sentAt?: string | null
+  deliveredAt?: string | null
+  readAt?: string | null
+  failedAt?: string | null
   createdAt: string
   error?: {
     __typename?: 'MessageError'
@@ -304,6 +330,12 @@ export type SendTextMutation = {
       status: MessageStatus
       wamid?: string | null
       requestId?: number | null
+      payload?: Record<string, unknown> | null
+      sentByCustomerAt?: string | null
+      sentAt?: string | null
+      deliveredAt?: string | null
+      readAt?: string | null
+      failedAt?: string | null
       createdAt: string
       error?: {
         __typename?: 'MessageError'
@@ -313,7 +345,7 @@ export type SendTextMutation = {
         fbtraceId?: string | null
       } | null
     }
-    conversation: { __typename?: 'Conversation'; id: number; phoneNumber: string; requestId?: number | null }
+    conversation: { __typename?: 'Conversation'; id: number; phoneNumber?: string | null; requestId?: number | null }
   }
 }
 
@@ -334,6 +366,12 @@ export type SendInConversationMutation = {
     status: MessageStatus
     wamid?: string | null
     requestId?: number | null
+    payload?: Record<string, unknown> | null
+    sentByCustomerAt?: string | null
+    sentAt?: string | null
+    deliveredAt?: string | null
+    readAt?: string | null
+    failedAt?: string | null
     createdAt: string
     error?: {
       __typename?: 'MessageError'
@@ -370,6 +408,12 @@ export type SendTemplateMutation = {
         status: MessageStatus
         wamid?: string | null
         requestId?: number | null
+        payload?: Record<string, unknown> | null
+        sentByCustomerAt?: string | null
+        sentAt?: string | null
+        deliveredAt?: string | null
+        readAt?: string | null
+        failedAt?: string | null
         createdAt: string
         error?: {
           __typename?: 'MessageError'
@@ -425,9 +469,13 @@ export type ConversationQuery = {
   conversation: {
     __typename?: 'Conversation'
     id: number
-    phoneNumber: string
+    phoneNumber?: string | null
+    waUserId?: string | null
+    contactName?: string | null
     requestId?: number | null
     lastMessageAt?: string | null
+    lastInboundAt?: string | null
+    serviceWindowExpiresAt?: string | null
     messages: Array<{
       __typename?: 'Message'
       id: number
@@ -439,6 +487,12 @@ export type ConversationQuery = {
       status: MessageStatus
       wamid?: string | null
       requestId?: number | null
+      payload?: Record<string, unknown> | null
+      sentByCustomerAt?: string | null
+      sentAt?: string | null
+      deliveredAt?: string | null
+      readAt?: string | null
+      failedAt?: string | null
       createdAt: string
       error?: {
         __typename?: 'MessageError'
@@ -460,7 +514,9 @@ export type ConversationsQuery = {
   conversations: Array<{
     __typename?: 'Conversation'
     id: number
-    phoneNumber: string
+    phoneNumber?: string | null
+    contactName?: string | null
+    serviceWindowExpiresAt?: string | null
     requestId?: number | null
     lastMessageAt?: string | null
     messages: Array<{
@@ -491,6 +547,12 @@ export const MessageFieldsFragmentDoc = {
           { kind: 'Field', name: { kind: 'Name', value: 'status' } },
           { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
           { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'failedAt' } },
           { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
           {
             kind: 'Field',
@@ -582,6 +644,12 @@ export const SendTextDocument = {
           { kind: 'Field', name: { kind: 'Name', value: 'status' } },
           { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
           { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'failedAt' } },
           { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
           {
             kind: 'Field',
@@ -655,6 +723,12 @@ export const SendInConversationDocument = {
           { kind: 'Field', name: { kind: 'Name', value: 'status' } },
           { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
           { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'failedAt' } },
           { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
           {
             kind: 'Field',
@@ -773,6 +847,12 @@ export const SendTemplateDocument = {
           { kind: 'Field', name: { kind: 'Name', value: 'status' } },
           { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
           { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'failedAt' } },
           { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
           {
             kind: 'Field',
@@ -904,8 +984,12 @@ export const ConversationDocument = {
               selections: [
                 { kind: 'Field', name: { kind: 'Name', value: 'id' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'waUserId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'contactName' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'lastMessageAt' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'lastInboundAt' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'serviceWindowExpiresAt' } },
                 {
                   kind: 'Field',
                   name: { kind: 'Name', value: 'messages' },
@@ -936,6 +1020,12 @@ export const ConversationDocument = {
           { kind: 'Field', name: { kind: 'Name', value: 'status' } },
           { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
           { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'failedAt' } },
           { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
           {
             kind: 'Field',
@@ -987,6 +1077,8 @@ export const ConversationsDocument = {
               selections: [
                 { kind: 'Field', name: { kind: 'Name', value: 'id' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'contactName' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'serviceWindowExpiresAt' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'lastMessageAt' } },
                 {
