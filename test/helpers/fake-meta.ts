@@ -164,6 +164,7 @@ export class FakeMetaServer {
   private readonly nextFailures: MetaErrorFixture[] = []
   private readonly nextRaw: { status: number; text: string }[] = []
   private stallMs = 0
+  private readonly nextWamids: string[] = []
   private server!: Server
   url = ''
 
@@ -208,6 +209,11 @@ export class FakeMetaServer {
   /** The next request gets this raw answer (for non-JSON bodies, gateway pages…). */
   answerNextWith(status: number, text: string): void {
     this.nextRaw.push({ status, text })
+  }
+
+  /** The next accepted send gets this wamid. */
+  useWamid(wamid: string): void {
+    this.nextWamids.push(wamid)
   }
 
   /** Every answer is held back this long (0 to stop). */
@@ -286,7 +292,9 @@ export class FakeMetaServer {
           return send(status, err)
         }
       }
-      const wamid = `wamid.${Buffer.from(`${request.to}_${randomBytes(8).toString('hex')}`).toString('base64')}`
+      const wamid =
+        this.nextWamids.shift() ??
+        `wamid.${Buffer.from(`${request.to}_${randomBytes(8).toString('hex')}`).toString('base64')}`
       this.accepted.push({ wamid, request })
       return send(200, {
         messaging_product: 'whatsapp',

@@ -38,7 +38,14 @@ const envelope = (value: Record<string, unknown>, field = 'messages') => ({
 
 const seconds = (date: Date) => String(Math.floor(date.getTime() / 1000))
 
-export function inboundText(opts: { from: string; wamid: string; text: string; name?: string; at?: Date; userId?: string }) {
+export function inboundText(opts: {
+  from: string
+  wamid: string
+  text: string
+  name?: string
+  at?: Date
+  userId?: string
+}) {
   return envelope({
     contacts: [
       {
@@ -124,7 +131,10 @@ export function postWebhook(
     options.signature === undefined ? signWebhook(body, options.secret ?? APP_SECRET) : options.signature
   return fetch(`${t.url}/webhooks/whatsapp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-hub-signature-256': signature }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(signature === null ? {} : { 'x-hub-signature-256': signature }),
+    },
     body,
   })
 }

@@ -1,0 +1,268 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConversationDocument, TemplatesDocument } from './graphql/generated.js'
+import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
+import { startTestApp, type TestApp } from './helpers/test-app.js'
+import {
+  APP_SECRET,
+  inboundMessage,
+  inboundText,
+  metaJson,
+  postWebhook,
+  PREVIOUS_APP_SECRET,
+  statusUpdate,
+  templateStatus,
+  VERIFY_TOKEN,
+  webhookEnv,
+} from './helpers/webhooks.js'
+
+let meta: FakeMetaServer
+let t: TestApp
+
+beforeAll(async () => {
+  meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'sr_update' })] })
+  t = await startTestApp({ meta, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
+})
+afterAll(async () => {
+  await t?.close()
+  await meta?.close()
+})
+
+const applied = () => t.app.webhooks.drained()
+const conversationOf = async (phoneNumber: string) => {
+  const row = await t.app.database.prisma.conversation.findUnique({ where: { phoneNumber } })
+  if (!row) return null
+  const { body } = await t.gql(ConversationDocument, { id: row.id })
+  return body.data!.conversation
+}
+const shuffle = <T>(items: T[]) =>
+  items
+    .map((item) => ({ item, key: Math.random() }))
+    .sort((a, b) => a.key - b.key)
+    .map((x) => x.item)
+
+describe('GET /webhooks/whatsapp (Meta’s verification)', () => {
+  const verify = (query: string) => fetch(`${t.url}/webhooks/whatsapp?${query}`)
+
+  it('answers the challenge as plain text when the verify token matches', async () => {
+    const res = await verify(`hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1158201444`)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toMatch(/^text\/plain/)
+    expect(await res.text()).toBe('1158201444')
+  })
+
+  it.each([
+    'hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1',
+    `hub.mode=unsubscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1`,
+    `hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}`,
+    '',
+  ])('answers 403 to %j', async (query) => {
+    expect((await verify(query)).status).toBe(403)
+  })
+})
+
+describe('POST /webhooks/whatsapp', () => {
+  it('stores an inbound text (escaped unicode, signed over the raw bytes) and shows it in GraphQL', async () => {
+    const at = new Date('2026-11-25T15:00:00Z')
+    const payload = inboundText({
+      from: '50255551234',
+      wamid: 'wamid.IN1',
+      text: '¿Cuándo llega? https://x.gt/a',
+      name: 'Ana López',
+      at,
+      userId: 'GT.1349120865',
+    })
+    expect(metaJson(payload)).toContain('\\u00bfCu\\u00e1ndo llega? https:\\/\\/x.gt\\/a')
+    const res = await postWebhook(t, payload)
+    expect(res.status).toBe(200)
+    await applied()
+
+    const conversation = await conversationOf('50255551234')
+    expect(conversation).toMatchObject({
+      contactName: 'Ana López',
+      waUserId: 'GT.1349120865',
+      lastInboundAt: at.toISOString(),
+      serviceWindowExpiresAt: new Date(at.getTime() + 24 * 3600 * 1000).toISOString(),
+    })
+    expect(conversation!.messages).toEqual([
+      expect.objectContaining({
+        direction: 'INBOUND',
+        type: 'text',
+        content: '¿Cuándo llega? https://x.gt/a',
+        wamid: 'wamid.IN1',
+        sentByCustomerAt: at.toISOString(),
+        payload: expect.objectContaining({ id: 'wamid.IN1', text: { body: '¿Cuándo llega? https://x.gt/a' } }),
+      }),
+    ])
+  })
+
+  it('takes a contact without a profile, replies, and unsupported types (kept raw)', async () => {
+    await postWebhook(t, inboundText({ from: '50255550001', wamid: 'wamid.NOPROFILE', text: 'hola' }))
+    await postWebhook(
+      t,
+      inboundMessage('50255550001', {
+        id: 'wamid.BTN',
+        type: 'button',
+        button: { text: 'Confirmar', payload: 'CONFIRM_SR-1042' },
+        context: { from: '50222223333', id: 'wamid.OUT1' },
+      }),
+    )
+    await postWebhook(
+      t,
+      inboundMessage('50255550001', {
+        id: 'wamid.INTERACTIVE',
+        type: 'interactive',
+        interactive: { type: 'button_reply', button_reply: { id: 'slot-1', title: 'Martes 10:00' } },
+      }),
+    )
+    await postWebhook(
+      t,
+      inboundMessage('50255550001', {
+        id: 'wamid.UNSUPPORTED',
+        type: 'unsupported',
+        unsupported: { type: 'poll' },
+        errors: [{ code: 131051, title: 'Message type unknown', details: 'Message type unknown' }],
+      }),
+    )
+    await applied()
+    const conversation = await conversationOf('50255550001')
+    expect(conversation!.contactName).toBe('Ana López') // from the later deliveries' profile
+    expect(conversation!.messages.map((m) => [m.wamid, m.type, m.content])).toEqual([
+      ['wamid.NOPROFILE', 'text', 'hola'],
+      ['wamid.BTN', 'button', 'Confirmar'],
+      ['wamid.INTERACTIVE', 'interactive', 'Martes 10:00'],
+      ['wamid.UNSUPPORTED', 'unsupported', null],
+    ])
+    expect(conversation!.messages[3].payload).toMatchObject({ errors: [{ code: 131051 }] })
+  })
+
+  it('stores one message per wamid when a delivery is replayed three times at once', async () => {
+    const payload = inboundText({ from: '50255550002', wamid: 'wamid.DUP', text: 'una vez' })
+    const answers = await Promise.all([1, 2, 3].map(() => postWebhook(t, payload)))
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200])
+    await applied()
+    expect(await t.app.database.prisma.message.count({ where: { wamid: 'wamid.DUP' } })).toBe(1)
+    expect(await t.app.database.prisma.conversation.count({ where: { phoneNumber: '50255550002' } })).toBe(1)
+  })
+
+  it('accepts the previous app secret during a rotation', async () => {
+    const res = await postWebhook(t, inboundText({ from: '50255550003', wamid: 'wamid.OLD', text: 'x' }), {
+      secret: PREVIOUS_APP_SECRET,
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('refuses missing, malformed, wrong and stale signatures with 401 and changes nothing', async () => {
+    const payload = inboundText({ from: '50255550004', wamid: 'wamid.FORGED', text: '¿Cuándo?' })
+    const body = metaJson(payload)
+    const events = await t.app.database.prisma.webhookEvent.count()
+    const { signWebhook } = await import('../src/meta/meta.webhooks.js')
+    const forged = [
+      null,
+      'sha256=nothex',
+      'sha1=' + 'a'.repeat(40),
+      signWebhook(body, 'not-the-secret'),
+      // re-serialised JSON (unescaped) signed with the right secret does not match the bytes sent
+      signWebhook(JSON.stringify(payload), APP_SECRET),
+    ]
+    for (const signature of forged) {
+      const res = await postWebhook(t, payload, { signature, raw: body })
+      expect(res.status, String(signature)).toBe(401)
+      expect((await res.json()).error.code).toBe('UNAUTHENTICATED')
+    }
+    await applied()
+    expect(await t.app.database.prisma.webhookEvent.count()).toBe(events)
+    expect(await t.app.database.prisma.message.count({ where: { wamid: 'wamid.FORGED' } })).toBe(0)
+  })
+
+  it('keeps a signed payload it cannot apply, for inspection, and still answers 200', async () => {
+    const raw = '{"object":"page","entry":[]}'
+    const res = await postWebhook(t, undefined, { raw })
+    expect(res.status).toBe(200)
+    await applied()
+    const event = await t.app.database.prisma.webhookEvent.findFirst({ orderBy: { id: 'desc' } })
+    expect(event).toMatchObject({
+      body: raw,
+      status: 'failed',
+      error: expect.stringContaining('whatsapp_business_account'),
+    })
+  })
+
+  it('applies a delivery stored by an earlier run that never applied it', async () => {
+    const body = metaJson(inboundText({ from: '50255550005', wamid: 'wamid.RESUMED', text: 'x' }))
+    await t.app.database.prisma.webhookEvent.create({ data: { body } })
+    await t.app.webhooks.resumeUnapplied()
+    await applied()
+    expect(await t.app.database.prisma.message.count({ where: { wamid: 'wamid.RESUMED' } })).toBe(1)
+  })
+})
+
+describe('delivery statuses', () => {
+  const sendOne = async (to: string) => {
+    const res = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: `+${to}`, content: 'estado' })
+    return res.body.data.message as { message_id: number; wamid: string }
+  }
+  const messageById = (id: number) => t.app.database.prisma.message.findUniqueOrThrow({ where: { id } })
+
+  it('only move forward, whatever the order and duplication; each time is kept', async () => {
+    const { message_id, wamid } = await sendOne('50212340001')
+    const base = Date.parse('2026-11-25T16:00:00Z')
+    const deliveries = shuffle(
+      (['sent', 'delivered', 'read'] as const).flatMap((status, i) =>
+        [1, 2, 3].map(() => statusUpdate({ wamid, status, to: '50212340001', at: new Date(base + i * 60_000) })),
+      ),
+    )
+    // read before delivered, for certain, and the rest concurrently
+    await postWebhook(t, statusUpdate({ wamid, status: 'read', at: new Date(base + 120_000) }))
+    await applied()
+    await Promise.all(deliveries.map((d) => postWebhook(t, d)))
+    await applied()
+    const message = await messageById(message_id)
+    expect(message).toMatchObject({
+      status: 'read',
+      sentAt: new Date(base),
+      deliveredAt: new Date(base + 60_000),
+      readAt: new Date(base + 120_000),
+      failedAt: null,
+    })
+  })
+
+  it('failed (131047) is final and keeps Meta’s code, title and details', async () => {
+    const { message_id, wamid } = await sendOne('50212340002')
+    await postWebhook(t, statusUpdate({ wamid, status: 'sent' }))
+    await applied()
+    await postWebhook(t, statusUpdate({ wamid, status: 'failed', errorCode: 131047 }))
+    await applied()
+    await Promise.all(['delivered', 'read', 'sent'].map((status) => postWebhook(t, statusUpdate({ wamid, status }))))
+    await applied()
+    const { body } = await t.gql(ConversationDocument, { id: (await messageById(message_id)).conversationId })
+    expect(body.data!.conversation.messages.at(-1)).toMatchObject({
+      status: 'FAILED',
+      failedAt: expect.any(String),
+      error: {
+        code: 131047,
+        message: 'Re-engagement message',
+        details: expect.stringContaining('more than 24 hours'),
+      },
+    })
+  })
+
+  it('a status for a wamid we do not know yet is kept and applied when the message appears', async () => {
+    const wamid = 'wamid.EARLY_STATUS'
+    await postWebhook(t, statusUpdate({ wamid, status: 'delivered', to: '50212340003' }))
+    await applied()
+    expect(await t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(1)
+
+    meta.useWamid(wamid)
+    const { message_id } = await sendOne('50212340003')
+    expect(await messageById(message_id)).toMatchObject({ wamid, status: 'delivered', deliveredAt: expect.any(Date) })
+    expect(await t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(0)
+  })
+
+  it('template status updates change the stored template', async () => {
+    await t.gql(TemplatesDocument, { refresh: true })
+    await postWebhook(t, templateStatus('sr_update', 'es', 'PAUSED'))
+    await applied()
+    const { body } = await t.gql(TemplatesDocument, {})
+    expect(body.data!.templates.find((x) => x.name === 'sr_update')!.status).toBe('PAUSED')
+  })
+})
