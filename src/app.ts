@@ -11,7 +11,11 @@ import { ConversationService } from './conversations/conversation.service.js'
 import { type Database, openDatabase } from './db/database.js'
 import { UnauthenticatedError } from './errors.js'
 import { createApolloServer } from './graphql/apollo.js'
-import type { GraphQLContext } from './graphql/schema.js'
+import { getSchema, type GraphQLContext } from './graphql/schema.js'
+import { useServer } from 'graphql-ws/use/ws'
+import { WebSocketServer } from 'ws'
+import { PostgresEventBus } from './events/postgres-event-bus.js'
+import { MessageEventsResolver } from './conversations/message-events.resolver.js'
 import { type EventBus, InProcessEventBus } from './events/event-bus.js'
 import { DeliveryStatusService } from './messaging/delivery-status.service.js'
 import { MessagingResolver } from './messaging/messaging.resolver.js'
@@ -33,6 +37,7 @@ export interface App {
   meta: MetaApi
   database: Database
   webhooks: WebhookService
+  events: EventBus
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>
   /** Stops accepting requests, finishes the ones in flight, closes the database. */
@@ -66,7 +71,10 @@ export async function createApp(config: Config): Promise<App> {
     const templateRepository = new TemplateRepository(database.prisma)
     const conversations = new ConversationService(conversationRepository)
     const templates = new TemplateService(templateRepository, meta)
-    const events: EventBus = new InProcessEventBus()
+    const events: EventBus =
+      config.database.kind === 'postgres'
+        ? await PostgresEventBus.connect(config.database.url, (err) => server.log.error({ err }, 'event bus'))
+        : new InProcessEventBus()
     const statuses = new DeliveryStatusService(conversationRepository, events)
     const messaging = new MessagingService(conversationRepository, templateRepository, meta, statuses, events, {
       enforceServiceWindow: config.enforceServiceWindow,
@@ -88,6 +96,7 @@ export async function createApp(config: Config): Promise<App> {
     const resolvers = new Map<unknown, unknown>([
       [ConversationResolver, new ConversationResolver(conversations)],
       [MessageResolver, new MessageResolver(conversations)],
+      [MessageEventsResolver, new MessageEventsResolver(conversations)],
       [MessagingResolver, new MessagingResolver(messaging)],
       [TemplateResolver, new TemplateResolver(templates)],
     ])
@@ -115,9 +124,23 @@ export async function createApp(config: Config): Promise<App> {
           const err = new UnauthenticatedError()
           throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } })
         }
-        return { container }
+        return { container, events }
       },
     })
+    // Subscriptions: graphql-ws on the same port and path, with the same bearer tokens, sent as
+    // {"authorization": "Bearer <token>"} in the connection_init payload.
+    const wsServer = new WebSocketServer({ server: server.server, path: '/graphql' })
+    const subscriptions = useServer<Record<string, unknown>>(
+      {
+        schema: await getSchema(),
+        onConnect: ({ connectionParams }) =>
+          isAuthorized(
+            typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined,
+          ),
+        context: (): GraphQLContext => ({ container, events }),
+      },
+      wsServer,
+    )
     await server.register(whatsappRoutes, { prefix: '/api/whatsapp', messaging, templates, isAuthorized })
     await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks })
     await webhooks.resumeUnapplied()
@@ -128,8 +151,11 @@ export async function createApp(config: Config): Promise<App> {
       meta,
       database,
       webhooks,
+      events,
       listen: () => server.listen({ host: config.host, port: config.port }),
       async close() {
+        await subscriptions.dispose()
+        await new Promise((resolve) => wsServer.close(resolve))
         await server.close()
         await webhooks.drained()
         await events.close()

@@ -70,8 +70,16 @@ describe('POST /api/whatsapp/send', () => {
     const third = await send({ phoneNumber: '00502 5555 0101', content: 'tres', requestId: 8 })
     expect([first.status, second.status, third.status]).toEqual([200, 200, 200])
     const id = first.body.data.conversation.conversation_id
-    expect(second.body.data.conversation).toMatchObject({ conversation_id: id, phone_number: '50255550101', request_id: 7 })
-    expect(third.body.data.conversation).toMatchObject({ conversation_id: id, phone_number: '50255550101', request_id: 8 })
+    expect(second.body.data.conversation).toMatchObject({
+      conversation_id: id,
+      phone_number: '50255550101',
+      request_id: 7,
+    })
+    expect(third.body.data.conversation).toMatchObject({
+      conversation_id: id,
+      phone_number: '50255550101',
+      request_id: 8,
+    })
 
     const { body } = await t.gql(ConversationDocument, { id })
     expect(body.data!.conversation.messages.map((m) => [m.content, m.status, m.requestId])).toEqual([

@@ -29,6 +29,13 @@ export class ConversationService {
     return conversation
   }
 
+  /** @throws NotFoundError */
+  async message(id: number): Promise<MessageRecord> {
+    const message = await this.conversations.findMessage(id)
+    if (!message) throw new NotFoundError(`Message ${id} does not exist`)
+    return message
+  }
+
   list(limit?: number | null): Promise<ConversationRecord[]> {
     return this.conversations.list(pageSize(limit))
   }

@@ -13,8 +13,10 @@ export interface MessageEvent {
  */
 export interface EventBus {
   publish(event: MessageEvent): void
-  /** Events of `type` (optionally for one conversation) until `signal` aborts. */
-  subscribe(type: MessageEvent['type'], conversationId: number | null, signal: AbortSignal): AsyncIterable<MessageEvent>
+  /** Events of `type` (optionally for one conversation), until the iterator is returned. */
+  subscribe(type: MessageEvent['type'], conversationId: number | null): AsyncIterableIterator<MessageEvent>
+  /** How many subscriptions this instance is serving. */
+  subscribers(): number
   close(): Promise<void>
 }
 
@@ -26,14 +28,32 @@ export class LocalFanOut {
     this.emitter.emit('event', event)
   }
 
-  async *subscribe(type: MessageEvent['type'], conversationId: number | null, signal: AbortSignal) {
-    try {
-      for await (const [event] of on(this.emitter, 'event', { signal }) as AsyncIterable<[MessageEvent]>) {
-        if (event.type === type && (conversationId === null || event.conversationId === conversationId)) yield event
-      }
-    } catch (err) {
-      if ((err as Error).name !== 'AbortError') throw err
+  count(): number {
+    return this.emitter.listenerCount('event')
+  }
+
+  /** Listens from this call on (not from the first `next()`), so no event between the two is lost. */
+  subscribe(type: MessageEvent['type'], conversationId: number | null): AsyncIterableIterator<MessageEvent> {
+    const events = on(this.emitter, 'event') as AsyncIterableIterator<[MessageEvent]>
+    const matches = (e: MessageEvent) =>
+      e.type === type && (conversationId === null || e.conversationId === conversationId)
+    const iterator: AsyncIterableIterator<MessageEvent> = {
+      async next() {
+        for (;;) {
+          const { value, done } = await events.next()
+          if (done) return { value: undefined, done: true }
+          if (matches(value[0])) return { value: value[0], done: false }
+        }
+      },
+      async return() {
+        await events.return?.()
+        return { value: undefined, done: true }
+      },
+      [Symbol.asyncIterator]() {
+        return iterator
+      },
     }
+    return iterator
   }
 }
 
@@ -45,8 +65,12 @@ export class InProcessEventBus implements EventBus {
     this.local.emit(event)
   }
 
-  subscribe(type: MessageEvent['type'], conversationId: number | null, signal: AbortSignal) {
-    return this.local.subscribe(type, conversationId, signal)
+  subscribe(type: MessageEvent['type'], conversationId: number | null) {
+    return this.local.subscribe(type, conversationId)
+  }
+
+  subscribers(): number {
+    return this.local.count()
   }
 
   async close(): Promise<void> {}

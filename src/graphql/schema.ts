@@ -2,14 +2,23 @@ import 'reflect-metadata'
 import type { GraphQLSchema } from 'graphql'
 import { buildSchema, type ContainerType } from 'type-graphql'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
+import { MessageEventsResolver } from '../conversations/message-events.resolver.js'
+import type { EventBus } from '../events/event-bus.js'
 import { MessagingResolver } from '../messaging/messaging.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 
-export const resolvers = [ConversationResolver, MessageResolver, MessagingResolver, TemplateResolver] as const
+export const resolvers = [
+  ConversationResolver,
+  MessageResolver,
+  MessageEventsResolver,
+  MessagingResolver,
+  TemplateResolver,
+] as const
 
 /** Per-request context. `container` hands type-graphql the resolver instances of this app. */
 export interface GraphQLContext {
   container: ContainerType
+  events: EventBus
 }
 
 let schema: Promise<GraphQLSchema> | undefined
@@ -20,6 +29,16 @@ export function getSchema(): Promise<GraphQLSchema> {
     resolvers,
     container: ({ context }: { context: GraphQLContext }) => context.container,
     validate: false,
+    // Every @Subscription here has its own `subscribe` reading the app's EventBus from the context;
+    // type-graphql still insists on a PubSub, so give it one that says so if ever used.
+    pubSub: {
+      publish() {
+        throw new Error('use the EventBus')
+      },
+      subscribe() {
+        throw new Error('use the EventBus')
+      },
+    },
   })
   return schema
 }

@@ -196,6 +196,22 @@ export type SendTextPayload = {
   message: Message
 }
 
+export type Subscription = {
+  __typename?: 'Subscription'
+  /** Every new message, inbound or outbound; optionally of one conversation. */
+  messageAdded: Message
+  /** A message whose delivery status changed (sent, delivered, read, failed). */
+  messageStatusChanged: Message
+}
+
+export type SubscriptionMessageAddedArgs = {
+  conversationId?: InputMaybe<Scalars['Int']['input']>
+}
+
+export type SubscriptionMessageStatusChangedArgs = {
+  conversationId?: InputMaybe<Scalars['Int']['input']>
+}
+
 /** A WhatsApp message template, as last synced from Meta. */
 export type Template = {
   __typename?: 'Template'
@@ -526,6 +542,41 @@ export type ConversationsQuery = {
       conversation: { __typename?: 'Conversation'; id: number }
     }>
   }>
+}
+
+export type MessageAddedSubscriptionVariables = Exact<{
+  conversationId?: InputMaybe<Scalars['Int']['input']>
+}>
+
+export type MessageAddedSubscription = {
+  __typename?: 'Subscription'
+  messageAdded: {
+    __typename?: 'Message'
+    id: number
+    conversationId: number
+    direction: MessageDirection
+    type: string
+    content?: string | null
+    status: MessageStatus
+    wamid?: string | null
+  }
+}
+
+export type MessageStatusChangedSubscriptionVariables = Exact<{
+  conversationId?: InputMaybe<Scalars['Int']['input']>
+}>
+
+export type MessageStatusChangedSubscription = {
+  __typename?: 'Subscription'
+  messageStatusChanged: {
+    __typename?: 'Message'
+    id: number
+    conversationId: number
+    status: MessageStatus
+    wamid?: string | null
+    deliveredAt?: string | null
+    readAt?: string | null
+  }
 }
 
 export const MessageFieldsFragmentDoc = {
@@ -1115,3 +1166,92 @@ export const ConversationsDocument = {
     },
   ],
 } as unknown as DocumentNode<ConversationsQuery, ConversationsQueryVariables>
+export const MessageAddedDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'subscription',
+      name: { kind: 'Name', value: 'MessageAdded' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'conversationId' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'messageAdded' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'conversationId' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'conversationId' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'direction' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'type' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<MessageAddedSubscription, MessageAddedSubscriptionVariables>
+export const MessageStatusChangedDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'subscription',
+      name: { kind: 'Name', value: 'MessageStatusChanged' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'conversationId' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'messageStatusChanged' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'conversationId' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'conversationId' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<MessageStatusChangedSubscription, MessageStatusChangedSubscriptionVariables>

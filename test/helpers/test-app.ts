@@ -6,7 +6,9 @@
 import { randomBytes } from 'node:crypto'
 import { type TypedDocumentNode } from '@graphql-typed-document-node/core'
 import { print } from 'graphql'
+import { type Client, createClient } from 'graphql-ws'
 import pg from 'pg'
+import WebSocket from 'ws'
 import { type App, createApp } from '../../src/app.js'
 import { loadConfig, loadDatabaseConfig } from '../../src/config.js'
 import type { FakeMetaServer } from './fake-meta.js'
@@ -46,6 +48,14 @@ export interface HttpResult<T = any> {
 export interface TestApp {
   app: App
   url: string
+  /** The database URL, for a second instance on the same database. */
+  databaseUrl: string
+  /** A graphql-ws subscription; `next()` resolves with the next result. */
+  subscribe<R, V>(
+    document: TypedDocumentNode<R, V>,
+    variables?: V,
+    options?: { token?: string | null },
+  ): Subscription<R>
   /** A REST call; JSON body unless `raw` is given. Authenticated unless `token` is null. */
   rest<T = any>(
     method: string,
@@ -62,6 +72,12 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+export interface Subscription<R> {
+  ready(): Promise<void>
+  next(): Promise<{ data?: R; errors?: GraphQLErrorBody[] }>
+  close(): Promise<void>
+}
+
 export interface GraphQLErrorBody {
   message: string
   path?: string[]
@@ -69,9 +85,14 @@ export interface GraphQLErrorBody {
 }
 
 export async function startTestApp(
-  options: { meta?: FakeMetaServer; env?: Record<string, string> } = {},
+  options: {
+    meta?: FakeMetaServer
+    env?: Record<string, string>
+    /** Share this database (a second instance) instead of making a scratch one. */
+    databaseUrl?: string
+  } = {},
 ): Promise<TestApp> {
-  const database = await scratchDatabase()
+  const database = options.databaseUrl ? { url: options.databaseUrl, drop: async () => {} } : await scratchDatabase()
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -99,9 +120,46 @@ export async function startTestApp(
   const auth = (token: string | null | undefined): Record<string, string> =>
     token === null ? {} : { authorization: `Bearer ${token ?? API_TOKEN}` }
 
+  const wsClients: Client[] = []
   return {
     app,
     url,
+    databaseUrl: database.url,
+    subscribe<R, V>(document: TypedDocumentNode<R, V>, variables?: V, opts: { token?: string | null } = {}) {
+      const before = app.events.subscribers()
+      const client = createClient({
+        url: `${url.replace(/^http/, 'ws')}/graphql`,
+        webSocketImpl: WebSocket,
+        connectionParams: opts.token === null ? {} : { authorization: `Bearer ${opts.token ?? API_TOKEN}` },
+        retryAttempts: 0,
+        lazy: false,
+        onNonLazyError: () => {},
+      })
+      wsClients.push(client)
+      const iterator = client.iterate<R>({ query: print(document), variables: variables as Record<string, unknown> })
+      const first = iterator.next() // sends the subscribe message
+      let pending: typeof first | null = first
+      return {
+        /** Resolves once the server serves this subscription, so no event is missed after it. */
+        ready: async () => {
+          for (let i = 0; i < 200 && app.events.subscribers() <= before; i++) {
+            const settled = await Promise.race([first.then(() => true), new Promise((r) => setTimeout(r, 10, false))])
+            if (settled) return
+          }
+        },
+        next: async () => {
+          const result = pending ?? iterator.next()
+          pending = null
+          const { value, done } = await result
+          if (done) throw new Error('subscription ended')
+          return value as { data?: R; errors?: GraphQLErrorBody[] }
+        },
+        close: async () => {
+          await iterator.return?.()
+          await client.dispose()
+        },
+      }
+    },
     rest: (method, path, body, opts = {}) => {
       const payload = opts.raw ?? (body === undefined ? undefined : JSON.stringify(body))
       const headers: Record<string, string> = { ...auth(opts.token) }
@@ -116,6 +174,7 @@ export async function startTestApp(
         JSON.stringify({ query: print(document), variables }),
       ),
     async close() {
+      await Promise.all(wsClients.map((c) => c.dispose()))
       await app.close()
       await database.drop()
     },

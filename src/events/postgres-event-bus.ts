@@ -1,0 +1,79 @@
+import pg from 'pg'
+import { type EventBus, LocalFanOut, type MessageEvent } from './event-bus.js'
+
+const CHANNEL = 'wa_gateway_events'
+
+/**
+ * Events across every instance sharing one PostgreSQL database, through LISTEN/NOTIFY. An instance
+ * hears its own notifications too, so local subscribers are fed only from the channel.
+ * @see https://www.postgresql.org/docs/current/sql-notify.html
+ */
+export class PostgresEventBus implements EventBus {
+  private readonly local = new LocalFanOut()
+  private client: pg.Client | null = null
+  private closed = false
+
+  private constructor(
+    private readonly url: string,
+    private readonly onError: (err: unknown) => void,
+  ) {}
+
+  static async connect(url: string, onError: (err: unknown) => void): Promise<PostgresEventBus> {
+    const bus = new PostgresEventBus(url, onError)
+    await bus.listen()
+    return bus
+  }
+
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url })
+    client.on('notification', (message) => {
+      if (message.channel !== CHANNEL || !message.payload) return
+      try {
+        this.local.emit(JSON.parse(message.payload) as MessageEvent)
+      } catch (err) {
+        this.onError(err)
+      }
+    })
+    client.on('error', (err) => {
+      this.onError(err)
+      this.reconnect(client)
+    })
+    await client.connect()
+    await client.query(`LISTEN ${CHANNEL}`)
+    this.client = client
+  }
+
+  private reconnect(broken: pg.Client): void {
+    if (this.closed || this.client !== broken) return
+    this.client = null
+    void broken.end().catch(() => {})
+    const retry = () => {
+      if (this.closed) return
+      this.listen().catch((err) => {
+        this.onError(err)
+        setTimeout(retry, 1000).unref()
+      })
+    }
+    setTimeout(retry, 200).unref()
+  }
+
+  publish(event: MessageEvent): void {
+    const client = this.client
+    if (!client) return this.onError(new Error('event not published: the LISTEN connection is down'))
+    client.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(event)]).catch(this.onError)
+  }
+
+  subscribe(type: MessageEvent['type'], conversationId: number | null) {
+    return this.local.subscribe(type, conversationId)
+  }
+
+  subscribers(): number {
+    return this.local.count()
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.client?.end()
+    this.client = null
+  }
+}

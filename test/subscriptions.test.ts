@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MessageAddedDocument, MessageStatusChangedDocument } from './graphql/generated.js'
+import { FakeMetaServer } from './helpers/fake-meta.js'
+import { startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { inboundText, postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
+
+let meta: FakeMetaServer
+let t: TestApp
+
+beforeAll(async () => {
+  meta = await FakeMetaServer.start()
+  t = await startTestApp({ meta, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
+})
+afterAll(async () => {
+  await t?.close()
+  await meta?.close()
+})
+
+describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => {
+  it('messageAdded delivers an inbound webhook message to a dashboard', async () => {
+    const sub = t.subscribe(MessageAddedDocument, {})
+    await sub.ready()
+    await postWebhook(t, inboundText({ from: '50290000001', wamid: 'wamid.LIVE1', text: 'en vivo' }))
+    const { data, errors } = await sub.next()
+    expect(errors).toBeUndefined()
+    expect(data!.messageAdded).toMatchObject({ direction: 'INBOUND', content: 'en vivo', wamid: 'wamid.LIVE1' })
+    await sub.close()
+  })
+
+  it('messageAdded for one conversation skips the others', async () => {
+    const first = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000002', content: 'a' })
+    const conversationId = first.body.data.conversation.conversation_id
+    const sub = t.subscribe(MessageAddedDocument, { conversationId })
+    await sub.ready()
+    await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000003', content: 'otra' })
+    await t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: 'esta' })
+    const { data } = await sub.next()
+    expect(data!.messageAdded).toMatchObject({ conversationId, content: 'esta', direction: 'OUTBOUND' })
+    await sub.close()
+  })
+
+  it('messageStatusChanged delivers a status webhook', async () => {
+    const sent = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000004', content: 'estado' })
+    const { wamid, conversation_id: conversationId } = sent.body.data.message
+    const sub = t.subscribe(MessageStatusChangedDocument, { conversationId })
+    await sub.ready()
+    await postWebhook(t, statusUpdate({ wamid, status: 'delivered', to: '50290000004' }))
+    const { data } = await sub.next()
+    expect(data!.messageStatusChanged).toMatchObject({ wamid, status: 'DELIVERED', deliveredAt: expect.any(String) })
+    await sub.close()
+  })
+
+  it('refuses a connection without a valid token', async () => {
+    const sub = t.subscribe(MessageAddedDocument, {}, { token: 'wrong-token-0123456789' })
+    await expect(sub.next()).rejects.toMatchObject({ code: 4403 })
+  })
+
+  it.runIf(TEST_DATABASE.kind === 'postgres')(
+    'reaches subscribers of another instance sharing the PostgreSQL database',
+    async () => {
+      const other = await startTestApp({ meta, env: webhookEnv, databaseUrl: t.databaseUrl })
+      try {
+        const sub = t.subscribe(MessageAddedDocument, {})
+        await sub.ready()
+        await postWebhook(other, inboundText({ from: '50290000005', wamid: 'wamid.ACROSS', text: 'desde la otra' }))
+        const { data } = await sub.next()
+        expect(data!.messageAdded).toMatchObject({ content: 'desde la otra', wamid: 'wamid.ACROSS' })
+        await sub.close()
+      } finally {
+        await other.close()
+      }
+    },
+  )
+})
