@@ -29,6 +29,7 @@ import { TemplateRepository } from './templates/template.repository.js'
 import { TemplateService } from './templates/template.service.js'
 import { WebhookRepository } from './webhooks/webhook.repository.js'
 import { webhookRoutes } from './webhooks/webhook.routes.js'
+import { WebhookResolver } from './webhooks/webhook.resolver.js'
 import { WebhookService } from './webhooks/webhook.service.js'
 
 export interface App {
@@ -47,9 +48,20 @@ export interface App {
 /** The JSON body limit: a 1,000-recipient template request is about 60 KB. */
 const BODY_LIMIT_BYTES = 1024 * 1024
 
-function createMetaApi(config: Config): MetaApi {
-  if (config.meta.mode === 'simulator') return new MetaSimulator()
-  return new MetaGraphClient(config.meta)
+function createMetaApi(config: Config, server: FastifyInstance): MetaApi {
+  if (config.meta.mode === 'graph-api') return new MetaGraphClient(config.meta)
+  return new MetaSimulator({
+    phoneNumberId: config.meta.phoneNumberId,
+    webhooks: {
+      // Our own webhook endpoint, once listening.
+      url: () => {
+        const address = server.server.address()
+        return address && typeof address === 'object' ? `http://127.0.0.1:${address.port}/webhooks/whatsapp` : null
+      },
+      appSecret: config.webhooks.appSecrets[0],
+      delayMs: config.meta.statusDelayMs,
+    },
+  })
 }
 
 /**
@@ -66,7 +78,7 @@ export async function createApp(config: Config): Promise<App> {
   })
   const database = await openDatabase(config.database)
   try {
-    const meta = createMetaApi(config)
+    const meta = createMetaApi(config, server)
     const conversationRepository = new ConversationRepository(database.prisma)
     const templateRepository = new TemplateRepository(database.prisma)
     const conversations = new ConversationService(conversationRepository)
@@ -88,6 +100,8 @@ export async function createApp(config: Config): Promise<App> {
       events,
       {
         ...config.webhooks,
+        allowSimulation: config.env !== 'production',
+        phoneNumberId: config.meta.phoneNumberId,
         onError: (err, eventId) => server.log.error({ err, eventId }, 'a webhook delivery could not be applied'),
       },
     )
@@ -99,6 +113,7 @@ export async function createApp(config: Config): Promise<App> {
       [MessageEventsResolver, new MessageEventsResolver(conversations)],
       [MessagingResolver, new MessagingResolver(messaging)],
       [TemplateResolver, new TemplateResolver(templates)],
+      [WebhookResolver, new WebhookResolver(webhooks)],
     ])
     const container = { get: (cls: unknown) => resolvers.get(cls) }
 

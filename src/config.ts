@@ -17,7 +17,7 @@ export type MetaConfig =
       apiVersion: string
       timeoutMs: number
     }
-  | { mode: 'simulator'; phoneNumberId: string; businessAccountId: string }
+  | { mode: 'simulator'; phoneNumberId: string; businessAccountId: string; statusDelayMs: number }
 
 export interface Config {
   env: 'development' | 'production' | 'test'
@@ -89,6 +89,10 @@ const envSchema = z.object({
   WHATSAPP_ENFORCE_SERVICE_WINDOW: z.preprocess(
     blankToUndefined,
     z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  ),
+  WHATSAPP_SIMULATOR_STATUS_DELAY_MS: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(0).max(60_000).default(1000),
   ),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
     blankToUndefined,
@@ -179,6 +183,7 @@ export function loadConfig(env: Env = process.env): Config {
       mode: 'simulator',
       phoneNumberId: e.WHATSAPP_PHONE_NUMBER_ID ?? '100000000000001',
       businessAccountId: e.WHATSAPP_BUSINESS_ACCOUNT_ID ?? '200000000000002',
+      statusDelayMs: e.WHATSAPP_SIMULATOR_STATUS_DELAY_MS,
     }
   }
 

@@ -1,11 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SendTemplateDocument, TemplatesDocument } from './graphql/generated.js'
+import {
+  ConversationDocument,
+  MessageAddedDocument,
+  MessageStatusChangedDocument,
+  SendTemplateDocument,
+  SendTextDocument,
+  SimulateInboundMessageDocument,
+  TemplatesDocument,
+} from './graphql/generated.js'
+import { FakeMetaServer } from './helpers/fake-meta.js'
 import { startTestApp, type TestApp } from './helpers/test-app.js'
 
 let t: TestApp
 
 beforeAll(async () => {
-  t = await startTestApp() // no WHATSAPP_ACCESS_TOKEN: simulator mode
+  // No WHATSAPP_ACCESS_TOKEN: simulator mode.
+  t = await startTestApp({ env: { WHATSAPP_SIMULATOR_STATUS_DELAY_MS: '20' } })
 })
 afterAll(() => t?.close())
 
@@ -48,5 +58,66 @@ describe('simulator mode (no Meta account)', () => {
       recipients: [{ phoneNumber: '+50212345678' }],
     })
     expect(unknown.body.results[0].error.meta.code).toBe(132001)
+  })
+
+  it('posts signed delivered and then read webhooks after a send, seen live by a subscription', async () => {
+    const sub = t.subscribe(MessageStatusChangedDocument, {})
+    await sub.ready()
+    const { body } = await t.gql(SendTextDocument, { input: { phoneNumber: '+50211112222', content: 'hola' } })
+    const wamid = body.data!.sendText.message.wamid
+    const seen: string[] = []
+    while (seen.at(-1) !== 'READ') {
+      const { data } = await sub.next()
+      if (data!.messageStatusChanged.wamid === wamid) seen.push(data!.messageStatusChanged.status)
+    }
+    expect(seen).toEqual(['SENT', 'DELIVERED', 'READ'])
+    const events = await t.app.database.prisma.webhookEvent.findMany({ where: { body: { contains: 'delivered' } } })
+    expect(events.length).toBeGreaterThan(0)
+    expect(events.every((e) => e.status === 'applied')).toBe(true)
+    await sub.close()
+  })
+
+  it('simulates a customer writing in, live, opening the service window', async () => {
+    const sub = t.subscribe(MessageAddedDocument, {})
+    await sub.ready()
+    const { body } = await t.gql(SimulateInboundMessageDocument, {
+      input: { phoneNumber: '+50233330000', content: '¿A qué hora llega el técnico?', contactName: 'Ana López' },
+    })
+    expect(body.errors).toBeUndefined()
+    const message = body.data!.simulateInboundMessage
+    expect(message).toMatchObject({ direction: 'INBOUND', content: '¿A qué hora llega el técnico?' })
+    expect((await sub.next()).data!.messageAdded).toMatchObject({ wamid: message.wamid })
+
+    const conversation = (await t.gql(ConversationDocument, { id: message.conversationId })).body.data!.conversation
+    expect(conversation).toMatchObject({ phoneNumber: '50233330000', contactName: 'Ana López' })
+    expect(Date.parse(conversation.serviceWindowExpiresAt!)).toBeGreaterThan(Date.now() + 23 * 3600 * 1000)
+    await sub.close()
+
+    const bad = await t.gql(SimulateInboundMessageDocument, { input: { phoneNumber: '123', content: '' } })
+    expect(bad.body.errors![0].extensions).toMatchObject({ code: 'VALIDATION_FAILED' })
+  })
+})
+
+describe('production mode', () => {
+  it('refuses the simulated inbound message, and hides introspection and Apollo Sandbox', async () => {
+    const meta = await FakeMetaServer.start()
+    const prod = await startTestApp({
+      meta,
+      env: { NODE_ENV: 'production', WHATSAPP_APP_SECRET: 'prod-secret-0123456789' },
+    })
+    try {
+      const { body } = await prod.gql(SimulateInboundMessageDocument, {
+        input: { phoneNumber: '+50233330000', content: 'hola' },
+      })
+      expect(body.errors![0].extensions!.code).toBe('FORBIDDEN')
+
+      const introspection = await prod.rest('POST', '/graphql', { query: '{ __schema { types { name } } }' })
+      expect(introspection.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED')
+      const page = await fetch(`${prod.url}/graphql`, { headers: { accept: 'text/html' } })
+      expect(await page.text()).not.toMatch(/sandbox/i)
+    } finally {
+      await prod.close()
+      await meta.close()
+    }
   })
 })

@@ -265,6 +265,10 @@ export class ConversationRepository {
     }))
   }
 
+  findMessageByWamid(wamid: string): Promise<MessageRecord | null> {
+    return this.prisma.message.findUnique({ where: { wamid } }) as Promise<MessageRecord | null>
+  }
+
   findMessage(id: number): Promise<MessageRecord | null> {
     return this.prisma.message.findUnique({ where: { id } }) as Promise<MessageRecord | null>
   }

@@ -6,6 +6,7 @@ import { MessageEventsResolver } from '../conversations/message-events.resolver.
 import type { EventBus } from '../events/event-bus.js'
 import { MessagingResolver } from '../messaging/messaging.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
+import { WebhookResolver } from '../webhooks/webhook.resolver.js'
 
 export const resolvers = [
   ConversationResolver,
@@ -13,6 +14,7 @@ export const resolvers = [
   MessageEventsResolver,
   MessagingResolver,
   TemplateResolver,
+  WebhookResolver,
 ] as const
 
 /** Per-request context. `container` hands type-graphql the resolver instances of this app. */

@@ -8,6 +8,7 @@ import {
   toRemoteTemplate,
 } from './meta.client.js'
 import { MetaApiError } from './meta.errors.js'
+import { metaJson, signWebhook } from './meta.webhooks.js'
 import type { MetaSendMessageRequest, MetaTemplate } from './meta.types.js'
 
 /** Realistic approved templates for a field-service business in Guatemala. */
@@ -80,7 +81,15 @@ export const SIMULATED_TEMPLATES: MetaTemplate[] = [
  * An in-process stand-in for Meta, for development without a Meta account: accepts sends with
  * `wamid.` ids and serves {@link SIMULATED_TEMPLATES}. Refused in production by the configuration.
  */
+export interface MetaSimulatorOptions {
+  phoneNumberId: string
+  /** Where and how to post status webhooks; without it the simulator posts none. */
+  webhooks?: { url: () => string | null; appSecret: string; delayMs: number }
+}
+
 export class MetaSimulator implements MetaApi {
+  constructor(private readonly options: MetaSimulatorOptions) {}
+
   /** Every message the simulator accepted, oldest first. */
   readonly sent: MetaSendMessageRequest[] = []
 
@@ -113,6 +122,64 @@ export class MetaSimulator implements MetaApi {
 
   private accept(request: MetaSendMessageRequest): AcceptedMessage {
     this.sent.push(request)
-    return { wamid: `wamid.${Buffer.from(`SIM.${request.to}.${randomBytes(9).toString('hex')}`).toString('base64')}` }
+    const wamid = `wamid.${Buffer.from(`SIM.${request.to}.${randomBytes(9).toString('hex')}`).toString('base64')}`
+    this.reportStatuses(wamid, request.to)
+    return { wamid }
   }
+
+  /** Like Meta: a signed `delivered` and then `read` webhook for each accepted message. */
+  private reportStatuses(wamid: string, to: string): void {
+    const { webhooks } = this.options
+    if (!webhooks) return
+    const post = (status: 'delivered' | 'read') => {
+      const url = webhooks.url()
+      if (!url) return
+      const body = simulatedWebhook.status(wamid, to, status, this.options.phoneNumberId)
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': signWebhook(body, webhooks.appSecret) },
+        body,
+      }).catch(() => {}) // the app may be shutting down; Meta would retry, we need not
+    }
+    setTimeout(post, webhooks.delayMs, 'delivered').unref()
+    setTimeout(post, webhooks.delayMs * 2, 'read').unref()
+  }
+}
+
+/** Webhook bodies as Meta writes them (escaped non-ASCII and slashes), for the simulator. */
+export const simulatedWebhook = {
+  envelope(phoneNumberId: string, value: Record<string, unknown>): string {
+    return metaJson({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: 'SIMULATED_WABA',
+          changes: [
+            {
+              field: 'messages',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '50200000000', phone_number_id: phoneNumberId },
+                ...value,
+              },
+            },
+          ],
+        },
+      ],
+    })
+  },
+  status(wamid: string, to: string, status: string, phoneNumberId: string): string {
+    const timestamp = String(Math.floor(Date.now() / 1000))
+    return this.envelope(phoneNumberId, { statuses: [{ id: wamid, status, timestamp, recipient_id: to }] })
+  },
+  /** A customer's text message; returns the body and the message's wamid. */
+  inbound(from: string, text: string, name: string | null, phoneNumberId: string): { body: string; wamid: string } {
+    const wamid = `wamid.${Buffer.from(`SIM.IN.${from}.${randomBytes(9).toString('hex')}`).toString('base64')}`
+    const timestamp = String(Math.floor(Date.now() / 1000))
+    const body = this.envelope(phoneNumberId, {
+      contacts: [{ ...(name ? { profile: { name } } : {}), wa_id: from }],
+      messages: [{ from, id: wamid, timestamp, type: 'text', text: { body: text } }],
+    })
+    return { body, wamid }
+  },
 }

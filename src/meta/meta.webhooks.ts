@@ -68,6 +68,13 @@ export function signWebhook(rawBody: string | Buffer, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`
 }
 
+/** JSON as Meta serialises webhooks: non-ASCII as `\u00f3` escapes, `/` as `\/`. */
+export function metaJson(payload: unknown): string {
+  return JSON.stringify(payload)
+    .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    .replace(/\//g, '\\/')
+}
+
 type Obj = Record<string, unknown>
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null)

@@ -1,4 +1,8 @@
-import type { ConversationRepository } from '../conversations/conversation.repository.js'
+import { z } from 'zod'
+import type { ConversationRepository, MessageRecord } from '../conversations/conversation.repository.js'
+import { phoneNumberSchema } from '../messaging/messaging.schemas.js'
+import { simulatedWebhook } from '../meta/meta.simulator.js'
+import { parseInput } from '../validation.js'
 import { AppError, UnauthenticatedError } from '../errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { DeliveryStatusService } from '../messaging/delivery-status.service.js'
@@ -21,6 +25,12 @@ export class WebhooksNotConfiguredError extends AppError {
   }
 }
 
+const simulateInboundSchema = z.object({
+  phoneNumber: phoneNumberSchema,
+  content: z.string().trim().min(1, 'must not be empty').max(4096),
+  contactName: z.string().max(200).nullish(),
+})
+
 export interface WebhookOptions {
   /** App secrets whose signatures are accepted (two during a rotation). */
   appSecrets: string[]
@@ -28,6 +38,10 @@ export interface WebhookOptions {
   /** How many deliveries are applied at once. */
   concurrency?: number
   onError?: (err: unknown, eventId: number) => void
+  /** Allow {@link WebhookService.simulateInbound} (never in production). */
+  allowSimulation: boolean
+  /** The business phone number id the simulated payloads name. */
+  phoneNumberId: string
 }
 
 /**
@@ -81,6 +95,29 @@ export class WebhookService {
     const id = await this.webhooks.store(rawBody.toString('utf8'))
     this.enqueue([id])
     return id
+  }
+
+  /**
+   * Development only: a customer's text message, as a signed webhook from Meta would bring it,
+   * through the same store-then-apply path. Returns the stored message.
+   * @throws ForbiddenError in production; ValidationError; WebhooksNotConfiguredError
+   */
+  async simulateInbound(input: unknown): Promise<MessageRecord> {
+    if (!this.options.allowSimulation) throw new ForbiddenError('Simulating inbound messages is refused in production')
+    const { phoneNumber, content, contactName } = parseInput(simulateInboundSchema, input)
+    const secret = this.options.appSecrets[0]
+    if (!secret) throw new WebhooksNotConfiguredError()
+    const { body, wamid } = simulatedWebhook.inbound(
+      phoneNumber,
+      content,
+      contactName ?? null,
+      this.options.phoneNumberId,
+    )
+    const id = await this.webhooks.store(body)
+    await this.apply(id)
+    const message = await this.conversations.findMessageByWamid(wamid)
+    if (!message) throw new Error(`the simulated message ${wamid} was not stored`)
+    return message
   }
 
   /** Queues the deliveries a previous run stored but did not apply. */

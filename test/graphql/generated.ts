@@ -105,6 +105,8 @@ export type Mutation = {
   sendTemplate: SendTemplatePayload
   /** Texts a number; creates its conversation if needed. */
   sendText: SendTextPayload
+  /** Development only (FORBIDDEN in production): a customer writes to us, as if Meta had delivered the webhook. Opens the 24-hour window. */
+  simulateInboundMessage: Message
 }
 
 export type MutationSendInConversationArgs = {
@@ -117,6 +119,10 @@ export type MutationSendTemplateArgs = {
 
 export type MutationSendTextArgs = {
   input: SendTextInput
+}
+
+export type MutationSimulateInboundMessageArgs = {
+  input: SimulateInboundMessageInput
 }
 
 /** Only TEXT for now. */
@@ -194,6 +200,14 @@ export type SendTextPayload = {
   __typename?: 'SendTextPayload'
   conversation: Conversation
   message: Message
+}
+
+export type SimulateInboundMessageInput = {
+  /** The customer’s WhatsApp profile name. */
+  contactName?: InputMaybe<Scalars['String']['input']>
+  content: Scalars['String']['input']
+  /** The customer, in international format, e.g. +50212345678. */
+  phoneNumber: Scalars['String']['input']
 }
 
 export type Subscription = {
@@ -576,6 +590,23 @@ export type MessageStatusChangedSubscription = {
     wamid?: string | null
     deliveredAt?: string | null
     readAt?: string | null
+  }
+}
+
+export type SimulateInboundMessageMutationVariables = Exact<{
+  input: SimulateInboundMessageInput
+}>
+
+export type SimulateInboundMessageMutation = {
+  __typename?: 'Mutation'
+  simulateInboundMessage: {
+    __typename?: 'Message'
+    id: number
+    conversationId: number
+    direction: MessageDirection
+    content?: string | null
+    wamid?: string | null
+    sentByCustomerAt?: string | null
   }
 }
 
@@ -1255,3 +1286,50 @@ export const MessageStatusChangedDocument = {
     },
   ],
 } as unknown as DocumentNode<MessageStatusChangedSubscription, MessageStatusChangedSubscriptionVariables>
+export const SimulateInboundMessageDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'SimulateInboundMessage' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'SimulateInboundMessageInput' } },
+          },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'simulateInboundMessage' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'direction' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<SimulateInboundMessageMutation, SimulateInboundMessageMutationVariables>

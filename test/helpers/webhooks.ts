@@ -2,7 +2,7 @@
  * Webhook deliveries shaped like Meta's (copied from Meta's documentation), serialised the way
  * Meta sends them: non-ASCII as \u00f3 escapes and `/` as `\/`, then signed over those bytes.
  */
-import { signWebhook } from '../../src/meta/meta.webhooks.js'
+import { metaJson, signWebhook } from '../../src/meta/meta.webhooks.js'
 import type { TestApp } from './test-app.js'
 
 export const APP_SECRET = 'test-app-secret-0123456789'
@@ -10,12 +10,7 @@ export const PREVIOUS_APP_SECRET = 'old-app-secret-0123456789'
 export const VERIFY_TOKEN = 'verify-me-0123456789'
 export const PHONE_NUMBER_ID = '106540352242922'
 
-/** JSON as Meta writes it. */
-export function metaJson(payload: unknown): string {
-  return JSON.stringify(payload)
-    .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    .replace(/\//g, '\\/')
-}
+export { metaJson }
 
 const envelope = (value: Record<string, unknown>, field = 'messages') => ({
   object: 'whatsapp_business_account',

@@ -1,0 +1,31 @@
+import { Arg, Field, InputType, Mutation, Resolver } from 'type-graphql'
+import type { MessageRecord } from '../conversations/conversation.repository.js'
+import { Message } from '../conversations/message.type.js'
+import type { WebhookService } from './webhook.service.js'
+
+@InputType()
+export class SimulateInboundMessageInput {
+  @Field(() => String, { description: 'The customer, in international format, e.g. +50212345678.' })
+  phoneNumber!: string
+
+  @Field(() => String)
+  content!: string
+
+  @Field(() => String, { nullable: true, description: 'The customer’s WhatsApp profile name.' })
+  contactName?: string | null
+}
+
+@Resolver()
+export class WebhookResolver {
+  constructor(private readonly webhooks: WebhookService) {}
+
+  @Mutation(() => Message, {
+    description:
+      'Development only (FORBIDDEN in production): a customer writes to us, as if Meta had delivered the webhook. Opens the 24-hour window.',
+  })
+  simulateInboundMessage(
+    @Arg('input', () => SimulateInboundMessageInput) input: SimulateInboundMessageInput,
+  ): Promise<MessageRecord> {
+    return this.webhooks.simulateInbound(input)
+  }
+}
