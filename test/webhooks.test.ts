@@ -135,6 +135,22 @@ describe('POST /webhooks/whatsapp', () => {
     expect(conversation!.messages[3].payload).toMatchObject({ errors: [{ code: 131051 }] })
   })
 
+  it('takes a username-only customer (no phone number, Meta’s user id instead)', async () => {
+    const payload = inboundText({ from: 'x', wamid: 'wamid.USERNAME', text: 'hola', name: 'Luis' }) as any
+    const value = payload.entry[0].changes[0].value
+    delete value.messages[0].from
+    value.messages[0].from_user_id = 'GT.99887766'
+    value.contacts = [{ profile: { name: 'Luis' }, user_id: 'GT.99887766' }]
+    expect((await postWebhook(t, payload)).status).toBe(200)
+    await applied()
+    const row = await t.app.database.prisma.conversation.findUnique({ where: { waUserId: 'GT.99887766' } })
+    expect(row).toMatchObject({ phoneNumber: null, contactName: 'Luis' })
+    const { body } = await t.gql(ConversationDocument, { id: row!.id })
+    expect(body.data!.conversation.messages.map((m) => m.content)).toEqual(['hola'])
+    const reply = await t.rest('POST', `/api/whatsapp/conversations/${row!.id}/messages`, { content: 'x' })
+    expect(reply.status).toBe(422)
+  })
+
   it('stores one message per wamid when a delivery is replayed three times at once', async () => {
     const payload = inboundText({ from: '50255550002', wamid: 'wamid.DUP', text: 'una vez' })
     const answers = await Promise.all([1, 2, 3].map(() => postWebhook(t, payload)))
