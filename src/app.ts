@@ -6,6 +6,7 @@ import { GraphQLError } from 'graphql'
 import { bearerTokenVerifier } from './auth/auth.js'
 import type { Config } from './config.js'
 import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
+import { createConversationLoaders } from './conversations/conversation.loaders.js'
 import { ConversationRepository } from './conversations/conversation.repository.js'
 import { ConversationService } from './conversations/conversation.service.js'
 import { type Database, openDatabase } from './db/database.js'
@@ -139,7 +140,7 @@ export async function createApp(config: Config): Promise<App> {
           const err = new UnauthenticatedError()
           throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } })
         }
-        return { container, events }
+        return { container, events, loaders: createConversationLoaders(conversationRepository) }
       },
     })
     // Subscriptions: graphql-ws on the same port and path, with the same bearer tokens, sent as
@@ -152,7 +153,11 @@ export async function createApp(config: Config): Promise<App> {
           isAuthorized(
             typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined,
           ),
-        context: (): GraphQLContext => ({ container, events }),
+        context: (): GraphQLContext => ({
+          container,
+          events,
+          loaders: createConversationLoaders(conversationRepository),
+        }),
       },
       wsServer,
     )

@@ -8,7 +8,7 @@ import {
   TemplatesDocument,
 } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
+import { nodes, startTestApp, type TestApp } from './helpers/test-app.js'
 
 let meta: FakeMetaServer
 let t: TestApp
@@ -87,9 +87,9 @@ describe('GraphQL mutations', () => {
       meta: { code: 131026, type: 'OAuthException', details: 'Message Undeliverable.', fbtrace_id: expect.any(String) },
     })
     const list = await t.gql(ConversationsDocument, {})
-    const conversation = list.body.data!.conversations.find((c) => c.phoneNumber === '50261616161')!
+    const conversation = nodes(list.body.data!.conversations).find((c) => c.phoneNumber === '50261616161')!
     const detail = await t.gql(ConversationDocument, { id: conversation.id })
-    expect(detail.body.data!.conversation.messages[0]).toMatchObject({
+    expect(nodes(detail.body.data!.conversation.messages)[0]).toMatchObject({
       status: 'FAILED',
       wamid: null,
       error: {
@@ -184,17 +184,18 @@ describe('GraphQL queries', () => {
 
     await t.gql(SendTextDocument, { input: { phoneNumber: '+50270000001', content: 'a' } })
     await t.gql(SendTextDocument, { input: { phoneNumber: '+50270000002', content: 'b' } })
-    const { body } = await t.gql(ConversationsDocument, { limit: 2 })
-    expect(body.data!.conversations.map((c) => [c.phoneNumber, c.messages.map((m) => m.content)])).toEqual([
+    const { body } = await t.gql(ConversationsDocument, { first: 2 })
+    expect(nodes(body.data!.conversations).map((c) => [c.phoneNumber, [c.lastMessage!.content]])).toEqual([
       ['50270000002', ['b']],
       ['50270000001', ['a']],
     ])
-    expect(body.data!.conversations[0].messages[0].conversation.id).toBe(body.data!.conversations[0].id)
+    const [newest] = nodes(body.data!.conversations)
+    expect(newest.lastMessage!.conversation.id).toBe(newest.id)
 
-    const tooMany = await t.gql(ConversationsDocument, { limit: 5000 })
+    const tooMany = await t.gql(ConversationsDocument, { first: 5000 })
     expect(tooMany.body.errors![0].extensions).toMatchObject({
       code: 'VALIDATION_FAILED',
-      fields: [{ path: 'limit', message: expect.stringContaining('200') }],
+      fields: [{ path: 'first', message: expect.stringContaining('100') }],
     })
   })
 })

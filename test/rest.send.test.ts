@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConversationDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
+import { chronological, startTestApp, type TestApp } from './helpers/test-app.js'
 
 let meta: FakeMetaServer
 let t: TestApp
@@ -82,7 +82,7 @@ describe('POST /api/whatsapp/send', () => {
     })
 
     const { body } = await t.gql(ConversationDocument, { id })
-    expect(body.data!.conversation.messages.map((m) => [m.content, m.status, m.requestId])).toEqual([
+    expect(chronological(body.data!.conversation.messages).map((m) => [m.content, m.status, m.requestId])).toEqual([
       ['uno', 'SENT', 7],
       ['dos', 'SENT', 7],
       ['tres', 'SENT', 8],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ConversationDocument, TemplatesDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
+import { nodes, startTestApp, type TestApp } from './helpers/test-app.js'
 
 let meta: FakeMetaServer
 let t: TestApp
@@ -186,7 +186,7 @@ describe('POST /api/whatsapp/send-template', () => {
     const { body } = await t.gql(ConversationDocument, { id: conversationId })
     const conversation = body.data!.conversation
     expect(conversation).toMatchObject({ phoneNumber: '50212345678', requestId: 123 })
-    expect(conversation.messages.at(-1)).toMatchObject({
+    expect(nodes(conversation.messages)[0]).toMatchObject({
       direction: 'OUTBOUND',
       type: 'template',
       status: 'SENT',

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConversationDocument, TemplatesDocument } from './graphql/generated.js'
 import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
+import { chronological, nodes, startTestApp, type TestApp } from './helpers/test-app.js'
 import {
   APP_SECRET,
   inboundMessage,
@@ -83,7 +83,7 @@ describe('POST /webhooks/whatsapp', () => {
       lastInboundAt: at.toISOString(),
       serviceWindowExpiresAt: new Date(at.getTime() + 24 * 3600 * 1000).toISOString(),
     })
-    expect(conversation!.messages).toEqual([
+    expect(nodes(conversation!.messages)).toEqual([
       expect.objectContaining({
         direction: 'INBOUND',
         type: 'text',
@@ -126,13 +126,13 @@ describe('POST /webhooks/whatsapp', () => {
     await applied()
     const conversation = await conversationOf('50255550001')
     expect(conversation!.contactName).toBe('Ana López') // from the later deliveries' profile
-    expect(conversation!.messages.map((m) => [m.wamid, m.type, m.content])).toEqual([
+    expect(chronological(conversation!.messages).map((m) => [m.wamid, m.type, m.content])).toEqual([
       ['wamid.NOPROFILE', 'text', 'hola'],
       ['wamid.BTN', 'button', 'Confirmar'],
       ['wamid.INTERACTIVE', 'interactive', 'Martes 10:00'],
       ['wamid.UNSUPPORTED', 'unsupported', null],
     ])
-    expect(conversation!.messages[3].payload).toMatchObject({ errors: [{ code: 131051 }] })
+    expect(nodes(conversation!.messages)[0].payload).toMatchObject({ errors: [{ code: 131051 }] })
   })
 
   it('takes a username-only customer (no phone number, Meta’s user id instead)', async () => {
@@ -146,7 +146,7 @@ describe('POST /webhooks/whatsapp', () => {
     const row = await t.app.database.prisma.conversation.findUnique({ where: { waUserId: 'GT.99887766' } })
     expect(row).toMatchObject({ phoneNumber: null, contactName: 'Luis' })
     const { body } = await t.gql(ConversationDocument, { id: row!.id })
-    expect(body.data!.conversation.messages.map((m) => m.content)).toEqual(['hola'])
+    expect(nodes(body.data!.conversation.messages).map((m) => m.content)).toEqual(['hola'])
     const reply = await t.rest('POST', `/api/whatsapp/conversations/${row!.id}/messages`, { content: 'x' })
     expect(reply.status).toBe(422)
   })
@@ -251,7 +251,7 @@ describe('delivery statuses', () => {
     await Promise.all(['delivered', 'read', 'sent'].map((status) => postWebhook(t, statusUpdate({ wamid, status }))))
     await applied()
     const { body } = await t.gql(ConversationDocument, { id: (await messageById(message_id)).conversationId })
-    expect(body.data!.conversation.messages.at(-1)).toMatchObject({
+    expect(nodes(body.data!.conversation.messages)[0]).toMatchObject({
       status: 'FAILED',
       failedAt: expect.any(String),
       error: {

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../db/database.js'
+import { Prisma } from '../generated/prisma/client.js'
 
 export type MessageDirection = 'inbound' | 'outbound'
 export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'failed'
@@ -12,6 +13,7 @@ export interface ConversationRecord {
   requestId: number | null
   lastMessageAt: Date | null
   lastInboundAt: Date | null
+  lastMessageId: number | null
   createdAt: Date
   updatedAt: Date
 }
@@ -74,6 +76,39 @@ export type MessageOutcome =
       errorTraceId?: string | null
     }
 
+export interface ConversationFilter {
+  /** Digits to look for in the phone number. */
+  phoneDigits?: string
+  requestId?: number
+  lastMessageDirection?: MessageDirection
+  lastMessageStatus?: MessageStatus
+  /** Text to find in any message of the conversation (case-insensitive). */
+  search?: string
+  updatedSince?: Date
+}
+
+/** The sort key of a conversation in lists: last message time (ms, or null), then id. */
+export type ConversationCursor = [number | null, number]
+
+function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput {
+  const lastMessage =
+    f.lastMessageDirection || f.lastMessageStatus
+      ? {
+          is: {
+            ...(f.lastMessageDirection ? { direction: f.lastMessageDirection } : {}),
+            ...(f.lastMessageStatus ? { status: f.lastMessageStatus } : {}),
+          },
+        }
+      : undefined
+  return {
+    ...(f.phoneDigits ? { phoneNumber: { contains: f.phoneDigits } } : {}),
+    ...(f.requestId ? { requestId: f.requestId } : {}),
+    ...(lastMessage ? { lastMessage } : {}),
+    ...(f.search ? { messages: { some: { content: { contains: f.search, mode: 'insensitive' as const } } } } : {}),
+    ...(f.updatedSince ? { updatedAt: { gte: f.updatedSince } } : {}),
+  }
+}
+
 /** The order statuses move in; `failed` is final. */
 const STATUS_RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 } as const
 
@@ -89,12 +124,60 @@ export class ConversationRepository {
     return this.prisma.conversation.findUnique({ where: { phoneNumber } })
   }
 
-  /** Newest activity first. */
-  list(limit: number): Promise<ConversationRecord[]> {
-    return this.prisma.conversation.findMany({
-      orderBy: [{ lastMessageAt: { sort: 'desc', nulls: 'last' } }, { id: 'desc' }],
-      take: limit,
+  /**
+   * One page of conversations, newest activity first (last message time, then id), after the
+   * sort key `after`; `first + 1` rows are read to know whether more follow.
+   */
+  async page(filter: ConversationFilter, first: number, after: ConversationCursor | null) {
+    const where = conversationWhere(filter)
+    const keyset: Prisma.ConversationWhereInput | undefined = after
+      ? after[0] === null
+        ? { lastMessageAt: null, id: { lt: after[1] } }
+        : {
+            OR: [
+              { lastMessageAt: { lt: new Date(after[0]) } },
+              { lastMessageAt: new Date(after[0]), id: { lt: after[1] } },
+              { lastMessageAt: null },
+            ],
+          }
+      : undefined
+    const [rows, totalCount] = await Promise.all([
+      this.prisma.conversation.findMany({
+        where: keyset ? { AND: [where, keyset] } : where,
+        orderBy: [{ lastMessageAt: { sort: 'desc', nulls: 'last' } }, { id: 'desc' }],
+        take: first + 1,
+      }),
+      this.prisma.conversation.count({ where }),
+    ])
+    return { rows: rows as ConversationRecord[], totalCount }
+  }
+
+  /** One page of a conversation's messages, newest first, after message id `after`. */
+  async messagePage(conversationId: number, first: number, after: number | null) {
+    const [rows, totalCount] = await Promise.all([
+      this.prisma.message.findMany({
+        where: { conversationId, ...(after ? { id: { lt: after } } : {}) },
+        orderBy: { id: 'desc' },
+        take: first + 1,
+      }),
+      this.prisma.message.count({ where: { conversationId } }),
+    ])
+    return { rows: rows as MessageRecord[], totalCount }
+  }
+
+  /** Messages by id, in one query (for DataLoader). */
+  findMessages(ids: readonly number[]): Promise<MessageRecord[]> {
+    return this.prisma.message.findMany({ where: { id: { in: [...ids] } } }) as Promise<MessageRecord[]>
+  }
+
+  /** Message counts of conversations, in one query (for DataLoader). */
+  async countMessages(conversationIds: readonly number[]): Promise<Map<number, number>> {
+    const groups = await this.prisma.message.groupBy({
+      by: ['conversationId'],
+      where: { conversationId: { in: [...conversationIds] } },
+      _count: { _all: true },
     })
+    return new Map(groups.map((g) => [g.conversationId, g._count._all]))
   }
 
   /**
@@ -125,9 +208,21 @@ export class ConversationRepository {
           createdAt: now,
         },
       }),
-      this.prisma.conversation.update({ where: { id: conversationId }, data: { lastMessageAt: now } }),
+      this.touchConversation(conversationId, now),
     ])
     return created as MessageRecord
+  }
+
+  /** Moves last activity forward (never back: replays and delayed webhooks arrive out of order). */
+  private touchConversation(conversationId: number, at: Date, inbound = false) {
+    const inboundSql = inbound ? Prisma.sql`last_inbound_at = GREATEST(last_inbound_at, ${at}),` : Prisma.empty
+    return this.prisma.$executeRaw`
+      UPDATE conversations
+      SET ${inboundSql}
+          last_message_at = GREATEST(last_message_at, ${at}),
+          last_message_id = (SELECT max(id) FROM messages WHERE conversation_id = ${conversationId}),
+          updated_at = now()
+      WHERE id = ${conversationId}`
   }
 
   /** Records what Meta answered for an outbound message. */
@@ -189,13 +284,7 @@ export class ConversationRepository {
         ],
         skipDuplicates: true,
       }),
-      // GREATEST ignores NULL and keeps this idempotent under replays and reordering.
-      this.prisma.$executeRaw`
-        UPDATE conversations
-        SET last_inbound_at = GREATEST(last_inbound_at, ${message.sentByCustomerAt}),
-            last_message_at = GREATEST(last_message_at, ${message.sentByCustomerAt}),
-            updated_at = now()
-        WHERE id = ${conversationId}`,
+      this.touchConversation(conversationId, message.sentByCustomerAt, true),
     ])
     return (inserted?.[0] as MessageRecord | undefined) ?? null
   }
@@ -218,6 +307,10 @@ export class ConversationRepository {
                                                    WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END)
                THEN ${status}::text::"MessageStatus" ELSE c.status END AS new_status
         FROM current c
+      )
+      , touched AS (
+        UPDATE conversations SET updated_at = now()
+        WHERE id = (SELECT conversation_id FROM messages WHERE id = (SELECT id FROM target))
       )
       UPDATE messages m SET
         status = t.new_status,

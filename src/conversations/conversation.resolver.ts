@@ -1,10 +1,17 @@
 import { DateTimeResolver } from 'graphql-scalars'
-import { Arg, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
+import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
+import type { GraphQLContext } from '../graphql/schema.js'
+import { toConnection } from './connection.type.js'
 import type { ConversationRecord, MessageRecord } from './conversation.repository.js'
 import type { ConversationService } from './conversation.service.js'
+import { Conversation, ConversationConnection, ConversationFilterInput } from './conversation.type.js'
+import { Message, MessageConnection, MessageError } from './message.type.js'
 import { serviceWindowExpiresAt } from './service-window.js'
-import { Conversation } from './conversation.type.js'
-import { Message, MessageError } from './message.type.js'
+
+const pageArgs = {
+  first: { nullable: true, description: 'Page size: 20 by default, at most 100.' },
+  after: { nullable: true, description: 'The endCursor of the previous page.' },
+} as const
 
 @Resolver(() => Conversation)
 export class ConversationResolver {
@@ -15,9 +22,23 @@ export class ConversationResolver {
     return this.service.get(id)
   }
 
-  @Query(() => [Conversation], { description: 'Conversations, newest activity first.' })
-  conversations(@Arg('limit', () => Int, { nullable: true }) limit?: number | null): Promise<ConversationRecord[]> {
-    return this.service.list(limit)
+  @Query(() => ConversationConnection, { description: 'Conversations, newest activity first.' })
+  async conversations(
+    @Arg('first', () => Int, pageArgs.first) first?: number | null,
+    @Arg('after', () => String, pageArgs.after) after?: string | null,
+    @Arg('filter', () => ConversationFilterInput, { nullable: true }) filter?: ConversationFilterInput | null,
+  ) {
+    return toConnection(await this.service.page({ first, after, filter }))
+  }
+
+  @Query(() => Message, { description: 'One message. NOT_FOUND for an unknown id.' })
+  message(@Arg('id', () => Int) id: number): Promise<MessageRecord> {
+    return this.service.message(id)
+  }
+
+  @Query(() => Message, { description: 'The message with this Meta message id (wamid…).' })
+  messageByWamid(@Arg('wamid', () => String) wamid: string): Promise<MessageRecord> {
+    return this.service.messageByWamid(wamid)
   }
 
   @FieldResolver(() => DateTimeResolver, {
@@ -29,12 +50,26 @@ export class ConversationResolver {
     return serviceWindowExpiresAt(conversation)
   }
 
-  @FieldResolver(() => [Message], { description: 'The latest messages, oldest first (chat order).' })
-  messages(
+  @FieldResolver(() => Message, { nullable: true, description: 'The most recently stored message.' })
+  lastMessage(
     @Root() conversation: ConversationRecord,
-    @Arg('limit', () => Int, { nullable: true }) limit?: number | null,
-  ): Promise<MessageRecord[]> {
-    return this.service.messages(conversation.id, limit)
+    @Ctx() ctx: GraphQLContext,
+  ): Promise<MessageRecord | null> | null {
+    return conversation.lastMessageId ? ctx.loaders.message.load(conversation.lastMessageId) : null
+  }
+
+  @FieldResolver(() => Int, { description: 'How many messages the conversation has.' })
+  messageCount(@Root() conversation: ConversationRecord, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.loaders.messageCount.load(conversation.id)
+  }
+
+  @FieldResolver(() => MessageConnection, { description: 'Messages, newest first.' })
+  async messages(
+    @Root() conversation: ConversationRecord,
+    @Arg('first', () => Int, pageArgs.first) first?: number | null,
+    @Arg('after', () => String, pageArgs.after) after?: string | null,
+  ) {
+    return toConnection(await this.service.messagePage(conversation.id, { first, after }))
   }
 }
 

@@ -2,19 +2,53 @@ import { z } from 'zod'
 import { NotFoundError } from '../errors.js'
 import { conversationIdSchema } from '../messaging/messaging.schemas.js'
 import { parseInput } from '../validation.js'
-import type { ConversationRecord, ConversationRepository, MessageRecord } from './conversation.repository.js'
+import type {
+  ConversationCursor,
+  ConversationRecord,
+  ConversationRepository,
+  MessageRecord,
+} from './conversation.repository.js'
+import { cursorSchema, encodeCursor, firstSchema, type Page } from './pagination.js'
 
-export const DEFAULT_PAGE_SIZE = 50
-export const MAX_PAGE_SIZE = 200
+const lowercase = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)
 
-const limitSchema = z
-  .number({ error: 'limit must be an integer' })
-  .int('limit must be an integer')
-  .min(1, 'limit must be at least 1')
-  .max(MAX_PAGE_SIZE, `limit must be at most ${MAX_PAGE_SIZE}`)
+const conversationFilterSchema = z
+  .object(
+    {
+      // Any format a person types: +502 5555-0101, 55550101, (502) 5555…
+      phoneNumber: z
+        .string({ error: 'must be a string' })
+        .transform((v) => v.replace(/\D/g, '').replace(/^00/, ''))
+        .refine((digits) => digits.length >= 3, 'must have at least 3 digits'),
+      requestId: conversationIdSchema,
+      lastMessageDirection: z.preprocess(
+        lowercase,
+        z.enum(['inbound', 'outbound'], { error: 'must be INBOUND or OUTBOUND' }),
+      ),
+      lastMessageStatus: z.preprocess(
+        lowercase,
+        z.enum(['pending', 'sent', 'delivered', 'read', 'failed'], {
+          error: 'must be one of PENDING, SENT, DELIVERED, READ, FAILED',
+        }),
+      ),
+      search: z.string({ error: 'must be a string' }).trim().min(2, 'must be at least 2 characters').max(200),
+      updatedSince: z.coerce.date({ error: 'must be a date-time, e.g. 2026-03-03T10:30:00Z' }),
+    },
+    { error: 'must be an object' },
+  )
+  .partial()
 
-function pageSize(limit: number | undefined | null): number {
-  return limit == null ? DEFAULT_PAGE_SIZE : parseInput(limitSchema, limit, 'limit')
+const conversationPageSchema = z.object({
+  first: firstSchema,
+  after: cursorSchema(z.tuple([z.number().nullable(), z.number().int()])),
+  filter: conversationFilterSchema.nullish(),
+})
+
+const messagePageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([z.number().int()])) })
+
+function toPage<T>(rows: T[], first: number, totalCount: number, key: (row: T) => unknown[]): Page<T> {
+  const nodes = rows.slice(0, first)
+  return { nodes, cursors: nodes.map((n) => encodeCursor(key(n))), hasNextPage: rows.length > first, totalCount }
 }
 
 /** Reads for dashboards. */
@@ -29,18 +63,46 @@ export class ConversationService {
     return conversation
   }
 
+  /**
+   * Conversations, newest activity first, a page at a time (`first`, `after` a cursor), filtered.
+   * @throws ValidationError for a bad page size, cursor or filter
+   */
+  async page(args: { first?: unknown; after?: unknown; filter?: unknown }): Promise<Page<ConversationRecord>> {
+    const { first, after, filter } = parseInput(conversationPageSchema, args)
+    const f = filter ?? {}
+    const { rows, totalCount } = await this.conversations.page(
+      { ...f, phoneDigits: f.phoneNumber },
+      first,
+      (after as ConversationCursor | null | undefined) ?? null,
+    )
+    return toPage(rows, first, totalCount, (c) => [c.lastMessageAt?.getTime() ?? null, c.id])
+  }
+
+  /**
+   * A conversation's messages, newest first, a page at a time.
+   * @throws ValidationError, NotFoundError
+   */
+  async messagePage(conversationId: unknown, args: { first?: unknown; after?: unknown }): Promise<Page<MessageRecord>> {
+    const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
+    const { first, after } = parseInput(messagePageSchema, args)
+    if (!(await this.conversations.findById(id))) throw new NotFoundError(`Conversation ${id} does not exist`)
+    const { rows, totalCount } = await this.conversations.messagePage(id, first, after?.[0] ?? null)
+    return toPage(rows, first, totalCount, (m) => [m.id])
+  }
+
   /** @throws NotFoundError */
-  async message(id: number): Promise<MessageRecord> {
-    const message = await this.conversations.findMessage(id)
-    if (!message) throw new NotFoundError(`Message ${id} does not exist`)
+  async message(id: unknown): Promise<MessageRecord> {
+    const messageId = parseInput(conversationIdSchema, id, 'id')
+    const message = await this.conversations.findMessage(messageId)
+    if (!message) throw new NotFoundError(`Message ${messageId} does not exist`)
     return message
   }
 
-  list(limit?: number | null): Promise<ConversationRecord[]> {
-    return this.conversations.list(pageSize(limit))
-  }
-
-  messages(conversationId: number, limit?: number | null): Promise<MessageRecord[]> {
-    return this.conversations.listMessages(conversationId, pageSize(limit))
+  /** @throws NotFoundError */
+  async messageByWamid(wamid: unknown): Promise<MessageRecord> {
+    const value = parseInput(z.string({ error: 'must be a string' }).min(1).max(512), wamid, 'wamid')
+    const message = await this.conversations.findMessageByWamid(value)
+    if (!message) throw new NotFoundError(`No message has wamid ${value}`)
+    return message
   }
 }

@@ -1,5 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars'
-import { Field, Int, ObjectType } from 'type-graphql'
+import { Field, InputType, Int, ObjectType } from 'type-graphql'
+import { Connection } from './connection.type.js'
+import { MessageDirection, MessageStatus } from './message.type.js'
 
 @ObjectType({ description: "A customer's WhatsApp thread: one per phone number." })
 export class Conversation {
@@ -33,4 +35,31 @@ export class Conversation {
 
   @Field(() => DateTimeResolver)
   updatedAt!: Date
+}
+
+@ObjectType()
+export class ConversationConnection extends Connection(Conversation, 'Conversation') {}
+
+@InputType({ description: 'All given conditions must hold.' })
+export class ConversationFilterInput {
+  @Field(() => String, {
+    nullable: true,
+    description: 'Digits of the number, in any format: +502 5555-0101, 55550101…',
+  })
+  phoneNumber?: string | null
+
+  @Field(() => Int, { nullable: true })
+  requestId?: number | null
+
+  @Field(() => MessageDirection, { nullable: true, description: 'Of the last message.' })
+  lastMessageDirection?: MessageDirection | null
+
+  @Field(() => MessageStatus, { nullable: true, description: 'Of the last message.' })
+  lastMessageStatus?: MessageStatus | null
+
+  @Field(() => String, { nullable: true, description: 'Text in any message of the conversation (case-insensitive).' })
+  search?: string | null
+
+  @Field(() => DateTimeResolver, { nullable: true, description: 'Conversations changed at or after this time.' })
+  updatedSince?: Date | null
 }

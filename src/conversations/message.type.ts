@@ -1,5 +1,6 @@
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
+import { Connection } from './connection.type.js'
 
 export enum MessageDirection {
   INBOUND = 'inbound',
@@ -93,3 +94,6 @@ export class Message {
   @Field(() => DateTimeResolver)
   updatedAt!: Date
 }
+
+@ObjectType()
+export class MessageConnection extends Connection(Message, 'Message') {}

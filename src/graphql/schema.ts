@@ -4,6 +4,7 @@ import { buildSchema, type ContainerType } from 'type-graphql'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
 import { MessageEventsResolver } from '../conversations/message-events.resolver.js'
 import type { EventBus } from '../events/event-bus.js'
+import type { ConversationLoaders } from '../conversations/conversation.loaders.js'
 import { MessagingResolver } from '../messaging/messaging.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
@@ -21,6 +22,7 @@ export const resolvers = [
 export interface GraphQLContext {
   container: ContainerType
   events: EventBus
+  loaders: ConversationLoaders
 }
 
 let schema: Promise<GraphQLSchema> | undefined

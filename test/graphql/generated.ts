@@ -28,10 +28,14 @@ export type Conversation = {
   id: Scalars['Int']['output']
   /** When the customer last wrote. */
   lastInboundAt?: Maybe<Scalars['DateTime']['output']>
+  /** The most recently stored message. */
+  lastMessage?: Maybe<Message>
   /** When the last message was stored. */
   lastMessageAt?: Maybe<Scalars['DateTime']['output']>
-  /** The latest messages, oldest first (chat order). */
-  messages: Array<Message>
+  /** How many messages the conversation has. */
+  messageCount: Scalars['Int']['output']
+  /** Messages, newest first. */
+  messages: MessageConnection
   /** The customer’s number, digits only (E.164 without "+"), e.g. 50212345678. Null for username-only users. */
   phoneNumber?: Maybe<Scalars['String']['output']>
   /** The service request this conversation is linked to. */
@@ -45,7 +49,37 @@ export type Conversation = {
 
 /** A customer's WhatsApp thread: one per phone number. */
 export type ConversationMessagesArgs = {
-  limit?: InputMaybe<Scalars['Int']['input']>
+  after?: InputMaybe<Scalars['String']['input']>
+  first?: InputMaybe<Scalars['Int']['input']>
+}
+
+export type ConversationConnection = {
+  __typename?: 'ConversationConnection'
+  edges: Array<ConversationEdge>
+  pageInfo: PageInfo
+  /** Matching items in all pages. */
+  totalCount: Scalars['Int']['output']
+}
+
+export type ConversationEdge = {
+  __typename?: 'ConversationEdge'
+  cursor: Scalars['String']['output']
+  node: Conversation
+}
+
+/** All given conditions must hold. */
+export type ConversationFilterInput = {
+  /** Of the last message. */
+  lastMessageDirection?: InputMaybe<MessageDirection>
+  /** Of the last message. */
+  lastMessageStatus?: InputMaybe<MessageStatus>
+  /** Digits of the number, in any format: +502 5555-0101, 55550101… */
+  phoneNumber?: InputMaybe<Scalars['String']['input']>
+  requestId?: InputMaybe<Scalars['Int']['input']>
+  /** Text in any message of the conversation (case-insensitive). */
+  search?: InputMaybe<Scalars['String']['input']>
+  /** Conversations changed at or after this time. */
+  updatedSince?: InputMaybe<Scalars['DateTime']['input']>
 }
 
 export type Message = {
@@ -81,7 +115,21 @@ export type Message = {
   wamid?: Maybe<Scalars['String']['output']>
 }
 
+export type MessageConnection = {
+  __typename?: 'MessageConnection'
+  edges: Array<MessageEdge>
+  pageInfo: PageInfo
+  /** Matching items in all pages. */
+  totalCount: Scalars['Int']['output']
+}
+
 export type MessageDirection = 'INBOUND' | 'OUTBOUND'
+
+export type MessageEdge = {
+  __typename?: 'MessageEdge'
+  cursor: Scalars['String']['output']
+  node: Message
+}
 
 /** Why Meta refused or failed a message. */
 export type MessageError = {
@@ -128,12 +176,24 @@ export type MutationSimulateInboundMessageArgs = {
 /** Only TEXT for now. */
 export type OutboundMessageType = 'TEXT'
 
+/** Relay-style page information. */
+export type PageInfo = {
+  __typename?: 'PageInfo'
+  /** Pass as `after` for the next page. */
+  endCursor?: Maybe<Scalars['String']['output']>
+  hasNextPage: Scalars['Boolean']['output']
+}
+
 export type Query = {
   __typename?: 'Query'
   /** One conversation. NOT_FOUND for an unknown id. */
   conversation: Conversation
   /** Conversations, newest activity first. */
-  conversations: Array<Conversation>
+  conversations: ConversationConnection
+  /** One message. NOT_FOUND for an unknown id. */
+  message: Message
+  /** The message with this Meta message id (wamid…). */
+  messageByWamid: Message
   /** Templates from the database; refresh: true syncs from Meta first. */
   templates: Array<Template>
 }
@@ -143,7 +203,17 @@ export type QueryConversationArgs = {
 }
 
 export type QueryConversationsArgs = {
-  limit?: InputMaybe<Scalars['Int']['input']>
+  after?: InputMaybe<Scalars['String']['input']>
+  filter?: InputMaybe<ConversationFilterInput>
+  first?: InputMaybe<Scalars['Int']['input']>
+}
+
+export type QueryMessageArgs = {
+  id: Scalars['Int']['input']
+}
+
+export type QueryMessageByWamidArgs = {
+  wamid: Scalars['String']['input']
 }
 
 export type QueryTemplatesArgs = {
@@ -492,6 +562,8 @@ export type TemplatesQuery = {
 
 export type ConversationQueryVariables = Exact<{
   id: Scalars['Int']['input']
+  first?: InputMaybe<Scalars['Int']['input']>
+  after?: InputMaybe<Scalars['String']['input']>
 }>
 
 export type ConversationQuery = {
@@ -506,56 +578,148 @@ export type ConversationQuery = {
     lastMessageAt?: string | null
     lastInboundAt?: string | null
     serviceWindowExpiresAt?: string | null
-    messages: Array<{
-      __typename?: 'Message'
-      id: number
-      conversationId: number
-      direction: MessageDirection
-      type: string
-      content?: string | null
-      template?: Record<string, unknown> | null
-      status: MessageStatus
-      wamid?: string | null
-      requestId?: number | null
-      payload?: Record<string, unknown> | null
-      sentByCustomerAt?: string | null
-      sentAt?: string | null
-      deliveredAt?: string | null
-      readAt?: string | null
-      failedAt?: string | null
-      createdAt: string
-      error?: {
-        __typename?: 'MessageError'
-        code?: number | null
-        message: string
-        details?: string | null
-        fbtraceId?: string | null
-      } | null
-    }>
+    messageCount: number
+    messages: {
+      __typename?: 'MessageConnection'
+      totalCount: number
+      edges: Array<{
+        __typename?: 'MessageEdge'
+        cursor: string
+        node: {
+          __typename?: 'Message'
+          id: number
+          conversationId: number
+          direction: MessageDirection
+          type: string
+          content?: string | null
+          template?: Record<string, unknown> | null
+          status: MessageStatus
+          wamid?: string | null
+          requestId?: number | null
+          payload?: Record<string, unknown> | null
+          sentByCustomerAt?: string | null
+          sentAt?: string | null
+          deliveredAt?: string | null
+          readAt?: string | null
+          failedAt?: string | null
+          createdAt: string
+          error?: {
+            __typename?: 'MessageError'
+            code?: number | null
+            message: string
+            details?: string | null
+            fbtraceId?: string | null
+          } | null
+        }
+      }>
+      pageInfo: { __typename?: 'PageInfo'; hasNextPage: boolean; endCursor?: string | null }
+    }
   }
 }
 
 export type ConversationsQueryVariables = Exact<{
-  limit?: InputMaybe<Scalars['Int']['input']>
+  first?: InputMaybe<Scalars['Int']['input']>
+  after?: InputMaybe<Scalars['String']['input']>
+  filter?: InputMaybe<ConversationFilterInput>
 }>
 
 export type ConversationsQuery = {
   __typename?: 'Query'
-  conversations: Array<{
-    __typename?: 'Conversation'
-    id: number
-    phoneNumber?: string | null
-    contactName?: string | null
-    serviceWindowExpiresAt?: string | null
-    requestId?: number | null
-    lastMessageAt?: string | null
-    messages: Array<{
-      __typename?: 'Message'
-      id: number
-      content?: string | null
-      conversation: { __typename?: 'Conversation'; id: number }
+  conversations: {
+    __typename?: 'ConversationConnection'
+    totalCount: number
+    edges: Array<{
+      __typename?: 'ConversationEdge'
+      cursor: string
+      node: {
+        __typename?: 'Conversation'
+        id: number
+        phoneNumber?: string | null
+        contactName?: string | null
+        requestId?: number | null
+        lastMessageAt?: string | null
+        serviceWindowExpiresAt?: string | null
+        messageCount: number
+        lastMessage?: {
+          __typename?: 'Message'
+          id: number
+          direction: MessageDirection
+          content?: string | null
+          status: MessageStatus
+          conversation: { __typename?: 'Conversation'; id: number }
+        } | null
+      }
     }>
-  }>
+    pageInfo: { __typename?: 'PageInfo'; hasNextPage: boolean; endCursor?: string | null }
+  }
+}
+
+export type MessageQueryVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type MessageQuery = {
+  __typename?: 'Query'
+  message: {
+    __typename?: 'Message'
+    id: number
+    conversationId: number
+    direction: MessageDirection
+    type: string
+    content?: string | null
+    template?: Record<string, unknown> | null
+    status: MessageStatus
+    wamid?: string | null
+    requestId?: number | null
+    payload?: Record<string, unknown> | null
+    sentByCustomerAt?: string | null
+    sentAt?: string | null
+    deliveredAt?: string | null
+    readAt?: string | null
+    failedAt?: string | null
+    createdAt: string
+    error?: {
+      __typename?: 'MessageError'
+      code?: number | null
+      message: string
+      details?: string | null
+      fbtraceId?: string | null
+    } | null
+  }
+}
+
+export type MessageByWamidQueryVariables = Exact<{
+  wamid: Scalars['String']['input']
+}>
+
+export type MessageByWamidQuery = {
+  __typename?: 'Query'
+  messageByWamid: {
+    __typename?: 'Message'
+    id: number
+    conversationId: number
+    direction: MessageDirection
+    type: string
+    content?: string | null
+    template?: Record<string, unknown> | null
+    status: MessageStatus
+    wamid?: string | null
+    requestId?: number | null
+    payload?: Record<string, unknown> | null
+    sentByCustomerAt?: string | null
+    sentAt?: string | null
+    deliveredAt?: string | null
+    readAt?: string | null
+    failedAt?: string | null
+    createdAt: string
+    error?: {
+      __typename?: 'MessageError'
+      code?: number | null
+      message: string
+      details?: string | null
+      fbtraceId?: string | null
+    } | null
+  }
 }
 
 export type MessageAddedSubscriptionVariables = Exact<{
@@ -1047,6 +1211,16 @@ export const ConversationDocument = {
           variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
           type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
         },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
       ],
       selectionSet: {
         kind: 'SelectionSet',
@@ -1072,12 +1246,58 @@ export const ConversationDocument = {
                 { kind: 'Field', name: { kind: 'Name', value: 'lastMessageAt' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'lastInboundAt' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'serviceWindowExpiresAt' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'messageCount' } },
                 {
                   kind: 'Field',
                   name: { kind: 'Name', value: 'messages' },
+                  arguments: [
+                    {
+                      kind: 'Argument',
+                      name: { kind: 'Name', value: 'first' },
+                      value: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+                    },
+                    {
+                      kind: 'Argument',
+                      name: { kind: 'Name', value: 'after' },
+                      value: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+                    },
+                  ],
                   selectionSet: {
                     kind: 'SelectionSet',
-                    selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'MessageFields' } }],
+                    selections: [
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'edges' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'cursor' } },
+                            {
+                              kind: 'Field',
+                              name: { kind: 'Name', value: 'node' },
+                              selectionSet: {
+                                kind: 'SelectionSet',
+                                selections: [
+                                  { kind: 'FragmentSpread', name: { kind: 'Name', value: 'MessageFields' } },
+                                ],
+                              },
+                            },
+                          ],
+                        },
+                      },
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'pageInfo' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'hasNextPage' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'endCursor' } },
+                          ],
+                        },
+                      },
+                      { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
+                    ],
                   },
                 },
               ],
@@ -1137,8 +1357,18 @@ export const ConversationsDocument = {
       variableDefinitions: [
         {
           kind: 'VariableDefinition',
-          variable: { kind: 'Variable', name: { kind: 'Name', value: 'limit' } },
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
           type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'filter' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'ConversationFilterInput' } },
         },
       ],
       selectionSet: {
@@ -1150,45 +1380,82 @@ export const ConversationsDocument = {
             arguments: [
               {
                 kind: 'Argument',
-                name: { kind: 'Name', value: 'limit' },
-                value: { kind: 'Variable', name: { kind: 'Name', value: 'limit' } },
+                name: { kind: 'Name', value: 'first' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'after' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'filter' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'filter' } },
               },
             ],
             selectionSet: {
               kind: 'SelectionSet',
               selections: [
-                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
-                { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
-                { kind: 'Field', name: { kind: 'Name', value: 'contactName' } },
-                { kind: 'Field', name: { kind: 'Name', value: 'serviceWindowExpiresAt' } },
-                { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
-                { kind: 'Field', name: { kind: 'Name', value: 'lastMessageAt' } },
                 {
                   kind: 'Field',
-                  name: { kind: 'Name', value: 'messages' },
-                  arguments: [
-                    {
-                      kind: 'Argument',
-                      name: { kind: 'Name', value: 'limit' },
-                      value: { kind: 'IntValue', value: '1' },
-                    },
-                  ],
+                  name: { kind: 'Name', value: 'edges' },
                   selectionSet: {
                     kind: 'SelectionSet',
                     selections: [
-                      { kind: 'Field', name: { kind: 'Name', value: 'id' } },
-                      { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'cursor' } },
                       {
                         kind: 'Field',
-                        name: { kind: 'Name', value: 'conversation' },
+                        name: { kind: 'Name', value: 'node' },
                         selectionSet: {
                           kind: 'SelectionSet',
-                          selections: [{ kind: 'Field', name: { kind: 'Name', value: 'id' } }],
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'contactName' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'lastMessageAt' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'serviceWindowExpiresAt' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'messageCount' } },
+                            {
+                              kind: 'Field',
+                              name: { kind: 'Name', value: 'lastMessage' },
+                              selectionSet: {
+                                kind: 'SelectionSet',
+                                selections: [
+                                  { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'direction' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                                  {
+                                    kind: 'Field',
+                                    name: { kind: 'Name', value: 'conversation' },
+                                    selectionSet: {
+                                      kind: 'SelectionSet',
+                                      selections: [{ kind: 'Field', name: { kind: 'Name', value: 'id' } }],
+                                    },
+                                  },
+                                ],
+                              },
+                            },
+                          ],
                         },
                       },
                     ],
                   },
                 },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'pageInfo' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'hasNextPage' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'endCursor' } },
+                    ],
+                  },
+                },
+                { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
               ],
             },
           },
@@ -1197,6 +1464,158 @@ export const ConversationsDocument = {
     },
   ],
 } as unknown as DocumentNode<ConversationsQuery, ConversationsQueryVariables>
+export const MessageDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'Message' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'message' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'MessageFields' } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'MessageFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'Message' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'direction' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'type' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'template' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'failedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'fbtraceId' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<MessageQuery, MessageQueryVariables>
+export const MessageByWamidDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'MessageByWamid' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'wamid' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'messageByWamid' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'wamid' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'wamid' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'MessageFields' } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'MessageFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'Message' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'direction' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'type' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'template' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentByCustomerAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'readAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'failedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'fbtraceId' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<MessageByWamidQuery, MessageByWamidQueryVariables>
 export const MessageAddedDocument = {
   kind: 'Document',
   definitions: [

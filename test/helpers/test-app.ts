@@ -180,3 +180,13 @@ export async function startTestApp(
     },
   }
 }
+
+/** The nodes of a connection, in its order (messages: newest first). */
+export function nodes<T>(connection: { edges: { node: T }[] }): T[] {
+  return connection.edges.map((e) => e.node)
+}
+
+/** A message connection in chat order, oldest first. */
+export function chronological<T>(connection: { edges: { node: T }[] }): T[] {
+  return nodes(connection).reverse()
+}

@@ -1,0 +1,45 @@
+import { type ClassType, Field, Int, ObjectType } from 'type-graphql'
+import type { Page } from './pagination.js'
+
+@ObjectType({ description: 'Relay-style page information.' })
+export class PageInfo {
+  @Field(() => Boolean)
+  hasNextPage!: boolean
+
+  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next page.' })
+  endCursor!: string | null
+}
+
+/** A Relay-style connection type (`edges { node cursor }`, `pageInfo`, `totalCount`) for `node`. */
+export function Connection<T extends object>(node: ClassType<T>, name: string) {
+  @ObjectType(`${name}Edge`)
+  class Edge {
+    @Field(() => node)
+    node!: T
+
+    @Field(() => String)
+    cursor!: string
+  }
+
+  @ObjectType()
+  abstract class ConnectionType {
+    @Field(() => [Edge])
+    edges!: Edge[]
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo
+
+    @Field(() => Int, { description: 'Matching items in all pages.' })
+    totalCount!: number
+  }
+  return ConnectionType
+}
+
+/** The connection shape of a page from a service. */
+export function toConnection<T>(page: Page<T>) {
+  return {
+    edges: page.nodes.map((node, i) => ({ node, cursor: page.cursors[i] })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+    totalCount: page.totalCount,
+  }
+}
