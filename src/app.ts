@@ -161,7 +161,13 @@ export async function createApp(config: Config): Promise<App> {
       },
       wsServer,
     )
-    await server.register(whatsappRoutes, { prefix: '/api/whatsapp', messaging, templates, isAuthorized })
+    await server.register(whatsappRoutes, {
+      prefix: '/api/whatsapp',
+      conversations,
+      messaging,
+      templates,
+      isAuthorized,
+    })
     await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks })
     await webhooks.resumeUnapplied()
 

@@ -27,6 +27,8 @@ export interface Database {
   prisma: PrismaClient
   /** Migrations applied when this database was opened. */
   appliedMigrations: string[]
+  /** Calls `listener` with each SQL statement Prisma runs (query counting, debugging); returns an unsubscribe. */
+  onQuery(listener: (sql: string) => void): () => void
   close(): Promise<void>
 }
 
@@ -38,10 +40,18 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const { factory, close } = await adapterFactoryFor(config)
   try {
     const appliedMigrations = await applyMigrations(factory)
-    const prisma = new PrismaClient({ adapter: factory })
+    const prisma = new PrismaClient({ adapter: factory, log: [{ emit: 'event', level: 'query' }] })
+    const listeners = new Set<(sql: string) => void>()
+    prisma.$on('query', (event) => {
+      for (const listener of listeners) listener(event.query)
+    })
     return {
       prisma,
       appliedMigrations,
+      onQuery(listener) {
+        listeners.add(listener)
+        return () => listeners.delete(listener)
+      },
       async close() {
         await prisma.$disconnect()
         await close()

@@ -2,10 +2,13 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
 import { serviceWindowExpiresAt } from '../conversations/service-window.js'
 import { errorPayload, UnauthenticatedError } from '../errors.js'
+import type { ConversationService } from '../conversations/conversation.service.js'
+import type { Page } from '../conversations/pagination.js'
 import type { MessagingService } from '../messaging/messaging.service.js'
 import type { TemplateService } from '../templates/template.service.js'
 
 export interface WhatsappRoutesOptions {
+  conversations: ConversationService
   messaging: MessagingService
   templates: TemplateService
   isAuthorized: (authorization: string | undefined) => boolean
@@ -22,6 +25,13 @@ const restMessage = (m: MessageRecord) => ({
   created_at: m.createdAt.toISOString(),
 })
 
+const restPage = <T, R>(page: Page<T>, shape: (node: T) => R) => ({
+  success: true,
+  data: page.nodes.map(shape),
+  page_info: { has_next_page: page.hasNextPage, end_cursor: page.cursors.at(-1) ?? null },
+  total_count: page.totalCount,
+})
+
 const restConversation = (c: ConversationRecord) => ({
   conversation_id: c.id,
   phone_number: c.phoneNumber,
@@ -36,7 +46,7 @@ const restConversation = (c: ConversationRecord) => ({
  */
 export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   app: FastifyInstance,
-  { messaging, templates, isAuthorized },
+  { conversations, messaging, templates, isAuthorized },
 ) => {
   app.addHook('onRequest', async (request) => {
     if (!isAuthorized(request.headers.authorization)) throw new UnauthenticatedError()
@@ -82,8 +92,22 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
     }
   })
 
-  app.get<{ Querystring: { status?: string } }>('/templates', async (request) => {
-    const list = await templates.list({ refresh: true, status: request.query.status })
+  app.get<{ Querystring: Record<string, unknown> }>('/conversations', async (request) => {
+    const { first, after, ...filter } = request.query
+    const page = await conversations.page({ first, after, filter })
+    return restPage(page, (c) => ({ ...restConversation(c), last_message_at: c.lastMessageAt?.toISOString() ?? null }))
+  })
+
+  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
+    '/conversations/:id/messages',
+    async (request) => {
+      const { first, after } = request.query
+      return restPage(await conversations.messagePage(request.params.id, { first, after }), restMessage)
+    },
+  )
+
+  app.get<{ Querystring: Record<string, unknown> }>('/templates', async (request) => {
+    const list = await templates.list({ ...request.query, refresh: true })
     return {
       success: true,
       data: list.map((t) => ({

@@ -26,6 +26,9 @@ export type TemplateSnapshot = Omit<TemplateRecord, 'id' | 'syncedAt' | 'removed
 
 export interface TemplateFilter {
   status?: string
+  category?: string
+  language?: string
+  name?: string
   includeRemoved?: boolean
 }
 
@@ -37,6 +40,9 @@ export class TemplateRepository {
     const rows = await this.prisma.template.findMany({
       where: {
         ...(filter.status ? { status: filter.status } : {}),
+        ...(filter.category ? { category: filter.category } : {}),
+        ...(filter.language ? { language: filter.language } : {}),
+        ...(filter.name ? { name: filter.name } : {}),
         ...(filter.includeRemoved ? {} : { removedAt: null }),
       },
       orderBy: [{ name: 'asc' }, { language: 'asc' }],

@@ -11,7 +11,16 @@ export class TemplateResolver {
   templates(
     @Arg('refresh', () => Boolean, { defaultValue: false }) refresh: boolean,
     @Arg('status', () => String, { nullable: true, description: 'e.g. APPROVED' }) status?: string | null,
+    @Arg('language', () => String, { nullable: true, description: 'e.g. es' }) language?: string | null,
+    @Arg('category', () => String, { nullable: true, description: 'e.g. UTILITY' }) category?: string | null,
+    @Arg('name', () => String, { nullable: true }) name?: string | null,
   ): Promise<TemplateRecord[]> {
-    return this.service.list({ refresh, status: status ?? undefined })
+    return this.service.list({
+      refresh,
+      status: status ?? undefined,
+      language: language ?? undefined,
+      category: category ?? undefined,
+      name: name ?? undefined,
+    })
   }
 }

@@ -3,17 +3,35 @@ import { parseInput } from '../validation.js'
 import type { MetaApi } from '../meta/meta.client.js'
 import type { TemplateRecord, TemplateRepository } from './template.repository.js'
 
-const statusSchema = z
-  .string({ error: 'status must be a single template status, e.g. APPROVED' })
-  .regex(/^[A-Za-z_]{1,32}$/, 'status must be a template status, e.g. APPROVED')
-  .transform((s) => s.toUpperCase())
-  .optional()
+const upperWord = (example: string) =>
+  z
+    .string({ error: `must be a single value, e.g. ${example}` })
+    .regex(/^[A-Za-z_]{1,32}$/, `must be a value like ${example}`)
+    .transform((s) => s.toUpperCase())
+    .optional()
+
+const listSchema = z.object({
+  refresh: z.boolean().optional(),
+  status: upperWord('APPROVED'),
+  category: upperWord('UTILITY'),
+  language: z
+    .string({ error: 'must be a single language code' })
+    .regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/, 'must be a language code like es or en_US')
+    .optional(),
+  name: z
+    .string({ error: 'must be a single name' })
+    .regex(/^[a-z0-9_]{1,512}$/, 'must be a template name')
+    .optional(),
+})
 
 export interface ListTemplatesOptions {
   /** Fetch every template from Meta and sync the database before answering. */
   refresh?: boolean
-  /** Only templates in this status, e.g. APPROVED. */
+  /** Filters (each optional): status (APPROVED…), category (UTILITY…), language, name. */
   status?: unknown
+  category?: unknown
+  language?: unknown
+  name?: unknown
 }
 
 export class TemplateService {
@@ -31,10 +49,10 @@ export class TemplateService {
     await this.templates.replaceAll(remote, new Date())
   }
 
-  /** @throws ValidationError for a malformed status */
+  /** @throws ValidationError for a malformed filter */
   async list(options: ListTemplatesOptions = {}): Promise<TemplateRecord[]> {
-    const status = parseInput(statusSchema, options.status, 'status')
-    if (options.refresh) await this.sync()
-    return this.templates.list({ status })
+    const { refresh, ...filter } = parseInput(listSchema, options)
+    if (refresh) await this.sync()
+    return this.templates.list(filter)
   }
 }
