@@ -3,14 +3,16 @@ import 'reflect-metadata'
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { GraphQLError } from 'graphql'
-import { bearerTokenVerifier } from './auth/auth.js'
+import { randomUUID } from 'node:crypto'
+import { bearerAuthenticator } from './auth/auth.js'
+import { RateLimitedError, RateLimiter } from './auth/rate-limit.js'
 import type { Config } from './config.js'
 import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
 import { createConversationLoaders } from './conversations/conversation.loaders.js'
 import { ConversationRepository } from './conversations/conversation.repository.js'
 import { ConversationService } from './conversations/conversation.service.js'
 import { type Database, openDatabase } from './db/database.js'
-import { UnauthenticatedError } from './errors.js'
+import { errorPayload, UnauthenticatedError } from './errors.js'
 import { createApolloServer } from './graphql/apollo.js'
 import { getSchema, type GraphQLContext } from './graphql/schema.js'
 import { useServer } from 'graphql-ws/use/ws'
@@ -73,7 +75,16 @@ export async function createApp(config: Config): Promise<App> {
   const server = Fastify({
     logger: {
       level: config.logLevel,
-      redact: ['req.headers.authorization'],
+      // Tokens and signatures never reach the logs.
+      redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]'],
+    },
+    // A caller's X-Request-Id is kept when it looks like one; otherwise we make one. Every log line
+    // of the request carries it, and so does the response.
+    requestIdHeader: false,
+    requestIdLogLabel: 'requestId',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
     },
     bodyLimit: BODY_LIMIT_BYTES,
   })
@@ -106,7 +117,9 @@ export async function createApp(config: Config): Promise<App> {
         onError: (err, eventId) => server.log.error({ err, eventId }, 'a webhook delivery could not be applied'),
       },
     )
-    const isAuthorized = bearerTokenVerifier(config.apiTokens)
+    const authenticate = bearerAuthenticator(config.apiTokens)
+    const isAuthorized = (authorization: string | undefined) => authenticate(authorization) !== null
+    const rateLimiter = new RateLimiter(database.prisma, config.rateLimitPerMinute)
 
     const resolvers = new Map<unknown, unknown>([
       [ConversationResolver, new ConversationResolver(conversations)],
@@ -121,6 +134,15 @@ export async function createApp(config: Config): Promise<App> {
     // A JSON API: anything but application/json bodies is refused with 415.
     server.removeContentTypeParser('text/plain')
     server.setErrorHandler(handleHttpError)
+    server.addHook('onSend', async (request, reply) => {
+      reply.header('x-request-id', request.id)
+    })
+    // Cheap and unauthenticated, for load balancers and orchestrators.
+    server.get('/healthz', async () => ({ status: 'ok' }))
+    server.get('/readyz', async (_request, reply) => {
+      const reason = await database.notReadyReason()
+      return reason ? reply.status(503).send({ status: 'unavailable', reason }) : { status: 'ready' }
+    })
     server.setNotFoundHandler((request, reply) =>
       reply
         .status(404)
@@ -128,7 +150,7 @@ export async function createApp(config: Config): Promise<App> {
     )
 
     const apollo = await createApolloServer({
-      production: config.env === 'production',
+      config: config.graphql,
       log: server.log,
       plugins: [fastifyApolloDrainPlugin(server)],
     })
@@ -136,9 +158,21 @@ export async function createApp(config: Config): Promise<App> {
     await server.register(fastifyApollo(apollo), {
       path: '/graphql',
       context: async (request): Promise<GraphQLContext> => {
-        if (!isAuthorized(request.headers.authorization)) {
+        const token = authenticate(request.headers.authorization)
+        if (token === null) {
           const err = new UnauthenticatedError()
           throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } })
+        }
+        try {
+          await rateLimiter.hit(token)
+        } catch (err) {
+          if (!(err instanceof RateLimitedError)) throw err
+          throw new GraphQLError(err.message, {
+            extensions: {
+              ...errorPayload(err),
+              http: { status: 429, headers: new Map([['retry-after', String(err.retryAfterSeconds)]]) },
+            },
+          })
         }
         return { container, events, loaders: createConversationLoaders(conversationRepository) }
       },
@@ -166,7 +200,8 @@ export async function createApp(config: Config): Promise<App> {
       conversations,
       messaging,
       templates,
-      isAuthorized,
+      authenticate,
+      rateLimiter,
     })
     await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks })
     await webhooks.resumeUnapplied()
@@ -184,6 +219,7 @@ export async function createApp(config: Config): Promise<App> {
         await new Promise((resolve) => wsServer.close(resolve))
         await server.close()
         await webhooks.drained()
+        rateLimiter.close()
         await events.close()
         await database.close()
       },

@@ -37,6 +37,14 @@ export interface Config {
   }
   /** Refuse free-form texts outside the 24-hour customer-service window, before calling Meta. */
   enforceServiceWindow: boolean
+  graphql: {
+    introspection: boolean
+    sandbox: boolean
+    maxDepth: number
+    maxCost: number
+  }
+  /** Requests per API token per minute. */
+  rateLimitPerMinute: number
 }
 
 type Env = Record<string, string | undefined>
@@ -89,6 +97,20 @@ const envSchema = z.object({
   WHATSAPP_ENFORCE_SERVICE_WINDOW: z.preprocess(
     blankToUndefined,
     z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  ),
+  GRAPHQL_INTROSPECTION: z.preprocess(
+    blankToUndefined,
+    z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  ),
+  GRAPHQL_SANDBOX: z.preprocess(
+    blankToUndefined,
+    z.enum(['true', 'false'], { error: 'must be true or false' }).optional(),
+  ),
+  GRAPHQL_MAX_DEPTH: z.preprocess(blankToUndefined, z.coerce.number().int().min(2).max(100).default(12)),
+  GRAPHQL_MAX_COST: z.preprocess(blankToUndefined, z.coerce.number().int().min(10).max(10_000_000).default(20_000)),
+  API_RATE_LIMIT_PER_MINUTE: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(1).max(1_000_000).default(1200),
   ),
   WHATSAPP_SIMULATOR_STATUS_DELAY_MS: z.preprocess(
     blankToUndefined,
@@ -210,5 +232,13 @@ export function loadConfig(env: Env = process.env): Config {
     meta,
     webhooks: { appSecrets, verifyToken: e.WHATSAPP_WEBHOOK_VERIFY_TOKEN ?? null },
     enforceServiceWindow,
+    graphql: {
+      // Off in production unless asked for; on elsewhere unless switched off.
+      introspection: e.GRAPHQL_INTROSPECTION ? e.GRAPHQL_INTROSPECTION === 'true' : !production,
+      sandbox: e.GRAPHQL_SANDBOX ? e.GRAPHQL_SANDBOX === 'true' : !production,
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxCost: e.GRAPHQL_MAX_COST,
+    },
+    rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
   }
 }

@@ -8,13 +8,19 @@ const digest = (s: string) => createHash('sha256').update(s).digest()
  * token's length nor which one matched.
  */
 export function bearerTokenVerifier(tokens: string[]): (authorization: string | undefined) => boolean {
-  const expected = tokens.map(digest)
+  const authenticate = bearerAuthenticator(tokens)
+  return (authorization) => authenticate(authorization) !== null
+}
+
+/** Like {@link bearerTokenVerifier}, but answers which token it was (for per-token limits), or null. */
+export function bearerAuthenticator(tokens: string[]): (authorization: string | undefined) => string | null {
+  const expected = tokens.map((token) => ({ token, digest: digest(token) }))
   return (authorization) => {
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization ?? '')
-    if (!match) return false
+    if (!match) return null
     const given = digest(match[1])
-    let ok = false
-    for (const token of expected) ok = timingSafeEqual(token, given) || ok
-    return ok
+    let found: string | null = null
+    for (const { token, digest: d } of expected) if (timingSafeEqual(d, given)) found = token
+    return found
   }
 }

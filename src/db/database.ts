@@ -6,7 +6,7 @@ import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { DatabaseConfig } from '../config.js'
 import { PrismaClient } from '../generated/prisma/client.js'
-import { applyMigrations } from './schema-engine.js'
+import { applyMigrations, readMigrations } from './schema-engine.js'
 
 export type { PrismaClient }
 
@@ -27,6 +27,8 @@ export interface Database {
   prisma: PrismaClient
   /** Migrations applied when this database was opened. */
   appliedMigrations: string[]
+  /** Null when the database answers and every migration is applied; else what is wrong. */
+  notReadyReason(): Promise<string | null>
   /** Calls `listener` with each SQL statement Prisma runs (query counting, debugging); returns an unsubscribe. */
   onQuery(listener: (sql: string) => void): () => void
   close(): Promise<void>
@@ -48,6 +50,18 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     return {
       prisma,
       appliedMigrations,
+      async notReadyReason() {
+        try {
+          const expected = (await readMigrations()).migrationDirectories.map((d) => d.path)
+          const rows = await prisma.$queryRaw<{ migration_name: string }[]>`
+            SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`
+          const applied = new Set(rows.map((r) => r.migration_name))
+          const missing = expected.filter((name) => !applied.has(name))
+          return missing.length ? `migrations not applied: ${missing.join(', ')}` : null
+        } catch (err) {
+          return `database unreachable: ${err instanceof Error ? err.message : String(err)}`
+        }
+      },
       onQuery(listener) {
         listeners.add(listener)
         return () => listeners.delete(listener)

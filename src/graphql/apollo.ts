@@ -5,6 +5,8 @@ import { unwrapResolverError } from '@apollo/server/errors'
 import type { FastifyBaseLogger } from 'fastify'
 import { GraphQLError, type GraphQLFormattedError } from 'graphql'
 import { AppError, errorPayload, InternalError } from '../errors.js'
+import type { Config } from '../config.js'
+import { queryLimitsPlugin } from './limits.js'
 import { getSchema, type GraphQLContext } from './schema.js'
 
 /**
@@ -35,20 +37,28 @@ export function formatErrorWith(log: FastifyBaseLogger) {
 }
 
 export async function createApolloServer(options: {
-  production: boolean
+  config: Config['graphql']
   log: FastifyBaseLogger
   plugins?: ApolloServerPlugin<GraphQLContext>[]
 }): Promise<ApolloServer<GraphQLContext>> {
+  const schema = await getSchema()
+  const { config } = options
   return new ApolloServer<GraphQLContext>({
-    schema: await getSchema(),
-    introspection: !options.production,
+    schema,
+    introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
+    // No "Did you mean …?" hints that reveal the schema when introspection is off.
+    hideSchemaDetailsFromClientErrors: !config.introspection,
+    // Batched requests multiply the work of one HTTP request past the cost limits: refused.
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
     formatError: formatErrorWith(options.log),
     plugins: [
       ...(options.plugins ?? []),
-      options.production
-        ? ApolloServerPluginLandingPageDisabled()
-        : ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false }),
+      queryLimitsPlugin(schema, config),
+      config.sandbox
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
+        : ApolloServerPluginLandingPageDisabled(),
     ],
   })
 }

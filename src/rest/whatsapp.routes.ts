@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
 import { serviceWindowExpiresAt } from '../conversations/service-window.js'
 import { errorPayload, UnauthenticatedError } from '../errors.js'
+import { RateLimitedError, type RateLimiter } from '../auth/rate-limit.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
 import type { Page } from '../conversations/pagination.js'
 import type { MessagingService } from '../messaging/messaging.service.js'
@@ -11,7 +12,9 @@ export interface WhatsappRoutesOptions {
   conversations: ConversationService
   messaging: MessagingService
   templates: TemplateService
-  isAuthorized: (authorization: string | undefined) => boolean
+  /** The caller's API token, or null. */
+  authenticate: (authorization: string | undefined) => string | null
+  rateLimiter: RateLimiter
 }
 
 const restMessage = (m: MessageRecord) => ({
@@ -46,10 +49,17 @@ const restConversation = (c: ConversationRecord) => ({
  */
 export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   app: FastifyInstance,
-  { conversations, messaging, templates, isAuthorized },
+  { conversations, messaging, templates, authenticate, rateLimiter },
 ) => {
-  app.addHook('onRequest', async (request) => {
-    if (!isAuthorized(request.headers.authorization)) throw new UnauthenticatedError()
+  app.addHook('onRequest', async (request, reply) => {
+    const token = authenticate(request.headers.authorization)
+    if (token === null) throw new UnauthenticatedError()
+    try {
+      await rateLimiter.hit(token)
+    } catch (err) {
+      if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds))
+      throw err
+    }
   })
 
   app.post('/send', async (request) => {

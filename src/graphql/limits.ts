@@ -1,0 +1,91 @@
+import type { ApolloServerPlugin } from '@apollo/server'
+import {
+  type DocumentNode,
+  getNamedType,
+  GraphQLError,
+  type GraphQLSchema,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql'
+import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity'
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../conversations/pagination.js'
+
+export interface QueryLimits {
+  maxDepth: number
+  maxCost: number
+}
+
+/** A connection field costs its page size times what each node costs. */
+const connectionEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
+  if (!getNamedType(field.type).name.endsWith('Connection')) return undefined
+  // Page sizes over the maximum are refused by the resolver with a field error; cost them at the maximum.
+  const first = typeof args.first === 'number' && args.first > 0 ? Math.min(args.first, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE
+  return 1 + first * childComplexity
+}
+
+/** How deep the operation's selections nest (fragments inlined; introspection fields not counted). */
+export function operationDepth(document: DocumentNode, operationName?: string | null): number {
+  const fragments = new Map(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+  )
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode =>
+      d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
+  )
+  const depthOf = (set: SelectionSetNode | undefined, seen: Set<string>): number => {
+    if (!set) return 0
+    let deepest = 0
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value.startsWith('__')) continue
+        deepest = Math.max(deepest, 1 + depthOf(selection.selectionSet, seen))
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        deepest = Math.max(deepest, depthOf(selection.selectionSet, seen))
+      } else if (!seen.has(selection.name.value)) {
+        const fragment = fragments.get(selection.name.value)
+        deepest = Math.max(deepest, depthOf(fragment?.selectionSet, new Set(seen).add(selection.name.value)))
+      }
+    }
+    return deepest
+  }
+  return depthOf(operation?.selectionSet, new Set())
+}
+
+const tooComplex = (message: string, extra: Record<string, number>) =>
+  new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', ...extra, http: { status: 400 } } })
+
+/**
+ * Refuses operations nested deeper than `maxDepth` or costing more than `maxCost` (each field 1,
+ * connections their page size times their nodes), before anything runs.
+ */
+export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document, operationName }) {
+          const depth = operationDepth(document, operationName)
+          if (depth > limits.maxDepth) {
+            throw tooComplex(`The query is nested ${depth} levels deep; at most ${limits.maxDepth} are allowed`, {
+              depth,
+              maxDepth: limits.maxDepth,
+            })
+          }
+          const cost = getComplexity({
+            schema,
+            query: document,
+            operationName: operationName ?? undefined,
+            variables: request.variables ?? {},
+            estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
+          })
+          if (cost > limits.maxCost) {
+            throw tooComplex(`The query costs ${cost}; at most ${limits.maxCost} is allowed (ask for smaller pages)`, {
+              cost,
+              maxCost: limits.maxCost,
+            })
+          }
+        },
+      }
+    },
+  }
+}
