@@ -4,6 +4,7 @@ import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastif
 import Fastify, { type FastifyInstance } from 'fastify'
 import { GraphQLError } from 'graphql'
 import { randomUUID } from 'node:crypto'
+import type { Writable } from 'node:stream'
 import { bearerAuthenticator } from './auth/auth.js'
 import { RateLimitedError, RateLimiter } from './auth/rate-limit.js'
 import type { Config } from './config.js'
@@ -71,10 +72,11 @@ function createMetaApi(config: Config, server: FastifyInstance): MetaApi {
  * Builds the whole service (database, Meta client, services, GraphQL at /graphql, REST under
  * /api/whatsapp) without listening. `main.ts` listens; tests build one per file.
  */
-export async function createApp(config: Config): Promise<App> {
+export async function createApp(config: Config, options: { logStream?: Writable } = {}): Promise<App> {
   const server = Fastify({
     logger: {
       level: config.logLevel,
+      ...(options.logStream ? { stream: options.logStream } : {}),
       // Tokens and signatures never reach the logs.
       redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]'],
     },
@@ -134,8 +136,12 @@ export async function createApp(config: Config): Promise<App> {
     // A JSON API: anything but application/json bodies is refused with 415.
     server.removeContentTypeParser('text/plain')
     server.setErrorHandler(handleHttpError)
+    let closing = false
     server.addHook('onSend', async (request, reply) => {
       reply.header('x-request-id', request.id)
+      // While shutting down, in-flight requests finish and their keep-alive connections end with
+      // them, so the close does not wait for idle connections to time out.
+      if (closing) reply.header('connection', 'close')
     })
     // Cheap and unauthenticated, for load balancers and orchestrators.
     server.get('/healthz', async () => ({ status: 'ok' }))
@@ -215,6 +221,7 @@ export async function createApp(config: Config): Promise<App> {
       events,
       listen: () => server.listen({ host: config.host, port: config.port }),
       async close() {
+        closing = true
         await subscriptions.dispose()
         await new Promise((resolve) => wsServer.close(resolve))
         await server.close()

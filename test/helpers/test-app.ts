@@ -4,6 +4,7 @@
  * and Meta played by a {@link FakeMetaServer} or by the simulator.
  */
 import { randomBytes } from 'node:crypto'
+import type { Writable } from 'node:stream'
 import { type TypedDocumentNode } from '@graphql-typed-document-node/core'
 import { print } from 'graphql'
 import { type Client, createClient } from 'graphql-ws'
@@ -90,6 +91,8 @@ export async function startTestApp(
     env?: Record<string, string>
     /** Share this database (a second instance) instead of making a scratch one. */
     databaseUrl?: string
+    /** Where the JSON log lines go (LOG_LEVEL must not be silent then). */
+    logStream?: Writable
   } = {},
 ): Promise<TestApp> {
   const database = options.databaseUrl ? { url: options.databaseUrl, drop: async () => {} } : await scratchDatabase()
@@ -103,7 +106,7 @@ export async function startTestApp(
     ...(options.meta?.env() ?? {}),
     ...options.env,
   })
-  const app = await createApp(config)
+  const app = await createApp(config, { logStream: options.logStream })
   const url = await app.listen()
 
   const request = async (method: string, path: string, headers: Record<string, string>, body?: string) => {

@@ -1,0 +1,233 @@
+import { Writable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConversationsDocument, SendTextDocument, TemplatesDocument } from './graphql/generated.js'
+import { FakeMetaServer } from './helpers/fake-meta.js'
+import { API_TOKEN, scratchDatabase, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+
+let meta: FakeMetaServer
+let t: TestApp
+
+beforeAll(async () => {
+  meta = await FakeMetaServer.start()
+  t = await startTestApp({ meta })
+})
+afterAll(async () => {
+  await t?.close()
+  await meta?.close()
+})
+
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${t.url}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
+
+describe('GraphQL limits', () => {
+  it('refuses a query nested deeper than the limit, before running it', async () => {
+    let selection = 'id'
+    for (let i = 0; i < 7; i++) selection = `messages(first: 1) { edges { node { conversation { ${selection} } } } }`
+    const res = await post({ query: `{ conversation(id: 1) { ${selection} } }` })
+    expect(res.status).toBe(400)
+    const body = await res.json()
+    expect(body.errors[0].extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', maxDepth: 12 })
+  })
+
+  it('refuses a query costing more than the limit without touching the database beyond the rate limit', async () => {
+    let queries = 0
+    const stop = t.app.database.onQuery(() => queries++)
+    const res = await post({
+      query: `{ conversations(first: 100) { edges { node { messages(first: 100) { edges { node { id content status createdAt } } } } } } }`,
+    })
+    stop()
+    expect(res.status).toBe(400)
+    expect((await res.json()).errors[0].extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', maxCost: 20000 })
+    expect(queries).toBe(1)
+  })
+
+  it('takes an ordinary dashboard query', async () => {
+    const { status, body } = await t.gql(ConversationsDocument, { first: 50 })
+    expect(status).toBe(200)
+    expect(body.errors).toBeUndefined()
+  })
+
+  it('refuses batched requests', async () => {
+    const res = await post([
+      { query: '{ conversations { totalCount } }' },
+      { query: '{ conversations { totalCount } }' },
+    ])
+    expect(res.status).toBe(400)
+  })
+
+  it('keeps CSRF prevention on: a simple GET without a preflight header is refused', async () => {
+    const res = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ conversations { totalCount } }')}`, {
+      headers: { authorization: `Bearer ${API_TOKEN}` },
+    })
+    expect(res.status).toBe(400)
+    expect(await res.text()).toMatch(/CSRF/i)
+    const ok = await fetch(`${t.url}/graphql?query=${encodeURIComponent('{ conversations { totalCount } }')}`, {
+      headers: { authorization: `Bearer ${API_TOKEN}`, 'apollo-require-preflight': 'true' },
+    })
+    expect(ok.status).toBe(200)
+  })
+
+  it('refuses a body over the size limit with 413', async () => {
+    const res = await post({
+      query: `{ conversations { totalCount } }`,
+      variables: { pad: 'x'.repeat(2 * 1024 * 1024) },
+    })
+    expect(res.status).toBe(413)
+  })
+})
+
+describe('health', () => {
+  it('/healthz and /readyz answer without a token; /readyz is 503 when a migration is missing', async () => {
+    expect(await (await fetch(`${t.url}/healthz`)).json()).toEqual({ status: 'ok' })
+    expect(await (await fetch(`${t.url}/readyz`)).json()).toEqual({ status: 'ready' })
+    const [last] = await t.app.database.prisma.$queryRaw<{ migration_name: string }[]>`
+      SELECT migration_name FROM _prisma_migrations ORDER BY migration_name DESC LIMIT 1`
+    await t.app.database.prisma
+      .$executeRaw`UPDATE _prisma_migrations SET finished_at = NULL WHERE migration_name = ${last.migration_name}`
+    try {
+      const res = await fetch(`${t.url}/readyz`)
+      expect(res.status).toBe(503)
+      expect((await res.json()).reason).toContain(last.migration_name)
+    } finally {
+      await t.app.database.prisma
+        .$executeRaw`UPDATE _prisma_migrations SET finished_at = now() WHERE migration_name = ${last.migration_name}`
+    }
+  })
+})
+
+describe('logs', () => {
+  it('are JSON lines with the request id on each request line and the response, and never a token', async () => {
+    const lines: string[] = []
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean))
+        done()
+      },
+    })
+    const logged = await startTestApp({ meta, env: { LOG_LEVEL: 'info' }, logStream: stream })
+    try {
+      const res = await fetch(`${logged.url}/api/whatsapp/send`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${API_TOKEN}`,
+          'content-type': 'application/json',
+          'x-request-id': 'dash-42',
+        },
+        body: JSON.stringify({ phoneNumber: '+50212345678', content: 'hola' }),
+      })
+      expect(res.headers.get('x-request-id')).toBe('dash-42')
+      const generated = await logged.rest('GET', '/api/whatsapp/templates')
+      expect(generated.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/)
+    } finally {
+      await logged.close()
+    }
+    const records = lines.map((l) => JSON.parse(l))
+    const requestLines = records.filter((r) => r.req || r.res)
+    expect(requestLines.length).toBeGreaterThanOrEqual(4)
+    expect(requestLines.every((r) => typeof r.requestId === 'string')).toBe(true)
+    expect(requestLines.some((r) => r.requestId === 'dash-42')).toBe(true)
+    const all = lines.join('\n')
+    expect(all).not.toContain(API_TOKEN)
+    expect(all).not.toContain(meta.accessToken)
+  })
+})
+
+describe('production mode', () => {
+  it('masks unknown errors, hides schema hints, and keeps introspection and Sandbox off unless enabled', async () => {
+    const prod = await startTestApp({ meta, env: { NODE_ENV: 'production' } })
+    try {
+      const typo = await prod.rest('POST', '/graphql', { query: '{ conversatons { totalCount } }' })
+      expect(JSON.stringify(typo.body)).not.toMatch(/Did you mean/)
+
+      await prod.app.database.prisma.$executeRawUnsafe('DROP TABLE templates')
+      const { body } = await prod.gql(TemplatesDocument, {})
+      expect(body.errors![0]).toEqual({
+        message: 'Internal server error',
+        locations: expect.any(Array),
+        path: ['templates'],
+        extensions: { code: 'INTERNAL_SERVER_ERROR' },
+      })
+      const rest = await prod.rest('GET', '/api/whatsapp/templates')
+      expect(rest.status).toBe(500)
+      expect(rest.body).toEqual({
+        success: false,
+        error: { code: 'INTERNAL_SERVER_ERROR', message: 'Internal server error' },
+      })
+    } finally {
+      await prod.close()
+    }
+
+    const open = await startTestApp({
+      meta,
+      env: { NODE_ENV: 'production', GRAPHQL_INTROSPECTION: 'true', GRAPHQL_SANDBOX: 'true' },
+    })
+    try {
+      const introspection = await open.rest('POST', '/graphql', { query: '{ __schema { queryType { name } } }' })
+      expect(introspection.body.data.__schema.queryType.name).toBe('Query')
+      const page = await fetch(`${open.url}/graphql`, { headers: { accept: 'text/html' } })
+      expect(await page.text()).toMatch(/sandbox/i)
+    } finally {
+      await open.close()
+    }
+  })
+})
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight sends before closing', async () => {
+    const own = await startTestApp({ meta })
+    meta.stall(300)
+    try {
+      const before = meta.requests.length
+      const inFlight = own.gql(SendTextDocument, { input: { phoneNumber: '+50212345678', content: 'en camino' } })
+      while (meta.requests.length === before) await new Promise((r) => setTimeout(r, 5))
+      const closing = own.app.close()
+      const { status, body } = await inFlight
+      expect(status).toBe(200)
+      expect(body.data!.sendText.message.status).toBe('SENT')
+      await closing
+      await expect(fetch(`${own.url}/healthz`)).rejects.toThrow()
+    } finally {
+      meta.stall(0)
+      await own.close().catch(() => {})
+    }
+  })
+})
+
+describe('rate limits', () => {
+  it('answers 429 with Retry-After once a token has used its requests for the minute, on both doors', async () => {
+    const limited = await startTestApp({ meta, env: { API_RATE_LIMIT_PER_MINUTE: '4' } })
+    try {
+      for (let i = 0; i < 4; i++) expect((await limited.rest('GET', '/api/whatsapp/conversations')).status).toBe(200)
+      const rest = await limited.rest('GET', '/api/whatsapp/conversations')
+      expect(rest.status).toBe(429)
+      expect(Number(rest.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(rest.body.error.code).toBe('RATE_LIMITED')
+      const gql = await limited.gql(ConversationsDocument, {})
+      expect(gql.status).toBe(429)
+      expect(gql.headers.get('retry-after')).not.toBeNull()
+      expect(gql.body.errors![0].extensions!.code).toBe('RATE_LIMITED')
+    } finally {
+      await limited.close()
+    }
+  })
+
+  it.runIf(TEST_DATABASE.kind === 'postgres')('counts across instances sharing PostgreSQL', async () => {
+    const db = await scratchDatabase()
+    const env = { API_RATE_LIMIT_PER_MINUTE: '4' }
+    const a = await startTestApp({ meta, env, databaseUrl: db.url })
+    const b = await startTestApp({ meta, env, databaseUrl: db.url })
+    try {
+      const statuses = []
+      for (const app of [a, b, a, b, a]) statuses.push((await app.rest('GET', '/api/whatsapp/conversations')).status)
+      expect(statuses).toEqual([200, 200, 200, 200, 429])
+    } finally {
+      await a.close()
+      await b.close()
+      await db.drop()
+    }
+  })
+})
