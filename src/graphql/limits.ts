@@ -71,13 +71,20 @@ export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): A
               maxDepth: limits.maxDepth,
             })
           }
-          const cost = getComplexity({
-            schema,
-            query: document,
-            operationName: operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
-          })
+          let cost: number
+          try {
+            cost = getComplexity({
+              schema,
+              query: document,
+              operationName: operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
+            })
+          } catch (err) {
+            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT (400).
+            if (err instanceof GraphQLError) return
+            throw err
+          }
           if (cost > limits.maxCost) {
             throw tooComplex(`The query costs ${cost}; at most ${limits.maxCost} is allowed (ask for smaller pages)`, {
               cost,
