@@ -182,14 +182,25 @@ export class ConversationRepository {
 
   /**
    * The conversation for `phoneNumber`, created if there is none. A given `requestId` links it to
-   * that service request. Race-free: an INSERT … ON CONFLICT on the unique phone number.
+   * that service request. Race-free (see {@link ensureConversation}).
    */
-  findOrCreate(phoneNumber: string, requestId?: number | null): Promise<ConversationRecord> {
-    return this.prisma.conversation.upsert({
-      where: { phoneNumber },
-      create: { phoneNumber, requestId: requestId ?? null },
-      update: requestId != null ? { requestId } : {},
-    })
+  async findOrCreate(phoneNumber: string, requestId?: number | null): Promise<ConversationRecord> {
+    await this.ensureConversation(phoneNumber, null)
+    return requestId != null
+      ? this.prisma.conversation.update({ where: { phoneNumber }, data: { requestId } })
+      : this.prisma.conversation.findUniqueOrThrow({ where: { phoneNumber } })
+  }
+
+  /**
+   * Creates the conversation unless one has this phone number or user id. Prisma's upsert is a
+   * read-then-write here, which concurrent first messages from one customer race; INSERT … ON
+   * CONFLICT DO NOTHING cannot race.
+   */
+  private async ensureConversation(phoneNumber: string | null, waUserId: string | null): Promise<void> {
+    await this.prisma.$executeRaw`
+      INSERT INTO conversations (phone_number, wa_user_id, updated_at)
+      VALUES (${phoneNumber}, ${waUserId}, now())
+      ON CONFLICT DO NOTHING`
   }
 
   /** Stores a message and moves the conversation's last activity, atomically. */
@@ -244,22 +255,22 @@ export class ConversationRepository {
    * The conversation of a customer who wrote to us: by phone number, else by Meta's user id (for
    * username-only users). Keeps the latest profile name and user id.
    */
-  findOrCreateForSender(sender: {
+  async findOrCreateForSender(sender: {
     phoneNumber: string | null
     waUserId: string | null
     contactName: string | null
   }): Promise<ConversationRecord> {
     const { phoneNumber, waUserId, contactName } = sender
-    const update = { ...(contactName ? { contactName } : {}), ...(waUserId ? { waUserId } : {}) }
-    if (phoneNumber) {
-      return this.prisma.conversation.upsert({
-        where: { phoneNumber },
-        create: { phoneNumber, waUserId, contactName },
-        update,
-      })
+    if (!phoneNumber && !waUserId) throw new Error('an inbound sender has neither a phone number nor a user id')
+    await this.ensureConversation(phoneNumber, waUserId)
+    const existing =
+      (phoneNumber && (await this.prisma.conversation.findUnique({ where: { phoneNumber } }))) ||
+      (await this.prisma.conversation.findUniqueOrThrow({ where: { waUserId: waUserId! } }))
+    const data = {
+      ...(contactName && contactName !== existing.contactName ? { contactName } : {}),
+      ...(waUserId && !existing.waUserId ? { waUserId } : {}),
     }
-    if (!waUserId) throw new Error('an inbound sender has neither a phone number nor a user id')
-    return this.prisma.conversation.upsert({ where: { waUserId }, create: { waUserId, contactName }, update })
+    return Object.keys(data).length ? this.prisma.conversation.update({ where: { id: existing.id }, data }) : existing
   }
 
   /**

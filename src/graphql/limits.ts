@@ -20,7 +20,8 @@ export interface QueryLimits {
 const connectionEstimator: ComplexityEstimator = ({ field, args, childComplexity }) => {
   if (!getNamedType(field.type).name.endsWith('Connection')) return undefined
   // Page sizes over the maximum are refused by the resolver with a field error; cost them at the maximum.
-  const first = typeof args.first === 'number' && args.first > 0 ? Math.min(args.first, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE
+  const first =
+    typeof args.first === 'number' && args.first > 0 ? Math.min(args.first, MAX_PAGE_SIZE) : DEFAULT_PAGE_SIZE
   return 1 + first * childComplexity
 }
 

@@ -1,0 +1,2 @@
+-- DropIndex
+DROP INDEX "conversations_last_message_id_key";
