@@ -102,7 +102,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
         ? await PostgresEventBus.connect(config.database.url, (err) => server.log.error({ err }, 'event bus'))
         : new InProcessEventBus()
     const statuses = new DeliveryStatusService(conversationRepository, events)
-    const messaging = new MessagingService(conversationRepository, templateRepository, meta, statuses, events, {
+    const messaging = new MessagingService(conversationRepository, templates, meta, statuses, events, {
       enforceServiceWindow: config.enforceServiceWindow,
       onInternalError: (err) => server.log.error({ err }, 'internal error while sending a template'),
     })

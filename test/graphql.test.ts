@@ -18,7 +18,17 @@ beforeAll(async () => {
     templates: [
       metaTemplate({
         name: 'appointment_reminder',
-        components: [{ type: 'BODY', text: 'Hola {{1}}, cita el {{2}}.' }],
+        components: [
+          { type: 'HEADER', format: 'DOCUMENT' },
+          { type: 'BODY', text: 'Hola {{1}}, cita el {{2}}.' },
+          {
+            type: 'BUTTONS',
+            buttons: [
+              { type: 'URL', text: 'Ver', url: 'https://x.gt/sr/{{1}}' },
+              { type: 'QUICK_REPLY', text: 'Confirmar' },
+            ],
+          },
+        ],
       }),
       metaTemplate({ name: 'sr_update', parameter_format: 'NAMED', status: 'PAUSED' }),
     ],
@@ -170,7 +180,18 @@ describe('GraphQL queries', () => {
       ['sr_update', 'PAUSED', 'NAMED'],
     ])
     expect(refreshed.body.data!.templates[0].components).toEqual([
+      { type: 'HEADER', format: 'DOCUMENT', text: null, example: null, buttons: null },
       { type: 'BODY', format: null, text: 'Hola {{1}}, cita el {{2}}.', example: null, buttons: null },
+      {
+        type: 'BUTTONS',
+        format: null,
+        text: null,
+        example: null,
+        buttons: [
+          { type: 'URL', text: 'Ver', url: 'https://x.gt/sr/{{1}}', phoneNumber: null },
+          { type: 'QUICK_REPLY', text: 'Confirmar', url: null, phoneNumber: null },
+        ],
+      },
     ])
 
     const cached = await t.gql(TemplatesDocument, { status: 'APPROVED' })

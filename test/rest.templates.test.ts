@@ -203,15 +203,16 @@ describe('POST /api/whatsapp/send-template', () => {
     expect(failed).toMatchObject({ type: 'template', status: 'failed', errorCode: 131026, requestId: 124 })
   })
 
-  it('reports a template Meta does not have (132001) per recipient', async () => {
-    const res = await t.rest('POST', '/api/whatsapp/send-template', {
-      templateName: 'no_such_template',
-      languageCode: 'es',
-      recipients: [{ phoneNumber: '+50212345678' }],
-    })
-    expect(res.status).toBe(200)
-    expect(res.body.summary).toEqual({ total: 1, sent: 0, failed: 1 })
-    expect(res.body.results[0].error.meta.code).toBe(132001)
+  it('still reports Meta’s own refusal per recipient (a template deleted at Meta since the sync: 132001)', async () => {
+    meta.templates = [appointmentReminder] // service_confirmation is gone at Meta; our copy is still synced
+    try {
+      const res = await t.rest('POST', '/api/whatsapp/send-template', documented)
+      expect(res.status).toBe(200)
+      expect(res.body.summary).toEqual({ total: 2, sent: 0, failed: 2 })
+      expect(res.body.results[0].error.meta.code).toBe(132001)
+    } finally {
+      meta.templates = [appointmentReminder, serviceConfirmation]
+    }
   })
 
   it.each([

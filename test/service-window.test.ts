@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { SendInConversationDocument } from './graphql/generated.js'
-import { FakeMetaServer } from './helpers/fake-meta.js'
+import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
 import { startTestApp, type TestApp } from './helpers/test-app.js'
 import { inboundText, postWebhook, webhookEnv } from './helpers/webhooks.js'
 
@@ -9,7 +9,7 @@ let enforcing: TestApp
 let lenient: TestApp
 
 beforeAll(async () => {
-  meta = await FakeMetaServer.start()
+  meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'appointment_reminder' })] })
   // With an app secret, webhooks tell us when customers write, so the window is enforced by default.
   enforcing = await startTestApp({ meta, env: webhookEnv })
   lenient = await startTestApp({ meta, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
@@ -69,6 +69,7 @@ describe('the 24-hour customer-service window', () => {
     const res = await enforcing.rest('POST', '/api/whatsapp/send-template', {
       templateName: 'appointment_reminder',
       languageCode: 'es',
+      components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ana' }] }],
       recipients: [{ phoneNumber: '+50280000004' }],
     })
     expect(res.body.summary).toEqual({ total: 1, sent: 1, failed: 0 })

@@ -27,7 +27,7 @@ describe('simulator mode (no Meta account)', () => {
     )
   })
 
-  it('accepts sends with wamid ids and refuses unknown templates like Meta (132001)', async () => {
+  it('accepts sends with wamid ids; an unknown template is refused before sending', async () => {
     const { body } = await t.gql(SendTemplateDocument, {
       input: {
         templateName: 'appointment_reminder',
@@ -57,7 +57,10 @@ describe('simulator mode (no Meta account)', () => {
       languageCode: 'es',
       recipients: [{ phoneNumber: '+50212345678' }],
     })
-    expect(unknown.body.results[0].error.meta.code).toBe(132001)
+    expect(unknown.status).toBe(422)
+    expect(unknown.body.error.fields).toEqual([
+      { path: 'templateName', message: expect.stringContaining('no template nope') },
+    ])
   })
 
   it('posts signed delivered and then read webhooks after a send, seen live by a subscription', async () => {

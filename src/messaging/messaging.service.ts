@@ -9,7 +9,8 @@ import { AppError, InternalError, NotFoundError, ValidationError, WindowClosedEr
 import type { EventBus } from '../events/event-bus.js'
 import type { AcceptedMessage, MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
 import { MetaApiError } from '../meta/meta.errors.js'
-import type { TemplateRepository } from '../templates/template.repository.js'
+import { checkTemplateRequest } from '../templates/template.preflight.js'
+import type { TemplateService } from '../templates/template.service.js'
 import { renderTemplateText } from '../templates/template.render.js'
 import { parseInput } from '../validation.js'
 import type { DeliveryStatusService } from './delivery-status.service.js'
@@ -46,7 +47,7 @@ const FAN_OUT_CONCURRENCY = 8
 export class MessagingService {
   constructor(
     private readonly conversations: ConversationRepository,
-    private readonly templates: TemplateRepository,
+    private readonly templates: TemplateService,
     private readonly meta: MetaApi,
     private readonly statuses: DeliveryStatusService,
     private readonly events: EventBus,
@@ -110,13 +111,25 @@ export class MessagingService {
    * Sends an approved template to every recipient. One recipient failing never fails the others:
    * each gets its own result, and each send is stored as a `template` message in that recipient's
    * conversation.
-   * @throws ValidationError when the request itself is invalid (nothing is sent then)
+   * @throws ValidationError when the request is invalid or does not fit the approved template
+   *   (nothing is sent then)
    */
   async sendTemplate(input: unknown): Promise<TemplateSendResult> {
     const request = parseInput(sendTemplateSchema, input)
     const template = { name: request.templateName, language: request.languageCode, components: request.components }
-    const known = await this.templates.find(template.name, template.language)
-    const content = renderTemplateText(known?.components, request.components) ?? `[template ${template.name}]`
+    // Pre-flight: refuse what Meta would refuse for every recipient, before anyone is contacted.
+    const known = await this.templates.findForSend(template.name, template.language)
+    if (!known) {
+      throw new ValidationError([
+        {
+          path: 'templateName',
+          message: `Meta has no template ${template.name} in language ${template.language} (synced just now)`,
+        },
+      ])
+    }
+    const problems = checkTemplateRequest(known, request)
+    if (problems.length) throw new ValidationError(problems)
+    const content = renderTemplateText(known.components, request.components) ?? `[template ${template.name}]`
 
     const results = await mapWithConcurrency(request.recipients, FAN_OUT_CONCURRENCY, async (recipient) => {
       try {

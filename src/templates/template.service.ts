@@ -49,6 +49,18 @@ export class TemplateService {
     await this.templates.replaceAll(remote, new Date())
   }
 
+  /**
+   * The synced template with this name and language; one we have not seen yet triggers one sync
+   * from Meta first (it may have been approved since). Null when Meta does not have it either.
+   */
+  async findForSend(name: string, language: string): Promise<TemplateRecord | null> {
+    const known = await this.templates.find(name, language)
+    if (known && known.removedAt === null) return known
+    await this.sync()
+    const synced = await this.templates.find(name, language)
+    return synced && synced.removedAt === null ? synced : null
+  }
+
   /** @throws ValidationError for a malformed filter */
   async list(options: ListTemplatesOptions = {}): Promise<TemplateRecord[]> {
     const { refresh, ...filter } = parseInput(listSchema, options)
