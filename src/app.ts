@@ -104,6 +104,12 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     const statuses = new DeliveryStatusService(conversationRepository, events)
     const messaging = new MessagingService(conversationRepository, templates, meta, statuses, events, {
       enforceServiceWindow: config.enforceServiceWindow,
+      retry: config.metaRetry,
+      onTokenInvalid: (err) =>
+        server.log.error(
+          { metaCode: err.metaCode, fbtraceId: err.fbtraceId },
+          'Meta rejected WHATSAPP_ACCESS_TOKEN (190): sends fail until it is replaced',
+        ),
       onInternalError: (err) => server.log.error({ err }, 'internal error while sending a template'),
     })
     const webhooks = new WebhookService(

@@ -45,6 +45,8 @@ export interface Config {
   }
   /** Requests per API token per minute. */
   rateLimitPerMinute: number
+  /** Retries of Meta's retryable errors: how many, and the first backoff (it doubles). */
+  metaRetry: { maxRetries: number; baseDelayMs: number }
 }
 
 type Env = Record<string, string | undefined>
@@ -116,6 +118,8 @@ const envSchema = z.object({
     blankToUndefined,
     z.coerce.number().int().min(0).max(60_000).default(1000),
   ),
+  WHATSAPP_RETRY_MAX: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(10).default(3)),
+  WHATSAPP_RETRY_BASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(60_000).default(500)),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
     blankToUndefined,
     z.coerce.number().int().min(100).max(120_000).default(15_000),
@@ -240,5 +244,6 @@ export function loadConfig(env: Env = process.env): Config {
       maxCost: e.GRAPHQL_MAX_COST,
     },
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+    metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },
   }
 }

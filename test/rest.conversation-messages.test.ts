@@ -75,7 +75,7 @@ describe('POST /api/whatsapp/conversations/:id/messages', () => {
     meta.failNext(META_ERRORS.tokenExpired())
     const res = await post(conversationId, { content: 'x' })
     expect(res.status).toBe(502)
-    expect(res.body.error).toMatchObject({ code: 'META_API_ERROR', meta: { code: 190, error_subcode: 463 } })
+    expect(res.body.error).toMatchObject({ code: 'META_TOKEN_INVALID', meta: { code: 190, error_subcode: 463 } })
     const last = await t.app.database.prisma.message.findFirst({ orderBy: { id: 'desc' } })
     expect(last).toMatchObject({ status: 'failed', errorCode: 190, content: 'x' })
   })

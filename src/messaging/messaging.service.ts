@@ -9,6 +9,7 @@ import { AppError, InternalError, NotFoundError, ValidationError, WindowClosedEr
 import type { EventBus } from '../events/event-bus.js'
 import type { AcceptedMessage, MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
 import { MetaApiError } from '../meta/meta.errors.js'
+import { type RetryPolicy, withRetries } from '../meta/meta.retry.js'
 import { checkTemplateRequest } from '../templates/template.preflight.js'
 import type { TemplateService } from '../templates/template.service.js'
 import { renderTemplateText } from '../templates/template.render.js'
@@ -54,8 +55,12 @@ export class MessagingService {
     private readonly options: {
       /** Refuse free-form texts outside the customer-service window, before calling Meta. */
       enforceServiceWindow: boolean
+      /** Retries of Meta's retryable errors (throughput, transient, 5xx, never-sent). */
+      retry: RetryPolicy
       /** Told about failures of ours that are turned into per-recipient results (for the log). */
       onInternalError?: (err: unknown) => void
+      /** Told when Meta rejects the access token (190): sends fail until an operator replaces it. */
+      onTokenInvalid?: (err: MetaApiError) => void
       now?: () => Date
     },
   ) {}
@@ -190,9 +195,10 @@ export class MessagingService {
     this.events.publish({ type: 'messageAdded', ...event })
     let accepted: AcceptedMessage
     try {
-      accepted = await send()
+      accepted = await withRetries(send, this.options.retry)
     } catch (err) {
       if (!(err instanceof AppError)) throw err
+      if (err instanceof MetaApiError && err.code === 'META_TOKEN_INVALID') this.options.onTokenInvalid?.(err)
       const failed = await this.conversations.recordOutcome(pending.id, {
         status: 'failed',
         errorCode: err instanceof MetaApiError ? err.metaCode : null,

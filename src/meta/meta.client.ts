@@ -172,7 +172,9 @@ function toMetaError(err: unknown): Error {
   }
   if (err instanceof RequestError) {
     const what = err.code === 'ETIMEDOUT' ? 'did not answer in time' : `could not be reached (${err.code})`
-    return new MetaUnreachableError(`Meta's Graph API ${what}`, { cause: err })
+    // These fail before a byte is sent; a timeout or a reset may come after Meta accepted it.
+    const notSent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(err.code)
+    return new MetaUnreachableError(`Meta's Graph API ${what}`, { cause: err, notSent })
   }
   return err instanceof Error ? err : new Error(String(err))
 }

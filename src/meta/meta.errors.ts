@@ -7,7 +7,8 @@ import type { MetaErrorBody } from './meta.types.js'
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes
  */
 export class MetaApiError extends AppError {
-  readonly code = 'META_API_ERROR'
+  /** META_TOKEN_INVALID for 190 (expired or revoked access token: an operator must act), else META_API_ERROR. */
+  readonly code: 'META_API_ERROR' | 'META_TOKEN_INVALID'
   readonly httpStatus = 502
   override name = 'MetaApiError'
   /** Meta's numeric error code, e.g. 131026 (undeliverable), 190 (token expired). */
@@ -23,6 +24,7 @@ export class MetaApiError extends AppError {
     readonly status: number,
   ) {
     super(body.message)
+    this.code = body.code === 190 ? 'META_TOKEN_INVALID' : 'META_API_ERROR'
     this.metaCode = body.code
     this.type = body.type
     this.subcode = body.error_subcode
@@ -48,6 +50,19 @@ export class MetaUnreachableError extends AppError {
   readonly code = 'META_UNREACHABLE'
   readonly httpStatus = 502
   override name = 'MetaUnreachableError'
+
+  constructor(
+    message: string,
+    options?: ErrorOptions & {
+      /** True when the request certainly never reached Meta (so sending again cannot double it). */
+      notSent?: boolean
+    },
+  ) {
+    super(message, options)
+    this.notSent = options?.notSent ?? false
+  }
+
+  readonly notSent: boolean
 }
 
 export function isMetaErrorBody(body: unknown): body is MetaErrorBody {

@@ -102,6 +102,7 @@ export async function startTestApp(
     HOST: '127.0.0.1',
     PORT: '0',
     API_TOKENS: API_TOKEN,
+    WHATSAPP_RETRY_BASE_MS: '5', // retries stay, their waits shrink
     DATABASE_URL: database.url,
     ...(options.meta?.env() ?? {}),
     ...options.env,
