@@ -16,8 +16,7 @@ import { type Database, openDatabase } from './db/database.js'
 import { errorPayload, UnauthenticatedError } from './errors.js'
 import { createApolloServer } from './graphql/apollo.js'
 import { getSchema, type GraphQLContext } from './graphql/schema.js'
-import { useServer } from 'graphql-ws/use/ws'
-import { WebSocketServer } from 'ws'
+import { startSubscriptionServer } from './graphql/subscriptions.js'
 import { PostgresEventBus } from './events/postgres-event-bus.js'
 import { MessageEventsResolver } from './conversations/message-events.resolver.js'
 import { type EventBus, InProcessEventBus } from './events/event-bus.js'
@@ -89,6 +88,8 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
     },
     bodyLimit: BODY_LIMIT_BYTES,
+    // Errors Fastify raises before routing (a malformed URL) get our error shape too.
+    frameworkErrors: (error, request, reply) => handleHttpError(error, request, reply),
   })
   const database = await openDatabase(config.database)
   try {
@@ -126,7 +127,6 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       },
     )
     const authenticate = bearerAuthenticator(config.apiTokens)
-    const isAuthorized = (authorization: string | undefined) => authenticate(authorization) !== null
     const rateLimiter = new RateLimiter(database.prisma, config.rateLimitPerMinute)
 
     const resolvers = new Map<unknown, unknown>([
@@ -153,7 +153,12 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     server.get('/healthz', async () => ({ status: 'ok' }))
     server.get('/readyz', async (_request, reply) => {
       const reason = await database.notReadyReason()
-      return reason ? reply.status(503).send({ status: 'unavailable', reason }) : { status: 'ready' }
+      if (!reason) return { status: 'ready' }
+      _request.log.warn({ reason }, 'not ready')
+      // Unauthenticated: say what kind of problem, never the driver's words (hosts, users).
+      return reply
+        .status(503)
+        .send({ status: 'unavailable', reason: reason.startsWith('migrations') ? reason : 'database unreachable' })
     })
     server.setNotFoundHandler((request, reply) =>
       reply
@@ -191,22 +196,21 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     })
     // Subscriptions: graphql-ws on the same port and path, with the same bearer tokens, sent as
     // {"authorization": "Bearer <token>"} in the connection_init payload.
-    const wsServer = new WebSocketServer({ server: server.server, path: '/graphql' })
-    const subscriptions = useServer<Record<string, unknown>>(
-      {
-        schema: await getSchema(),
-        onConnect: ({ connectionParams }) =>
-          isAuthorized(
-            typeof connectionParams?.authorization === 'string' ? connectionParams.authorization : undefined,
-          ),
-        context: (): GraphQLContext => ({
-          container,
-          events,
-          loaders: createConversationLoaders(conversationRepository),
-        }),
-      },
-      wsServer,
-    )
+    const subscriptions = startSubscriptionServer({
+      server: server.server,
+      schema: await getSchema(),
+      authenticate,
+      rateLimiter,
+      limits: config.graphql,
+      introspection: config.graphql.introspection,
+      // Loaders without a cache: a subscription lives long, and each event must read fresh rows.
+      context: () => ({
+        container,
+        events,
+        loaders: createConversationLoaders(conversationRepository, { cache: false }),
+      }),
+      log: server.log,
+    })
     await server.register(whatsappRoutes, {
       prefix: '/api/whatsapp',
       conversations,
@@ -228,8 +232,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       listen: () => server.listen({ host: config.host, port: config.port }),
       async close() {
         closing = true
-        await subscriptions.dispose()
-        await new Promise((resolve) => wsServer.close(resolve))
+        await subscriptions.close()
         await server.close()
         await webhooks.drained()
         rateLimiter.close()

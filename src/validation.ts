@@ -14,6 +14,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * `at` names the input itself when it is a single value (e.g. `conversationId`).
  */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown, at?: string): z.output<S> {
+  // PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+  const nul = findNul(input, at ? [at] : [])
+  if (nul) throw new ValidationError([{ path: formatPath(nul), message: 'must not contain NUL (\\u0000) characters' }])
   const result = schema.safeParse(input)
   if (result.success) return result.data
   throw new ValidationError(
@@ -22,4 +25,17 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, at?: 
       message: issue.message,
     })),
   )
+}
+
+/** The path of the first string (or key) holding a NUL character, if any. */
+function findNul(value: unknown, path: PropertyKey[], depth = 0): PropertyKey[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null
+  if (depth > 32 || typeof value !== 'object' || value === null) return null
+  for (const [key, child] of Object.entries(value)) {
+    const at = [...path, Array.isArray(value) ? Number(key) : key]
+    if (key.includes('\u0000')) return at
+    const found = findNul(child, at, depth + 1)
+    if (found) return found
+  }
+  return null
 }

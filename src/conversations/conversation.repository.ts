@@ -231,7 +231,8 @@ export class ConversationRepository {
       UPDATE conversations
       SET ${inboundSql}
           last_message_at = GREATEST(last_message_at, ${at}),
-          last_message_id = (SELECT max(id) FROM messages WHERE conversation_id = ${conversationId}),
+          -- The subquery is evaluated before this statement waits for the row lock: never go back.
+          last_message_id = GREATEST(last_message_id, (SELECT max(id) FROM messages WHERE conversation_id = ${conversationId})),
           updated_at = now()
       WHERE id = ${conversationId}`
   }

@@ -10,6 +10,9 @@ import type {
 } from './conversation.repository.js'
 import { cursorSchema, encodeCursor, firstSchema, type Page } from './pagination.js'
 
+/** A row id inside a cursor: PostgreSQL `integer`. */
+const dbId = z.number().int().min(1).max(2_147_483_647)
+
 const lowercase = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)
 
 const conversationFilterSchema = z
@@ -32,7 +35,10 @@ const conversationFilterSchema = z
         }),
       ),
       search: z.string({ error: 'must be a string' }).trim().min(2, 'must be at least 2 characters').max(200),
-      updatedSince: z.coerce.date({ error: 'must be a date-time, e.g. 2026-03-03T10:30:00Z' }),
+      updatedSince: z.coerce
+        .date({ error: 'must be a date-time, e.g. 2026-03-03T10:30:00Z' })
+        .min(new Date('2000-01-01T00:00:00Z'), 'must be a date-time after 2000')
+        .max(new Date('9999-12-31T00:00:00Z'), 'must be a date-time before 9999'),
     },
     { error: 'must be an object' },
   )
@@ -40,11 +46,11 @@ const conversationFilterSchema = z
 
 const conversationPageSchema = z.object({
   first: firstSchema,
-  after: cursorSchema(z.tuple([z.number().nullable(), z.number().int()])),
+  after: cursorSchema(z.tuple([z.number().int().min(0).max(8.64e15).nullable(), dbId])),
   filter: conversationFilterSchema.nullish(),
 })
 
-const messagePageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([z.number().int()])) })
+const messagePageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([dbId])) })
 
 function toPage<T>(rows: T[], first: number, totalCount: number, key: (row: T) => unknown[]): Page<T> {
   const nodes = rows.slice(0, first)

@@ -40,6 +40,7 @@ export class PostgresEventBus implements EventBus {
     })
     await client.connect()
     await client.query(`LISTEN ${CHANNEL}`)
+    if (this.closed) return void (await client.end())
     this.client = client
   }
 

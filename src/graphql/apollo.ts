@@ -22,7 +22,9 @@ export function formatErrorWith(log: FastifyBaseLogger) {
       const { code, message, ...details } = errorPayload(original)
       return { message, locations: formatted.locations, path: formatted.path, extensions: { code, ...details } }
     }
-    if (original instanceof GraphQLError || formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') {
+    // Apollo wraps failures (a resolver's, or the context's) as INTERNAL_SERVER_ERROR GraphQLErrors:
+    // those are masked below; GraphQL's own errors (parse, validation, variables) pass.
+    if (formatted.extensions?.code !== 'INTERNAL_SERVER_ERROR') {
       const { stacktrace: _, ...extensions } = formatted.extensions ?? {}
       return { ...formatted, extensions }
     }

@@ -57,41 +57,53 @@ const tooComplex = (message: string, extra: Record<string, number>) =>
   new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', ...extra, http: { status: 400 } } })
 
 /**
- * Refuses operations nested deeper than `maxDepth` or costing more than `maxCost` (each field 1,
- * connections their page size times their nodes), before anything runs.
+ * Why an operation is over `limits` (nested deeper than `maxDepth`, or costing more than
+ * `maxCost`: each field 1, connections their page size times their nodes), or null.
  */
+export function limitsProblem(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown>,
+  limits: QueryLimits,
+): GraphQLError | null {
+  const depth = operationDepth(document, operationName)
+  if (depth > limits.maxDepth) {
+    return tooComplex(`The query is nested ${depth} levels deep; at most ${limits.maxDepth} are allowed`, {
+      depth,
+      maxDepth: limits.maxDepth,
+    })
+  }
+  let cost: number
+  try {
+    cost = getComplexity({
+      schema,
+      query: document,
+      operationName: operationName ?? undefined,
+      variables,
+      estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
+    })
+  } catch (err) {
+    // Variables that do not fit their types: execution reports them as BAD_USER_INPUT (400).
+    if (err instanceof GraphQLError) return null
+    throw err
+  }
+  return cost > limits.maxCost
+    ? tooComplex(`The query costs ${cost}; at most ${limits.maxCost} is allowed (ask for smaller pages)`, {
+        cost,
+        maxCost: limits.maxCost,
+      })
+    : null
+}
+
+/** Refuses operations over the limits before anything runs. */
 export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, operationName }) {
-          const depth = operationDepth(document, operationName)
-          if (depth > limits.maxDepth) {
-            throw tooComplex(`The query is nested ${depth} levels deep; at most ${limits.maxDepth} are allowed`, {
-              depth,
-              maxDepth: limits.maxDepth,
-            })
-          }
-          let cost: number
-          try {
-            cost = getComplexity({
-              schema,
-              query: document,
-              operationName: operationName ?? undefined,
-              variables: request.variables ?? {},
-              estimators: [connectionEstimator, simpleEstimator({ defaultComplexity: 1 })],
-            })
-          } catch (err) {
-            // Variables that do not fit their types: execution reports them as BAD_USER_INPUT (400).
-            if (err instanceof GraphQLError) return
-            throw err
-          }
-          if (cost > limits.maxCost) {
-            throw tooComplex(`The query costs ${cost}; at most ${limits.maxCost} is allowed (ask for smaller pages)`, {
-              cost,
-              maxCost: limits.maxCost,
-            })
-          }
+          const problem = limitsProblem(schema, document, operationName, request.variables ?? {}, limits)
+          if (problem) throw problem
         },
       }
     },

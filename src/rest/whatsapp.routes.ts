@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
 import { serviceWindowExpiresAt } from '../conversations/service-window.js'
-import { errorPayload, UnauthenticatedError } from '../errors.js'
+import { errorPayload, UnauthenticatedError, ValidationError } from '../errors.js'
 import { RateLimitedError, type RateLimiter } from '../auth/rate-limit.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
 import type { Page } from '../conversations/pagination.js'
@@ -104,7 +104,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
 
   app.get<{ Querystring: Record<string, unknown> }>('/conversations', async (request) => {
     const { first, after, ...filter } = request.query
-    const page = await conversations.page({ first, after, filter })
+    const page = await conversations.page({ first, after, filter }).catch((err: unknown) => {
+      // Filters are top-level query parameters here, not GraphQL's `filter` argument.
+      if (!(err instanceof ValidationError)) throw err
+      throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
+    })
     return restPage(page, (c) => ({ ...restConversation(c), last_message_at: c.lastMessageAt?.toISOString() ?? null }))
   })
 

@@ -1,0 +1,103 @@
+import type { Server } from 'node:http'
+import type { FastifyBaseLogger } from 'fastify'
+import {
+  type ExecutionResult,
+  getOperationAST,
+  GraphQLError,
+  type GraphQLSchema,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  specifiedRules,
+  validate,
+} from 'graphql'
+import { useServer } from 'graphql-ws/use/ws'
+import { WebSocketServer } from 'ws'
+import { RateLimitedError, type RateLimiter } from '../auth/rate-limit.js'
+import { formatErrorWith } from './apollo.js'
+import { limitsProblem, type QueryLimits } from './limits.js'
+import type { GraphQLContext } from './schema.js'
+
+export interface SubscriptionServerOptions {
+  server: Server
+  schema: GraphQLSchema
+  authenticate: (authorization: string | undefined) => string | null
+  rateLimiter: RateLimiter
+  limits: QueryLimits
+  introspection: boolean
+  /** A fresh context for each subscription. */
+  context: () => GraphQLContext
+  log: FastifyBaseLogger
+}
+
+/**
+ * GraphQL subscriptions over graphql-ws on the HTTP server's /graphql. The same guards as the HTTP
+ * door: bearer token (in `connection_init`), per-token rate limit, depth and cost limits,
+ * introspection switch, error masking; and only subscriptions (queries and mutations use HTTP).
+ * @see https://github.com/enisdenjo/graphql-ws/blob/master/PROTOCOL.md
+ */
+export function startSubscriptionServer(options: SubscriptionServerOptions) {
+  const { schema, limits, log } = options
+  const formatError = formatErrorWith(log)
+  const rules = options.introspection ? specifiedRules : [...specifiedRules, NoSchemaIntrospectionCustomRule]
+  const format = (result: ExecutionResult) =>
+    result.errors
+      ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError) }
+      : result
+  const wsServer = new WebSocketServer({ server: options.server, path: '/graphql' })
+  const tokenOf = (params: Readonly<Record<string, unknown>> | undefined) =>
+    options.authenticate(typeof params?.authorization === 'string' ? params.authorization : undefined)
+
+  const subscriptions = useServer<Record<string, unknown>>(
+    {
+      schema,
+      onConnect: ({ connectionParams }) => tokenOf(connectionParams) !== null,
+      onSubscribe: async (ctx, _id, payload) => {
+        const token = tokenOf(ctx.connectionParams)
+        if (token === null) return [new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })]
+        try {
+          await options.rateLimiter.hit(token)
+        } catch (err) {
+          if (err instanceof RateLimitedError)
+            return [new GraphQLError(err.message, { extensions: { code: err.code } })]
+          throw err
+        }
+        let document
+        try {
+          document = parse(payload.query)
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError('Cannot parse the query')]
+        }
+        const errors = validate(schema, document, rules)
+        if (errors.length) return errors
+        const operation = getOperationAST(document, payload.operationName)
+        if (operation?.operation !== 'subscription') {
+          return [
+            new GraphQLError('Only subscriptions over WebSocket; send queries and mutations over HTTP', {
+              extensions: { code: 'BAD_REQUEST' },
+            }),
+          ]
+        }
+        const variables = payload.variables ?? {}
+        const problem = limitsProblem(schema, document, payload.operationName, variables, limits)
+        if (problem) return [problem]
+        return {
+          schema,
+          document,
+          variableValues: variables,
+          operationName: payload.operationName,
+          contextValue: options.context(),
+        }
+      },
+      onNext: (_ctx, _id, _payload, _args, result) => format(result as ExecutionResult),
+      onError: (_ctx, _id, _payload, errors) =>
+        errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError),
+    },
+    wsServer,
+  )
+  return {
+    async close() {
+      await subscriptions.dispose()
+      await new Promise((resolve) => wsServer.close(resolve))
+    },
+  }
+}
