@@ -126,13 +126,15 @@ describe('POST /webhooks/whatsapp', () => {
     await applied()
     const conversation = await conversationOf('50255550001')
     expect(conversation!.contactName).toBe('Ana López') // from the later deliveries' profile
-    expect(chronological(conversation!.messages).map((m) => [m.wamid, m.type, m.content])).toEqual([
-      ['wamid.NOPROFILE', 'text', 'hola'],
+    // Deliveries are applied concurrently, so the stored order may differ from the posting order.
+    const stored = chronological(conversation!.messages)
+    expect(stored.map((m) => [m.wamid, m.type, m.content]).sort()).toEqual([
       ['wamid.BTN', 'button', 'Confirmar'],
       ['wamid.INTERACTIVE', 'interactive', 'Martes 10:00'],
+      ['wamid.NOPROFILE', 'text', 'hola'],
       ['wamid.UNSUPPORTED', 'unsupported', null],
     ])
-    expect(nodes(conversation!.messages)[0].payload).toMatchObject({ errors: [{ code: 131051 }] })
+    expect(stored.find((m) => m.wamid === 'wamid.UNSUPPORTED')!.payload).toMatchObject({ errors: [{ code: 131051 }] })
   })
 
   it('takes a username-only customer (no phone number, Meta’s user id instead)', async () => {
@@ -280,5 +282,52 @@ describe('delivery statuses', () => {
     await applied()
     const { body } = await t.gql(TemplatesDocument, {})
     expect(body.data!.templates.find((x) => x.name === 'sr_update')!.status).toBe('PAUSED')
+  })
+})
+
+describe('applying deliveries', () => {
+  it('keeps the message when a customer first wrote as a username user, then with their number', async () => {
+    const sent = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50277001122', content: 'hola' })
+    const byNumber = sent.body.data.conversation.conversation_id
+    const usernameOnly = inboundText({ from: 'x', wamid: 'wamid.U1', text: 'soy yo', name: 'Luis' }) as any
+    delete usernameOnly.entry[0].changes[0].value.messages[0].from
+    usernameOnly.entry[0].changes[0].value.messages[0].from_user_id = 'GT.5550001'
+    usernameOnly.entry[0].changes[0].value.contacts = [{ profile: { name: 'Luis' }, user_id: 'GT.5550001' }]
+    await postWebhook(t, usernameOnly)
+    await applied()
+    await postWebhook(
+      t,
+      inboundText({ from: '50277001122', userId: 'GT.5550001', wamid: 'wamid.U2', text: 'con número' }),
+    )
+    await applied()
+    const message = await t.app.database.prisma.message.findUnique({ where: { wamid: 'wamid.U2' } })
+    expect(message).toMatchObject({ conversationId: byNumber, content: 'con número' })
+  })
+
+  it('retries a delivery whose applying failed on our side, instead of losing it', async () => {
+    const prisma = t.app.database.prisma
+    await prisma.$executeRawUnsafe('ALTER TABLE messages RENAME TO messages_away')
+    let renamedBack = false
+    try {
+      await postWebhook(t, inboundText({ from: '50277003344', wamid: 'wamid.RETRIED', text: 'otra vez' }))
+      let event = null
+      for (let i = 0; i < 100 && !event; i++) {
+        event = await prisma.webhookEvent.findFirst({
+          where: { body: { contains: 'wamid.RETRIED' }, attempts: { gte: 1 } },
+        })
+        if (!event) await new Promise((r) => setTimeout(r, 20))
+      }
+      expect(event).toMatchObject({ status: 'received', error: expect.stringContaining('messages') })
+      await prisma.$executeRawUnsafe('ALTER TABLE messages_away RENAME TO messages')
+      renamedBack = true
+      let stored = null
+      for (let i = 0; i < 200 && !stored; i++) {
+        stored = await prisma.message.findUnique({ where: { wamid: 'wamid.RETRIED' } })
+        if (!stored) await new Promise((r) => setTimeout(r, 20))
+      }
+      expect(stored).toMatchObject({ content: 'otra vez' })
+    } finally {
+      if (!renamedBack) await prisma.$executeRawUnsafe('ALTER TABLE messages_away RENAME TO messages')
+    }
   })
 })

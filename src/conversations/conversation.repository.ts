@@ -267,9 +267,13 @@ export class ConversationRepository {
     const existing =
       (phoneNumber && (await this.prisma.conversation.findUnique({ where: { phoneNumber } }))) ||
       (await this.prisma.conversation.findUniqueOrThrow({ where: { waUserId: waUserId! } }))
+    // A user id another conversation already holds (the customer wrote as a username user before
+    // we knew their number) stays there: taking it would fail the unique index and lose the message.
+    const userIdFree =
+      waUserId && !existing.waUserId && !(await this.prisma.conversation.findUnique({ where: { waUserId } }))
     const data = {
       ...(contactName && contactName !== existing.contactName ? { contactName } : {}),
-      ...(waUserId && !existing.waUserId ? { waUserId } : {}),
+      ...(userIdFree ? { waUserId } : {}),
     }
     return Object.keys(data).length ? this.prisma.conversation.update({ where: { id: existing.id }, data }) : existing
   }
@@ -353,6 +357,12 @@ export class ConversationRepository {
         errors: update.error ?? undefined,
       },
     })
+  }
+
+  /** Forgets kept statuses older than `before` (for messages sent from elsewhere, they never match). */
+  async dropPendingStatusesBefore(before: Date): Promise<number> {
+    const { count } = await this.prisma.pendingStatus.deleteMany({ where: { createdAt: { lt: before } } })
+    return count
   }
 
   /** Removes and returns the statuses kept for `wamid`. */

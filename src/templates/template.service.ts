@@ -24,6 +24,9 @@ const listSchema = z.object({
     .optional(),
 })
 
+/** At most one sync from Meta per this interval for templates a send asked about but we lack. */
+const MISS_SYNC_INTERVAL_MS = 10_000
+
 export interface ListTemplatesOptions {
   /** Fetch every template from Meta and sync the database before answering. */
   refresh?: boolean
@@ -55,11 +58,18 @@ export class TemplateService {
    */
   async findForSend(name: string, language: string): Promise<TemplateRecord | null> {
     const known = await this.templates.find(name, language)
-    if (known && known.removedAt === null) return known
+    const usable = known && known.removedAt === null ? known : null
+    // Approved and known: no need to ask Meta. Otherwise (unseen, or PENDING/PAUSED when we last
+    // looked) Meta may know better; ask, but not more than once per interval, so a script of typos
+    // does not spend Meta's rate limits.
+    if (usable?.status === 'APPROVED' || Date.now() - this.lastMissSync < MISS_SYNC_INTERVAL_MS) return usable
+    this.lastMissSync = Date.now()
     await this.sync()
     const synced = await this.templates.find(name, language)
     return synced && synced.removedAt === null ? synced : null
   }
+
+  private lastMissSync = 0
 
   /** @throws ValidationError for a malformed filter */
   async list(options: ListTemplatesOptions = {}): Promise<TemplateRecord[]> {

@@ -41,6 +41,16 @@ export class WebhookRepository {
     })
   }
 
+  /** Leaves the delivery to be applied again (a transient failure), counting the attempt. */
+  async markForRetry(id: number, error: string): Promise<number> {
+    const { attempts } = await this.prisma.webhookEvent.update({
+      where: { id },
+      data: { status: 'received', error, attempts: { increment: 1 } },
+      select: { attempts: true },
+    })
+    return attempts
+  }
+
   async markFailed(id: number, error: string): Promise<void> {
     await this.prisma.webhookEvent.update({
       where: { id },

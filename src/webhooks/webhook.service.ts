@@ -10,6 +10,13 @@ import { type InboundMessageChange, isValidSignature, readWebhook, type WebhookC
 import type { TemplateRepository } from '../templates/template.repository.js'
 import type { WebhookRepository } from './webhook.repository.js'
 
+/** Attempts to apply one delivery before it is marked failed (kept for inspection). */
+const MAX_APPLY_ATTEMPTS = 5
+/** Statuses for wamids that never appeared are forgotten after this long. */
+const PENDING_STATUS_TTL_MS = 7 * 24 * 3600 * 1000
+
+const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
+
 export class ForbiddenError extends AppError {
   readonly code = 'FORBIDDEN'
   readonly httpStatus = 403
@@ -122,6 +129,7 @@ export class WebhookService {
 
   /** Queues the deliveries a previous run stored but did not apply. */
   async resumeUnapplied(): Promise<void> {
+    await this.conversations.dropPendingStatusesBefore(new Date(Date.now() - PENDING_STATUS_TTL_MS))
     this.enqueue(await this.webhooks.unapplied(10_000))
   }
 
@@ -134,12 +142,24 @@ export class WebhookService {
   async apply(eventId: number): Promise<void> {
     const event = await this.webhooks.find(eventId)
     if (!event || event.status === 'applied') return
+    let changes: WebhookChange[]
     try {
-      for (const change of readWebhook(JSON.parse(event.body))) await this.applyChange(change)
+      changes = readWebhook(JSON.parse(event.body))
+    } catch (err) {
+      // Not something we can ever apply: kept for inspection.
+      this.options.onError?.(err, eventId)
+      return this.webhooks.markFailed(eventId, describe(err))
+    }
+    try {
+      for (const change of changes) await this.applyChange(change)
       await this.webhooks.markApplied(eventId)
     } catch (err) {
+      // Applying is idempotent, so a failure of ours (a deadlock, a lost connection) is retried;
+      // Meta already has its 200 and will not send it again.
       this.options.onError?.(err, eventId)
-      await this.webhooks.markFailed(eventId, err instanceof Error ? `${err.name}: ${err.message}` : String(err))
+      const attempts = await this.webhooks.markForRetry(eventId, describe(err))
+      if (attempts >= MAX_APPLY_ATTEMPTS) return this.webhooks.markFailed(eventId, describe(err))
+      setTimeout(() => this.enqueue([eventId]), 200 * 2 ** attempts).unref()
     }
   }
 
