@@ -92,6 +92,8 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     frameworkErrors: (error, request, reply) => handleHttpError(error, request, reply),
   })
   const database = await openDatabase(config.database)
+  // What is opened below, closed in reverse if building the app fails half-way.
+  const opened: (() => Promise<unknown>)[] = [() => database.close()]
   try {
     const meta = createMetaApi(config, server)
     const conversationRepository = new ConversationRepository(database.prisma)
@@ -102,6 +104,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       config.database.kind === 'postgres'
         ? await PostgresEventBus.connect(config.database.url, (err) => server.log.error({ err }, 'event bus'))
         : new InProcessEventBus()
+    opened.unshift(() => events.close())
     const statuses = new DeliveryStatusService(conversationRepository, events)
     const messaging = new MessagingService(conversationRepository, templates, meta, statuses, events, {
       enforceServiceWindow: config.enforceServiceWindow,
@@ -128,6 +131,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     )
     const authenticate = bearerAuthenticator(config.apiTokens)
     const rateLimiter = new RateLimiter(database.prisma, config.rateLimitPerMinute)
+    opened.unshift(async () => rateLimiter.close())
 
     const resolvers = new Map<unknown, unknown>([
       [ConversationResolver, new ConversationResolver(conversations)],
@@ -172,6 +176,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       plugins: [fastifyApolloDrainPlugin(server)],
     })
     await apollo.start()
+    opened.unshift(() => apollo.stop())
     await server.register(fastifyApollo(apollo), {
       path: '/graphql',
       context: async (request): Promise<GraphQLContext> => {
@@ -241,7 +246,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       },
     }
   } catch (err) {
-    await database.close()
+    for (const close of opened) await close().catch(() => {})
     throw err
   }
 }
