@@ -106,6 +106,23 @@ export class WindowClosedError extends AppError {
   }
 }
 
+/** Refused whoever asks (a failed webhook verification, a development-only operation in production). */
+export class ForbiddenError extends AppError {
+  readonly code = 'FORBIDDEN'
+  readonly httpStatus = 403
+  override name = 'ForbiddenError'
+}
+
+/** A webhook arrived but no app secret is configured to check its signature. */
+export class WebhooksNotConfiguredError extends AppError {
+  readonly code = 'WEBHOOKS_NOT_CONFIGURED'
+  readonly httpStatus = 503
+  override name = 'WebhooksNotConfiguredError'
+  constructor() {
+    super('Webhooks are off: set WHATSAPP_APP_SECRET (and WHATSAPP_WEBHOOK_VERIFY_TOKEN) to receive them')
+  }
+}
+
 /** The client-facing form of an error: `{ code, message, ...details }`. Never a stack trace. */
 export function errorPayload(err: AppError): { code: ErrorCode; message: string } & Record<string, unknown> {
   return { code: err.code, message: err.message, ...err.details() }

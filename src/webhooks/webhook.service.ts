@@ -3,7 +3,7 @@ import type { ConversationRepository, MessageRecord } from '../conversations/con
 import { phoneNumberSchema } from '../messaging/messaging.schemas.js'
 import { simulatedWebhook } from '../meta/meta.simulator.js'
 import { parseInput } from '../validation.js'
-import { AppError, UnauthenticatedError } from '../errors.js'
+import { ForbiddenError, UnauthenticatedError, WebhooksNotConfiguredError } from '../errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { DeliveryStatusService } from '../messaging/delivery-status.service.js'
 import { type InboundMessageChange, isValidSignature, readWebhook, type WebhookChange } from '../meta/meta.webhooks.js'
@@ -16,21 +16,6 @@ const MAX_APPLY_ATTEMPTS = 5
 const PENDING_STATUS_TTL_MS = 7 * 24 * 3600 * 1000
 
 const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
-
-export class ForbiddenError extends AppError {
-  readonly code = 'FORBIDDEN'
-  readonly httpStatus = 403
-  override name = 'ForbiddenError'
-}
-
-export class WebhooksNotConfiguredError extends AppError {
-  readonly code = 'WEBHOOKS_NOT_CONFIGURED'
-  readonly httpStatus = 503
-  override name = 'WebhooksNotConfiguredError'
-  constructor() {
-    super('Webhooks are off: set WHATSAPP_APP_SECRET (and WHATSAPP_WEBHOOK_VERIFY_TOKEN) to receive them')
-  }
-}
 
 const simulateInboundSchema = z.object({
   phoneNumber: phoneNumberSchema,
