@@ -5,7 +5,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { GraphQLError } from 'graphql'
 import { randomUUID } from 'node:crypto'
 import type { Writable } from 'node:stream'
-import { bearerAuthenticator } from './auth/auth.js'
+import { bearerAuthenticator, createGate } from './auth/auth.js'
 import { RateLimitedError, RateLimiter } from './auth/rate-limit.js'
 import type { Config } from './config.js'
 import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
@@ -13,7 +13,7 @@ import { createConversationLoaders } from './conversations/conversation.loaders.
 import { ConversationRepository } from './conversations/conversation.repository.js'
 import { ConversationService } from './conversations/conversation.service.js'
 import { type Database, openDatabase } from './db/database.js'
-import { errorPayload, UnauthenticatedError } from './errors.js'
+import { AppError, errorPayload } from './errors.js'
 import { createApolloServer } from './graphql/apollo.js'
 import { getSchema, type GraphQLContext } from './graphql/schema.js'
 import { startSubscriptionServer } from './graphql/subscriptions.js'
@@ -132,6 +132,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     const authenticate = bearerAuthenticator(config.apiTokens)
     const rateLimiter = new RateLimiter(database.prisma, config.rateLimitPerMinute)
     opened.unshift(async () => rateLimiter.close())
+    const gate = createGate(config.apiTokens, rateLimiter)
 
     const resolvers = new Map<unknown, unknown>([
       [ConversationResolver, new ConversationResolver(conversations)],
@@ -180,19 +181,15 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     await server.register(fastifyApollo(apollo), {
       path: '/graphql',
       context: async (request): Promise<GraphQLContext> => {
-        const token = authenticate(request.headers.authorization)
-        if (token === null) {
-          const err = new UnauthenticatedError()
-          throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } })
-        }
         try {
-          await rateLimiter.hit(token)
+          await gate(request.headers.authorization)
         } catch (err) {
-          if (!(err instanceof RateLimitedError)) throw err
+          if (!(err instanceof AppError)) throw err
+          const headers = err instanceof RateLimitedError ? [['retry-after', String(err.retryAfterSeconds)]] : []
           throw new GraphQLError(err.message, {
             extensions: {
               ...errorPayload(err),
-              http: { status: 429, headers: new Map([['retry-after', String(err.retryAfterSeconds)]]) },
+              http: { status: err.httpStatus, headers: new Map(headers as [string, string][]) },
             },
           })
         }
@@ -204,8 +201,8 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     const subscriptions = startSubscriptionServer({
       server: server.server,
       schema: await getSchema(),
+      gate,
       authenticate,
-      rateLimiter,
       limits: config.graphql,
       introspection: config.graphql.introspection,
       // Loaders without a cache: a subscription lives long, and each event must read fresh rows.
@@ -221,8 +218,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       conversations,
       messaging,
       templates,
-      authenticate,
-      rateLimiter,
+      gate,
     })
     await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks })
     await webhooks.resumeUnapplied()

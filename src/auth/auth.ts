@@ -1,4 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
+import { UnauthenticatedError } from '../errors.js'
+import type { RateLimiter } from './rate-limit.js'
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
@@ -22,5 +24,22 @@ export function bearerAuthenticator(tokens: string[]): (authorization: string | 
     let found: string | null = null
     for (const { token, digest: d } of expected) if (timingSafeEqual(d, given)) found = token
     return found
+  }
+}
+
+/**
+ * Lets a request in through any door (REST, GraphQL over HTTP or WebSocket): a configured bearer
+ * token, within its rate limit. Resolves to the token.
+ * @throws UnauthenticatedError, RateLimitedError
+ */
+export type Gate = (authorization: unknown) => Promise<string>
+
+export function createGate(tokens: string[], rateLimiter: RateLimiter): Gate {
+  const authenticate = bearerAuthenticator(tokens)
+  return async (authorization) => {
+    const token = authenticate(typeof authorization === 'string' ? authorization : undefined)
+    if (token === null) throw new UnauthenticatedError()
+    await rateLimiter.hit(token)
+    return token
   }
 }

@@ -12,7 +12,8 @@ import {
 } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
 import { WebSocketServer } from 'ws'
-import { RateLimitedError, type RateLimiter } from '../auth/rate-limit.js'
+import type { Gate } from '../auth/auth.js'
+import { AppError, errorPayload } from '../errors.js'
 import { formatErrorWith } from './apollo.js'
 import { limitsProblem, type QueryLimits } from './limits.js'
 import type { GraphQLContext } from './schema.js'
@@ -20,8 +21,10 @@ import type { GraphQLContext } from './schema.js'
 export interface SubscriptionServerOptions {
   server: Server
   schema: GraphQLSchema
+  /** The same bearer token check and rate limit as HTTP. */
+  gate: Gate
+  /** Token check alone, for the connection handshake. */
   authenticate: (authorization: string | undefined) => string | null
-  rateLimiter: RateLimiter
   limits: QueryLimits
   introspection: boolean
   /** A fresh context for each subscription. */
@@ -52,13 +55,10 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
       schema,
       onConnect: ({ connectionParams }) => tokenOf(connectionParams) !== null,
       onSubscribe: async (ctx, _id, payload) => {
-        const token = tokenOf(ctx.connectionParams)
-        if (token === null) return [new GraphQLError('Unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } })]
         try {
-          await options.rateLimiter.hit(token)
+          await options.gate(ctx.connectionParams?.authorization)
         } catch (err) {
-          if (err instanceof RateLimitedError)
-            return [new GraphQLError(err.message, { extensions: { code: err.code } })]
+          if (err instanceof AppError) return [new GraphQLError(err.message, { extensions: errorPayload(err) })]
           throw err
         }
         let document

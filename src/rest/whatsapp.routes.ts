@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
 import { serviceWindowExpiresAt } from '../conversations/service-window.js'
-import { errorPayload, UnauthenticatedError, ValidationError } from '../errors.js'
-import { RateLimitedError, type RateLimiter } from '../auth/rate-limit.js'
+import { errorPayload, ValidationError } from '../errors.js'
+import type { Gate } from '../auth/auth.js'
+import { RateLimitedError } from '../auth/rate-limit.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
 import type { Page } from '../conversations/pagination.js'
 import type { MessagingService } from '../messaging/messaging.service.js'
@@ -12,9 +13,7 @@ export interface WhatsappRoutesOptions {
   conversations: ConversationService
   messaging: MessagingService
   templates: TemplateService
-  /** The caller's API token, or null. */
-  authenticate: (authorization: string | undefined) => string | null
-  rateLimiter: RateLimiter
+  gate: Gate
 }
 
 const restMessage = (m: MessageRecord) => ({
@@ -49,13 +48,11 @@ const restConversation = (c: ConversationRecord) => ({
  */
 export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   app: FastifyInstance,
-  { conversations, messaging, templates, authenticate, rateLimiter },
+  { conversations, messaging, templates, gate },
 ) => {
   app.addHook('onRequest', async (request, reply) => {
-    const token = authenticate(request.headers.authorization)
-    if (token === null) throw new UnauthenticatedError()
     try {
-      await rateLimiter.hit(token)
+      await gate(request.headers.authorization)
     } catch (err) {
       if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds))
       throw err
