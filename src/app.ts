@@ -109,6 +109,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     const messaging = new MessagingService(conversationRepository, templates, meta, statuses, events, {
       enforceServiceWindow: config.enforceServiceWindow,
       retry: config.metaRetry,
+      maxRecipients: config.maxRecipients,
       onTokenInvalid: (err) =>
         server.log.error(
           { metaCode: err.metaCode, fbtraceId: err.fbtraceId },

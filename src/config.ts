@@ -47,6 +47,8 @@ export interface Config {
   rateLimitPerMinute: number
   /** Retries of Meta's retryable errors: how many, and the first backoff (it doubles). */
   metaRetry: { maxRetries: number; baseDelayMs: number }
+  /** Most recipients per template request. */
+  maxRecipients: number
 }
 
 type Env = Record<string, string | undefined>
@@ -118,6 +120,7 @@ const envSchema = z.object({
     blankToUndefined,
     z.coerce.number().int().min(0).max(60_000).default(1000),
   ),
+  WHATSAPP_MAX_RECIPIENTS: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(100_000).default(1000)),
   WHATSAPP_RETRY_MAX: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(10).default(3)),
   WHATSAPP_RETRY_BASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(60_000).default(500)),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
@@ -245,5 +248,6 @@ export function loadConfig(env: Env = process.env): Config {
     },
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },
+    maxRecipients: e.WHATSAPP_MAX_RECIPIENTS,
   }
 }

@@ -164,3 +164,26 @@ describe('pre-flight template checks', () => {
     expect(sends()).toBe(before)
   })
 })
+
+describe('recipient cap', () => {
+  it('refuses more recipients than WHATSAPP_MAX_RECIPIENTS before sending anything', async () => {
+    const capped = await startTestApp({ meta, env: { WHATSAPP_MAX_RECIPIENTS: '3' } })
+    try {
+      const before = sends()
+      const recipients = ['+50212340001', '+50212340002', '+50212340003', '+50212340004'].map((phoneNumber) => ({
+        phoneNumber,
+      }))
+      const res = await capped.rest('POST', '/api/whatsapp/send-template', { ...good, recipients })
+      expect(res.status).toBe(422)
+      expect(res.body.error.fields).toEqual([{ path: 'recipients', message: 'must have at most 3 recipients' }])
+      expect(sends()).toBe(before)
+      const ok = await capped.rest('POST', '/api/whatsapp/send-template', {
+        ...good,
+        recipients: recipients.slice(0, 3),
+      })
+      expect(ok.body.summary).toEqual({ total: 3, sent: 3, failed: 0 })
+    } finally {
+      await capped.close()
+    }
+  })
+})

@@ -3,6 +3,7 @@ import { normalizePhoneNumber } from './phone.js'
 
 /** Limits from Meta's Cloud API. */
 export const MAX_TEXT_LENGTH = 4096
+/** Default cap on recipients per template request (WHATSAPP_MAX_RECIPIENTS). */
 export const MAX_RECIPIENTS = 1000
 const INT32_MAX = 2_147_483_647
 
@@ -112,21 +113,24 @@ const recipient = z.object({ phoneNumber: requiredString(), requestId }).transfo
   return { phoneNumber: r.phoneNumber, to, requestId: r.requestId ?? null }
 })
 
-export const sendTemplateSchema = z.object(
-  {
-    templateName: z
-      .string({ error: stringError })
-      .regex(/^[a-z0-9_]{1,512}$/, 'must be a template name: lowercase letters, digits and _'),
-    languageCode: z
-      .string({ error: stringError })
-      .regex(/^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$/, 'must be a language code like es, en_US or es_MX'),
-    components: z.array(templateComponent, { error: 'must be an array' }).max(20).default([]),
-    recipients: z
-      .array(recipient, { error: 'must be an array' })
-      .min(1, 'must have at least one recipient')
-      .max(MAX_RECIPIENTS, `must have at most ${MAX_RECIPIENTS} recipients`),
-  },
-  body,
-)
+/** A template request; at most `maxRecipients` recipients (WHATSAPP_MAX_RECIPIENTS). */
+export const sendTemplateSchemaFor = (maxRecipients: number) =>
+  z.object(
+    {
+      templateName: z
+        .string({ error: stringError })
+        .regex(/^[a-z0-9_]{1,512}$/, 'must be a template name: lowercase letters, digits and _'),
+      languageCode: z
+        .string({ error: stringError })
+        .regex(/^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$/, 'must be a language code like es, en_US or es_MX'),
+      components: z.array(templateComponent, { error: 'must be an array' }).max(20).default([]),
+      recipients: z
+        .array(recipient, { error: 'must be an array' })
+        .min(1, 'must have at least one recipient')
+        .max(maxRecipients, `must have at most ${maxRecipients} recipients`),
+    },
+    body,
+  )
+export const sendTemplateSchema = sendTemplateSchemaFor(MAX_RECIPIENTS)
 export type SendTemplateInput = z.input<typeof sendTemplateSchema>
 export type SendTemplateRequest = z.output<typeof sendTemplateSchema>

@@ -18,7 +18,8 @@ import type { DeliveryStatusService } from './delivery-status.service.js'
 import {
   conversationIdSchema,
   sendInConversationSchema,
-  sendTemplateSchema,
+  MAX_RECIPIENTS,
+  sendTemplateSchemaFor,
   type SendTemplateRequest,
   sendTextSchema,
 } from './messaging.schemas.js'
@@ -55,6 +56,8 @@ export class MessagingService {
     private readonly options: {
       /** Refuse free-form texts outside the customer-service window, before calling Meta. */
       enforceServiceWindow: boolean
+      /** Most recipients one template request may carry; more is refused before anything is sent. */
+      maxRecipients?: number
       /** Retries of Meta's retryable errors (throughput, transient, 5xx, never-sent). */
       retry: RetryPolicy
       /** Told about failures of ours that are turned into per-recipient results (for the log). */
@@ -63,7 +66,11 @@ export class MessagingService {
       onTokenInvalid?: (err: MetaApiError) => void
       now?: () => Date
     },
-  ) {}
+  ) {
+    this.templateSchema = sendTemplateSchemaFor(options.maxRecipients ?? MAX_RECIPIENTS)
+  }
+
+  private readonly templateSchema: ReturnType<typeof sendTemplateSchemaFor>
 
   /** @throws WindowClosedError when enforcing and the customer has not written in the last 24 hours */
   private checkServiceWindow(conversation: ConversationRecord | null): void {
@@ -120,7 +127,7 @@ export class MessagingService {
    *   (nothing is sent then)
    */
   async sendTemplate(input: unknown): Promise<TemplateSendResult> {
-    const request = parseInput(sendTemplateSchema, input)
+    const request = parseInput(this.templateSchema, input)
     const template = { name: request.templateName, language: request.languageCode, components: request.components }
     // Pre-flight: refuse what Meta would refuse for every recipient, before anyone is contacted.
     const known = await this.templates.findForSend(template.name, template.language)
