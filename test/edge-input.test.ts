@@ -1,5 +1,7 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core'
+import { parse } from 'graphql'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConversationDocument, ConversationsDocument, MessageAddedDocument } from './graphql/generated.js'
+import { ConversationDocument, ConversationsDocument } from './graphql/generated.js'
 import { FakeMetaServer } from './helpers/fake-meta.js'
 import { nodes, startTestApp, type TestApp } from './helpers/test-app.js'
 import { inboundText, postWebhook, webhookEnv } from './helpers/webhooks.js'
@@ -57,6 +59,17 @@ describe('inputs PostgreSQL cannot hold are refused with field errors, never 500
 })
 
 describe('the WebSocket door has the HTTP door’s guards', () => {
+  it('refuses a subscription nested deeper than the limit (14 levels; the limit is 12)', async () => {
+    const deep = parse(
+      'subscription { messageAdded { conversation { messages { edges { node { conversation { messages { edges { node {' +
+        ' conversation { messages { edges { node { id } } } } } } } } } } } } } }',
+    ) as TypedDocumentNode<unknown, Record<string, never>>
+    const sub = t.subscribe(deep, {})
+    await expect(sub.next()).rejects.toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX' }) }),
+    ])
+  })
+
   it('serves only subscriptions', async () => {
     const sub = t.subscribe(ConversationsDocument, {})
     await expect(sub.next()).rejects.toEqual([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { bearerTokenVerifier } from '../src/auth/auth.js'
+import { bearerAuthenticator } from '../src/auth/auth.js'
 import { sendTemplateSchema } from '../src/messaging/messaging.schemas.js'
 import { mapWithConcurrency } from '../src/messaging/messaging.service.js'
 import { normalizePhoneNumber } from '../src/messaging/phone.js'
@@ -67,8 +67,13 @@ describe('renderTemplateText', () => {
   })
 })
 
-describe('bearerTokenVerifier', () => {
-  const verify = bearerTokenVerifier(['token-one-0123456789', 'token-two-0123456789'])
+describe('bearerAuthenticator', () => {
+  const authenticate = bearerAuthenticator(['token-one-0123456789', 'token-two-0123456789'])
+  const verify = (header: string | undefined) => authenticate(header) !== null
+
+  it('answers which token matched', () => {
+    expect(authenticate('Bearer token-two-0123456789')).toBe('token-two-0123456789')
+  })
 
   it('accepts any configured token, case-insensitive scheme', () => {
     expect(verify('Bearer token-one-0123456789')).toBe(true)

@@ -7,14 +7,8 @@ const digest = (s: string) => createHash('sha256').update(s).digest()
 /**
  * A check for `Authorization: Bearer <token>` headers against the configured tokens. Compares
  * SHA-256 digests in constant time and always checks every token, so timing reveals neither a
- * token's length nor which one matched.
+ * token's length nor which one matched. Answers which token it was (for per-token limits), or null.
  */
-export function bearerTokenVerifier(tokens: string[]): (authorization: string | undefined) => boolean {
-  const authenticate = bearerAuthenticator(tokens)
-  return (authorization) => authenticate(authorization) !== null
-}
-
-/** Like {@link bearerTokenVerifier}, but answers which token it was (for per-token limits), or null. */
 export function bearerAuthenticator(tokens: string[]): (authorization: string | undefined) => string | null {
   const expected = tokens.map((token) => ({ token, digest: digest(token) }))
   return (authorization) => {

@@ -387,14 +387,4 @@ export class ConversationRepository {
   findMessage(id: number): Promise<MessageRecord | null> {
     return this.prisma.message.findUnique({ where: { id } }) as Promise<MessageRecord | null>
   }
-
-  /** The latest `limit` messages of a conversation, oldest first (chat order). */
-  async listMessages(conversationId: number, limit: number): Promise<MessageRecord[]> {
-    const rows = await this.prisma.message.findMany({
-      where: { conversationId },
-      orderBy: { id: 'desc' },
-      take: limit,
-    })
-    return rows.reverse() as MessageRecord[]
-  }
 }
