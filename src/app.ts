@@ -1,7 +1,7 @@
 // Must run before any type-graphql decorator is evaluated.
 import 'reflect-metadata'
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { GraphQLError } from 'graphql'
 import { randomUUID } from 'node:crypto'
 import type { Writable } from 'node:stream'
@@ -82,7 +82,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     // A caller's X-Request-Id is kept when it looks like one; otherwise we make one. Every log line
     // of the request carries it, and so does the response.
     requestIdHeader: false,
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     genReqId: (req) => {
       const given = req.headers['x-request-id']
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
