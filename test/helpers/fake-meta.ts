@@ -156,14 +156,15 @@ export class FakeMetaServer {
   readonly maxPageSize: number
   /** Every request received, in order. */
   readonly requests: RecordedRequest[] = []
-  /** The ledger: every message send the fake accepted, with the wamid it returned. */
-  readonly accepted: { wamid: string; request: MetaSendMessageRequest }[] = []
+  /** The ledger: every message send the fake accepted, with the wamid it returned and when it arrived (ms since the epoch, sub-ms precision). */
+  readonly accepted: { wamid: string; request: MetaSendMessageRequest; at: number }[] = []
   /** Sends the fake refused as malformed (a test expecting well-formed requests checks this is empty). */
   readonly malformed: { path: string; problem: string }[] = []
   private readonly failuresByRecipient = new Map<string, () => MetaErrorFixture>()
   private readonly nextFailures: MetaErrorFixture[] = []
   private readonly nextRaw: { status: number; text: string }[] = []
   private stallMs = 0
+  private hangAfterAccept: { ms: number; to: string | null }[] = []
   private readonly nextWamids: string[] = []
   private server!: Server
   url = ''
@@ -216,6 +217,14 @@ export class FakeMetaServer {
     this.nextWamids.push(wamid)
   }
 
+  /**
+   * The next accepted send (to `to`, or any) is recorded in the ledger — Meta took it — but its
+   * answer is held back `ms` (longer than the client's timeout: the client never learns the wamid).
+   */
+  acceptThenHang(ms: number, to: string | null = null): void {
+    this.hangAfterAccept.push({ ms, to })
+  }
+
   /** Every answer is held back this long (0 to stop). */
   stall(ms: number): void {
     this.stallMs = ms
@@ -230,6 +239,7 @@ export class FakeMetaServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
+    const arrivedAt = performance.timeOrigin + performance.now()
     const chunks: Buffer[] = []
     for await (const chunk of req) chunks.push(chunk as Buffer)
     const url = new URL(req.url ?? '/', this.url)
@@ -295,7 +305,13 @@ export class FakeMetaServer {
       const wamid =
         this.nextWamids.shift() ??
         `wamid.${Buffer.from(`${request.to}_${randomBytes(8).toString('hex')}`).toString('base64')}`
-      this.accepted.push({ wamid, request })
+      this.accepted.push({ wamid, request, at: arrivedAt })
+      const hang = this.hangAfterAccept.findIndex((h) => h.to === null || h.to === request.to)
+      if (hang >= 0) {
+        const [{ ms }] = this.hangAfterAccept.splice(hang, 1)
+        await new Promise((resolve) => setTimeout(resolve, ms))
+        if (res.destroyed) return
+      }
       return send(200, {
         messaging_product: 'whatsapp',
         contacts: [{ input: request.to, wa_id: request.to }],
@@ -351,4 +367,18 @@ export function metaTemplate(overrides: Partial<MetaTemplate> & Pick<MetaTemplat
     components: [{ type: 'BODY', text: `Hola {{1}}, mensaje ${overrides.name}.` }],
     ...overrides,
   }
+}
+
+/**
+ * The most events in any window of `windowMs` (half-open, [t, t + windowMs)), for rate checks on
+ * the ledger's arrival times.
+ */
+export function busiestWindow(times: number[], windowMs = 1000): number {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let start = 0, end = 0; end < sorted.length; end++) {
+    while (sorted[end] - sorted[start] >= windowMs) start++
+    most = Math.max(most, end - start + 1)
+  }
+  return most
 }
