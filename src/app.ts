@@ -5,7 +5,14 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { GraphQLError } from 'graphql'
 import { randomUUID } from 'node:crypto'
 import type { Writable } from 'node:stream'
-import { bearerAuthenticator, createGate } from './auth/auth.js'
+import { bearerAuthenticator, callerOf, createGate } from './auth/auth.js'
+import { BatchRepository } from './batches/batch.repository.js'
+import { BatchResolver } from './batches/batch.resolver.js'
+import { BatchService } from './batches/batch.service.js'
+import { IdempotencyRepository } from './idempotency/idempotency.repository.js'
+import { IdempotencyService } from './idempotency/idempotency.service.js'
+import { MessageSender } from './messaging/message-sender.js'
+import { MemorySlotSource, PostgresSlotSource, SendRateLimiter } from './messaging/send-rate.js'
 import { RateLimitedError, RateLimiter } from './auth/rate-limit.js'
 import type { Config } from './config.js'
 import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
@@ -106,17 +113,42 @@ export async function createApp(config: Config, options: { logStream?: Writable 
         : new InProcessEventBus()
     opened.unshift(() => events.close())
     const statuses = new DeliveryStatusService(conversationRepository, events)
-    const messaging = new MessagingService(conversationRepository, templates, meta, statuses, events, {
-      enforceServiceWindow: config.enforceServiceWindow,
+    const sendRate = new SendRateLimiter(
+      config.messagesPerSecond,
+      // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
+      config.database.kind === 'postgres'
+        ? new PostgresSlotSource(database.prisma, config.meta.phoneNumberId)
+        : new MemorySlotSource(),
+    )
+    const sender = new MessageSender(conversationRepository, statuses, events, sendRate, {
       retry: config.metaRetry,
-      maxRecipients: config.maxRecipients,
       onTokenInvalid: (err) =>
         server.log.error(
           { metaCode: err.metaCode, fbtraceId: err.fbtraceId },
           'Meta rejected WHATSAPP_ACCESS_TOKEN (190): sends fail until it is replaced',
         ),
-      onInternalError: (err) => server.log.error({ err }, 'internal error while sending a template'),
     })
+    const batchRepository = new BatchRepository(database.prisma)
+    const batches = new BatchService(batchRepository, conversationRepository, sender, meta, events, {
+      // Enough sends in flight to keep the rate with Meta answering in up to ~250 ms.
+      concurrency: Math.min(256, Math.max(8, Math.ceil(config.messagesPerSecond / 4))),
+      exclusive: config.database.kind === 'pglite',
+      // Longer than any one call to Meta plus the longest retry backoff (30 s).
+      staleAttemptMs: (config.meta.mode === 'graph-api' ? config.meta.timeoutMs : 15_000) + 35_000,
+      onError: (err, context) => server.log.error({ err }, `template batch: ${context}`),
+    })
+    const idempotency = new IdempotencyService(new IdempotencyRepository(database.prisma))
+    opened.unshift(async () => idempotency.close())
+    const messaging = new MessagingService(
+      conversationRepository,
+      templates,
+      meta,
+      sender,
+      batches,
+      idempotency,
+      events,
+      { enforceServiceWindow: config.enforceServiceWindow, maxRecipients: config.maxRecipients },
+    )
     const webhooks = new WebhookService(
       new WebhookRepository(database.prisma),
       conversationRepository,
@@ -139,7 +171,8 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       [ConversationResolver, new ConversationResolver(conversations)],
       [MessageResolver, new MessageResolver(conversations)],
       [MessageEventsResolver, new MessageEventsResolver(conversations)],
-      [MessagingResolver, new MessagingResolver(messaging)],
+      [MessagingResolver, new MessagingResolver(messaging, batches)],
+      [BatchResolver, new BatchResolver(batches)],
       [TemplateResolver, new TemplateResolver(templates)],
       [WebhookResolver, new WebhookResolver(webhooks)],
     ])
@@ -182,8 +215,9 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     await server.register(fastifyApollo(apollo), {
       path: '/graphql',
       context: async (request): Promise<GraphQLContext> => {
+        let token: string
         try {
-          await gate(request.headers.authorization)
+          token = await gate(request.headers.authorization)
         } catch (err) {
           if (!(err instanceof AppError)) throw err
           const headers = err instanceof RateLimitedError ? [['retry-after', String(err.retryAfterSeconds)]] : []
@@ -194,7 +228,13 @@ export async function createApp(config: Config, options: { logStream?: Writable 
             },
           })
         }
-        return { container, events, loaders: createConversationLoaders(conversationRepository) }
+        return {
+          container,
+          events,
+          loaders: createConversationLoaders(conversationRepository),
+          batchProgress: batches.progressLoader(),
+          caller: callerOf(token),
+        }
       },
     })
     // Subscriptions: graphql-ws on the same port and path, with the same bearer tokens, sent as
@@ -207,10 +247,12 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       limits: config.graphql,
       introspection: config.graphql.introspection,
       // Loaders without a cache: a subscription lives long, and each event must read fresh rows.
-      context: () => ({
+      context: (token) => ({
         container,
         events,
         loaders: createConversationLoaders(conversationRepository, { cache: false }),
+        batchProgress: batches.progressLoader(),
+        caller: callerOf(token),
       }),
       log: server.log,
     })
@@ -223,6 +265,9 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     })
     await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks })
     await webhooks.resumeUnapplied()
+    // Settles sends a previous run left unanswered, and resumes its unfinished fan-outs.
+    await batches.start()
+    opened.unshift(() => batches.stop())
 
     return {
       server,
@@ -235,9 +280,12 @@ export async function createApp(config: Config, options: { logStream?: Writable 
       async close() {
         closing = true
         await subscriptions.close()
+        // Fan-outs stop taking recipients first, so their requests answer and the server can close.
+        await batches.stop()
         await server.close()
         await webhooks.drained()
         rateLimiter.close()
+        idempotency.close()
         await events.close()
         await database.close()
       },

@@ -49,6 +49,8 @@ export interface Config {
   metaRetry: { maxRetries: number; baseDelayMs: number }
   /** Most recipients per template request. */
   maxRecipients: number
+  /** Sends to Meta per second for the business number, over any one-second window, all instances together. */
+  messagesPerSecond: number
 }
 
 type Env = Record<string, string | undefined>
@@ -121,6 +123,8 @@ const envSchema = z.object({
     z.coerce.number().int().min(0).max(60_000).default(1000),
   ),
   WHATSAPP_MAX_RECIPIENTS: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(100_000).default(1000)),
+  // Meta's default throughput per business number is 80 messages/s; the higher tier is 1,000.
+  WHATSAPP_MESSAGES_PER_SECOND: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(10_000).default(80)),
   WHATSAPP_RETRY_MAX: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(10).default(3)),
   WHATSAPP_RETRY_BASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(60_000).default(500)),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
@@ -248,6 +252,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },
+    messagesPerSecond: e.WHATSAPP_MESSAGES_PER_SECOND,
     maxRecipients: e.WHATSAPP_MAX_RECIPIENTS,
   }
 }

@@ -12,11 +12,15 @@ export type ErrorCode =
   | 'FORBIDDEN'
   | 'WINDOW_CLOSED'
   | 'WEBHOOKS_NOT_CONFIGURED'
+  | 'IDEMPOTENCY_KEY_REUSED'
+  | 'IDEMPOTENCY_KEY_IN_FLIGHT'
+  | 'SERVICE_STOPPING'
   | 'RATE_LIMITED'
   | 'QUERY_TOO_COMPLEX'
   | 'META_API_ERROR'
   | 'META_TOKEN_INVALID'
   | 'META_UNREACHABLE'
+  | 'META_OUTCOME_UNKNOWN'
   | 'INTERNAL_SERVER_ERROR'
 
 export abstract class AppError extends Error {
@@ -120,6 +124,64 @@ export class WebhooksNotConfiguredError extends AppError {
   override name = 'WebhooksNotConfiguredError'
   constructor() {
     super('Webhooks are off: set WHATSAPP_APP_SECRET (and WHATSAPP_WEBHOOK_VERIFY_TOKEN) to receive them')
+  }
+}
+
+/** An idempotency key sent again with a different request. */
+export class IdempotencyKeyReusedError extends AppError {
+  readonly code = 'IDEMPOTENCY_KEY_REUSED'
+  readonly httpStatus = 422
+  override name = 'IdempotencyKeyReusedError'
+  constructor(readonly field: string) {
+    super(`${field}: this key was already used for a different request; use a new key for a new request`)
+  }
+  override details() {
+    return { fields: [{ path: this.field, message: 'already used for a different request' }] }
+  }
+}
+
+/** An idempotency key whose first request has not finished yet. */
+export class IdempotencyKeyInFlightError extends AppError {
+  readonly code = 'IDEMPOTENCY_KEY_IN_FLIGHT'
+  readonly httpStatus = 409
+  override name = 'IdempotencyKeyInFlightError'
+  constructor() {
+    super('A request with this idempotency key is still being processed: retry later to get its response')
+  }
+}
+
+/** The service is shutting down; what was left of the work continues after the restart. */
+export class ServiceStoppingError extends AppError {
+  readonly code = 'SERVICE_STOPPING'
+  readonly httpStatus = 503
+  override name = 'ServiceStoppingError'
+  constructor(
+    message: string,
+    private readonly extra?: Record<string, unknown>,
+  ) {
+    super(message)
+  }
+  override details() {
+    return this.extra
+  }
+}
+
+/**
+ * An error given again, as first answered (an idempotent replay): same code, status, message and
+ * details.
+ */
+export class ReplayedError extends AppError {
+  override name = 'ReplayedError'
+  constructor(
+    readonly code: ErrorCode,
+    readonly httpStatus: number,
+    message: string,
+    private readonly extra: Record<string, unknown> | undefined,
+  ) {
+    super(message)
+  }
+  override details() {
+    return this.extra
   }
 }
 

@@ -60,6 +60,8 @@ describe('POST /api/whatsapp/send', () => {
       to: '50212345678',
       type: 'text',
       text: { preview_url: false, body: 'Hello! Your service request has been received.' },
+      // Our message id, echoed in its status webhooks: it settles the message if Meta's answer is lost.
+      biz_opaque_callback_data: `wa-gateway:message:${res.body.data.message.message_id}`,
     })
     expect(meta.accepted.at(-1)!.wamid).toBe(res.body.data.message.wamid)
   })

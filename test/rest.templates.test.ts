@@ -175,6 +175,7 @@ describe('POST /api/whatsapp/send-template', () => {
       to: '50212345678',
       type: 'template',
       template: { name: 'service_confirmation', language: { code: 'es' }, components: documented.components },
+      biz_opaque_callback_data: `wa-gateway:message:${res.body.results[0].data.message_id}`,
     })
     expect(meta.malformed).toEqual([])
   })

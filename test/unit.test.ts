@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { bearerAuthenticator } from '../src/auth/auth.js'
 import { sendTemplateSchema } from '../src/messaging/messaging.schemas.js'
-import { mapWithConcurrency } from '../src/messaging/messaging.service.js'
+import { forEachConcurrently } from '../src/batches/batch.service.js'
 import { normalizePhoneNumber } from '../src/messaging/phone.js'
 import { renderTemplateText } from '../src/templates/template.render.js'
 import { formatPath } from '../src/validation.js'
@@ -110,18 +110,22 @@ describe('request validation', () => {
   })
 })
 
-describe('mapWithConcurrency', () => {
-  it('keeps input order and never runs more than the limit at once', async () => {
+describe('forEachConcurrently', () => {
+  it('takes items in order, never runs more than the limit at once, and stops taking when told', async () => {
     let running = 0
     let peak = 0
-    const out = await mapWithConcurrency([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+    const started: number[] = []
+    await forEachConcurrently([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+      started.push(n)
       running++
       peak = Math.max(peak, running)
       await new Promise((r) => setTimeout(r, n * 2))
       running--
-      return n * 10
+      return n !== 2
     })
-    expect(out).toEqual([50, 10, 40, 20, 30, 0, 60])
     expect(peak).toBe(3)
+    // 2 said stop: the workers busy then finish, and nothing after the item taken next starts.
+    expect(started.slice(0, 4)).toEqual([5, 1, 4, 2])
+    expect(started).not.toContain(6)
   })
 })

@@ -37,3 +37,8 @@ export function createGate(tokens: string[], rateLimiter: RateLimiter): Gate {
     return token
   }
 }
+
+/** A stable, non-secret name for the client holding `token` (for idempotency-key scopes). */
+export function callerOf(token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 22)
+}

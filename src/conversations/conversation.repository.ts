@@ -2,7 +2,7 @@ import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 
 export type MessageDirection = 'inbound' | 'outbound'
-export type MessageStatus = 'pending' | 'sent' | 'delivered' | 'read' | 'failed'
+export type MessageStatus = 'pending' | 'unknown' | 'sent' | 'delivered' | 'read' | 'failed'
 
 export interface ConversationRecord {
   id: number
@@ -38,6 +38,9 @@ export interface MessageRecord {
   errorMessage: string | null
   errorDetails: string | null
   errorTraceId: string | null
+  attemptedAt: Date | null
+  batchId: number | null
+  recipient: string | null
   createdAt: Date
   updatedAt: Date
 }
@@ -49,6 +52,8 @@ export interface NewMessage {
   template?: object
   status: MessageStatus
   requestId?: number | null
+  /** Outbound: set when Meta is about to be called for it. */
+  attemptedAt?: Date | null
 }
 
 export interface NewInboundMessage {
@@ -64,10 +69,13 @@ export interface StatusUpdate {
   status: 'sent' | 'delivered' | 'read' | 'failed'
   timestamp: Date
   error: { code: number | null; title: string; details: string | null } | null
+  /** Our message id, when Meta echoed the callback data we sent with it. */
+  messageId?: number | null
 }
 
 export type MessageOutcome =
   | { status: 'sent'; wamid: string }
+  | { status: 'unknown'; errorMessage: string }
   | {
       status: 'failed'
       errorCode: number | null
@@ -110,7 +118,7 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
 }
 
 /** The order statuses move in; `failed` is final. */
-const STATUS_RANK = { pending: 0, sent: 1, delivered: 2, read: 3, failed: 4 } as const
+const STATUS_RANK = { pending: 0, unknown: 1, sent: 2, delivered: 3, read: 4, failed: 5 } as const
 
 /** Conversations and their messages. The only code that talks to Prisma about them. */
 export class ConversationRepository {
@@ -216,6 +224,7 @@ export class ConversationRepository {
           template: message.template,
           status: message.status,
           requestId: message.requestId ?? null,
+          attemptedAt: message.attemptedAt ?? null,
           createdAt: now,
         },
       }),
@@ -237,19 +246,72 @@ export class ConversationRepository {
       WHERE id = ${conversationId}`
   }
 
-  /** Records what Meta answered for an outbound message. */
+  /**
+   * Records what Meta answered for an outbound message. Only moves forward: a status webhook may
+   * have settled the message already (a late answer never takes `delivered` back to `sent`, and a
+   * timeout never makes a settled message `unknown`).
+   */
   async recordOutcome(messageId: number, outcome: MessageOutcome): Promise<MessageRecord> {
     const data =
       outcome.status === 'sent'
         ? { status: outcome.status, wamid: outcome.wamid }
-        : {
-            status: outcome.status,
-            errorCode: outcome.errorCode,
-            errorMessage: outcome.errorMessage,
-            errorDetails: outcome.errorDetails ?? null,
-            errorTraceId: outcome.errorTraceId ?? null,
-          }
-    return (await this.prisma.message.update({ where: { id: messageId }, data })) as MessageRecord
+        : outcome.status === 'unknown'
+          ? { status: outcome.status, errorMessage: outcome.errorMessage }
+          : {
+              status: outcome.status,
+              errorCode: outcome.errorCode,
+              errorMessage: outcome.errorMessage,
+              errorDetails: outcome.errorDetails ?? null,
+              errorTraceId: outcome.errorTraceId ?? null,
+            }
+    const from: MessageStatus[] = outcome.status === 'unknown' ? ['pending'] : ['pending', 'unknown']
+    try {
+      return (await this.prisma.message.update({
+        where: { id: messageId, status: { in: from } },
+        data,
+      })) as MessageRecord
+    } catch (err) {
+      if (!(err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025')) throw err
+      // Settled meanwhile by a webhook that found it through our callback data.
+      if (outcome.status === 'sent') {
+        await this.prisma.message.updateMany({ where: { id: messageId, wamid: null }, data: { wamid: outcome.wamid } })
+      }
+      return (await this.findMessage(messageId))!
+    }
+  }
+
+  /** Notes that Meta is called for this message now (see `attemptedAt`). */
+  async markAttempt(messageId: number): Promise<void> {
+    await this.prisma.message.update({ where: { id: messageId }, data: { attemptedAt: new Date() } })
+  }
+
+  /**
+   * Gives a message whose send never learnt its wamid (`pending` or `unknown`) the wamid Meta's
+   * status webhook reports for it. True when it did.
+   */
+  async adoptWamid(messageId: number, wamid: string): Promise<boolean> {
+    const { count } = await this.prisma.message.updateMany({
+      where: { id: messageId, wamid: null, direction: 'outbound', status: { in: ['pending', 'unknown'] } },
+      data: { wamid },
+    })
+    return count === 1
+  }
+
+  /**
+   * Marks `unknown` the messages whose call to Meta started before `before` and never recorded an
+   * answer: their sender died or gave up waiting (only those of `batchId`, when given). Returns them.
+   */
+  async markStaleAttemptsUnknown(before: Date, batchId?: number): Promise<{ id: number; conversationId: number }[]> {
+    const stale = await this.prisma.message.findMany({
+      where: { status: 'pending', attemptedAt: { lt: before }, ...(batchId ? { batchId } : {}) },
+      select: { id: true, conversationId: true },
+    })
+    if (!stale.length) return []
+    await this.prisma.message.updateMany({
+      where: { id: { in: stale.map((m) => m.id) }, status: 'pending' },
+      data: { status: 'unknown', errorMessage: 'The sender stopped before Meta answered; settled by its status webhook' },
+    })
+    return stale
   }
 
   /**
@@ -319,8 +381,8 @@ export class ConversationRepository {
       ), target AS (
         SELECT c.id, c.status AS old_status,
           CASE WHEN c.status <> 'failed'
-                AND ${STATUS_RANK[status]}::int > (CASE c.status WHEN 'pending' THEN 0 WHEN 'sent' THEN 1
-                                                   WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END)
+                AND ${STATUS_RANK[status]}::int > (CASE c.status WHEN 'pending' THEN 0 WHEN 'unknown' THEN 1
+                                                   WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 5 END)
                THEN ${status}::text::"MessageStatus" ELSE c.status END AS new_status
         FROM current c
       )

@@ -8,7 +8,7 @@ import type {
   ConversationRepository,
   MessageRecord,
 } from './conversation.repository.js'
-import { cursorSchema, encodeCursor, firstSchema, type Page } from './pagination.js'
+import { cursorSchema, firstSchema, type Page, toPage } from './pagination.js'
 
 /** A row id inside a cursor: PostgreSQL `integer`. */
 const dbId = z.number().int().min(1).max(2_147_483_647)
@@ -30,8 +30,8 @@ const conversationFilterSchema = z
       ),
       lastMessageStatus: z.preprocess(
         lowercase,
-        z.enum(['pending', 'sent', 'delivered', 'read', 'failed'], {
-          error: 'must be one of PENDING, SENT, DELIVERED, READ, FAILED',
+        z.enum(['pending', 'unknown', 'sent', 'delivered', 'read', 'failed'], {
+          error: 'must be one of PENDING, UNKNOWN, SENT, DELIVERED, READ, FAILED',
         }),
       ),
       search: z.string({ error: 'must be a string' }).trim().min(2, 'must be at least 2 characters').max(200),
@@ -51,11 +51,6 @@ const conversationPageSchema = z.object({
 })
 
 const messagePageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([dbId])) })
-
-function toPage<T>(rows: T[], first: number, totalCount: number, key: (row: T) => unknown[]): Page<T> {
-  const nodes = rows.slice(0, first)
-  return { nodes, cursors: nodes.map((n) => encodeCursor(key(n))), hasNextPage: rows.length > first, totalCount }
-}
 
 /** Reads for dashboards. */
 export class ConversationService {

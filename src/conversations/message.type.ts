@@ -10,6 +10,7 @@ registerEnumType(MessageDirection, { name: 'MessageDirection' })
 
 export enum MessageStatus {
   PENDING = 'pending',
+  UNKNOWN = 'unknown',
   SENT = 'sent',
   DELIVERED = 'delivered',
   READ = 'read',
@@ -17,7 +18,9 @@ export enum MessageStatus {
 }
 registerEnumType(MessageStatus, {
   name: 'MessageStatus',
-  description: 'PENDING: stored, Meta not answered yet. SENT/DELIVERED/READ/FAILED: as Meta reports.',
+  description:
+    'PENDING: stored, Meta not answered yet. UNKNOWN: Meta may have accepted it but its answer never came; ' +
+    'settled by its status webhook, never re-sent. SENT/DELIVERED/READ/FAILED: as Meta reports.',
 })
 
 @ObjectType({ description: 'Why Meta refused or failed a message.' })

@@ -44,3 +44,9 @@ export function cursorSchema<T extends z.ZodTypeAny>(shape: T) {
     })
     .nullish()
 }
+
+/** A page from `first + 1` rows read (the extra one tells whether more follow), with a cursor per node. */
+export function toPage<T>(rows: T[], first: number, totalCount: number, key: (row: T) => unknown[]): Page<T> {
+  const nodes = rows.slice(0, first)
+  return { nodes, cursors: nodes.map((n) => encodeCursor(key(n))), hasNextPage: rows.length > first, totalCount }
+}

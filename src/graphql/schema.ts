@@ -1,4 +1,7 @@
 import 'reflect-metadata'
+import type DataLoader from 'dataloader'
+import type { BatchProgress } from '../batches/batch.repository.js'
+import { BatchResolver } from '../batches/batch.resolver.js'
 import type { GraphQLSchema } from 'graphql'
 import { buildSchema, type ContainerType } from 'type-graphql'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
@@ -10,6 +13,7 @@ import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
 
 export const resolvers = [
+  BatchResolver,
   ConversationResolver,
   MessageResolver,
   MessageEventsResolver,
@@ -23,6 +27,10 @@ export interface GraphQLContext {
   container: ContainerType
   events: EventBus
   loaders: ConversationLoaders
+  /** Progress counts of template batches, batched per request. */
+  batchProgress: DataLoader<number, BatchProgress>
+  /** Whose request this is (a digest of the API token), for idempotency keys. */
+  caller: string
 }
 
 let schema: Promise<GraphQLSchema> | undefined

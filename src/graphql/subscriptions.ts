@@ -27,8 +27,8 @@ export interface SubscriptionServerOptions {
   authenticate: (authorization: string | undefined) => string | null
   limits: QueryLimits
   introspection: boolean
-  /** A fresh context for each subscription. */
-  context: () => GraphQLContext
+  /** A fresh context for each subscription, of the client with this token. */
+  context: (token: string) => GraphQLContext
   log: FastifyBaseLogger
 }
 
@@ -55,8 +55,9 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
       schema,
       onConnect: ({ connectionParams }) => tokenOf(connectionParams) !== null,
       onSubscribe: async (ctx, _id, payload) => {
+        let token: string
         try {
-          await options.gate(ctx.connectionParams?.authorization)
+          token = await options.gate(ctx.connectionParams?.authorization)
         } catch (err) {
           if (err instanceof AppError) return [new GraphQLError(err.message, { extensions: errorPayload(err) })]
           throw err
@@ -85,7 +86,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
           document,
           variableValues: variables,
           operationName: payload.operationName,
-          contextValue: options.context(),
+          contextValue: options.context(token),
         }
       },
       onNext: (_ctx, _id, _payload, _args, result) => format(result as ExecutionResult),

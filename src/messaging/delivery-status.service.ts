@@ -14,6 +14,11 @@ export class DeliveryStatusService {
 
   async apply(update: StatusUpdate): Promise<void> {
     if (await this.applyToMessage(update)) return
+    // A send whose answer never came (`unknown`) learns its wamid here, from our own message id
+    // echoed in the callback data.
+    if (update.messageId && (await this.conversations.adoptWamid(update.messageId, update.wamid))) {
+      if (await this.applyToMessage(update)) return
+    }
     await this.conversations.savePendingStatus(update)
     // The send may have recorded the wamid between our update and the save: look once more, so
     // that one of the two sides always sees the other.

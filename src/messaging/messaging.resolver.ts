@@ -1,30 +1,65 @@
-import { Arg, Mutation, Resolver } from 'type-graphql'
+import { Arg, Ctx, Mutation, Resolver } from 'type-graphql'
+import type { BatchService } from '../batches/batch.service.js'
 import type { MessageRecord } from '../conversations/conversation.repository.js'
 import { Message } from '../conversations/message.type.js'
+import type { GraphQLContext } from '../graphql/schema.js'
+import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import { SendInConversationInput, SendTemplateInput, SendTextInput, toSendTemplateRequest } from './messaging.input.js'
 import type { MessagingService, SentText } from './messaging.service.js'
 import { SendTemplatePayload, SendTextPayload } from './messaging.type.js'
 
+const idempotencyKeyArg = {
+  nullable: true,
+  description:
+    'Optional. The same key with the same input returns the first result again without sending; with a ' +
+    'different input it is refused (IDEMPOTENCY_KEY_REUSED); while the first is running, IDEMPOTENCY_KEY_IN_FLIGHT. Kept 24 h.',
+} as const
+
+const keyOf = (ctx: GraphQLContext, key: string | null | undefined): IdempotencyKeyInput => ({
+  scope: ctx.caller,
+  key,
+  field: 'idempotencyKey',
+})
+
 @Resolver()
 export class MessagingResolver {
-  constructor(private readonly messaging: MessagingService) {}
+  constructor(
+    private readonly messaging: MessagingService,
+    private readonly batches: BatchService,
+  ) {}
 
   @Mutation(() => SendTextPayload, { description: 'Texts a number; creates its conversation if needed.' })
-  sendText(@Arg('input', () => SendTextInput) input: SendTextInput): Promise<SentText> {
-    return this.messaging.sendText(input)
+  sendText(
+    @Arg('input', () => SendTextInput) input: SendTextInput,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
+  ): Promise<SentText> {
+    return this.messaging.sendText(input, keyOf(ctx, idempotencyKey))
   }
 
   @Mutation(() => Message, { description: 'Texts the customer of an existing conversation.' })
   sendInConversation(
     @Arg('input', () => SendInConversationInput) input: SendInConversationInput,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
   ): Promise<MessageRecord> {
-    return this.messaging.sendInConversation(input.conversationId, input)
+    return this.messaging.sendInConversation(input.conversationId, input, keyOf(ctx, idempotencyKey))
   }
 
-  @Mutation(() => SendTemplatePayload, { description: 'Sends an approved template to each recipient.' })
-  async sendTemplate(@Arg('input', () => SendTemplateInput) input: SendTemplateInput) {
-    const { summary, results } = await this.messaging.sendTemplate(toSendTemplateRequest(input))
+  @Mutation(() => SendTemplatePayload, {
+    description: 'Sends an approved template to each recipient, as a stored batch (see templateBatch).',
+  })
+  async sendTemplate(
+    @Arg('input', () => SendTemplateInput) input: SendTemplateInput,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
+  ) {
+    const { batchId, summary, results } = await this.messaging.sendTemplate(
+      toSendTemplateRequest(input),
+      keyOf(ctx, idempotencyKey),
+    )
     return {
+      batch: await this.batches.get(batchId),
       summary,
       results: results.map((r) =>
         r.success

@@ -2,6 +2,7 @@ import { JSONObjectResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType } from 'type-graphql'
 import { Conversation } from '../conversations/conversation.type.js'
 import { Message } from '../conversations/message.type.js'
+import { TemplateBatch } from '../batches/batch.type.js'
 
 @ObjectType()
 export class SendTextPayload {
@@ -14,7 +15,9 @@ export class SendTextPayload {
 
 @ObjectType({ description: 'A failure of one recipient, with the same code as the API’s errors.' })
 export class SendError {
-  @Field(() => String, { description: 'META_API_ERROR, META_UNREACHABLE, INTERNAL_SERVER_ERROR' })
+  @Field(() => String, {
+    description: 'META_API_ERROR, META_TOKEN_INVALID, META_UNREACHABLE, META_OUTCOME_UNKNOWN, INTERNAL_SERVER_ERROR',
+  })
   code!: string
 
   @Field(() => String)
@@ -53,12 +56,20 @@ export class SendSummary {
   @Field(() => Int)
   sent!: number
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Recipients not sent (including `unknown`).' })
   failed!: number
+
+  @Field(() => Int, {
+    description: 'Of the failed, those whose answer from Meta never came: they may yet turn out sent (UNKNOWN).',
+  })
+  unknown!: number
 }
 
 @ObjectType()
 export class SendTemplatePayload {
+  @Field(() => TemplateBatch, { description: 'The stored fan-out, to follow its statuses later.' })
+  batch!: TemplateBatch
+
   @Field(() => SendSummary)
   summary!: SendSummary
 

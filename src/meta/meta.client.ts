@@ -33,18 +33,42 @@ export interface RemoteTemplate {
   components: MetaTemplateComponent[]
 }
 
+/** Per-send options. */
+export interface SendOptions {
+  /** Our id of the message, sent as `biz_opaque_callback_data` and echoed in its status webhooks. */
+  messageId?: number
+}
+
+const CALLBACK_PREFIX = 'wa-gateway:message:'
+
+/**
+ * Our message id in Meta's `biz_opaque_callback_data`, so that a status webhook identifies the
+ * message even when the send's answer (and so its wamid) never reached us.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+ */
+export function callbackDataFor(messageId: number): string {
+  return `${CALLBACK_PREFIX}${messageId}`
+}
+
+/** The message id in callback data we wrote, or null (absent, or written by someone else). */
+export function messageIdFromCallbackData(data: unknown): number | null {
+  if (typeof data !== 'string' || !data.startsWith(CALLBACK_PREFIX)) return null
+  const id = Number(data.slice(CALLBACK_PREFIX.length))
+  return Number.isSafeInteger(id) && id > 0 ? id : null
+}
+
 /** What the rest of the service needs from Meta. Implemented by the Graph API client and the simulator. */
 export interface MetaApi {
   /**
    * Sends a text message to `to` (digits, E.164 without `+`).
    * @see https://developers.facebook.com/docs/whatsapp/cloud-api/messages/text-messages
    */
-  sendText(to: string, body: string): Promise<AcceptedMessage>
+  sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage>
   /**
    * Sends an approved template to `to`.
    * @see https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates
    */
-  sendTemplate(to: string, template: OutgoingTemplate): Promise<AcceptedMessage>
+  sendTemplate(to: string, template: OutgoingTemplate, options?: SendOptions): Promise<AcceptedMessage>
   /**
    * Every message template of the business account, all pages.
    * @see https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account/message_templates/
@@ -54,14 +78,15 @@ export interface MetaApi {
 
 /** The request bodies Meta expects; shared by the client and the simulator. */
 export const metaRequests = {
-  text: (to: string, body: string): MetaSendMessageRequest => ({
+  text: (to: string, body: string, options: SendOptions = {}): MetaSendMessageRequest => ({
     messaging_product: 'whatsapp',
     recipient_type: 'individual',
     to,
     type: 'text',
     text: { preview_url: false, body },
+    ...callback(options),
   }),
-  template: (to: string, t: OutgoingTemplate): MetaSendMessageRequest => ({
+  template: (to: string, t: OutgoingTemplate, options: SendOptions = {}): MetaSendMessageRequest => ({
     messaging_product: 'whatsapp',
     recipient_type: 'individual',
     to,
@@ -71,7 +96,12 @@ export const metaRequests = {
       language: { code: t.language },
       ...(t.components.length ? { components: t.components } : {}),
     },
+    ...callback(options),
   }),
+}
+
+function callback(options: SendOptions) {
+  return options.messageId ? { biz_opaque_callback_data: callbackDataFor(options.messageId) } : {}
 }
 
 export function toRemoteTemplate(t: MetaTemplate): RemoteTemplate {
@@ -118,12 +148,12 @@ export class MetaGraphClient implements MetaApi {
     })
   }
 
-  sendText(to: string, body: string): Promise<AcceptedMessage> {
-    return this.send(metaRequests.text(to, body))
+  sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage> {
+    return this.send(metaRequests.text(to, body, options))
   }
 
-  sendTemplate(to: string, template: OutgoingTemplate): Promise<AcceptedMessage> {
-    return this.send(metaRequests.template(to, template))
+  sendTemplate(to: string, template: OutgoingTemplate, options?: SendOptions): Promise<AcceptedMessage> {
+    return this.send(metaRequests.template(to, template, options))
   }
 
   private async send(request: MetaSendMessageRequest): Promise<AcceptedMessage> {

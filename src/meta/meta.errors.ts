@@ -65,6 +65,30 @@ export class MetaUnreachableError extends AppError {
   readonly notSent: boolean
 }
 
+/**
+ * Meta's answer never came (a timeout or a dropped connection after the request was sent): Meta
+ * may have accepted the message. It is kept as `unknown`, not re-sent, and settled by its status
+ * webhook (which carries our message id in `biz_opaque_callback_data`).
+ */
+export class DeliveryUnknownError extends AppError {
+  readonly code = 'META_OUTCOME_UNKNOWN'
+  readonly httpStatus = 504
+  override name = 'DeliveryUnknownError'
+  constructor(
+    readonly messageId: number,
+    cause: unknown,
+  ) {
+    super(
+      `Meta did not answer in time: message ${messageId} may have been sent. It is marked unknown and settled ` +
+        'by Meta’s status webhook; do not send it again.',
+      { cause },
+    )
+  }
+  override details() {
+    return { messageId: this.messageId }
+  }
+}
+
 export function isMetaErrorBody(body: unknown): body is MetaErrorBody {
   const error = (body as MetaErrorBody | null)?.error
   return (

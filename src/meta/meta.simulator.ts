@@ -4,6 +4,7 @@ import {
   type MetaApi,
   metaRequests,
   type OutgoingTemplate,
+  type SendOptions,
   type RemoteTemplate,
   toRemoteTemplate,
 } from './meta.client.js'
@@ -93,11 +94,11 @@ export class MetaSimulator implements MetaApi {
   /** Every message the simulator accepted, oldest first. */
   readonly sent: MetaSendMessageRequest[] = []
 
-  async sendText(to: string, body: string): Promise<AcceptedMessage> {
-    return this.accept(metaRequests.text(to, body))
+  async sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage> {
+    return this.accept(metaRequests.text(to, body, options))
   }
 
-  async sendTemplate(to: string, template: OutgoingTemplate): Promise<AcceptedMessage> {
+  async sendTemplate(to: string, template: OutgoingTemplate, options?: SendOptions): Promise<AcceptedMessage> {
     if (!SIMULATED_TEMPLATES.some((t) => t.name === template.name && t.language === template.language)) {
       throw new MetaApiError(
         {
@@ -113,7 +114,7 @@ export class MetaSimulator implements MetaApi {
         404,
       )
     }
-    return this.accept(metaRequests.template(to, template))
+    return this.accept(metaRequests.template(to, template, options))
   }
 
   async listTemplates(): Promise<RemoteTemplate[]> {
@@ -123,18 +124,18 @@ export class MetaSimulator implements MetaApi {
   private accept(request: MetaSendMessageRequest): AcceptedMessage {
     this.sent.push(request)
     const wamid = `wamid.${Buffer.from(`SIM.${request.to}.${randomBytes(9).toString('hex')}`).toString('base64')}`
-    this.reportStatuses(wamid, request.to)
+    this.reportStatuses(wamid, request.to, request.biz_opaque_callback_data)
     return { wamid }
   }
 
   /** Like Meta: a signed `delivered` and then `read` webhook for each accepted message. */
-  private reportStatuses(wamid: string, to: string): void {
+  private reportStatuses(wamid: string, to: string, callbackData: string | undefined): void {
     const { webhooks } = this.options
     if (!webhooks) return
     const post = (status: 'delivered' | 'read') => {
       const url = webhooks.url()
       if (!url) return
-      const body = simulatedWebhook.status(wamid, to, status, this.options.phoneNumberId)
+      const body = simulatedWebhook.status(wamid, to, status, this.options.phoneNumberId, callbackData)
       fetch(url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-hub-signature-256': signWebhook(body, webhooks.appSecret) },
@@ -168,9 +169,10 @@ export const simulatedWebhook = {
       ],
     })
   },
-  status(wamid: string, to: string, status: string, phoneNumberId: string): string {
+  status(wamid: string, to: string, status: string, phoneNumberId: string, callbackData?: string): string {
     const timestamp = String(Math.floor(Date.now() / 1000))
-    return this.envelope(phoneNumberId, { statuses: [{ id: wamid, status, timestamp, recipient_id: to }] })
+    const echo = callbackData ? { biz_opaque_callback_data: callbackData } : {}
+    return this.envelope(phoneNumberId, { statuses: [{ id: wamid, status, timestamp, recipient_id: to, ...echo }] })
   },
   /** A customer's text message; returns the body and the message's wamid. */
   inbound(from: string, text: string, name: string | null, phoneNumberId: string): { body: string; wamid: string } {

@@ -10,6 +10,8 @@ export interface MetaTextMessageRequest {
   to: string
   type: 'text'
   text: { preview_url: boolean; body: string }
+  /** Echoed back in the message's status webhooks (up to 512 characters). */
+  biz_opaque_callback_data?: string
 }
 
 export interface MetaTemplateParameter {
@@ -35,6 +37,7 @@ export interface MetaTemplateMessageRequest {
   to: string
   type: 'template'
   template: { name: string; language: { code: string }; components?: MetaTemplateComponentRequest[] }
+  biz_opaque_callback_data?: string
 }
 
 export type MetaSendMessageRequest = MetaTextMessageRequest | MetaTemplateMessageRequest

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
+import { messageIdFromCallbackData } from './meta.client.js'
 
 /**
  * Meta's webhook payloads for WhatsApp, read into plain changes the rest of the service applies.
@@ -31,6 +32,8 @@ export interface StatusChange {
   status: DeliveryState
   timestamp: Date
   error: { code: number | null; title: string; details: string | null } | null
+  /** Our message id, from the `biz_opaque_callback_data` we sent with it. */
+  messageId: number | null
 }
 
 export interface TemplateStatusChange {
@@ -163,6 +166,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
             wamid,
             status: state,
             timestamp: timestampOf(status.timestamp),
+            messageId: messageIdFromCallbackData(status.biz_opaque_callback_data),
             error: error
               ? {
                   code: typeof error.code === 'number' ? error.code : null,

@@ -1,4 +1,6 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { callerOf } from '../auth/auth.js'
+import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
 import { serviceWindowExpiresAt } from '../conversations/service-window.js'
 import { errorPayload, ValidationError } from '../errors.js'
@@ -50,22 +52,29 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   app: FastifyInstance,
   { conversations, messaging, templates, gate },
 ) => {
+  app.decorateRequest('caller', '')
   app.addHook('onRequest', async (request, reply) => {
     try {
-      await gate(request.headers.authorization)
+      request.caller = callerOf(await gate(request.headers.authorization))
     } catch (err) {
       if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds))
       throw err
     }
   })
 
+  // `Idempotency-Key` (optional) on every send: see IdempotencyService.
+  const keyOf = (request: FastifyRequest): IdempotencyKeyInput => {
+    const key = request.headers['idempotency-key']
+    return { scope: request.caller, key: Array.isArray(key) ? key.join(',') : key, field: 'Idempotency-Key' }
+  }
+
   app.post('/send', async (request) => {
-    const { message, conversation } = await messaging.sendText(request.body)
+    const { message, conversation } = await messaging.sendText(request.body, keyOf(request))
     return { success: true, data: { message: restMessage(message), conversation: restConversation(conversation) } }
   })
 
   app.post<{ Params: { id: string } }>('/conversations/:id/messages', async (request) => {
-    const m = await messaging.sendInConversation(request.params.id, request.body)
+    const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
     return {
       success: true,
       data: {
@@ -78,11 +87,13 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
     }
   })
 
-  app.post('/send-template', async (request) => {
-    const { summary, results } = await messaging.sendTemplate(request.body)
+  app.post('/send-template', async (request, reply) => {
+    const { batchId, summary, results } = await messaging.sendTemplate(request.body, keyOf(request))
+    // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
+    reply.header('x-template-batch-id', String(batchId))
     return {
       success: true,
-      summary,
+      summary: { total: summary.total, sent: summary.sent, failed: summary.failed },
       results: results.map((r) =>
         r.success
           ? {
@@ -131,4 +142,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       })),
     }
   })
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who is calling (a digest of their API token), set once the gate let them in. */
+    caller: string
+  }
 }

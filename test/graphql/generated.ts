@@ -142,14 +142,14 @@ export type MessageError = {
   message: Scalars['String']['output']
 }
 
-/** PENDING: stored, Meta not answered yet. SENT/DELIVERED/READ/FAILED: as Meta reports. */
-export type MessageStatus = 'DELIVERED' | 'FAILED' | 'PENDING' | 'READ' | 'SENT'
+/** PENDING: stored, Meta not answered yet. UNKNOWN: Meta may have accepted it but its answer never came; settled by its status webhook, never re-sent. SENT/DELIVERED/READ/FAILED: as Meta reports. */
+export type MessageStatus = 'DELIVERED' | 'FAILED' | 'PENDING' | 'READ' | 'SENT' | 'UNKNOWN'
 
 export type Mutation = {
   __typename?: 'Mutation'
   /** Texts the customer of an existing conversation. */
   sendInConversation: Message
-  /** Sends an approved template to each recipient. */
+  /** Sends an approved template to each recipient, as a stored batch (see templateBatch). */
   sendTemplate: SendTemplatePayload
   /** Texts a number; creates its conversation if needed. */
   sendText: SendTextPayload
@@ -158,14 +158,17 @@ export type Mutation = {
 }
 
 export type MutationSendInConversationArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
   input: SendInConversationInput
 }
 
 export type MutationSendTemplateArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
   input: SendTemplateInput
 }
 
 export type MutationSendTextArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
   input: SendTextInput
 }
 
@@ -194,6 +197,10 @@ export type Query = {
   message: Message
   /** The message with this Meta message id (wamid…). */
   messageByWamid: Message
+  /** One template fan-out. NOT_FOUND for an unknown id. */
+  templateBatch: TemplateBatch
+  /** Template fan-outs, newest first. */
+  templateBatches: TemplateBatchConnection
   /** Templates from the database; refresh: true syncs from Meta first. */
   templates: Array<Template>
 }
@@ -216,6 +223,15 @@ export type QueryMessageByWamidArgs = {
   wamid: Scalars['String']['input']
 }
 
+export type QueryTemplateBatchArgs = {
+  id: Scalars['Int']['input']
+}
+
+export type QueryTemplateBatchesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>
+  first?: InputMaybe<Scalars['Int']['input']>
+}
+
 export type QueryTemplatesArgs = {
   category?: InputMaybe<Scalars['String']['input']>
   language?: InputMaybe<Scalars['String']['input']>
@@ -227,7 +243,7 @@ export type QueryTemplatesArgs = {
 /** A failure of one recipient, with the same code as the API’s errors. */
 export type SendError = {
   __typename?: 'SendError'
-  /** META_API_ERROR, META_UNREACHABLE, INTERNAL_SERVER_ERROR */
+  /** META_API_ERROR, META_TOKEN_INVALID, META_UNREACHABLE, META_OUTCOME_UNKNOWN, INTERNAL_SERVER_ERROR */
   code: Scalars['String']['output']
   message: Scalars['String']['output']
   /** Meta's code, details and fbtrace_id, when Meta refused. */
@@ -242,9 +258,12 @@ export type SendInConversationInput = {
 
 export type SendSummary = {
   __typename?: 'SendSummary'
+  /** Recipients not sent (including `unknown`). */
   failed: Scalars['Int']['output']
   sent: Scalars['Int']['output']
   total: Scalars['Int']['output']
+  /** Of the failed, those whose answer from Meta never came: they may yet turn out sent (UNKNOWN). */
+  unknown: Scalars['Int']['output']
 }
 
 export type SendTemplateInput = {
@@ -257,6 +276,8 @@ export type SendTemplateInput = {
 
 export type SendTemplatePayload = {
   __typename?: 'SendTemplatePayload'
+  /** The stored fan-out, to follow its statuses later. */
+  batch: TemplateBatch
   results: Array<TemplateRecipientResult>
   summary: SendSummary
 }
@@ -315,6 +336,83 @@ export type Template = {
   /** When it was last seen at Meta. */
   syncedAt: Scalars['DateTime']['output']
 }
+
+/** A template sent to many recipients, stored with each recipient’s outcome. */
+export type TemplateBatch = {
+  __typename?: 'TemplateBatch'
+  completedAt?: Maybe<Scalars['DateTime']['output']>
+  createdAt: Scalars['DateTime']['output']
+  id: Scalars['Int']['output']
+  language: Scalars['String']['output']
+  /** Recipients per message state, now. */
+  progress: TemplateBatchProgress
+  /** Recipients in request order. */
+  recipients: TemplateBatchRecipientConnection
+  status: TemplateBatchStatus
+  templateName: Scalars['String']['output']
+  /** Recipients in the request. */
+  total: Scalars['Int']['output']
+}
+
+/** A template sent to many recipients, stored with each recipient’s outcome. */
+export type TemplateBatchRecipientsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>
+  first?: InputMaybe<Scalars['Int']['input']>
+}
+
+export type TemplateBatchConnection = {
+  __typename?: 'TemplateBatchConnection'
+  edges: Array<TemplateBatchEdge>
+  pageInfo: PageInfo
+  /** Matching items in all pages. */
+  totalCount: Scalars['Int']['output']
+}
+
+export type TemplateBatchEdge = {
+  __typename?: 'TemplateBatchEdge'
+  cursor: Scalars['String']['output']
+  node: TemplateBatch
+}
+
+/** How many recipients’ messages are in each state. */
+export type TemplateBatchProgress = {
+  __typename?: 'TemplateBatchProgress'
+  delivered: Scalars['Int']['output']
+  failed: Scalars['Int']['output']
+  /** Not sent yet. */
+  pending: Scalars['Int']['output']
+  read: Scalars['Int']['output']
+  sent: Scalars['Int']['output']
+  /** Meta may have taken it; its status webhook will settle it. */
+  unknown: Scalars['Int']['output']
+}
+
+/** One recipient of a template fan-out. */
+export type TemplateBatchRecipient = {
+  __typename?: 'TemplateBatchRecipient'
+  /** The recipient’s template message (status, wamid, error). */
+  message: Message
+  /** As given in the request. */
+  phoneNumber: Scalars['String']['output']
+  status: MessageStatus
+}
+
+export type TemplateBatchRecipientConnection = {
+  __typename?: 'TemplateBatchRecipientConnection'
+  edges: Array<TemplateBatchRecipientEdge>
+  pageInfo: PageInfo
+  /** Matching items in all pages. */
+  totalCount: Scalars['Int']['output']
+}
+
+export type TemplateBatchRecipientEdge = {
+  __typename?: 'TemplateBatchRecipientEdge'
+  cursor: Scalars['String']['output']
+  node: TemplateBatchRecipient
+}
+
+/** RUNNING: recipients are being sent to (resumed after a restart). COMPLETED: each has an outcome. */
+export type TemplateBatchStatus = 'COMPLETED' | 'RUNNING'
 
 /** A button of a BUTTONS component. */
 export type TemplateButton = {

@@ -1,0 +1,205 @@
+import type { MessageRecord, MessageStatus } from '../conversations/conversation.repository.js'
+import type { PrismaClient } from '../db/database.js'
+
+export type BatchStatus = 'running' | 'completed'
+
+export interface BatchRecord {
+  id: number
+  templateName: string
+  language: string
+  template: unknown
+  status: BatchStatus
+  total: number
+  owner: string | null
+  heartbeatAt: Date | null
+  createdAt: Date
+  completedAt: Date | null
+}
+
+export interface NewBatchRecipient {
+  /** As the request gave it. */
+  phoneNumber: string
+  /** Digits only. */
+  to: string
+  requestId: number | null
+}
+
+/** A recipient's message, with the number to send to. */
+export type BatchMessage = MessageRecord & { to: string }
+
+/** Messages per status in a batch. */
+export type BatchProgress = Record<MessageStatus, number>
+
+export const NO_PROGRESS: BatchProgress = { pending: 0, unknown: 0, sent: 0, delivered: 0, read: 0, failed: 0 }
+
+/** Template fan-outs and their recipients' messages. The only code that talks to Prisma about them. */
+export class BatchRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * Stores a batch and one `pending` message per recipient (creating conversations as needed), in
+   * one transaction: a fan-out is stored whole or not at all. Returns the batch, owned by `owner`.
+   */
+  async create(
+    batch: { templateName: string; language: string; template: object; content: string; owner: string },
+    recipients: NewBatchRecipient[],
+  ): Promise<BatchRecord> {
+    const phones = recipients.map((r) => r.to)
+    const given = recipients.map((r) => r.phoneNumber)
+    const requestIds = recipients.map((r) => r.requestId)
+    const positions = recipients.map((_, i) => i)
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`
+        INSERT INTO conversations (phone_number, updated_at)
+        SELECT DISTINCT p, now() FROM unnest(${phones}::text[]) AS p
+        ON CONFLICT DO NOTHING`
+      // Row locks in one order (by id), so concurrent fan-outs to the same customers cannot deadlock.
+      await tx.$queryRaw`
+        SELECT id FROM conversations WHERE phone_number = ANY(${phones}::text[]) ORDER BY id FOR UPDATE`
+      await tx.$executeRaw`
+        UPDATE conversations c SET request_id = v.request_id, updated_at = now()
+        FROM (SELECT DISTINCT ON (phone) phone, request_id
+              FROM unnest(${phones}::text[], ${requestIds}::int[], ${positions}::int[]) AS u(phone, request_id, pos)
+              WHERE request_id IS NOT NULL ORDER BY phone, pos DESC) v
+        WHERE c.phone_number = v.phone`
+      const created = await tx.templateBatch.create({
+        data: {
+          templateName: batch.templateName,
+          language: batch.language,
+          template: batch.template,
+          total: recipients.length,
+          owner: batch.owner,
+          heartbeatAt: new Date(),
+        },
+      })
+      await tx.$executeRaw`
+        INSERT INTO messages (conversation_id, direction, type, content, template, status, request_id, batch_id,
+                              recipient, created_at, updated_at)
+        SELECT c.id, 'outbound', 'template', ${batch.content}, ${JSON.stringify(batch.template)}::jsonb, 'pending',
+               COALESCE(u.request_id, c.request_id), ${created.id}, u.given, now(), now()
+        FROM unnest(${phones}::text[], ${given}::text[], ${requestIds}::int[], ${positions}::int[])
+             AS u(phone, given, request_id, pos)
+        JOIN conversations c ON c.phone_number = u.phone
+        ORDER BY u.pos`
+      await tx.$executeRaw`
+        UPDATE conversations c
+        SET last_message_at = GREATEST(c.last_message_at, now()),
+            last_message_id = GREATEST(c.last_message_id, m.last_id),
+            updated_at = now()
+        FROM (SELECT conversation_id, max(id) AS last_id FROM messages WHERE batch_id = ${created.id}
+              GROUP BY conversation_id) m
+        WHERE c.id = m.conversation_id`
+      return created as BatchRecord
+    })
+  }
+
+  findById(id: number): Promise<BatchRecord | null> {
+    return this.prisma.templateBatch.findUnique({ where: { id } }) as Promise<BatchRecord | null>
+  }
+
+  /** Batches by id, in one query (for DataLoader). */
+  findMany(ids: readonly number[]): Promise<BatchRecord[]> {
+    return this.prisma.templateBatch.findMany({ where: { id: { in: [...ids] } } }) as Promise<BatchRecord[]>
+  }
+
+  /** The newest batches first, after batch id `after`. */
+  async page(first: number, after: number | null) {
+    const [rows, totalCount] = await Promise.all([
+      this.prisma.templateBatch.findMany({
+        where: after ? { id: { lt: after } } : {},
+        orderBy: { id: 'desc' },
+        take: first + 1,
+      }),
+      this.prisma.templateBatch.count(),
+    ])
+    return { rows: rows as BatchRecord[], totalCount }
+  }
+
+  /** The batch's messages in request order (all, or those Meta was never called for). */
+  async messages(batchId: number, only?: 'unattempted'): Promise<BatchMessage[]> {
+    const rows = await this.prisma.message.findMany({
+      where: { batchId, ...(only ? { status: 'pending', attemptedAt: null } : {}) },
+      orderBy: { id: 'asc' },
+      include: { conversation: { select: { phoneNumber: true } } },
+    })
+    return rows.map(({ conversation, ...m }) => ({ ...(m as MessageRecord), to: conversation.phoneNumber! }))
+  }
+
+  /** One page of the batch's recipients' messages, in request order, after message id `after`. */
+  async messagePage(batchId: number, first: number, after: number | null) {
+    const rows = await this.prisma.message.findMany({
+      where: { batchId, ...(after ? { id: { gt: after } } : {}) },
+      orderBy: { id: 'asc' },
+      take: first + 1,
+    })
+    return rows as MessageRecord[]
+  }
+
+  /** Messages per status, for each batch (one query, for DataLoader). */
+  async progress(batchIds: readonly number[]): Promise<Map<number, BatchProgress>> {
+    const groups = await this.prisma.message.groupBy({
+      by: ['batchId', 'status'],
+      where: { batchId: { in: [...batchIds] } },
+      _count: { _all: true },
+    })
+    const result = new Map<number, BatchProgress>()
+    for (const g of groups) {
+      const progress = result.get(g.batchId!) ?? { ...NO_PROGRESS }
+      progress[g.status] = g._count._all
+      result.set(g.batchId!, progress)
+    }
+    return result
+  }
+
+  /** Keeps this instance's claim on its running batches alive. */
+  async heartbeat(ids: number[], owner: string): Promise<void> {
+    if (!ids.length) return
+    await this.prisma.templateBatch.updateMany({
+      where: { id: { in: ids }, owner, status: 'running' },
+      data: { heartbeatAt: new Date() },
+    })
+  }
+
+  /**
+   * Claims running batches nobody works on: released ones, and those whose owner stopped
+   * heartbeating before `staleBefore` (null: every running batch not ours, for a database only
+   * this process can open). One statement per batch, so two instances never claim the same one.
+   */
+  async claimOrphans(owner: string, staleBefore: Date | null): Promise<BatchRecord[]> {
+    const candidates = await this.prisma.templateBatch.findMany({
+      where: {
+        status: 'running',
+        ...(staleBefore
+          ? { OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] }
+          : { OR: [{ owner: null }, { owner: { not: owner } }] }),
+      },
+      select: { id: true, heartbeatAt: true },
+      orderBy: { id: 'asc' },
+      take: 10,
+    })
+    const claimed: BatchRecord[] = []
+    for (const c of candidates) {
+      const { count } = await this.prisma.templateBatch.updateMany({
+        where: { id: c.id, status: 'running', heartbeatAt: c.heartbeatAt },
+        data: { owner, heartbeatAt: new Date() },
+      })
+      if (count === 1) claimed.push((await this.findById(c.id))!)
+    }
+    return claimed
+  }
+
+  /** Gives up this instance's claim (it is shutting down): another instance, or the next start, resumes it. */
+  async release(id: number, owner: string): Promise<void> {
+    await this.prisma.templateBatch.updateMany({
+      where: { id, owner, status: 'running' },
+      data: { owner: null, heartbeatAt: null },
+    })
+  }
+
+  async complete(id: number): Promise<BatchRecord> {
+    return (await this.prisma.templateBatch.update({
+      where: { id },
+      data: { status: 'completed', completedAt: new Date(), owner: null, heartbeatAt: null },
+    })) as BatchRecord
+  }
+}

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto'
+import type { ConversationRepository } from '../conversations/conversation.repository.js'
+import DataLoader from 'dataloader'
+import { z } from 'zod'
+import { cursorSchema, firstSchema, type Page, toPage } from '../conversations/pagination.js'
+import { InternalError, NotFoundError, ServiceStoppingError } from '../errors.js'
+import { parseInput } from '../validation.js'
+import type { EventBus } from '../events/event-bus.js'
+import type { MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
+import type { MessageSender, SendOutcome } from '../messaging/message-sender.js'
+import {
+  type BatchMessage,
+  type BatchProgress,
+  type BatchRecord,
+  type BatchRepository,
+  type NewBatchRecipient,
+  NO_PROGRESS,
+} from './batch.repository.js'
+
+/** One recipient of a fan-out: as the request named them, and how their send ended. */
+export interface BatchRecipientOutcome extends SendOutcome {
+  phoneNumber: string
+}
+
+export interface BatchServiceOptions {
+  /** Sends of one batch in flight at once. */
+  concurrency: number
+  /** True when no other instance can open the database (embedded): every running batch not ours is orphaned. */
+  exclusive: boolean
+  /** A `pending` message whose call to Meta started longer ago than this was left by a dead sender. */
+  staleAttemptMs: number
+  heartbeatMs?: number
+  /** A batch whose owner has not heartbeaten for this long is taken over. */
+  staleBatchMs?: number
+  /** How often orphaned batches and stale sends are looked for. */
+  sweepMs?: number
+  onError?: (err: unknown, context: string) => void
+}
+
+/**
+ * Template fan-outs. Each is stored whole (a batch and a `pending` message per recipient) before
+ * anyone is contacted, then sent at the configured rate with bounded concurrency; one recipient's
+ * failure never holds up the others. The instance running a batch heartbeats it; a batch whose
+ * instance stopped or died is resumed — by another instance, or after a restart — sending only to
+ * recipients Meta was never called for (those caught mid-call become `unknown`, never re-sent).
+ */
+export class BatchService {
+  readonly instanceId = randomUUID()
+  private readonly running = new Map<number, Promise<unknown>>()
+  private stopping = false
+  private readonly timers: NodeJS.Timeout[] = []
+  private sweeping: Promise<void> | null = null
+
+  constructor(
+    private readonly batches: BatchRepository,
+    private readonly conversations: ConversationRepository,
+    private readonly sender: MessageSender,
+    private readonly meta: MetaApi,
+    private readonly events: EventBus,
+    private readonly options: BatchServiceOptions,
+  ) {}
+
+  /** Starts heartbeating and sweeping; resolves after the first sweep (resumes what a previous run left). */
+  async start(): Promise<void> {
+    const heartbeatMs = this.options.heartbeatMs ?? 2_000
+    this.timers.push(
+      setInterval(
+        () =>
+          void this.batches
+            .heartbeat([...this.running.keys()], this.instanceId)
+            .catch((err) => this.options.onError?.(err, 'batch heartbeat')),
+        heartbeatMs,
+      ).unref(),
+      setInterval(() => void this.sweep(), this.options.sweepMs ?? 5_000).unref(),
+    )
+    await this.sweep()
+  }
+
+  /** Stops taking recipients, lets sends in flight finish, and releases unfinished batches for a later resume. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    for (const timer of this.timers) clearInterval(timer)
+    await this.sweeping
+    await Promise.allSettled(this.running.values())
+  }
+
+  /**
+   * Stores the fan-out and sends it; resolves when every recipient has an outcome, in request order.
+   * @throws ServiceStoppingError when the service began shutting down first (the batch resumes after)
+   */
+  async run(
+    template: OutgoingTemplate,
+    content: string,
+    recipients: NewBatchRecipient[],
+  ): Promise<{ batch: BatchRecord; outcomes: BatchRecipientOutcome[] }> {
+    if (this.stopping) throw new ServiceStoppingError('The service is shutting down: send the template again shortly')
+    const batch = await this.batches.create(
+      { templateName: template.name, language: template.language, template, content, owner: this.instanceId },
+      recipients,
+    )
+    const messages = await this.batches.messages(batch.id)
+    for (const m of messages) this.events.publish({ type: 'messageAdded', messageId: m.id, conversationId: m.conversationId })
+    const work = this.process(batch, messages)
+    this.running.set(batch.id, work)
+    try {
+      const { outcomes, finished } = await work
+      if (!finished) {
+        throw new ServiceStoppingError(
+          `The service is shutting down: batch ${batch.id} stopped after ${outcomes.size} of ${messages.length} ` +
+            'recipients and resumes when it is back (query templateBatch to follow it)',
+          { batchId: batch.id },
+        )
+      }
+      return {
+        batch: finished,
+        outcomes: messages.map((m) => ({ phoneNumber: m.recipient ?? m.to, ...outcomes.get(m.id)! })),
+      }
+    } finally {
+      this.running.delete(batch.id)
+    }
+  }
+
+  /** Sends to each message's recipient; completes the batch, or releases it when stopping. */
+  private async process(
+    batch: BatchRecord,
+    messages: BatchMessage[],
+  ): Promise<{ outcomes: Map<number, SendOutcome>; finished: BatchRecord | null }> {
+    const template = batch.template as OutgoingTemplate
+    const outcomes = new Map<number, SendOutcome>()
+    await forEachConcurrently(messages, this.options.concurrency, async (m) => {
+      if (this.stopping) return false
+      try {
+        outcomes.set(m.id, await this.sender.send(m, (o) => this.meta.sendTemplate(m.to, template, o)))
+      } catch (err) {
+        // A failure of ours (database) for one recipient must not stop the others.
+        this.options.onError?.(err, `batch ${batch.id}: message ${m.id}`)
+        outcomes.set(m.id, { message: m, error: new InternalError(err) })
+      }
+      return true
+    })
+    if (outcomes.size < messages.length) {
+      await this.batches.release(batch.id, this.instanceId)
+      return { outcomes, finished: null }
+    }
+    return { outcomes, finished: await this.batches.complete(batch.id) }
+  }
+
+  /** Marks abandoned sends `unknown` and resumes orphaned batches. */
+  private sweep(): Promise<void> {
+    this.sweeping ??= (async () => {
+      try {
+        if (this.stopping) return
+        const stale = await this.conversations.markStaleAttemptsUnknown(
+          new Date(Date.now() - this.options.staleAttemptMs),
+        )
+        this.publishChanged(stale)
+        const orphans = await this.batches.claimOrphans(
+          this.instanceId,
+          this.options.exclusive ? null : new Date(Date.now() - (this.options.staleBatchMs ?? 10_000)),
+        )
+        for (const batch of orphans) this.resume(batch)
+      } catch (err) {
+        this.options.onError?.(err, 'batch sweep')
+      } finally {
+        this.sweeping = null
+      }
+    })()
+    return this.sweeping
+  }
+
+  private resume(batch: BatchRecord): void {
+    const work = (async () => {
+      // Its previous owner is gone: a call it had started may have reached Meta.
+      this.publishChanged(await this.conversations.markStaleAttemptsUnknown(new Date(), batch.id))
+      await this.process(batch, await this.batches.messages(batch.id, 'unattempted'))
+    })()
+      .catch((err) => this.options.onError?.(err, `resuming batch ${batch.id}`))
+      .finally(() => this.running.delete(batch.id))
+    this.running.set(batch.id, work)
+  }
+
+  private publishChanged(messages: { id: number; conversationId: number }[]): void {
+    for (const m of messages) {
+      this.events.publish({ type: 'messageStatusChanged', messageId: m.id, conversationId: m.conversationId })
+    }
+  }
+
+  /** @throws ValidationError, NotFoundError */
+  async get(id: unknown): Promise<BatchRecord> {
+    const batchId = parseInput(idSchema, id, 'id')
+    const batch = await this.batches.findById(batchId)
+    if (!batch) throw new NotFoundError(`Template batch ${batchId} does not exist`)
+    return batch
+  }
+
+  /** Batches, newest first, a page at a time. @throws ValidationError */
+  async page(args: { first?: unknown; after?: unknown }): Promise<Page<BatchRecord>> {
+    const { first, after } = parseInput(pageSchema, args)
+    const { rows, totalCount } = await this.batches.page(first, after?.[0] ?? null)
+    return toPage(rows, first, totalCount, (b) => [b.id])
+  }
+
+  /** A batch's recipients in request order, a page at a time. @throws ValidationError */
+  async recipients(batch: BatchRecord, args: { first?: unknown; after?: unknown }) {
+    const { first, after } = parseInput(pageSchema, args)
+    const rows = await this.batches.messagePage(batch.id, first, after?.[0] ?? null)
+    const page = toPage(rows, first, batch.total, (m) => [m.id])
+    return {
+      ...page,
+      nodes: page.nodes.map((message) => ({ phoneNumber: message.recipient ?? '', status: message.status, message })),
+    }
+  }
+
+  /** Per-request batching of progress counts (one query for a page of batches). */
+  progressLoader() {
+    return new DataLoader<number, BatchProgress>(async (ids) => {
+      const progress = await this.batches.progress(ids)
+      return ids.map((id) => progress.get(id) ?? { ...NO_PROGRESS })
+    })
+  }
+}
+
+const idSchema = z.number({ error: 'must be an integer' }).int().min(1).max(2_147_483_647)
+const pageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([idSchema])) })
+
+/** Runs `fn` over `items`, at most `limit` at a time, in order; stops taking items once `fn` returns false. */
+export async function forEachConcurrently<T>(items: T[], limit: number, fn: (item: T) => Promise<boolean>): Promise<void> {
+  let next = 0
+  let stop = false
+  const worker = async () => {
+    while (!stop && next < items.length) {
+      if (!(await fn(items[next++]))) stop = true
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

@@ -1,0 +1,82 @@
+import type { ConversationRepository, MessageRecord } from '../conversations/conversation.repository.js'
+import { AppError } from '../errors.js'
+import type { EventBus } from '../events/event-bus.js'
+import type { AcceptedMessage, SendOptions } from '../meta/meta.client.js'
+import { DeliveryUnknownError, MetaApiError, MetaUnreachableError } from '../meta/meta.errors.js'
+import { type RetryPolicy, withRetries } from '../meta/meta.retry.js'
+import type { DeliveryStatusService } from './delivery-status.service.js'
+import type { SendRateLimiter } from './send-rate.js'
+
+/** How a send ended: the stored message, and the error when it was not sent. */
+export interface SendOutcome {
+  message: MessageRecord
+  error: AppError | null
+}
+
+/**
+ * Calls Meta for a message already stored as `pending`, and records what happened:
+ * `sent` with its wamid; `failed` with Meta's code and details (permanent errors at once,
+ * retryable ones once retries run out); or `unknown` when Meta's answer never came — then the
+ * message is not sent again but settled by its status webhook.
+ */
+export class MessageSender {
+  constructor(
+    private readonly conversations: ConversationRepository,
+    private readonly statuses: DeliveryStatusService,
+    private readonly events: EventBus,
+    private readonly rate: SendRateLimiter,
+    private readonly options: {
+      retry: RetryPolicy
+      /** Told when Meta rejects the access token (190): sends fail until an operator replaces it. */
+      onTokenInvalid?: (err: MetaApiError) => void
+    },
+  ) {}
+
+  /**
+   * Sends `message` with `call` (given the callback data options to pass to Meta). Every attempt
+   * takes a slot of the send-rate limit. Meta's refusals are returned, not thrown.
+   */
+  async send(message: MessageRecord, call: (options: SendOptions) => Promise<AcceptedMessage>): Promise<SendOutcome> {
+    const event = { messageId: message.id, conversationId: message.conversationId }
+    let marked = message.attemptedAt !== null
+    let accepted: AcceptedMessage
+    try {
+      accepted = await withRetries(async () => {
+        await this.rate.acquire()
+        if (!marked) await this.conversations.markAttempt(message.id)
+        marked = false // each retry is a new attempt
+        return call({ messageId: message.id })
+      }, this.options.retry)
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err
+      const outcome = await this.recordFailure(message.id, err)
+      this.events.publish({ type: 'messageStatusChanged', ...event })
+      return outcome
+    }
+    const sent = await this.conversations.recordOutcome(message.id, { status: 'sent', wamid: accepted.wamid })
+    this.events.publish({ type: 'messageStatusChanged', ...event })
+    if (await this.statuses.flushPending(accepted.wamid)) {
+      return { message: (await this.conversations.findMessage(sent.id)) ?? sent, error: null }
+    }
+    return { message: sent, error: null }
+  }
+
+  private async recordFailure(messageId: number, err: AppError): Promise<SendOutcome> {
+    if (err instanceof MetaUnreachableError && !err.notSent) {
+      // Meta may have taken it: a resend could reach the customer twice.
+      const message = await this.conversations.recordOutcome(messageId, { status: 'unknown', errorMessage: err.message })
+      // Its status webhook may have settled it already (found through our callback data).
+      const settled = message.status !== 'unknown' && message.status !== 'failed' && message.wamid !== null
+      return { message, error: settled ? null : new DeliveryUnknownError(messageId, err) }
+    }
+    if (err instanceof MetaApiError && err.code === 'META_TOKEN_INVALID') this.options.onTokenInvalid?.(err)
+    const message = await this.conversations.recordOutcome(messageId, {
+      status: 'failed',
+      errorCode: err instanceof MetaApiError ? err.metaCode : null,
+      errorMessage: err.message,
+      errorDetails: err instanceof MetaApiError ? err.metaDetails : null,
+      errorTraceId: err instanceof MetaApiError ? err.fbtraceId : null,
+    })
+    return { message, error: err }
+  }
+}
