@@ -1,5 +1,9 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server'
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled'
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled'
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default'
 import { unwrapResolverError } from '@apollo/server/errors'
 import type { FastifyBaseLogger } from 'fastify'
@@ -57,6 +61,11 @@ export async function createApolloServer(options: {
     formatError: formatErrorWith(options.log),
     plugins: [
       ...(options.plugins ?? []),
+      // Per-field cache hints: we never serve cacheable responses (every read is per token and
+      // live), yet the default plugin wraps every field resolver to compute them. Off.
+      ApolloServerPluginCacheControlDisabled(),
+      // Inline traces are for federated subgraphs, which this schema is not.
+      ApolloServerPluginInlineTraceDisabled(),
       queryLimitsPlugin(schema, config),
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
