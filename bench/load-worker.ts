@@ -1,0 +1,122 @@
+/**
+ * The load generator: autocannon in a process of its own. Reads one JSON argument (a
+ * {@link LoadSpec}), runs it and prints the result as one JSON line ({@link LoadResult}).
+ */
+import autocannon from 'autocannon'
+import { metaJson, signWebhook } from '../src/meta/meta.webhooks.js'
+import { statusUpdate } from '../test/helpers/webhooks.js'
+
+export type LoadSpec = {
+  url: string
+  connections: number
+  /** Seconds; ignored when `amount` is given. */
+  duration?: number
+  amount?: number
+  token: string
+} & (
+  | { scenario: 'graphql'; query: string; variables?: Record<string, unknown> }
+  /** POST /api/whatsapp/send to `numbers` phone numbers in turn, starting at `offset`. */
+  | { scenario: 'send'; numbers: number; offset?: number }
+  /** Signed status webhooks for `wamids` (wamid.bench.<1..wamids>): delivered for each, then read. */
+  | { scenario: 'webhook'; wamids: number; appSecret: string; offset?: number }
+)
+
+export interface LoadResult {
+  ok: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  duration: number
+  rps: number
+  p50: number
+  p90: number
+  p99: number
+  max: number
+  statusCodes: Record<string, number>
+}
+
+const spec = JSON.parse(process.argv[2]) as LoadSpec
+
+const phone = (i: number) => `+502${String(30_000_000 + i).padStart(8, '0')}`
+
+function requestsFor(spec: LoadSpec): autocannon.Request[] {
+  switch (spec.scenario) {
+    case 'graphql':
+      return [
+        {
+          method: 'POST',
+          path: '/graphql',
+          headers: { authorization: `Bearer ${spec.token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: spec.query, variables: spec.variables ?? {} }),
+        },
+      ]
+    case 'send': {
+      let n = spec.offset ?? 0
+      return [
+        {
+          method: 'POST',
+          path: '/api/whatsapp/send',
+          headers: { authorization: `Bearer ${spec.token}`, 'content-type': 'application/json' },
+          setupRequest: (req) => ({
+            ...req,
+            body: JSON.stringify({
+              phoneNumber: phone(n++ % spec.numbers),
+              content: 'Hello! Your service request has been received. A technician will contact you shortly.',
+            }),
+          }),
+        },
+      ]
+    }
+    case 'webhook': {
+      // Signed up front, so signing is not the load generator's bottleneck.
+      const bodies: { body: string; signature: string }[] = []
+      for (const status of ['delivered', 'read']) {
+        for (let i = 1; i <= spec.wamids; i++) {
+          const body = metaJson(statusUpdate({ wamid: `wamid.bench.${i}`, status, to: phone(i).slice(1) }))
+          bodies.push({ body, signature: signWebhook(body, spec.appSecret) })
+        }
+      }
+      let n = spec.offset ?? 0
+      return [
+        {
+          method: 'POST',
+          path: '/webhooks/whatsapp',
+          setupRequest: (req) => {
+            const { body, signature } = bodies[n++ % bodies.length]
+            return {
+              ...req,
+              headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+              body,
+            }
+          },
+        },
+      ]
+    }
+  }
+}
+
+const result = await autocannon({
+  url: spec.url,
+  connections: spec.connections,
+  ...(spec.amount ? { amount: spec.amount } : { duration: spec.duration ?? 10 }),
+  requests: requestsFor(spec),
+  timeout: 30,
+})
+
+const codes: Record<string, number> = {}
+for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) codes[code] = Number(count)
+const ok = result['2xx']
+const out: LoadResult = {
+  ok,
+  non2xx: result.non2xx,
+  errors: result.errors,
+  timeouts: result.timeouts,
+  duration: result.duration,
+  rps: ok / result.duration,
+  p50: result.latency.p50,
+  p90: result.latency.p90,
+  p99: result.latency.p99,
+  max: result.latency.max,
+  statusCodes: codes,
+}
+process.stdout.write(`${JSON.stringify(out)}\n`)

@@ -1,0 +1,843 @@
+/**
+ * The benchmark suite (`npm run bench`; `npm run bench -- --quick` for a CI-sized run).
+ *
+ * Every piece runs in its own process: the fake Meta Graph API (bench/fake-meta-process.ts), the
+ * service in production mode (`node --import tsx src/main.ts`), the baselines
+ * (bench/graphql-baseline.ts, bench/got-direct.ts) and the load (autocannon, bench/load-worker.ts).
+ * Each benchmark prints the median of several runs, its baseline from the same run, the ratio and
+ * the target, plus the service's peak RSS. See BENCHMARKS.md.
+ *
+ * Options:
+ *   --quick                 one short run of everything (also BENCH_QUICK=1)
+ *   --db pglite,postgres    which databases (default both; --quick: pglite)
+ *   --only graphql,webhook,send,fanout
+ *   --runs N --duration S   runs per measurement and seconds per run
+ *   --cpu-prof              profile the service processes (node --cpu-prof) into bench/profiles/
+ *   --postgres-url URL      the server for scratch databases (default postgres://postgres@127.0.0.1:5432/test)
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import type { LoadResult, LoadSpec } from './load-worker.js'
+import {
+  API_TOKEN,
+  APP_SECRET,
+  cpuSecondsOf,
+  BENCH_DIR,
+  firstJsonLine,
+  fmt,
+  freePort,
+  median,
+  ROOT,
+  type Row,
+  RssSampler,
+  runJsonChild,
+  sleep,
+  spawnTs,
+  stop,
+  table,
+  verdict,
+  waitFor,
+  waitQuiet,
+} from './lib.js'
+import { summarizeProfiles } from './profile-top.js'
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' },
+    db: { type: 'string' },
+    only: { type: 'string', default: 'graphql,webhook,send,fanout' },
+    runs: { type: 'string' },
+    duration: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'postgres-url': {
+      type: 'string',
+      default: process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    },
+  },
+})
+const quick = opts.quick!
+const RUNS = Number(opts.runs ?? (quick ? 1 : 3))
+const DURATION = Number(opts.duration ?? (quick ? 3 : 8))
+const WARMUP = quick ? 1 : 2
+const only = new Set(opts.only!.split(','))
+// Quick (CI) runs use the embedded database only, unless told otherwise.
+const databases = (opts.db ?? (quick ? 'pglite' : 'pglite,postgres')).split(',') as ('pglite' | 'postgres')[]
+const PROFILE_DIR = path.join(BENCH_DIR, 'profiles')
+const SEED = { conversations: 1000, messages: 10_000 }
+const RSS_LIMIT_MB = 250
+
+const log = (...args: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...args)
+const out: string[] = []
+const print = (text: string) => {
+  out.push(text)
+  console.log(text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+interface FakeMeta {
+  url: string
+  control: string
+  env: Record<string, string>
+  child: ChildProcess
+}
+
+async function startFakeMeta(): Promise<FakeMeta> {
+  const child = spawnTs(path.join(BENCH_DIR, 'fake-meta-process.ts'), [])
+  const info = await firstJsonLine<Omit<FakeMeta, 'child'>>(child, 'fake Meta')
+  return { ...info, child }
+}
+
+const fakeControl = {
+  stall: (fake: FakeMeta, ms: number) => fetch(`${fake.control}/stall?ms=${ms}`, { method: 'POST' }),
+  reset: (fake: FakeMeta) => fetch(`${fake.control}/reset`, { method: 'POST' }),
+  stats: async (fake: FakeMeta) =>
+    (await (await fetch(`${fake.control}/stats`)).json()) as {
+      accepted: number
+      malformed: number
+      malformedSample: unknown[]
+      busiest: number
+      firstAt: number | null
+      lastAt: number | null
+    },
+}
+
+interface Service {
+  url: string
+  child: ChildProcess
+  rss: RssSampler
+  tail: string[]
+  /** Where its CPU profile goes (--cpu-prof), else null. */
+  profileDir: string | null
+  /** Stops it; resolves with how long it took to exit (ms) and its peak RSS (MB). */
+  stop(): Promise<{ exitMs: number; peakRss: number }>
+}
+
+let profileSeq = 0
+function profiling(label: string): { args: string[]; dir: string | null } {
+  if (!opts['cpu-prof']) return { args: [], dir: null }
+  // One folder per process: V8 writes a profile per thread (tsx's loader has one of its own).
+  const dir = path.join(PROFILE_DIR, `${String(++profileSeq).padStart(2, '0')}-${label}`)
+  mkdirSync(dir, { recursive: true })
+  return { args: ['--cpu-prof', '--cpu-prof-dir', dir], dir }
+}
+
+/** Notes a measured stretch in the process's profile folder (profile-top.ts counts only these). */
+function markWindow(service: Service, from: bigint, to: bigint) {
+  if (!service.profileDir) return
+  const file = path.join(service.profileDir, 'windows.json')
+  const windows = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as number[][]) : []
+  windows.push([Number(from / 1000n), Number(to / 1000n)]) // µs of the monotonic clock, as V8's profile
+  writeFileSync(file, JSON.stringify(windows))
+}
+
+function forward(child: ChildProcess, label: string, tail: string[]) {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (!stream) continue
+    createInterface({ input: stream }).on('line', (line) => {
+      tail.push(line)
+      if (tail.length > 20) tail.shift()
+      if (process.env.BENCH_VERBOSE) console.error(`[${label}] ${line}`)
+    })
+  }
+}
+
+async function track(
+  child: ChildProcess,
+  url: string,
+  readyPath: string | null,
+  tail: string[],
+  what: string,
+  profileDir: string | null,
+): Promise<Service> {
+  if (readyPath !== null) {
+    try {
+      await waitFor(`${url}${readyPath}`, 180_000, child)
+    } catch (err) {
+      child.kill('SIGKILL')
+      throw new Error(`${what} did not start: ${(err as Error).message}\n${tail.join('\n')}`)
+    }
+  }
+  const rss = new RssSampler(child.pid!)
+  return {
+    url,
+    child,
+    rss,
+    tail,
+    profileDir,
+    async stop() {
+      rss.sample()
+      const exitMs = await stop(child)
+      rss.stop()
+      return { exitMs, peakRss: rss.peak }
+    },
+  }
+}
+
+/** The service in production mode, as `npm start` runs it but without npm/tsx wrappers. */
+async function startService(label: string, databaseUrl: string, fake: FakeMeta, env: Record<string, string> = {}) {
+  const port = await freePort()
+  const profile = profiling(label)
+  const child = spawn(process.execPath, [...profile.args, '--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: databaseUrl,
+      API_TOKENS: API_TOKEN,
+      API_RATE_LIMIT_PER_MINUTE: '1000000',
+      WHATSAPP_APP_SECRET: APP_SECRET,
+      WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false',
+      WHATSAPP_MESSAGES_PER_SECOND: '10000',
+      ...fake.env,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const tail: string[] = []
+  forward(child, label, tail)
+  return track(child, `http://127.0.0.1:${port}`, '/readyz', tail, `the service (${label})`, profile.dir)
+}
+
+async function startGraphqlBaseline(label: string, databaseUrl: string): Promise<Service> {
+  const profile = profiling(label)
+  const child = spawnTs(path.join(BENCH_DIR, 'graphql-baseline.ts'), [], {
+    env: {
+      DATABASE_URL: databaseUrl,
+      API_TOKENS: API_TOKEN,
+      API_RATE_LIMIT_PER_MINUTE: '1000000',
+      NODE_ENV: 'production',
+    },
+    nodeArgs: profile.args,
+    inheritStderr: false,
+  })
+  const tail: string[] = []
+  const announced = firstJsonLine<{ url: string }>(child, 'graphql baseline', 180_000)
+  forward(child, 'baseline', tail)
+  const { url } = await announced.catch((err: Error) => {
+    throw new Error(`${err.message}\n${tail.join('\n')}`)
+  })
+  // It announces its URL once listening.
+  return track(child, url, null, tail, 'graphql baseline', profile.dir)
+}
+
+function load(spec: LoadSpec): Promise<LoadResult> {
+  return runJsonChild<LoadResult>(path.join(BENCH_DIR, 'load-worker.ts'), spec)
+}
+
+type Measured = LoadResult & { cpuMsPerRequest: number; machineBusyBefore: number }
+
+/**
+ * One measured load on `server`: after the machine is quiet, with the server's CPU time per
+ * request (a number that other work on the machine does not skew much) and its profile window.
+ */
+async function loadOn(server: Service, spec: LoadSpec): Promise<Measured> {
+  const machineBusyBefore = await waitQuiet(quick ? 5_000 : 60_000)
+  if (machineBusyBefore > 0.25)
+    log(`  WARNING: the machine is ${Math.round(machineBusyBefore * 100)}% busy with other work`)
+  const cpu0 = cpuSecondsOf(server.child.pid!) ?? NaN
+  const t0 = process.hrtime.bigint()
+  const r = await load(spec)
+  const t1 = process.hrtime.bigint()
+  const cpu1 = cpuSecondsOf(server.child.pid!) ?? NaN
+  markWindow(server, t0, t1)
+  return { ...r, cpuMsPerRequest: ((cpu1 - cpu0) * 1000) / Math.max(1, r.ok + r.non2xx), machineBusyBefore }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Databases
+
+async function prepareDatabase(kind: 'pglite' | 'postgres'): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (kind === 'pglite') {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wa-bench-pglite-'))
+    return { url: `file:${dir}`, drop: async () => rmSync(dir, { recursive: true, force: true }) }
+  }
+  const name = `wa_bench_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: opts['postgres-url'] })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE "${name}"`)
+  await admin.end()
+  const url = new URL(opts['postgres-url']!)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: opts['postgres-url'] })
+      await c.connect()
+      await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      await c.end()
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benchmarks
+
+const CONVERSATIONS_QUERY = `query Conversations($first: Int) {
+  conversations(first: $first) {
+    edges { node { id phoneNumber lastMessage { id content status createdAt } } }
+  }
+}`
+
+interface Summary {
+  db: string
+  bench: string
+  rows: Row[]
+  peakRss: number
+  extra?: Record<string, unknown>
+}
+
+const medianOf = <T extends LoadResult>(results: T[], key: keyof T) => median(results.map((r) => r[key] as number))
+const runsText = (xs: number[], digits = 0) => xs.map((x) => x.toFixed(digits)).join('/')
+const errorsOf = (results: LoadResult[]) => results.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0)
+
+async function measure(name: string, spec: LoadSpec, before?: () => Promise<void>): Promise<LoadResult[]> {
+  const results: LoadResult[] = []
+  for (let i = 0; i < RUNS; i++) {
+    await before?.()
+    const r = await load(spec)
+    log(
+      `  ${name} run ${i + 1}: ${fmt(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`,
+    )
+    results.push(r)
+  }
+  return results
+}
+
+async function checkGraphqlAnswer(url: string): Promise<string> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ query: CONVERSATIONS_QUERY, variables: { first: 20 } }),
+  })
+  const body = (await res.json()) as { data?: { conversations: { edges: unknown[] } }; errors?: unknown }
+  if (res.status !== 200 || !body.data || body.data.conversations.edges.length !== 20) {
+    throw new Error(`unexpected GraphQL answer from ${url}: ${res.status} ${JSON.stringify(body).slice(0, 500)}`)
+  }
+  return JSON.stringify(body.data)
+}
+
+async function benchGraphql(db: string, databaseUrl: string, baselineUrl: string, fake: FakeMeta): Promise<Summary> {
+  log(`GraphQL read on ${db}`)
+  const connections = [10, 50]
+  // Both servers up at once (PGlite: the baseline on a copy of the seeded folder), runs interleaved,
+  // so drift on the machine hits both alike.
+  const servers = {
+    service: await startService(`graphql-${db}`, databaseUrl, fake),
+    baseline: await startGraphqlBaseline(`graphql-baseline-${db}`, baselineUrl),
+  }
+  const answers = {
+    service: await checkGraphqlAnswer(servers.service.url),
+    baseline: await checkGraphqlAnswer(servers.baseline.url),
+  }
+  if (answers.service !== answers.baseline) log('  WARNING: the service and the baseline answered differently')
+  const spec = (server: Service, c: number, duration: number): LoadSpec => ({
+    scenario: 'graphql',
+    url: server.url,
+    token: API_TOKEN,
+    connections: c,
+    duration,
+    query: CONVERSATIONS_QUERY,
+    variables: { first: 20 },
+  })
+  const measured: Record<'service' | 'baseline', Record<number, Measured[]>> = { service: {}, baseline: {} }
+  for (const which of ['service', 'baseline'] as const) {
+    await load(spec(servers[which], 50, WARMUP))
+    for (const c of connections) measured[which][c] = []
+  }
+  for (let i = 0; i < RUNS; i++) {
+    for (const c of connections) {
+      for (const which of ['service', 'baseline'] as const) {
+        const r = await loadOn(servers[which], spec(servers[which], c, DURATION))
+        log(
+          `  ${which} ${c} conn run ${i + 1}: ${fmt(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${fmt(r.cpuMsPerRequest, 2)} CPU ms/req, non-2xx ${r.non2xx}, errors ${r.errors}`,
+        )
+        measured[which][c].push(r)
+      }
+    }
+  }
+  const peaks = { service: (await servers.service.stop()).peakRss, baseline: (await servers.baseline.stop()).peakRss }
+  const rows: Row[] = []
+  for (const c of connections) {
+    const s = measured.service[c]
+    const b = measured.baseline[c]
+    const ratio = medianOf(s, 'rps') / medianOf(b, 'rps')
+    rows.push({
+      metric: `${c} conn: requests/s`,
+      value: fmt(medianOf(s, 'rps')),
+      baseline: fmt(medianOf(b, 'rps')),
+      ratio: ratio.toFixed(2),
+      target: '≥ 0.75',
+      verdict: verdict(ratio >= 0.75),
+      runs: runsText(s.map((r) => r.rps)),
+    })
+    rows.push({
+      metric: `${c} conn: p50 ms`,
+      value: fmt(medianOf(s, 'p50')),
+      baseline: fmt(medianOf(b, 'p50')),
+      runs: runsText(s.map((r) => r.p50)),
+    })
+    const p99 = medianOf(s, 'p99')
+    rows.push({
+      metric: `${c} conn: p99 ms`,
+      value: fmt(p99),
+      baseline: fmt(medianOf(b, 'p99')),
+      ...(c === 50 ? { target: '< 50', verdict: verdict(p99 < 50) } : {}),
+      runs: runsText(s.map((r) => r.p99)),
+    })
+    const cpu = median(s.map((r) => r.cpuMsPerRequest))
+    const cpuBase = median(b.map((r) => r.cpuMsPerRequest))
+    rows.push({
+      metric: `${c} conn: server CPU ms/request`,
+      value: fmt(cpu, 2),
+      baseline: fmt(cpuBase, 2),
+      ratio: (cpuBase / cpu).toFixed(2),
+      runs: runsText(
+        s.map((r) => r.cpuMsPerRequest),
+        2,
+      ),
+    })
+    const errors = errorsOf(s) + errorsOf(b)
+    if (errors) rows.push({ metric: `${c} conn: errors (service+baseline)`, value: String(errors), verdict: 'MISS' })
+  }
+  rows.push({
+    metric: 'peak RSS MB (service / baseline)',
+    value: fmt(peaks.service),
+    baseline: fmt(peaks.baseline),
+    target: `< ${RSS_LIMIT_MB}`,
+    verdict: verdict(peaks.service < RSS_LIMIT_MB),
+  })
+  return {
+    db,
+    bench: 'GraphQL read: conversations(first: 20) with last messages, 10,000 messages',
+    rows,
+    peakRss: peaks.service,
+  }
+}
+
+async function benchSend(db: string, databaseUrl: string, fake: FakeMeta): Promise<Summary> {
+  log(`send path on ${db}`)
+  const CONNECTIONS = 50
+  const NUMBERS = 2000 // half of them have a conversation already (the seed has 1,000)
+  const latencies = quick ? [0, 100] : [0, 100]
+  const service = await startService(`send-${db}`, databaseUrl, fake)
+  let offset = 0
+  const spec = (duration: number | undefined, amount?: number): LoadSpec => {
+    const s: LoadSpec = {
+      scenario: 'send',
+      url: service.url,
+      token: API_TOKEN,
+      connections: CONNECTIONS,
+      numbers: NUMBERS,
+      offset,
+      duration,
+      amount,
+    }
+    offset += 100_000
+    return s
+  }
+  const rows: Row[] = []
+  const metaRates: Record<number, number[]> = {}
+  const serviceResults: Record<number, LoadResult[]> = {}
+  let malformed = 0
+  for (const latency of latencies) {
+    await fakeControl.stall(fake, latency)
+    await load(spec(WARMUP))
+    metaRates[latency] = []
+    const results: LoadResult[] = []
+    for (let i = 0; i < RUNS; i++) {
+      await fakeControl.reset(fake)
+      const r = await load(spec(DURATION))
+      const stats = await fakeControl.stats(fake)
+      malformed += stats.malformed
+      const metaRate = stats.firstAt && stats.lastAt ? stats.accepted / r.duration : 0
+      metaRates[latency].push(metaRate)
+      log(
+        `  service ${latency} ms run ${i + 1}: ${fmt(r.rps)} sends/s (Meta got ${stats.accepted}), p99 ${r.p99} ms, non-2xx ${r.non2xx}`,
+      )
+      results.push(r)
+    }
+    serviceResults[latency] = results
+  }
+
+  // Memory: RSS after each block of sends, at Meta latency 0 (the most sends per second).
+  await fakeControl.stall(fake, 0)
+  const block = quick ? 1000 : 2000
+  const blocks = quick ? 3 : 6
+  const rssSeries: number[] = [service.rss.sample() ?? NaN]
+  for (let i = 0; i < blocks; i++) {
+    await fakeControl.reset(fake)
+    await load(spec(undefined, block))
+    await sleep(500)
+    rssSeries.push(service.rss.sample() ?? NaN)
+  }
+  log(`  RSS after each ${block} sends: ${rssSeries.map((x) => fmt(x)).join(', ')} MB`)
+  const { peakRss } = await service.stop()
+  await fakeControl.reset(fake)
+
+  // The baseline: got straight to the fake Meta, same payloads, same concurrency.
+  const baseline: Record<number, { rps: number; p99: number }[]> = {}
+  for (const latency of latencies) {
+    await fakeControl.stall(fake, latency)
+    baseline[latency] = []
+    const gotSpec = {
+      graphApiUrl: fake.env.WHATSAPP_GRAPH_API_URL,
+      apiVersion: fake.env.WHATSAPP_API_VERSION,
+      accessToken: fake.env.WHATSAPP_ACCESS_TOKEN,
+      phoneNumberId: fake.env.WHATSAPP_PHONE_NUMBER_ID,
+      connections: CONNECTIONS,
+      numbers: NUMBERS,
+    }
+    await runJsonChild(path.join(BENCH_DIR, 'got-direct.ts'), { ...gotSpec, duration: WARMUP })
+    for (let i = 0; i < RUNS; i++) {
+      await fakeControl.reset(fake)
+      const r = await runJsonChild<{ rps: number; p99: number; failed: number }>(
+        path.join(BENCH_DIR, 'got-direct.ts'),
+        { ...gotSpec, duration: DURATION },
+      )
+      log(`  got direct ${latency} ms run ${i + 1}: ${fmt(r.rps)} sends/s, p99 ${fmt(r.p99)} ms, failed ${r.failed}`)
+      baseline[latency].push(r)
+    }
+  }
+  await fakeControl.stall(fake, 0)
+  await fakeControl.reset(fake)
+
+  for (const latency of latencies) {
+    const s = serviceResults[latency]
+    const b = baseline[latency]
+    const rate = medianOf(s, 'rps')
+    const base = median(b.map((r) => r.rps))
+    rows.push({
+      metric: `Meta ${latency} ms: messages/s`,
+      value: fmt(rate),
+      baseline: fmt(base),
+      ratio: (rate / base).toFixed(2),
+      target: '≥ 0.5',
+      verdict: verdict(rate / base >= 0.5),
+      runs: runsText(s.map((r) => r.rps)),
+    })
+    rows.push({
+      metric: `Meta ${latency} ms: arrived at Meta/s`,
+      value: fmt(median(metaRates[latency])),
+      runs: runsText(metaRates[latency]),
+    })
+    rows.push({
+      metric: `Meta ${latency} ms: p50 ms`,
+      value: fmt(medianOf(s, 'p50')),
+      runs: runsText(s.map((r) => r.p50)),
+    })
+    rows.push({
+      metric: `Meta ${latency} ms: p99 ms`,
+      value: fmt(medianOf(s, 'p99')),
+      baseline: fmt(median(b.map((r) => r.p99))),
+      runs: runsText(s.map((r) => r.p99)),
+    })
+    const errors = errorsOf(s)
+    if (errors) rows.push({ metric: `Meta ${latency} ms: failed requests`, value: String(errors), verdict: 'MISS' })
+  }
+  if (malformed) rows.push({ metric: 'malformed requests at the fake Meta', value: String(malformed), verdict: 'MISS' })
+  const afterFirst = rssSeries.slice(2)
+  const growth = Math.max(...afterFirst) - Math.min(...afterFirst)
+  const flat = growth < 0.1 * Math.min(...afterFirst)
+  rows.push({
+    metric: `RSS MB after each ${block} sends`,
+    value: rssSeries.map((x) => fmt(x)).join(' → '),
+    target: `flat (< 10% change after ${2 * block})`,
+    verdict: verdict(flat),
+  })
+  rows.push({
+    metric: 'peak RSS MB',
+    value: fmt(peakRss),
+    target: `< ${RSS_LIMIT_MB}`,
+    verdict: verdict(peakRss < RSS_LIMIT_MB),
+  })
+  return {
+    db,
+    bench: `Send path: POST /api/whatsapp/send, ${CONNECTIONS} connections, against got straight to the fake Meta`,
+    rows,
+    peakRss,
+  }
+}
+
+async function benchFanout(db: string, databaseUrl: string, fake: FakeMeta): Promise<Summary> {
+  log(`template fan-out on ${db}`)
+  const configHonoursRate = /WHATSAPP_MESSAGES_PER_SECOND/.test(readFileSync(path.join(ROOT, 'src/config.ts'), 'utf8'))
+  if (!configHonoursRate)
+    log('  NOTE: src/config.ts does not read WHATSAPP_MESSAGES_PER_SECOND yet: the limit is not honoured')
+  const latencies = quick ? [100] : [0, 100]
+  const rows: Row[] = []
+  let peakRss = 0
+  for (const rate of [80, 1000]) {
+    const recipients = quick && rate === 80 ? 200 : 1000
+    const ideal = (recipients / rate) * 1000
+    const service = await startService(`fanout-${rate}-${db}`, databaseUrl, fake, {
+      WHATSAPP_MESSAGES_PER_SECOND: String(rate),
+    })
+    for (const latency of latencies) {
+      await fakeControl.stall(fake, latency)
+      const totals: number[] = []
+      const answers: number[] = []
+      const busiest: number[] = []
+      let failed = 0
+      // One recipient first: syncs the template, warms up; then the bucket (if any) refills.
+      await sendTemplate(service.url, 1, 0)
+      for (let i = 0; i < RUNS; i++) {
+        await sleep(1500)
+        await fakeControl.reset(fake)
+        const started = performance.timeOrigin + performance.now()
+        const answer = await sendTemplate(service.url, recipients, (i * recipients) % SEED.conversations)
+        const answeredMs = performance.timeOrigin + performance.now() - started
+        // The last send may reach Meta after the answer (a batch that continues in the background).
+        const until = Date.now() + ideal * 3 + 30_000
+        let stats = await fakeControl.stats(fake)
+        while (stats.accepted < recipients - answer.failed && Date.now() < until) {
+          await sleep(100)
+          stats = await fakeControl.stats(fake)
+        }
+        const total = (stats.lastAt ?? started) - started
+        failed += answer.failed + Math.max(0, recipients - answer.failed - stats.accepted)
+        totals.push(total)
+        answers.push(answeredMs)
+        busiest.push(stats.busiest)
+        log(
+          `  ${rate}/s, Meta ${latency} ms, run ${i + 1}: last send after ${fmt(total)} ms (ideal ${fmt(ideal)}), answer after ${fmt(answeredMs)} ms, busiest second ${stats.busiest}, failed ${answer.failed}`,
+        )
+      }
+      const t = median(totals)
+      const maxBusiest = Math.max(...busiest)
+      rows.push({
+        metric: `${rate}/s, Meta ${latency} ms: total s (${recipients} recipients)`,
+        value: fmt(t / 1000, 2),
+        baseline: `${fmt(ideal / 1000, 2)} ideal`,
+        ratio: (t / ideal).toFixed(2),
+        target: '≤ 1.05',
+        verdict: verdict(t / ideal <= 1.05),
+        runs: runsText(
+          totals.map((x) => x / 1000),
+          2,
+        ),
+      })
+      rows.push({
+        metric: `${rate}/s, Meta ${latency} ms: answered after s`,
+        value: fmt(median(answers) / 1000, 2),
+        runs: runsText(
+          answers.map((x) => x / 1000),
+          2,
+        ),
+      })
+      rows.push({
+        metric: `${rate}/s, Meta ${latency} ms: most sent in one second`,
+        value: String(maxBusiest),
+        target: `≤ ${rate}`,
+        verdict: verdict(maxBusiest <= rate),
+        runs: runsText(busiest),
+      })
+      if (failed)
+        rows.push({
+          metric: `${rate}/s, Meta ${latency} ms: recipients failed`,
+          value: String(failed),
+          verdict: 'MISS',
+        })
+    }
+    peakRss = Math.max(peakRss, (await service.stop()).peakRss)
+  }
+  await fakeControl.stall(fake, 0)
+  await fakeControl.reset(fake)
+  rows.push({
+    metric: 'peak RSS MB',
+    value: fmt(peakRss),
+    target: `< ${RSS_LIMIT_MB}`,
+    verdict: verdict(peakRss < RSS_LIMIT_MB),
+  })
+  return {
+    db,
+    bench: `Template fan-out to 1,000 recipients (WHATSAPP_MESSAGES_PER_SECOND${configHonoursRate ? '' : ' NOT YET HONOURED by the service'})`,
+    rows,
+    peakRss,
+    extra: { configHonoursRate },
+  }
+}
+
+async function sendTemplate(url: string, recipients: number, from: number): Promise<{ failed: number }> {
+  const res = await fetch(`${url}/api/whatsapp/send-template`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      templateName: 'bench_notice',
+      languageCode: 'es',
+      components: [{ type: 'body', parameters: [{ type: 'text', text: 'Juan Pérez' }] }],
+      recipients: Array.from({ length: recipients }, (_, i) => ({
+        phoneNumber: `+502${30_000_000 + ((from + i) % SEED.conversations)}`,
+      })),
+    }),
+  })
+  const body = (await res.json()) as { summary?: { total: number; failed: number } }
+  if (!res.ok || !body.summary)
+    throw new Error(`send-template answered ${res.status}: ${JSON.stringify(body).slice(0, 400)}`)
+  return { failed: body.summary.failed }
+}
+
+async function benchWebhook(db: string, databaseUrl: string, fake: FakeMeta): Promise<Summary> {
+  log(`webhook ingest on ${db}`)
+  const CONNECTIONS = 50
+  const results: LoadResult[] = []
+  const applyRates: number[] = []
+  let offset = 0
+  let peakRss = 0
+  for (let i = 0; i < RUNS; i++) {
+    // A fresh process each run: its shutdown waits until every stored delivery is applied, which
+    // times how far applying lags behind ingest.
+    const service = await startService(`webhook-${db}`, databaseUrl, fake)
+    const spec = (duration: number): LoadSpec => {
+      const s: LoadSpec = {
+        scenario: 'webhook',
+        url: service.url,
+        token: API_TOKEN,
+        connections: CONNECTIONS,
+        duration,
+        wamids: SEED.messages,
+        appSecret: APP_SECRET,
+        offset,
+      }
+      return s
+    }
+    const started = performance.now()
+    const warm = await load(spec(1))
+    offset += warm.ok + warm.non2xx
+    const r = await load(spec(DURATION))
+    offset += r.ok + r.non2xx
+    const loadEnded = performance.now()
+    const { exitMs, peakRss: peak } = await service.stop()
+    peakRss = Math.max(peakRss, peak)
+    const applyRate = (warm.ok + r.ok) / ((loadEnded - started + exitMs) / 1000)
+    applyRates.push(applyRate)
+    results.push(r)
+    log(
+      `  run ${i + 1}: ${fmt(r.rps)} deliveries/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}; applying finished ${fmt(exitMs)} ms after the load (≈ ${fmt(applyRate)} applied/s)`,
+    )
+  }
+  const rps = medianOf(results, 'rps')
+  const p99 = medianOf(results, 'p99')
+  const rows: Row[] = [
+    {
+      metric: 'status updates/s (acknowledged)',
+      value: fmt(rps),
+      target: '≥ 1000',
+      verdict: verdict(rps >= 1000),
+      runs: runsText(results.map((r) => r.rps)),
+    },
+    { metric: 'p50 ms', value: fmt(medianOf(results, 'p50')), runs: runsText(results.map((r) => r.p50)) },
+    {
+      metric: 'p99 ms',
+      value: fmt(p99),
+      target: '< 250',
+      verdict: verdict(p99 < 250),
+      runs: runsText(results.map((r) => r.p99)),
+    },
+    { metric: 'applied/s (until the queue drained)', value: fmt(median(applyRates)), runs: runsText(applyRates) },
+  ]
+  const errors = errorsOf(results)
+  if (errors) rows.push({ metric: 'failed deliveries', value: String(errors), verdict: 'MISS' })
+  rows.push({
+    metric: 'peak RSS MB',
+    value: fmt(peakRss),
+    target: `< ${RSS_LIMIT_MB}`,
+    verdict: verdict(peakRss < RSS_LIMIT_MB),
+  })
+  return {
+    db,
+    bench: `Signed webhook ingest: status updates for existing messages, ${CONNECTIONS} connections`,
+    rows,
+    peakRss,
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main() {
+  const started = Date.now()
+  print(`# wa-gateway benchmarks — ${new Date().toISOString()}${quick ? ' (quick)' : ''}`)
+  print(
+    `runs per measurement: ${RUNS}, ${DURATION} s each (+${WARMUP} s warm-up); ${os.cpus().length} CPUs, ${os.cpus()[0]?.model}, node ${process.version}`,
+  )
+  const summaries: Summary[] = []
+  const fake = await startFakeMeta()
+  try {
+    for (const db of databases) {
+      const database = await prepareDatabase(db)
+      try {
+        const seeded = await runJsonChild<{ seconds: number }>(path.join(BENCH_DIR, 'seed.ts'), {
+          databaseUrl: database.url,
+          ...SEED,
+        })
+        log(`seeded ${db}: ${SEED.conversations} conversations, ${SEED.messages} messages in ${fmt(seeded.seconds)} s`)
+        // PGlite allows one process per folder: the GraphQL baseline reads an identical copy.
+        let baselineUrl = database.url
+        if (db === 'pglite') {
+          const copy = `${database.url.slice(5)}-baseline`
+          cpSync(database.url.slice(5), copy, { recursive: true })
+          baselineUrl = `file:${copy}`
+          const drop = database.drop
+          database.drop = async () => {
+            await drop()
+            rmSync(copy, { recursive: true, force: true })
+          }
+        }
+        // Reads first (on the seed as it is), then what writes.
+        const benches = [
+          ['graphql', (d: string, url: string, f: FakeMeta) => benchGraphql(d, url, baselineUrl, f)],
+          ['webhook', benchWebhook],
+          ['send', benchSend],
+          ['fanout', benchFanout],
+        ] as const
+        for (const [name, bench] of benches) {
+          if (!only.has(name)) continue
+          const summary = await bench(db, database.url, fake)
+          summaries.push(summary)
+          print(table(`${summary.bench} — ${db === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}`, summary.rows))
+        }
+      } finally {
+        await database.drop()
+      }
+    }
+  } finally {
+    await stop(fake.child)
+  }
+  const peak = Math.max(...summaries.map((s) => s.peakRss))
+  print(
+    `\nPeak RSS of any service process through the suite: ${fmt(peak)} MB (target < ${RSS_LIMIT_MB} MB: ${verdict(peak < RSS_LIMIT_MB)})`,
+  )
+  const misses = summaries.flatMap((s) =>
+    s.rows.filter((r) => r.verdict === 'MISS').map((r) => `${s.db} / ${s.bench.split(':')[0]} / ${r.metric}`),
+  )
+  print(misses.length ? `\nMissed targets:\n${misses.map((m) => `- ${m}`).join('\n')}` : '\nEvery target met.')
+  print(`\nSuite took ${fmt((Date.now() - started) / 1000)} s.`)
+  if (opts['cpu-prof']) {
+    await sleep(500)
+    print(summarizeProfiles(PROFILE_DIR))
+  }
+  mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true })
+  const file = path.join(
+    BENCH_DIR,
+    'results',
+    `${new Date().toISOString().replaceAll(':', '-').slice(0, 19)}${quick ? '-quick' : ''}.md`,
+  )
+  writeFileSync(file, `${out.join('\n')}\n`)
+  writeFileSync(file.replace(/\.md$/, '.json'), JSON.stringify(summaries, null, 2))
+  log(`written ${path.relative(process.cwd(), file)}`)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Benchmarks a commit, not the working tree: exports <rev> (default HEAD) to <dir>, brings this
+# bench/ folder along (the suite may be newer than the commit), links node_modules and generates
+# the Prisma client there. Then: cd <dir> && npm run bench
+set -euo pipefail
+dir="${1:?usage: bench/snapshot.sh <dir> [rev]}"
+rev="${2:-HEAD}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+rm -rf "$dir"
+mkdir -p "$dir"
+git -C "$repo" archive "$rev" | tar -x -C "$dir"
+rm -rf "$dir/bench"
+cp -r "$repo/bench" "$dir/bench"
+rm -rf "$dir/bench/results" "$dir/bench/profiles"
+ln -s "$repo/node_modules" "$dir/node_modules"
+(cd "$dir" && node --import tsx src/db/cli.ts generate >/dev/null)
+echo "$rev ($(git -C "$repo" rev-parse --short "$rev")) in $dir"
