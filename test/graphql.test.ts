@@ -132,7 +132,7 @@ describe('GraphQL mutations', () => {
     })
     expect(body.errors).toBeUndefined()
     const result = body.data!.sendTemplate
-    expect(result.summary).toEqual({ total: 2, sent: 1, failed: 1 })
+    expect(result.summary).toEqual({ total: 2, sent: 1, failed: 1, unknown: 0 })
     expect(result.results[0]).toMatchObject({ phoneNumber: '+50212345678', success: true, error: null })
     expect(result.results[0].message).toMatchObject({ type: 'template', requestId: 9, wamid: result.results[0].wamid })
     expect(result.results[1]).toMatchObject({

@@ -50,6 +50,7 @@ export class BatchService {
   private stopping = false
   private readonly timers: NodeJS.Timeout[] = []
   private sweeping: Promise<void> | null = null
+  private beating: Promise<void> | null = null
 
   constructor(
     private readonly batches: BatchRepository,
@@ -64,13 +65,14 @@ export class BatchService {
   async start(): Promise<void> {
     const heartbeatMs = this.options.heartbeatMs ?? 2_000
     this.timers.push(
-      setInterval(
-        () =>
-          void this.batches
-            .heartbeat([...this.running.keys()], this.instanceId)
-            .catch((err) => this.options.onError?.(err, 'batch heartbeat')),
-        heartbeatMs,
-      ).unref(),
+      setInterval(() => {
+        this.beating ??= this.batches
+          .heartbeat([...this.running.keys()], this.instanceId)
+          .catch((err) => this.options.onError?.(err, 'batch heartbeat'))
+          .finally(() => {
+            this.beating = null
+          })
+      }, heartbeatMs).unref(),
       setInterval(() => void this.sweep(), this.options.sweepMs ?? 5_000).unref(),
     )
     await this.sweep()
@@ -80,7 +82,7 @@ export class BatchService {
   async stop(): Promise<void> {
     this.stopping = true
     for (const timer of this.timers) clearInterval(timer)
-    await this.sweeping
+    await Promise.all([this.sweeping, this.beating])
     await Promise.allSettled(this.running.values())
   }
 
@@ -99,7 +101,8 @@ export class BatchService {
       recipients,
     )
     const messages = await this.batches.messages(batch.id)
-    for (const m of messages) this.events.publish({ type: 'messageAdded', messageId: m.id, conversationId: m.conversationId })
+    for (const m of messages)
+      this.events.publish({ type: 'messageAdded', messageId: m.id, conversationId: m.conversationId })
     const work = this.process(batch, messages)
     this.running.set(batch.id, work)
     try {
@@ -156,7 +159,7 @@ export class BatchService {
         this.publishChanged(stale)
         const orphans = await this.batches.claimOrphans(
           this.instanceId,
-          this.options.exclusive ? null : new Date(Date.now() - (this.options.staleBatchMs ?? 10_000)),
+          this.options.exclusive ? null : new Date(Date.now() - (this.options.staleBatchMs ?? 6_000)),
         )
         for (const batch of orphans) this.resume(batch)
       } catch (err) {
@@ -224,7 +227,11 @@ const idSchema = z.number({ error: 'must be an integer' }).int().min(1).max(2_14
 const pageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([idSchema])) })
 
 /** Runs `fn` over `items`, at most `limit` at a time, in order; stops taking items once `fn` returns false. */
-export async function forEachConcurrently<T>(items: T[], limit: number, fn: (item: T) => Promise<boolean>): Promise<void> {
+export async function forEachConcurrently<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<boolean>,
+): Promise<void> {
   let next = 0
   let stop = false
   const worker = async () => {

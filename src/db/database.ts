@@ -41,7 +41,7 @@ export interface Database {
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const { factory, close } = await adapterFactoryFor(config)
   try {
-    const appliedMigrations = await applyMigrations(factory)
+    const appliedMigrations = await migrate(config, factory)
     const prisma = new PrismaClient({ adapter: factory, log: [{ emit: 'event', level: 'query' }] })
     const listeners = new Set<(sql: string) => void>()
     prisma.$on('query', (event) => {
@@ -74,5 +74,21 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   } catch (err) {
     await close()
     throw err
+  }
+}
+
+/**
+ * Applies the migrations. On PostgreSQL through a connection of its own, closed afterwards: the
+ * schema engine holds a session-level advisory lock while migrating and does not release it, and
+ * a pooled connection would keep it — blocking every other instance's start for as long as the
+ * connection stays busy.
+ */
+async function migrate(config: DatabaseConfig, factory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
+  if (config.kind !== 'postgres') return applyMigrations(factory)
+  const pool = new pg.Pool({ connectionString: config.url, max: 1 })
+  try {
+    return await applyMigrations(new PrismaPg(pool))
+  } finally {
+    await pool.end()
   }
 }

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto'
-import { AppError, IdempotencyKeyInFlightError, IdempotencyKeyReusedError, ReplayedError, ValidationError } from '../errors.js'
+import {
+  AppError,
+  IdempotencyKeyInFlightError,
+  IdempotencyKeyReusedError,
+  ReplayedError,
+  ValidationError,
+} from '../errors.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import type { IdempotencyRepository } from './idempotency.repository.js'
 
@@ -134,7 +140,11 @@ function decode(value: unknown): unknown {
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) =>
     v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date)
-      ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, (v as Record<string, unknown>)[k]]))
+      ? Object.fromEntries(
+          Object.keys(v as object)
+            .sort()
+            .map((k) => [k, (v as Record<string, unknown>)[k]]),
+        )
       : v,
   )
 }

@@ -42,9 +42,11 @@ export class MessageSender {
     let accepted: AcceptedMessage
     try {
       accepted = await withRetries(async () => {
-        await this.rate.acquire()
         if (!marked) await this.conversations.markAttempt(message.id)
         marked = false // each retry is a new attempt
+        // Nothing between the slot and the request: a database round trip here would let sends
+        // bunch up on their way to Meta and crowd a one-second window.
+        await this.rate.acquire()
         return call({ messageId: message.id })
       }, this.options.retry)
     } catch (err) {
@@ -64,7 +66,10 @@ export class MessageSender {
   private async recordFailure(messageId: number, err: AppError): Promise<SendOutcome> {
     if (err instanceof MetaUnreachableError && !err.notSent) {
       // Meta may have taken it: a resend could reach the customer twice.
-      const message = await this.conversations.recordOutcome(messageId, { status: 'unknown', errorMessage: err.message })
+      const message = await this.conversations.recordOutcome(messageId, {
+        status: 'unknown',
+        errorMessage: err.message,
+      })
       // Its status webhook may have settled it already (found through our callback data).
       const settled = message.status !== 'unknown' && message.status !== 'failed' && message.wamid !== null
       return { message, error: settled ? null : new DeliveryUnknownError(messageId, err) }

@@ -54,6 +54,11 @@ export class PostgresSlotSource implements SlotSource {
  */
 export class SendRateLimiter {
   readonly intervalMs: number
+  /**
+   * The window of the local log: a little over one second, because a request reaches Meta some
+   * milliseconds after it is let go (event-loop lag), and lags vary.
+   */
+  private readonly windowMs: number
   private readonly blockSize: number
   private readonly slots: number[] = []
   private reserving: Promise<void> | null = null
@@ -64,10 +69,11 @@ export class SendRateLimiter {
   constructor(
     readonly perSecond: number,
     private readonly source: SlotSource = new MemorySlotSource(),
-    /** Headroom on the spacing (1% by default). */
+    /** Headroom on the spacing (1% by default; twice that on the local log's window). */
     margin = 0.01,
   ) {
     this.intervalMs = (1000 / perSecond) * (1 + margin)
+    this.windowMs = 1000 * (1 + 2 * margin)
     // Shared slots are fetched ~10 ms' worth at a time: one round trip per block, not per send.
     this.blockSize = Math.max(1, Math.floor(perSecond / 100))
     this.sent = new Float64Array(perSecond)
@@ -110,7 +116,7 @@ export class SendRateLimiter {
         this.sent[(this.head + this.count++) % capacity] = now
         return
       }
-      const wait = this.sent[this.head] + 1000 - now
+      const wait = this.sent[this.head] + this.windowMs - now
       if (wait <= 0) {
         this.sent[this.head] = now
         this.head = (this.head + 1) % capacity

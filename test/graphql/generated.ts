@@ -514,6 +514,7 @@ export type MessageFieldsFragment = {
 
 export type SendTextMutationVariables = Exact<{
   input: SendTextInput
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
 }>
 
 export type SendTextMutation = {
@@ -586,13 +587,15 @@ export type SendInConversationMutation = {
 
 export type SendTemplateMutationVariables = Exact<{
   input: SendTemplateInput
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
 }>
 
 export type SendTemplateMutation = {
   __typename?: 'Mutation'
   sendTemplate: {
     __typename?: 'SendTemplatePayload'
-    summary: { __typename?: 'SendSummary'; total: number; sent: number; failed: number }
+    batch: { __typename?: 'TemplateBatch'; id: number; status: TemplateBatchStatus; total: number }
+    summary: { __typename?: 'SendSummary'; total: number; sent: number; failed: number; unknown: number }
     results: Array<{
       __typename?: 'TemplateRecipientResult'
       phoneNumber: string
@@ -878,6 +881,76 @@ export type SimulateInboundMessageMutation = {
   }
 }
 
+export type TemplateBatchQueryVariables = Exact<{
+  id: Scalars['Int']['input']
+  first?: InputMaybe<Scalars['Int']['input']>
+  after?: InputMaybe<Scalars['String']['input']>
+}>
+
+export type TemplateBatchQuery = {
+  __typename?: 'Query'
+  templateBatch: {
+    __typename?: 'TemplateBatch'
+    id: number
+    templateName: string
+    language: string
+    status: TemplateBatchStatus
+    total: number
+    createdAt: string
+    completedAt?: string | null
+    progress: {
+      __typename?: 'TemplateBatchProgress'
+      pending: number
+      unknown: number
+      sent: number
+      delivered: number
+      read: number
+      failed: number
+    }
+    recipients: {
+      __typename?: 'TemplateBatchRecipientConnection'
+      totalCount: number
+      pageInfo: { __typename?: 'PageInfo'; hasNextPage: boolean; endCursor?: string | null }
+      edges: Array<{
+        __typename?: 'TemplateBatchRecipientEdge'
+        node: {
+          __typename?: 'TemplateBatchRecipient'
+          phoneNumber: string
+          status: MessageStatus
+          message: {
+            __typename?: 'Message'
+            id: number
+            wamid?: string | null
+            error?: { __typename?: 'MessageError'; code?: number | null } | null
+          }
+        }
+      }>
+    }
+  }
+}
+
+export type TemplateBatchesQueryVariables = Exact<{
+  first?: InputMaybe<Scalars['Int']['input']>
+}>
+
+export type TemplateBatchesQuery = {
+  __typename?: 'Query'
+  templateBatches: {
+    __typename?: 'TemplateBatchConnection'
+    totalCount: number
+    edges: Array<{
+      __typename?: 'TemplateBatchEdge'
+      node: {
+        __typename?: 'TemplateBatch'
+        id: number
+        status: TemplateBatchStatus
+        total: number
+        progress: { __typename?: 'TemplateBatchProgress'; sent: number; failed: number }
+      }
+    }>
+  }
+}
+
 export const MessageFieldsFragmentDoc = {
   kind: 'Document',
   definitions: [
@@ -935,6 +1008,11 @@ export const SendTextDocument = {
           variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
           type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'SendTextInput' } } },
         },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'idempotencyKey' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
       ],
       selectionSet: {
         kind: 'SelectionSet',
@@ -947,6 +1025,11 @@ export const SendTextDocument = {
                 kind: 'Argument',
                 name: { kind: 'Name', value: 'input' },
                 value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'idempotencyKey' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'idempotencyKey' } },
               },
             ],
             selectionSet: {
@@ -1114,6 +1197,11 @@ export const SendTemplateDocument = {
             type: { kind: 'NamedType', name: { kind: 'Name', value: 'SendTemplateInput' } },
           },
         },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'idempotencyKey' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
       ],
       selectionSet: {
         kind: 'SelectionSet',
@@ -1127,10 +1215,27 @@ export const SendTemplateDocument = {
                 name: { kind: 'Name', value: 'input' },
                 value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
               },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'idempotencyKey' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'idempotencyKey' } },
+              },
             ],
             selectionSet: {
               kind: 'SelectionSet',
               selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'batch' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'total' } },
+                    ],
+                  },
+                },
                 {
                   kind: 'Field',
                   name: { kind: 'Name', value: 'summary' },
@@ -1140,6 +1245,7 @@ export const SendTemplateDocument = {
                       { kind: 'Field', name: { kind: 'Name', value: 'total' } },
                       { kind: 'Field', name: { kind: 'Name', value: 'sent' } },
                       { kind: 'Field', name: { kind: 'Name', value: 'failed' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'unknown' } },
                     ],
                   },
                 },
@@ -1886,3 +1992,216 @@ export const SimulateInboundMessageDocument = {
     },
   ],
 } as unknown as DocumentNode<SimulateInboundMessageMutation, SimulateInboundMessageMutationVariables>
+export const TemplateBatchDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'TemplateBatch' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'templateBatch' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'total' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'progress' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'pending' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'unknown' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'sent' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'delivered' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'read' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'failed' } },
+                    ],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'recipients' },
+                  arguments: [
+                    {
+                      kind: 'Argument',
+                      name: { kind: 'Name', value: 'first' },
+                      value: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+                    },
+                    {
+                      kind: 'Argument',
+                      name: { kind: 'Name', value: 'after' },
+                      value: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+                    },
+                  ],
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'pageInfo' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'hasNextPage' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'endCursor' } },
+                          ],
+                        },
+                      },
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'edges' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            {
+                              kind: 'Field',
+                              name: { kind: 'Name', value: 'node' },
+                              selectionSet: {
+                                kind: 'SelectionSet',
+                                selections: [
+                                  { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                                  {
+                                    kind: 'Field',
+                                    name: { kind: 'Name', value: 'message' },
+                                    selectionSet: {
+                                      kind: 'SelectionSet',
+                                      selections: [
+                                        { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                                        { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+                                        {
+                                          kind: 'Field',
+                                          name: { kind: 'Name', value: 'error' },
+                                          selectionSet: {
+                                            kind: 'SelectionSet',
+                                            selections: [{ kind: 'Field', name: { kind: 'Name', value: 'code' } }],
+                                          },
+                                        },
+                                      ],
+                                    },
+                                  },
+                                ],
+                              },
+                            },
+                          ],
+                        },
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<TemplateBatchQuery, TemplateBatchQueryVariables>
+export const TemplateBatchesDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'TemplateBatches' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'templateBatches' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'first' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'edges' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'node' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'total' } },
+                            {
+                              kind: 'Field',
+                              name: { kind: 'Name', value: 'progress' },
+                              selectionSet: {
+                                kind: 'SelectionSet',
+                                selections: [
+                                  { kind: 'Field', name: { kind: 'Name', value: 'sent' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'failed' } },
+                                ],
+                              },
+                            },
+                          ],
+                        },
+                      },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<TemplateBatchesQuery, TemplateBatchesQueryVariables>

@@ -69,6 +69,34 @@ export const META_ERRORS = {
       },
     },
   }),
+  pairRate: (): MetaErrorFixture => ({
+    status: 400,
+    body: {
+      error: {
+        message: '(#131056) (Business Account, Consumer Account) pair rate limit hit',
+        type: 'OAuthException',
+        code: 131056,
+        error_data: {
+          messaging_product: 'whatsapp',
+          details:
+            'Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.',
+        },
+        fbtrace_id: trace(),
+      },
+    },
+  }),
+  serverError: (): MetaErrorFixture => ({
+    status: 500,
+    body: {
+      error: {
+        message: 'An unknown error has occurred.',
+        type: 'OAuthException',
+        code: 1,
+        is_transient: true,
+        fbtrace_id: trace(),
+      },
+    } as MetaErrorBody,
+  }),
   throttled: (): MetaErrorFixture => ({
     status: 400,
     body: {
@@ -160,7 +188,7 @@ export class FakeMetaServer {
   readonly accepted: { wamid: string; request: MetaSendMessageRequest; at: number }[] = []
   /** Sends the fake refused as malformed (a test expecting well-formed requests checks this is empty). */
   readonly malformed: { path: string; problem: string }[] = []
-  private readonly failuresByRecipient = new Map<string, () => MetaErrorFixture>()
+  private readonly failuresByRecipient = new Map<string, { error: () => MetaErrorFixture; times: number }>()
   private readonly nextFailures: MetaErrorFixture[] = []
   private readonly nextRaw: { status: number; text: string }[] = []
   private stallMs = 0
@@ -197,9 +225,9 @@ export class FakeMetaServer {
     }
   }
 
-  /** Every send to `to` (digits) fails with this error. */
-  failFor(to: string, error: () => MetaErrorFixture): void {
-    this.failuresByRecipient.set(to, error)
+  /** Sends to `to` (digits) fail with this error: every one, or the next `times`. */
+  failFor(to: string, error: () => MetaErrorFixture, times = Infinity): void {
+    this.failuresByRecipient.set(to, { error, times })
   }
 
   /** The next request fails with this error. */
@@ -291,8 +319,9 @@ export class FakeMetaServer {
       }
       const request = body as MetaSendMessageRequest
       const recipientFailure = this.failuresByRecipient.get(request.to)
-      if (recipientFailure) {
-        const { status, body: err } = recipientFailure()
+      if (recipientFailure && recipientFailure.times > 0) {
+        recipientFailure.times--
+        const { status, body: err } = recipientFailure.error()
         return send(status, err)
       }
       if (request.type === 'template') {

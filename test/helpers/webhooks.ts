@@ -69,7 +69,15 @@ export function inboundMessage(from: string, message: Record<string, unknown>, a
   })
 }
 
-export function statusUpdate(opts: { wamid: string; status: string; to?: string; at?: Date; errorCode?: number }) {
+export function statusUpdate(opts: {
+  wamid: string
+  status: string
+  to?: string
+  at?: Date
+  errorCode?: number
+  /** The `biz_opaque_callback_data` of the send, echoed by Meta. */
+  callbackData?: string
+}) {
   return envelope({
     statuses: [
       {
@@ -77,6 +85,7 @@ export function statusUpdate(opts: { wamid: string; status: string; to?: string;
         status: opts.status,
         timestamp: seconds(opts.at ?? new Date()),
         recipient_id: opts.to ?? '50212345678',
+        ...(opts.callbackData ? { biz_opaque_callback_data: opts.callbackData } : {}),
         ...(opts.status === 'failed'
           ? {
               errors: [

@@ -1,0 +1,212 @@
+/**
+ * Reliable delivery of template fan-outs, checked against the fake Meta's ledger of accepted sends:
+ * every requested message ends sent exactly once, failed with a permanent code, or unknown (never
+ * missing, never twice); retries only for retryable codes; lost answers settled by the status
+ * webhook; the send rate holds over every one-second window.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { TemplateBatchDocument } from './graphql/generated.js'
+import { busiestWindow, FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
+
+const aviso = metaTemplate({
+  name: 'aviso_servicio',
+  components: [{ type: 'BODY', text: 'Hola {{1}}, vamos en camino.' }],
+})
+
+let meta: FakeMetaServer
+let t: TestApp
+
+beforeAll(async () => {
+  meta = await FakeMetaServer.start({ templates: [aviso] })
+  t = await startTestApp({
+    meta,
+    env: {
+      ...webhookEnv,
+      WHATSAPP_MESSAGES_PER_SECOND: '100',
+      WHATSAPP_RETRY_MAX: '3',
+      // Short, so that the answer held back below times out quickly; long enough for a loaded machine.
+      WHATSAPP_REQUEST_TIMEOUT_MS: '2500',
+    },
+  })
+})
+afterAll(async () => {
+  await t?.close()
+  await meta?.close()
+})
+
+const phone = (prefix: string, i: number) => `${prefix}${String(i).padStart(4, '0')}`
+const fanOut = (recipients: string[], app = t) =>
+  app.rest('POST', '/api/whatsapp/send-template', {
+    templateName: 'aviso_servicio',
+    languageCode: 'es',
+    components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ana' }] }],
+    recipients: recipients.map((to) => ({ phoneNumber: `+${to}` })),
+  })
+const attemptsTo = (to: string) =>
+  meta.requests.filter((r) => r.path.endsWith('/messages') && (r.body as { to?: string })?.to === to).length
+
+describe('a template fan-out against Meta’s failures', () => {
+  it('ends each recipient sent exactly once, failed with a permanent code, or unknown — never missing or doubled', async () => {
+    const to = Array.from({ length: 30 }, (_, i) => phone('5027100', i))
+    meta.failFor(to[1], META_ERRORS.serverError, 2) // 5xx: retried
+    meta.failFor(to[2], META_ERRORS.throttled, 1) // 130429: retried
+    meta.failFor(to[3], META_ERRORS.pairRate, 2) // 131056: that recipient retried later
+    meta.failFor(to[4], META_ERRORS.undeliverable) // 131026: permanent
+    meta.failFor(to[5], META_ERRORS.templateMissing) // 132001: permanent
+    meta.failFor(to[6], META_ERRORS.tokenExpired) // 190: permanent, surfaced
+    meta.acceptThenHang(6_000, to[7]) // Meta takes it, the answer never arrives in time
+    meta.failFor(to[8], META_ERRORS.serverError) // retryable, but never recovers
+
+    const res = await fanOut(to)
+    expect(res.status).toBe(200)
+    expect(res.body.summary).toEqual({ total: 30, sent: 25, failed: 5 })
+    const result = (i: number) => res.body.results[i]
+    expect(result(4).error).toMatchObject({ code: 'META_API_ERROR', meta: { code: 131026 } })
+    expect(result(5).error).toMatchObject({ code: 'META_API_ERROR', meta: { code: 132001 } })
+    expect(result(6).error).toMatchObject({ code: 'META_TOKEN_INVALID', meta: { code: 190 } })
+    expect(result(7).error).toMatchObject({ code: 'META_OUTCOME_UNKNOWN', messageId: expect.any(Number) })
+    expect(result(8).error).toMatchObject({ code: 'META_API_ERROR', meta: { code: 1 } })
+
+    // Retries only where the code allows them, bounded by WHATSAPP_RETRY_MAX.
+    const expectedAttempts = to.map((_, i) => ({ 1: 3, 2: 2, 3: 3, 8: 4 })[i] ?? 1)
+    expect(to.map(attemptsTo)).toEqual(expectedAttempts)
+
+    // The ledger: once for every recipient that is sent or unknown-but-taken, never for a failure.
+    const batchId = Number(res.headers.get('x-template-batch-id'))
+    const stored = await t.app.database.prisma.message.findMany({
+      where: { batchId },
+      include: { conversation: true },
+      orderBy: { id: 'asc' },
+    })
+    expect(stored.map((m) => m.conversation.phoneNumber)).toEqual(to)
+    for (const [i, m] of stored.entries()) {
+      const ledger = meta.sendsTo(to[i])
+      if ([4, 5, 6, 8].includes(i)) {
+        expect(ledger).toHaveLength(0)
+        expect(m).toMatchObject({ status: 'failed', errorCode: [131026, 132001, 190, 1][[4, 5, 6, 8].indexOf(i)] })
+      } else if (i === 7) {
+        expect(ledger).toHaveLength(1)
+        expect(m).toMatchObject({ status: 'unknown', wamid: null })
+      } else {
+        expect(ledger).toHaveLength(1)
+        expect(m).toMatchObject({ status: 'sent', wamid: ledger[0].wamid })
+      }
+    }
+    expect(meta.malformed).toEqual([])
+
+    // The unknown one is settled by Meta's status webhook, found through our callback data.
+    const taken = meta.sendsTo(to[7])[0]
+    expect(taken.request.biz_opaque_callback_data).toBe(`wa-gateway:message:${stored[7].id}`)
+    const hook = await postWebhook(
+      t,
+      statusUpdate({
+        wamid: taken.wamid,
+        status: 'delivered',
+        to: to[7],
+        callbackData: taken.request.biz_opaque_callback_data,
+      }),
+    )
+    expect(hook.status).toBe(200)
+    await t.app.webhooks.drained()
+    const settled = await t.app.database.prisma.message.findUniqueOrThrow({ where: { id: stored[7].id } })
+    expect(settled).toMatchObject({ status: 'delivered', wamid: taken.wamid })
+    expect(meta.sendsTo(to[7])).toHaveLength(1) // settled, not re-sent
+
+    // The batch as a dashboard sees it.
+    const { body } = await t.gql(TemplateBatchDocument, { id: batchId, first: 100 })
+    expect(body.errors).toBeUndefined()
+    const batch = body.data!.templateBatch
+    expect(batch).toMatchObject({ id: batchId, templateName: 'aviso_servicio', status: 'COMPLETED', total: 30 })
+    expect(batch.progress).toEqual({ pending: 0, unknown: 0, sent: 25, delivered: 1, read: 0, failed: 4 })
+    const recipients = nodes(batch.recipients)
+    expect(recipients.map((r) => r.phoneNumber)).toEqual(to.map((n) => `+${n}`))
+    expect(recipients[7]).toMatchObject({ status: 'DELIVERED', message: { wamid: taken.wamid } })
+    expect(recipients[4]).toMatchObject({ status: 'FAILED', message: { error: { code: 131026 } } })
+  })
+
+  it('marks a send a dead process left pending as unknown (not failed, not re-sent)', async () => {
+    // What a process killed mid-call leaves behind: pending, its call to Meta started long ago.
+    const prisma = t.app.database.prisma
+    const conversation = await prisma.conversation.create({ data: { phoneNumber: '50271009999' } })
+    const left = await prisma.message.create({
+      data: {
+        conversationId: conversation.id,
+        direction: 'outbound',
+        type: 'text',
+        content: 'a medias',
+        status: 'pending',
+        attemptedAt: new Date(Date.now() - 10 * 60_000),
+      },
+    })
+    const fresh = await prisma.message.create({
+      data: {
+        ...{ conversationId: conversation.id, direction: 'outbound', type: 'text', content: 'en curso' },
+        status: 'pending',
+        attemptedAt: new Date(),
+      },
+    })
+    const statusOf = async (id: number) => (await prisma.message.findUniqueOrThrow({ where: { id } })).status
+    for (let i = 0; i < 80 && (await statusOf(left.id)) === 'pending'; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(await statusOf(left.id)).toBe('unknown')
+    expect(await statusOf(fresh.id)).toBe('pending') // a call in flight now is left alone
+    expect(meta.sendsTo('50271009999')).toHaveLength(0)
+  })
+
+  it('refuses a bad batch id with NOT_FOUND, and pages recipients', async () => {
+    const missing = await t.gql(TemplateBatchDocument, { id: 987654 })
+    expect(missing.body.errors?.[0].extensions?.code).toBe('NOT_FOUND')
+
+    const res = await fanOut([phone('5027200', 1), phone('5027200', 2), phone('5027200', 3)])
+    const id = Number(res.headers.get('x-template-batch-id'))
+    const first = (await t.gql(TemplateBatchDocument, { id, first: 2 })).body.data!.templateBatch.recipients
+    expect(first).toMatchObject({ totalCount: 3, pageInfo: { hasNextPage: true } })
+    const rest = (await t.gql(TemplateBatchDocument, { id, first: 2, after: first.pageInfo.endCursor })).body.data!
+      .templateBatch.recipients
+    expect(nodes(rest).map((r) => r.phoneNumber)).toEqual([`+${phone('5027200', 3)}`])
+    expect(rest.pageInfo.hasNextPage).toBe(false)
+  })
+})
+
+describe('the send rate', () => {
+  // Apps of their own, with Meta's default timeout: a loaded machine must not turn slow answers into unknowns.
+  const rateApp = (databaseUrl?: string) =>
+    startTestApp({ meta, databaseUrl, env: { WHATSAPP_MESSAGES_PER_SECOND: '100' } })
+
+  it('sends 200 recipients at 100 messages/s: no one-second window above 100, and no faster than the limit', async () => {
+    const app = await rateApp()
+    try {
+      const to = Array.from({ length: 200 }, (_, i) => phone('5027300', i))
+      const started = Date.now()
+      const res = await fanOut(to, app)
+      const elapsed = Date.now() - started
+      expect(res.body.summary).toEqual({ total: 200, sent: 200, failed: 0 })
+      const times = to.map((n) => meta.sendsTo(n)[0].at)
+      expect(busiestWindow(times)).toBeLessThanOrEqual(100)
+      // 200 sends at 100/s span at least 199 intervals of 10 ms…
+      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_990)
+      // …and not much more than that: the limit, not something else, sets the pace.
+      expect(elapsed).toBeLessThan(5_000)
+    } finally {
+      await app.close()
+    }
+  })
+
+  it.skipIf(TEST_DATABASE.kind !== 'postgres')('holds for two instances sharing PostgreSQL together', async () => {
+    const first = await rateApp()
+    const second = await rateApp(first.databaseUrl)
+    try {
+      const a = Array.from({ length: 100 }, (_, i) => phone('5027400', i))
+      const b = Array.from({ length: 100 }, (_, i) => phone('5027500', i))
+      const [ra, rb] = await Promise.all([fanOut(a, first), fanOut(b, second)])
+      expect([ra.body.summary.sent, rb.body.summary.sent]).toEqual([100, 100])
+      const times = [...a, ...b].map((n) => meta.sendsTo(n)[0].at)
+      expect(busiestWindow(times)).toBeLessThanOrEqual(100)
+      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_990)
+    } finally {
+      await second.close()
+      await first.close()
+    }
+  })
+})
