@@ -309,7 +309,10 @@ export class ConversationRepository {
     if (!stale.length) return []
     await this.prisma.message.updateMany({
       where: { id: { in: stale.map((m) => m.id) }, status: 'pending' },
-      data: { status: 'unknown', errorMessage: 'The sender stopped before Meta answered; settled by its status webhook' },
+      data: {
+        status: 'unknown',
+        errorMessage: 'The sender stopped before Meta answered; settled by its status webhook',
+      },
     })
     return stale
   }
