@@ -107,3 +107,42 @@ it('resumes a fan-out after the process is killed mid-way, without sending anyon
   expect(unknown).toBeLessThanOrEqual(8)
   expect(messages.filter((m) => m.status === 'sent')).toHaveLength(to.length - unknown)
 }, 90_000)
+
+it('hands an unfinished fan-out over on a graceful shutdown, and the next start finishes it', async () => {
+  const meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'aviso' })] })
+  cleanup.push(() => meta.close())
+  let databaseUrl: string
+  if (TEST_DATABASE.kind === 'postgres') {
+    const scratch = await scratchDatabase()
+    cleanup.push(scratch.drop)
+    databaseUrl = scratch.url
+  } else {
+    const dir = await mkdtemp(path.join(tmpdir(), 'wa-restart-'))
+    cleanup.push(() => rm(dir, { recursive: true, force: true }))
+    databaseUrl = `file:${dir}`
+  }
+  const first = await startTestApp({ meta, databaseUrl, env: { WHATSAPP_MESSAGES_PER_SECOND: '10' } })
+  const to = Array.from({ length: 30 }, (_, i) => `5027700${String(i).padStart(4, '0')}`)
+  const request = first.rest('POST', '/api/whatsapp/send-template', {
+    templateName: 'aviso',
+    languageCode: 'es',
+    components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ana' }] }],
+    recipients: to.map((n) => ({ phoneNumber: `+${n}` })),
+  })
+  await until('a few sends', () => meta.accepted.length >= 5)
+  await first.close()
+  const res = await request
+  expect(res.status).toBe(503)
+  expect(res.body.error).toMatchObject({ code: 'SERVICE_STOPPING', batchId: expect.any(Number) })
+  const beforeRestart = meta.accepted.length
+  expect(beforeRestart).toBeLessThan(to.length)
+
+  const second = await startTestApp({ meta, databaseUrl, env: { WHATSAPP_MESSAGES_PER_SECOND: '50' } })
+  cleanup.push(() => second.close())
+  const prisma = second.app.database.prisma
+  await until('the batch to complete', async () => (await prisma.templateBatch.findFirst())?.status === 'completed')
+  // A graceful stop lets the calls in flight finish: every recipient is sent, exactly once.
+  for (const n of to) expect(meta.sendsTo(n)).toHaveLength(1)
+  const statuses = await prisma.message.groupBy({ by: ['status'], _count: { _all: true } })
+  expect(statuses).toEqual([{ status: 'sent', _count: { _all: to.length } }])
+}, 60_000)
