@@ -12,6 +12,7 @@ export class PostgresEventBus implements EventBus {
   private readonly local = new LocalFanOut()
   private client: pg.Client | null = null
   private closed = false
+  private outbox: string[] = []
 
   private constructor(
     private readonly url: string,
@@ -58,10 +59,28 @@ export class PostgresEventBus implements EventBus {
     setTimeout(retry, 200).unref()
   }
 
+  /**
+   * Events published in the same tick go out in one statement (a fan-out or a webhook burst
+   * publishes hundreds at once; one round trip each would queue up on the single connection).
+   * PostgreSQL folds identical payloads of one statement into one notification: harmless, as an
+   * event only says "this message changed" and subscribers read the row.
+   */
   publish(event: MessageEvent): void {
+    this.outbox.push(JSON.stringify(event))
+    if (this.outbox.length === 1) setImmediate(() => this.flush())
+  }
+
+  private flush(): void {
+    const payloads = this.outbox.splice(0)
     const client = this.client
-    if (!client) return this.onError(new Error('event not published: the LISTEN connection is down'))
-    client.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(event)]).catch(this.onError)
+    if (!client)
+      return this.onError(new Error(`${payloads.length} events not published: the LISTEN connection is down`))
+    client
+      .query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS e(payload, n) ORDER BY n', [
+        CHANNEL,
+        payloads,
+      ])
+      .catch(this.onError)
   }
 
   subscribe(type: MessageEvent['type'], conversationId: number | null) {
@@ -73,6 +92,7 @@ export class PostgresEventBus implements EventBus {
   }
 
   async close(): Promise<void> {
+    if (this.outbox.length) this.flush()
     this.closed = true
     await this.client?.end()
     this.client = null
