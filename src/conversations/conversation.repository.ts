@@ -430,19 +430,20 @@ export class ConversationRepository {
     return count
   }
 
-  /** Removes and returns the statuses kept for `wamid`. */
+  /** Removes and returns the statuses kept for `wamid` (one statement: this runs after every send). */
   async takePendingStatuses(wamid: string): Promise<StatusUpdate[]> {
-    const rows = await this.prisma.$transaction(async (tx) => {
-      const found = await tx.pendingStatus.findMany({ where: { wamid }, orderBy: { id: 'asc' } })
-      if (found.length) await tx.pendingStatus.deleteMany({ where: { id: { in: found.map((r) => r.id) } } })
-      return found
-    })
-    return rows.map((r) => ({
-      wamid: r.wamid,
-      status: r.status as StatusUpdate['status'],
-      timestamp: r.timestamp,
-      error: (r.errors as StatusUpdate['error']) ?? null,
-    }))
+    const rows = await this.prisma.$queryRaw<
+      { id: number; wamid: string; status: string; timestamp: Date; errors: unknown }[]
+    >`
+      DELETE FROM pending_statuses WHERE wamid = ${wamid} RETURNING id, wamid, status, timestamp, errors`
+    return rows
+      .sort((a, b) => a.id - b.id)
+      .map((r) => ({
+        wamid: r.wamid,
+        status: r.status as StatusUpdate['status'],
+        timestamp: r.timestamp,
+        error: (r.errors as StatusUpdate['error']) ?? null,
+      }))
   }
 
   findMessageByWamid(wamid: string): Promise<MessageRecord | null> {
