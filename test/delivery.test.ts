@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TemplateBatchDocument } from './graphql/generated.js'
 import { busiestWindow, FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { type FakeMetaThread, startFakeMetaThread } from './helpers/fake-meta-thread.js'
 import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
 import { postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
 
@@ -170,9 +171,24 @@ describe('a template fan-out against Meta’s failures', () => {
 })
 
 describe('the send rate', () => {
-  // Apps of their own, with Meta's default timeout: a loaded machine must not turn slow answers into unknowns.
+  // Meta on a thread of its own, so that arrivals are stamped when they arrive, not when the busy
+  // test process gets round to it; and Meta's default timeout, so a slow machine cannot turn slow
+  // answers into unknowns.
+  let fake: FakeMetaThread
+  beforeAll(async () => {
+    fake = await startFakeMetaThread({ templates: [aviso] })
+  })
+  afterAll(async () => {
+    await fake?.close()
+  })
   const rateApp = (databaseUrl?: string) =>
-    startTestApp({ meta, databaseUrl, env: { WHATSAPP_MESSAGES_PER_SECOND: '100' } })
+    startTestApp({ meta: fake, databaseUrl, env: { WHATSAPP_MESSAGES_PER_SECOND: '100' } })
+  const arrivals = async (recipients: string[]) => {
+    const wanted = new Set(recipients)
+    const ledger = (await fake.ledger()).filter((l) => wanted.has(l.to))
+    expect(ledger.map((l) => l.to).sort()).toEqual([...recipients].sort()) // each exactly once
+    return ledger.map((l) => l.at)
+  }
 
   it('sends 200 recipients at 100 messages/s: no one-second window above 100, and no faster than the limit', async () => {
     const app = await rateApp()
@@ -182,12 +198,12 @@ describe('the send rate', () => {
       const res = await fanOut(to, app)
       const elapsed = Date.now() - started
       expect(res.body.summary).toEqual({ total: 200, sent: 200, failed: 0 })
-      const times = to.map((n) => meta.sendsTo(n)[0].at)
+      const times = await arrivals(to)
       expect(busiestWindow(times)).toBeLessThanOrEqual(100)
       // 200 sends at 100/s span at least 199 intervals of 10 ms…
       expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_990)
-      // …and not much more than that: the limit, not something else, sets the pace.
-      expect(elapsed).toBeLessThan(5_000)
+      // …and the limit, not something else, sets the pace (generous: CI machines are busy).
+      expect(elapsed).toBeLessThan(8_000)
     } finally {
       await app.close()
     }
@@ -201,7 +217,7 @@ describe('the send rate', () => {
       const b = Array.from({ length: 100 }, (_, i) => phone('5027500', i))
       const [ra, rb] = await Promise.all([fanOut(a, first), fanOut(b, second)])
       expect([ra.body.summary.sent, rb.body.summary.sent]).toEqual([100, 100])
-      const times = [...a, ...b].map((n) => meta.sendsTo(n)[0].at)
+      const times = await arrivals([...a, ...b])
       expect(busiestWindow(times)).toBeLessThanOrEqual(100)
       expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_990)
     } finally {

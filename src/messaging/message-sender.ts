@@ -46,8 +46,12 @@ export class MessageSender {
         marked = false // each retry is a new attempt
         // Nothing between the slot and the request: a database round trip here would let sends
         // bunch up on their way to Meta and crowd a one-second window.
-        await this.rate.acquire()
-        return call({ messageId: message.id })
+        const ticket = await this.rate.acquire()
+        try {
+          return await call({ messageId: message.id, onWritten: ticket.written })
+        } finally {
+          ticket.written()
+        }
       }, this.options.retry)
     } catch (err) {
       if (!(err instanceof AppError)) throw err

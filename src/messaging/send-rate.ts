@@ -44,47 +44,55 @@ export class PostgresSlotSource implements SlotSource {
   }
 }
 
+/** One send let through: say when its request has been written out (at the latest, when it ended). */
+export interface SendTicket {
+  written(): void
+}
+
 /**
  * Keeps sends to Meta under a number per second, over any one-second window, for all instances
- * sharing the slot source. Each send takes the next slot of an evenly spaced sequence (no bursts:
- * a burst followed by even spacing would put more than the limit into some window), slightly
- * wider than 1/rate so that timing jitter between instances cannot crowd a window; and a local
- * log of the last `rate` sends holds back any send that would still make this process exceed it.
+ * sharing the slot source.
+ *
+ * Each send takes the next slot of an evenly spaced sequence (no bursts: a burst followed by even
+ * spacing would put more than the limit into some window), slightly wider than 1/rate so that
+ * timing jitter between instances cannot crowd a window. And locally, a send may start only while
+ * fewer than `perSecond` of this process's sends are in flight or were written out within the last
+ * window: a request reaches Meta after it is written, so however late the event loop lets it go,
+ * any one-second window at Meta holds at most `perSecond` of them (transit jitter up to the margin).
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput
  */
 export class SendRateLimiter {
   readonly intervalMs: number
-  /**
-   * The window of the local log: a little over one second, because a request reaches Meta some
-   * milliseconds after it is let go (event-loop lag), and lags vary.
-   */
   private readonly windowMs: number
   private readonly blockSize: number
   private readonly slots: number[] = []
   private reserving: Promise<void> | null = null
-  private readonly sent: Float64Array
+  /** Sends let through whose request is not written out yet. */
+  private inFlight = 0
+  /** When the last sends were written out, oldest first (a ring; times only ever grow). */
+  private readonly written: Float64Array
   private head = 0
   private count = 0
 
   constructor(
     readonly perSecond: number,
     private readonly source: SlotSource = new MemorySlotSource(),
-    /** Headroom on the spacing (1% by default; twice that on the local log's window). */
+    /** Headroom on the spacing and on the local window (1% by default). */
     margin = 0.01,
   ) {
     this.intervalMs = (1000 / perSecond) * (1 + margin)
-    this.windowMs = 1000 * (1 + 2 * margin)
+    this.windowMs = 1000 * (1 + margin)
     // Shared slots are fetched ~10 ms' worth at a time: one round trip per block, not per send.
     this.blockSize = Math.max(1, Math.floor(perSecond / 100))
-    this.sent = new Float64Array(perSecond)
+    this.written = new Float64Array(perSecond)
   }
 
   /** Resolves when one more send may start now. */
-  async acquire(): Promise<void> {
+  async acquire(): Promise<SendTicket> {
     const slot = await this.nextSlot()
     const wait = slot - nowMs()
     if (wait > 0) await sleep(wait)
-    await this.withinWindow()
+    return this.withinWindow()
   }
 
   private async nextSlot(): Promise<number> {
@@ -107,22 +115,27 @@ export class SendRateLimiter {
     }
   }
 
-  /** Waits until fewer than `perSecond` of this process's sends fall in the last second, and logs this one. */
-  private async withinWindow(): Promise<void> {
-    const capacity = this.sent.length
+  private async withinWindow(): Promise<SendTicket> {
+    const capacity = this.written.length
     for (;;) {
       const now = nowMs()
-      if (this.count < capacity) {
-        this.sent[(this.head + this.count++) % capacity] = now
-        return
-      }
-      const wait = this.sent[this.head] + this.windowMs - now
-      if (wait <= 0) {
-        this.sent[this.head] = now
+      while (this.count && this.written[this.head] <= now - this.windowMs) {
         this.head = (this.head + 1) % capacity
-        return
+        this.count--
       }
-      await sleep(wait)
+      if (this.inFlight + this.count < capacity) break
+      // Wait for the oldest to leave the window, or for an in-flight one to be written.
+      await sleep(this.count ? this.written[this.head] + this.windowMs - now : 1)
+    }
+    this.inFlight++
+    let done = false
+    return {
+      written: () => {
+        if (done) return
+        done = true
+        this.inFlight--
+        this.written[(this.head + this.count++) % capacity] = nowMs()
+      },
     }
   }
 }

@@ -37,6 +37,8 @@ export interface RemoteTemplate {
 export interface SendOptions {
   /** Our id of the message, sent as `biz_opaque_callback_data` and echoed in its status webhooks. */
   messageId?: number
+  /** Called once the request has been written out to Meta (for the send-rate limit). */
+  onWritten?: () => void
 }
 
 const CALLBACK_PREFIX = 'wa-gateway:message:'
@@ -149,17 +151,19 @@ export class MetaGraphClient implements MetaApi {
   }
 
   sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage> {
-    return this.send(metaRequests.text(to, body, options))
+    return this.send(metaRequests.text(to, body, options), options?.onWritten)
   }
 
   sendTemplate(to: string, template: OutgoingTemplate, options?: SendOptions): Promise<AcceptedMessage> {
-    return this.send(metaRequests.template(to, template, options))
+    return this.send(metaRequests.template(to, template, options), options?.onWritten)
   }
 
-  private async send(request: MetaSendMessageRequest): Promise<AcceptedMessage> {
-    const body = await this.call<MetaSendMessageResponse>(() =>
-      this.http.post(`${this.options.phoneNumberId}/messages`, { json: request }).json(),
-    )
+  private async send(request: MetaSendMessageRequest, onWritten?: () => void): Promise<AcceptedMessage> {
+    const body = await this.call<MetaSendMessageResponse>(() => {
+      const call = this.http.post(`${this.options.phoneNumberId}/messages`, { json: request })
+      if (onWritten) call.on('request', (req) => req.once('finish', onWritten))
+      return call.json()
+    })
     const wamid = body.messages?.[0]?.id
     if (!wamid) throw new MetaUnreachableError('Meta accepted the message but returned no message id')
     return { wamid }

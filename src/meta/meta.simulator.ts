@@ -95,7 +95,7 @@ export class MetaSimulator implements MetaApi {
   readonly sent: MetaSendMessageRequest[] = []
 
   async sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage> {
-    return this.accept(metaRequests.text(to, body, options))
+    return this.accept(metaRequests.text(to, body, options), options)
   }
 
   async sendTemplate(to: string, template: OutgoingTemplate, options?: SendOptions): Promise<AcceptedMessage> {
@@ -114,14 +114,15 @@ export class MetaSimulator implements MetaApi {
         404,
       )
     }
-    return this.accept(metaRequests.template(to, template, options))
+    return this.accept(metaRequests.template(to, template, options), options)
   }
 
   async listTemplates(): Promise<RemoteTemplate[]> {
     return SIMULATED_TEMPLATES.map((t) => toRemoteTemplate(structuredClone(t)))
   }
 
-  private accept(request: MetaSendMessageRequest): AcceptedMessage {
+  private accept(request: MetaSendMessageRequest, options?: SendOptions): AcceptedMessage {
+    options?.onWritten?.()
     this.sent.push(request)
     const wamid = `wamid.${Buffer.from(`SIM.${request.to}.${randomBytes(9).toString('hex')}`).toString('base64')}`
     this.reportStatuses(wamid, request.to, request.biz_opaque_callback_data)

@@ -87,7 +87,7 @@ export interface GraphQLErrorBody {
 
 export async function startTestApp(
   options: {
-    meta?: FakeMetaServer
+    meta?: Pick<FakeMetaServer, 'env'>
     env?: Record<string, string>
     /** Share this database (a second instance) instead of making a scratch one. */
     databaseUrl?: string
