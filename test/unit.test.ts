@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { bearerAuthenticator } from '../src/auth/auth.js'
 import { sendTemplateSchema } from '../src/messaging/messaging.schemas.js'
 import { forEachConcurrently } from '../src/batches/batch.service.js'
+import { SendRateLimiter } from '../src/messaging/send-rate.js'
+import { busiestWindow } from './helpers/fake-meta.js'
 import { normalizePhoneNumber } from '../src/messaging/phone.js'
 import { renderTemplateText } from '../src/templates/template.render.js'
 import { formatPath } from '../src/validation.js'
@@ -127,5 +129,53 @@ describe('forEachConcurrently', () => {
     // 2 said stop: the workers busy then finish, and nothing after the item taken next starts.
     expect(started.slice(0, 4)).toEqual([5, 1, 4, 2])
     expect(started).not.toContain(6)
+  })
+})
+
+describe('SendRateLimiter', () => {
+  /** A slot source that hands out every slot at once: only the local window can hold sends back. */
+  const burstySource = { reserve: async () => performance.timeOrigin + performance.now() }
+  const now = () => performance.timeOrigin + performance.now()
+
+  it('spaces sends evenly: never more than the rate in any one-second window', async () => {
+    const limiter = new SendRateLimiter(50)
+    const times: number[] = []
+    for (let i = 0; i < 60; i++) {
+      const ticket = await limiter.acquire()
+      times.push(now())
+      ticket.written()
+    }
+    expect(busiestWindow(times)).toBeLessThanOrEqual(50)
+    expect(times.at(-1)! - times[0]).toBeGreaterThanOrEqual(59 * 20)
+  })
+
+  it('holds sends back on its own window when slots come in a burst', async () => {
+    const limiter = new SendRateLimiter(10, burstySource)
+    const times: number[] = []
+    await Promise.all(
+      Array.from({ length: 25 }, async () => {
+        const ticket = await limiter.acquire()
+        times.push(now())
+        ticket.written()
+      }),
+    )
+    expect(busiestWindow(times)).toBeLessThanOrEqual(10)
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(2_000)
+  })
+
+  it('counts a send until its request is written out (a late write cannot crowd a window)', async () => {
+    const limiter = new SendRateLimiter(5, burstySource)
+    const tickets = await Promise.all(Array.from({ length: 5 }, () => limiter.acquire()))
+    let sixth = false
+    const waiting = limiter.acquire().then((ticket) => {
+      sixth = true
+      return ticket
+    })
+    await new Promise((r) => setTimeout(r, 1_200)) // a second passes, the five still unwritten
+    expect(sixth).toBe(false)
+    const writtenAt = now()
+    for (const t of tickets) t.written()
+    await waiting
+    expect(now() - writtenAt).toBeGreaterThanOrEqual(1_000) // a full window after they went out
   })
 })
