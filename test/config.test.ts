@@ -62,6 +62,14 @@ describe('loadConfig', () => {
     expect(config.meta).toMatchObject({ graphApiUrl: 'https://graph.facebook.com', apiVersion: 'v24.0' })
   })
 
+  it('limits sends to Meta at 80 per second unless told otherwise', () => {
+    expect(loadConfig({}).messagesPerSecond).toBe(80)
+    expect(loadConfig({ WHATSAPP_MESSAGES_PER_SECOND: '1000' }).messagesPerSecond).toBe(1000)
+    expect(problems({ WHATSAPP_MESSAGES_PER_SECOND: '0' })).toEqual([
+      expect.stringMatching(/^WHATSAPP_MESSAGES_PER_SECOND: /),
+    ])
+  })
+
   it('accepts file: and memory: for the embedded database', () => {
     expect(loadConfig({ DATABASE_URL: 'file:./tmp/db' }).database).toEqual({
       kind: 'pglite',
