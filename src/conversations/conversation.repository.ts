@@ -117,14 +117,13 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
   }
 }
 
-/** A `messages` row as a {@link MessageRecord}, for raw statements. */
-const MESSAGE_COLUMNS =
-  Prisma.raw(`id, conversation_id AS "conversationId", direction::text AS direction, type, content,
-  template, status::text AS status, wamid, request_id AS "requestId", payload,
-  sent_by_customer_at AS "sentByCustomerAt", sent_at AS "sentAt", delivered_at AS "deliveredAt", read_at AS "readAt",
-  failed_at AS "failedAt", error_code AS "errorCode", error_message AS "errorMessage",
-  error_details AS "errorDetails", error_trace_id AS "errorTraceId", attempted_at AS "attemptedAt",
-  batch_id AS "batchId", recipient, created_at AS "createdAt", updated_at AS "updatedAt"`)
+/** A `messages` row (alias `m`) as a {@link MessageRecord}, for raw statements. */
+const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId", m.direction::text AS direction, m.type,
+  m.content, m.template, m.status::text AS status, m.wamid, m.request_id AS "requestId", m.payload,
+  m.sent_by_customer_at AS "sentByCustomerAt", m.sent_at AS "sentAt", m.delivered_at AS "deliveredAt",
+  m.read_at AS "readAt", m.failed_at AS "failedAt", m.error_code AS "errorCode", m.error_message AS "errorMessage",
+  m.error_details AS "errorDetails", m.error_trace_id AS "errorTraceId", m.attempted_at AS "attemptedAt",
+  m.batch_id AS "batchId", m.recipient, m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
 
 /** The order statuses move in; `failed` is final. */
 const STATUS_RANK = { pending: 0, unknown: 1, sent: 2, delivered: 3, read: 4, failed: 5 } as const
@@ -391,7 +390,7 @@ export class ConversationRepository {
    */
   async applyStatus(update: StatusUpdate): Promise<{ message: MessageRecord; changed: boolean } | null> {
     const { wamid, status, timestamp: at } = update
-    const rows = await this.prisma.$queryRaw<{ id: number; old_status: string; new_status: string }[]>`
+    const rows = await this.prisma.$queryRaw<(MessageRecord & { oldStatus: string })[]>`
       WITH current AS (
         SELECT id, status FROM messages WHERE wamid = ${wamid} FOR UPDATE
       ), target AS (
@@ -418,11 +417,11 @@ export class ConversationRepository {
         updated_at = now()
       FROM target t
       WHERE m.id = t.id
-      RETURNING m.id, t.old_status::text AS old_status, t.new_status::text AS new_status`
+      RETURNING ${MESSAGE_COLUMNS}, t.old_status::text AS "oldStatus"`
     const row = rows[0]
     if (!row) return null
-    const message = await this.findMessage(row.id)
-    return { message: message!, changed: row.old_status !== row.new_status }
+    const { oldStatus, ...message } = row
+    return { message, changed: oldStatus !== message.status }
   }
 
   /** Keeps a status for a wamid no message has yet. */
