@@ -127,6 +127,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
           { metaCode: err.metaCode, fbtraceId: err.fbtraceId },
           'Meta rejected WHATSAPP_ACCESS_TOKEN (190): sends fail until it is replaced',
         ),
+      onError: (err) => server.log.error({ err }, 'after a send Meta accepted'),
     })
     const batchRepository = new BatchRepository(database.prisma)
     const batches = new BatchService(batchRepository, conversationRepository, sender, meta, events, {

@@ -155,11 +155,15 @@ export class ServiceStoppingError extends AppError {
   readonly code = 'SERVICE_STOPPING'
   readonly httpStatus = 503
   override name = 'ServiceStoppingError'
+  /** True when the request changed nothing (it may simply be sent again, with the same idempotency key). */
+  readonly nothingDone: boolean
   constructor(
     message: string,
     private readonly extra?: Record<string, unknown>,
+    options?: { nothingDone?: boolean },
   ) {
     super(message)
+    this.nothingDone = options?.nothingDone ?? false
   }
   override details() {
     return this.extra

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TemplateBatchDocument } from './graphql/generated.js'
 import { busiestWindow, FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 import { type FakeMetaThread, startFakeMetaThread } from './helpers/fake-meta-thread.js'
 import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
 import { postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
@@ -153,6 +154,25 @@ describe('a template fan-out against Meta’s failures', () => {
     expect(await statusOf(left.id)).toBe('unknown')
     expect(await statusOf(fresh.id)).toBe('pending') // a call in flight now is left alone
     expect(meta.sendsTo('50271009999')).toHaveLength(0)
+  })
+
+  it('lets only one sender claim a message for Meta, and none once a webhook settled it', async () => {
+    const repository = new ConversationRepository(t.app.database.prisma)
+    const conversation = await repository.findOrCreate('50271008888')
+    const message = await repository.addMessage(conversation.id, {
+      direction: 'outbound',
+      type: 'template',
+      content: 'x',
+      status: 'pending',
+    })
+    const claims = await Promise.all([
+      repository.markAttempt(message.id, true),
+      repository.markAttempt(message.id, true),
+    ])
+    expect(claims.sort()).toEqual([false, true]) // two owners of one batch cannot both send it
+    expect(await repository.markAttempt(message.id, false)).toBe(true) // a retry of the owner
+    await repository.adoptWamid(message.id, 'wamid.settled-by-webhook')
+    expect(await repository.markAttempt(message.id, false)).toBe(false) // settled: no retry
   })
 
   it('refuses a bad batch id with NOT_FOUND, and pages recipients', async () => {

@@ -1,5 +1,6 @@
 import type { MessageRecord, MessageStatus } from '../conversations/conversation.repository.js'
 import type { PrismaClient } from '../db/database.js'
+import { Prisma } from '../generated/prisma/client.js'
 
 export type BatchStatus = 'running' | 'completed'
 
@@ -48,31 +49,32 @@ export class BatchRepository {
     const given = recipients.map((r) => r.phoneNumber)
     const requestIds = recipients.map((r) => r.requestId)
     const positions = recipients.map((_, i) => i)
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`
+    return this.prisma.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`
         INSERT INTO conversations (phone_number, updated_at)
         SELECT DISTINCT p, now() FROM unnest(${phones}::text[]) AS p
         ON CONFLICT DO NOTHING`
-      // Row locks in one order (by id), so concurrent fan-outs to the same customers cannot deadlock.
-      await tx.$queryRaw`
+        // Row locks in one order (by id), so concurrent fan-outs to the same customers cannot deadlock.
+        await tx.$queryRaw`
         SELECT id FROM conversations WHERE phone_number = ANY(${phones}::text[]) ORDER BY id FOR UPDATE`
-      await tx.$executeRaw`
+        await tx.$executeRaw`
         UPDATE conversations c SET request_id = v.request_id, updated_at = now()
         FROM (SELECT DISTINCT ON (phone) phone, request_id
               FROM unnest(${phones}::text[], ${requestIds}::int[], ${positions}::int[]) AS u(phone, request_id, pos)
               WHERE request_id IS NOT NULL ORDER BY phone, pos DESC) v
         WHERE c.phone_number = v.phone`
-      const created = await tx.templateBatch.create({
-        data: {
-          templateName: batch.templateName,
-          language: batch.language,
-          template: batch.template,
-          total: recipients.length,
-          owner: batch.owner,
-          heartbeatAt: new Date(),
-        },
-      })
-      await tx.$executeRaw`
+        const created = await tx.templateBatch.create({
+          data: {
+            templateName: batch.templateName,
+            language: batch.language,
+            template: batch.template,
+            total: recipients.length,
+            owner: batch.owner,
+            heartbeatAt: null, // set last, below
+          },
+        })
+        await tx.$executeRaw`
         INSERT INTO messages (conversation_id, direction, type, content, template, status, request_id, batch_id,
                               recipient, created_at, updated_at)
         SELECT c.id, 'outbound', 'template', ${batch.content}, ${JSON.stringify(batch.template)}::jsonb, 'pending',
@@ -81,7 +83,7 @@ export class BatchRepository {
              AS u(phone, given, request_id, pos)
         JOIN conversations c ON c.phone_number = u.phone
         ORDER BY u.pos`
-      await tx.$executeRaw`
+        await tx.$executeRaw`
         UPDATE conversations c
         SET last_message_at = GREATEST(c.last_message_at, now()),
             last_message_id = GREATEST(c.last_message_id, m.last_id),
@@ -89,8 +91,13 @@ export class BatchRepository {
         FROM (SELECT conversation_id, max(id) AS last_id FROM messages WHERE batch_id = ${created.id}
               GROUP BY conversation_id) m
         WHERE c.id = m.conversation_id`
-      return created as BatchRecord
-    })
+        // Fresh when the batch becomes visible (a large insert can take seconds): not an orphan.
+        await tx.$executeRaw`UPDATE template_batches SET heartbeat_at = clock_timestamp() WHERE id = ${created.id}`
+        return created as BatchRecord
+      },
+      // Prisma's default (5 s) is for short transactions; a large fan-out on a busy database takes longer.
+      { timeout: 30_000 + recipients.length * 5, maxWait: 10_000 },
+    )
   }
 
   findById(id: number): Promise<BatchRecord | null> {
@@ -151,41 +158,38 @@ export class BatchRepository {
     return result
   }
 
-  /** Keeps this instance's claim on its running batches alive. */
-  async heartbeat(ids: number[], owner: string): Promise<void> {
-    if (!ids.length) return
-    await this.prisma.templateBatch.updateMany({
-      where: { id: { in: ids }, owner, status: 'running' },
-      data: { heartbeatAt: new Date() },
-    })
+  /**
+   * Keeps this instance's claim on its running batches alive; returns the ids it still owns.
+   * Times are the database's clock, like the staleness check of {@link claimOrphans}.
+   */
+  async heartbeat(ids: number[], owner: string): Promise<number[]> {
+    if (!ids.length) return []
+    const rows = await this.prisma.$queryRaw<{ id: number }[]>`
+      UPDATE template_batches SET heartbeat_at = now()
+      WHERE id = ANY(${ids}::int[]) AND owner = ${owner} AND status = 'running'
+      RETURNING id`
+    return rows.map((r) => r.id)
   }
 
   /**
-   * Claims running batches nobody works on: released ones, and those whose owner stopped
-   * heartbeating before `staleBefore` (null: every running batch not ours, for a database only
-   * this process can open). One statement per batch, so two instances never claim the same one.
+   * Claims running batches nobody works on: released ones, and those whose owner has not
+   * heartbeaten for `staleMs` (database clock; null: every running batch not ours, for a database
+   * only this process can open). One statement, so two instances never claim the same one.
    */
-  async claimOrphans(owner: string, staleBefore: Date | null): Promise<BatchRecord[]> {
-    const candidates = await this.prisma.templateBatch.findMany({
-      where: {
-        status: 'running',
-        ...(staleBefore
-          ? { OR: [{ heartbeatAt: null }, { heartbeatAt: { lt: staleBefore } }] }
-          : { OR: [{ owner: null }, { owner: { not: owner } }] }),
-      },
-      select: { id: true, heartbeatAt: true },
-      orderBy: { id: 'asc' },
-      take: 10,
-    })
-    const claimed: BatchRecord[] = []
-    for (const c of candidates) {
-      const { count } = await this.prisma.templateBatch.updateMany({
-        where: { id: c.id, status: 'running', heartbeatAt: c.heartbeatAt },
-        data: { owner, heartbeatAt: new Date() },
-      })
-      if (count === 1) claimed.push((await this.findById(c.id))!)
-    }
-    return claimed
+  async claimOrphans(owner: string, staleMs: number | null): Promise<BatchRecord[]> {
+    const stale =
+      staleMs === null
+        ? Prisma.sql`TRUE`
+        : Prisma.sql`(heartbeat_at IS NULL OR heartbeat_at < now() - ${staleMs} * interval '1 millisecond')`
+    const rows = await this.prisma.$queryRaw<{ id: number }[]>`
+      UPDATE template_batches SET owner = ${owner}, heartbeat_at = now()
+      WHERE id IN (
+        SELECT id FROM template_batches
+        WHERE status = 'running' AND (owner IS NULL OR owner <> ${owner}) AND ${stale}
+        ORDER BY id LIMIT 10
+        FOR UPDATE SKIP LOCKED)
+      RETURNING id`
+    return this.findMany(rows.map((r) => r.id))
   }
 
   /** Gives up this instance's claim (it is shutting down): another instance, or the next start, resumes it. */

@@ -68,6 +68,7 @@ export class BatchService {
       setInterval(() => {
         this.beating ??= this.batches
           .heartbeat([...this.running.keys()], this.instanceId)
+          .then(() => undefined)
           .catch((err) => this.options.onError?.(err, 'batch heartbeat'))
           .finally(() => {
             this.beating = null
@@ -95,7 +96,11 @@ export class BatchService {
     content: string,
     recipients: NewBatchRecipient[],
   ): Promise<{ batch: BatchRecord; outcomes: BatchRecipientOutcome[] }> {
-    if (this.stopping) throw new ServiceStoppingError('The service is shutting down: send the template again shortly')
+    if (this.stopping) {
+      throw new ServiceStoppingError('The service is shutting down: send the template again shortly', undefined, {
+        nothingDone: true,
+      })
+    }
     const batch = await this.batches.create(
       { templateName: template.name, language: template.language, template, content, owner: this.instanceId },
       recipients,
@@ -106,8 +111,8 @@ export class BatchService {
     const work = this.process(batch, messages)
     this.running.set(batch.id, work)
     try {
-      const { outcomes, finished } = await work
-      if (!finished) {
+      const { outcomes, finished, stopped } = await work
+      if (stopped) {
         throw new ServiceStoppingError(
           `The service is shutting down: batch ${batch.id} stopped after ${outcomes.size} of ${messages.length} ` +
             'recipients and resumes when it is back (query templateBatch to follow it)',
@@ -115,11 +120,11 @@ export class BatchService {
         )
       }
       return {
-        batch: finished,
+        batch: finished ?? batch,
         outcomes: messages.map((m) => ({ phoneNumber: m.recipient ?? m.to, ...outcomes.get(m.id)! })),
       }
     } finally {
-      this.running.delete(batch.id)
+      if (this.running.get(batch.id) === work) this.running.delete(batch.id)
     }
   }
 
@@ -127,9 +132,10 @@ export class BatchService {
   private async process(
     batch: BatchRecord,
     messages: BatchMessage[],
-  ): Promise<{ outcomes: Map<number, SendOutcome>; finished: BatchRecord | null }> {
+  ): Promise<{ outcomes: Map<number, SendOutcome>; finished: BatchRecord | null; stopped: boolean }> {
     const template = batch.template as OutgoingTemplate
     const outcomes = new Map<number, SendOutcome>()
+    let oursFailed = false
     await forEachConcurrently(messages, this.options.concurrency, async (m) => {
       if (this.stopping) return false
       try {
@@ -138,14 +144,17 @@ export class BatchService {
         // A failure of ours (database) for one recipient must not stop the others.
         this.options.onError?.(err, `batch ${batch.id}: message ${m.id}`)
         outcomes.set(m.id, { message: m, error: new InternalError(err) })
+        oursFailed = true
       }
       return true
     })
-    if (outcomes.size < messages.length) {
+    const stopped = outcomes.size < messages.length
+    if (stopped || oursFailed) {
+      // Left running and released: the sweep resumes it for whoever Meta was never called for.
       await this.batches.release(batch.id, this.instanceId)
-      return { outcomes, finished: null }
+      return { outcomes, finished: null, stopped }
     }
-    return { outcomes, finished: await this.batches.complete(batch.id) }
+    return { outcomes, finished: await this.batches.complete(batch.id), stopped }
   }
 
   /** Marks abandoned sends `unknown` and resumes orphaned batches. */
@@ -159,7 +168,7 @@ export class BatchService {
         this.publishChanged(stale)
         const orphans = await this.batches.claimOrphans(
           this.instanceId,
-          this.options.exclusive ? null : new Date(Date.now() - (this.options.staleBatchMs ?? 6_000)),
+          this.options.exclusive ? null : (this.options.staleBatchMs ?? 6_000),
         )
         for (const batch of orphans) this.resume(batch)
       } catch (err) {
@@ -178,7 +187,9 @@ export class BatchService {
       await this.process(batch, await this.batches.messages(batch.id, 'unattempted'))
     })()
       .catch((err) => this.options.onError?.(err, `resuming batch ${batch.id}`))
-      .finally(() => this.running.delete(batch.id))
+      .finally(() => {
+        if (this.running.get(batch.id) === work) this.running.delete(batch.id)
+      })
     this.running.set(batch.id, work)
   }
 

@@ -292,9 +292,19 @@ export class ConversationRepository {
     }
   }
 
-  /** Notes that Meta is called for this message now (see `attemptedAt`). */
-  async markAttempt(messageId: number): Promise<void> {
-    await this.prisma.message.update({ where: { id: messageId }, data: { attemptedAt: new Date() } })
+  /**
+   * Claims the message for a call to Meta now (see `attemptedAt`). False when it is no longer
+   * ours to send: another sender claimed it, or it was settled meanwhile.
+   */
+  async markAttempt(messageId: number, first: boolean): Promise<boolean> {
+    // A claim, not a note: only a message still unsent (and, for a first attempt, never tried)
+    // may be sent. Two instances that both think they own a batch cannot both send to a
+    // recipient; a retry stops once a status webhook has settled the message.
+    const { count } = await this.prisma.message.updateMany({
+      where: { id: messageId, status: 'pending', wamid: null, ...(first ? { attemptedAt: null } : {}) },
+      data: { attemptedAt: new Date() },
+    })
+    return count === 1
   }
 
   /**

@@ -72,6 +72,7 @@ export class PostgresEventBus implements EventBus {
 
   private flush(): void {
     const payloads = this.outbox.splice(0)
+    if (!payloads.length) return // flushed by close() already
     const client = this.client
     if (!client)
       return this.onError(new Error(`${payloads.length} events not published: the LISTEN connection is down`))

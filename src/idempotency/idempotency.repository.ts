@@ -1,5 +1,5 @@
 import type { PrismaClient } from '../db/database.js'
-import type { Prisma } from '../generated/prisma/client.js'
+import { Prisma } from '../generated/prisma/client.js'
 
 /** A key already taken: by which request, and its response once it has one. */
 export interface ExistingKey {
@@ -43,6 +43,11 @@ export class IdempotencyRepository {
       where: { scope_key: { scope, key } },
       data: { response, expiresAt: new Date(Date.now() + ttlMs) },
     })
+  }
+
+  /** Frees a key whose request changed nothing, so that it can be used again. */
+  async release(scope: string, key: string): Promise<void> {
+    await this.prisma.idempotencyKey.deleteMany({ where: { scope, key, response: { equals: Prisma.DbNull } } })
   }
 
   /** Drops expired keys; returns how many. */

@@ -4,6 +4,7 @@ import {
   IdempotencyKeyInFlightError,
   IdempotencyKeyReusedError,
   ReplayedError,
+  ServiceStoppingError,
   ValidationError,
 } from '../errors.js'
 import type { Prisma } from '../generated/prisma/client.js'
@@ -79,6 +80,11 @@ export class IdempotencyService {
       outcome = { value }
       stored = { ok: encode(value) }
     } catch (error) {
+      if (error instanceof ServiceStoppingError && error.nothingDone) {
+        // Nothing happened: the same key may be sent again once the service is back.
+        await this.repository.release(scope, key)
+        throw error
+      }
       outcome = { error }
       // Every outcome of a request that started is kept, failures of ours included: the send may
       // have reached Meta before them, and running it again could double it.

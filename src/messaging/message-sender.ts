@@ -29,6 +29,8 @@ export class MessageSender {
       retry: RetryPolicy
       /** Told when Meta rejects the access token (190): sends fail until an operator replaces it. */
       onTokenInvalid?: (err: MetaApiError) => void
+      /** Told about failures of ours after a send succeeded (for the log). */
+      onError?: (err: unknown) => void
     },
   ) {}
 
@@ -38,15 +40,19 @@ export class MessageSender {
    */
   async send(message: MessageRecord, call: (options: SendOptions) => Promise<AcceptedMessage>): Promise<SendOutcome> {
     const event = { messageId: message.id, conversationId: message.conversationId }
-    let marked = message.attemptedAt !== null
+    // A message stored with `attemptedAt` (a single send) is already claimed for its first attempt.
+    let claimed = message.attemptedAt !== null
+    let first = true
     let accepted: AcceptedMessage
     try {
       accepted = await withRetries(async () => {
-        if (!marked) await this.conversations.markAttempt(message.id)
-        marked = false // each retry is a new attempt
-        // Nothing between the slot and the request: a database round trip here would let sends
-        // bunch up on their way to Meta and crowd a one-second window.
-        const ticket = await this.rate.acquire()
+        const slot = await this.rate.reserve()
+        // Claimed while the slot comes near: a database round trip between the slot and the
+        // request would let sends bunch up on their way to Meta.
+        if (!claimed && !(await this.conversations.markAttempt(message.id, first))) throw new ClaimLost()
+        claimed = false // each retry is a new attempt, claimed anew
+        first = false
+        const ticket = await slot.go()
         try {
           return await call({ messageId: message.id, onWritten: ticket.written })
         } finally {
@@ -54,6 +60,12 @@ export class MessageSender {
         }
       }, this.options.retry)
     } catch (err) {
+      if (err instanceof ClaimLost) {
+        // Another sender has it, or a status webhook settled it: nothing for us to send.
+        const current = (await this.conversations.findMessage(message.id)) ?? message
+        const settled = current.wamid !== null && current.status !== 'failed'
+        return { message: current, error: settled ? null : new DeliveryUnknownError(message.id, err) }
+      }
       if (!(err instanceof AppError)) throw err
       const outcome = await this.recordFailure(message.id, err)
       this.events.publish({ type: 'messageStatusChanged', ...event })
@@ -61,8 +73,13 @@ export class MessageSender {
     }
     const sent = await this.conversations.recordOutcome(message.id, { status: 'sent', wamid: accepted.wamid })
     this.events.publish({ type: 'messageStatusChanged', ...event })
-    if (await this.statuses.flushPending(accepted.wamid)) {
-      return { message: (await this.conversations.findMessage(sent.id)) ?? sent, error: null }
+    try {
+      if (await this.statuses.flushPending(accepted.wamid)) {
+        return { message: (await this.conversations.findMessage(sent.id)) ?? sent, error: null }
+      }
+    } catch (err) {
+      // The message is sent and recorded; statuses kept for it are applied by the next webhook.
+      this.options.onError?.(err)
     }
     return { message: sent, error: null }
   }
@@ -88,4 +105,9 @@ export class MessageSender {
     })
     return { message, error: err }
   }
+}
+
+/** The message was no longer ours to send (see ConversationRepository.markAttempt). */
+class ClaimLost extends Error {
+  override name = 'ClaimLost'
 }

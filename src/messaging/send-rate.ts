@@ -64,6 +64,8 @@ export interface SendTicket {
 export class SendRateLimiter {
   readonly intervalMs: number
   private readonly windowMs: number
+  /** How late a slot may still be used: the headroom the spacing leaves in a second. */
+  private readonly lateMs: number
   private readonly blockSize: number
   private readonly slots: number[] = []
   private reserving: Promise<void> | null = null
@@ -82,6 +84,7 @@ export class SendRateLimiter {
   ) {
     this.intervalMs = (1000 / perSecond) * (1 + margin)
     this.windowMs = 1000 * (1 + margin)
+    this.lateMs = 1000 * margin
     // Shared slots are fetched ~10 ms' worth at a time: one round trip per block, not per send.
     this.blockSize = Math.max(1, Math.floor(perSecond / 100))
     this.written = new Float64Array(perSecond)
@@ -89,17 +92,35 @@ export class SendRateLimiter {
 
   /** Resolves when one more send may start now. */
   async acquire(): Promise<SendTicket> {
-    const slot = await this.nextSlot()
-    const wait = slot - nowMs()
-    if (wait > 0) await sleep(wait)
-    return this.withinWindow()
+    return (await this.reserve()).go()
+  }
+
+  /**
+   * Takes the next slot; `go()` waits for it and lets the send start. Work done between the two
+   * (a database write) overlaps the wait instead of delaying the request past its slot.
+   */
+  async reserve(): Promise<{ go(): Promise<SendTicket> }> {
+    let slot = await this.nextSlot()
+    return {
+      go: async () => {
+        for (let tries = 0; ; tries++) {
+          const wait = slot - nowMs()
+          if (wait > 0) await sleep(wait)
+          // A slot used late lands in a window other instances may have filled on time: take a
+          // fresh one (a few times at most: under heavy load everything is late).
+          if (nowMs() - slot <= this.lateMs || tries === 3) break
+          slot = await this.nextSlot()
+        }
+        return this.withinWindow()
+      },
+    }
   }
 
   private async nextSlot(): Promise<number> {
     for (;;) {
-      // A slot left unused for longer than one interval is dropped: using it late would add a
-      // send to a window other instances have already filled.
-      const stale = nowMs() - this.intervalMs
+      // A slot already past is dropped: using it late would add a send to a window other
+      // instances have already filled.
+      const stale = nowMs() - this.lateMs
       while (this.slots.length && this.slots[0] < stale) this.slots.shift()
       const slot = this.slots.shift()
       if (slot !== undefined) return slot
