@@ -75,17 +75,33 @@ export async function waitQuiet(maxMs: number, threshold = 0.25): Promise<number
   return busy
 }
 
+/** Every child this suite started, ended when the suite ends however it ends (no orphans). */
+const children = new Set<ChildProcess>()
+export function adopt(child: ChildProcess): ChildProcess {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+  return child
+}
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL')
+})
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130))
+}
+
 /** Runs a TypeScript file of this suite in its own Node process (tsx loader). */
 export function spawnTs(
   file: string,
   args: string[],
   options: { env?: Record<string, string>; nodeArgs?: string[]; cwd?: string; inheritStderr?: boolean } = {},
 ): ChildProcess {
-  return spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', file, ...args], {
-    cwd: options.cwd ?? ROOT,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', options.inheritStderr === false ? 'pipe' : 'inherit'],
-  })
+  return adopt(
+    spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', file, ...args], {
+      cwd: options.cwd ?? ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', options.inheritStderr === false ? 'pipe' : 'inherit'],
+    }),
+  )
 }
 
 /** The first stdout line of a child, parsed as JSON (children announce themselves this way). */
