@@ -78,7 +78,14 @@ function createMetaApi(config: Config, server: FastifyInstance): MetaApi {
  * Builds the whole service (database, Meta client, services, GraphQL at /graphql, REST under
  * /api/whatsapp) without listening. `main.ts` listens; tests build one per file.
  */
-export async function createApp(config: Config, options: { logStream?: Writable } = {}): Promise<App> {
+export async function createApp(
+  config: Config,
+  options: {
+    logStream?: Writable
+    /** Let `database.onQuery` count statements (tests); costs a little on every statement. */
+    queryEvents?: boolean
+  } = {},
+): Promise<App> {
   const server = Fastify({
     logger: {
       level: config.logLevel,
@@ -98,7 +105,7 @@ export async function createApp(config: Config, options: { logStream?: Writable 
     // Errors Fastify raises before routing (a malformed URL) get our error shape too.
     frameworkErrors: (error, request, reply) => handleHttpError(error, request, reply),
   })
-  const database = await openDatabase(config.database)
+  const database = await openDatabase(config.database, { queryEvents: options.queryEvents })
   // What is opened below, closed in reverse if building the app fails half-way.
   const opened: (() => Promise<unknown>)[] = [() => database.close()]
   try {

@@ -38,15 +38,26 @@ export interface Database {
  * Opens the configured database and brings its schema up to date (Prisma's migration history,
  * applied in-process), so a fresh data folder or an empty PostgreSQL database just works.
  */
-export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+export async function openDatabase(
+  config: DatabaseConfig,
+  options: {
+    /** Let {@link Database.onQuery} see statements (tests). Off by default: Prisma builds an event per statement. */
+    queryEvents?: boolean
+  } = {},
+): Promise<Database> {
   const { factory, close } = await adapterFactoryFor(config)
   try {
     const appliedMigrations = await migrate(config, factory)
-    const prisma = new PrismaClient({ adapter: factory, log: [{ emit: 'event', level: 'query' }] })
-    const listeners = new Set<(sql: string) => void>()
-    prisma.$on('query', (event) => {
-      for (const listener of listeners) listener(event.query)
+    const prisma = new PrismaClient({
+      adapter: factory,
+      ...(options.queryEvents ? { log: [{ emit: 'event' as const, level: 'query' as const }] } : {}),
     })
+    const listeners = new Set<(sql: string) => void>()
+    if (options.queryEvents) {
+      ;(prisma as PrismaClient<'query'>).$on('query', (event) => {
+        for (const listener of listeners) listener(event.query)
+      })
+    }
     return {
       prisma,
       appliedMigrations,
@@ -63,6 +74,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
         }
       },
       onQuery(listener) {
+        if (!options.queryEvents) throw new Error('openDatabase was not asked for query events')
         listeners.add(listener)
         return () => listeners.delete(listener)
       },

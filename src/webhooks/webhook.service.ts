@@ -42,7 +42,8 @@ export interface WebhookOptions {
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/guides/set-up-webhooks
  */
 export class WebhookService {
-  private readonly queue: number[] = []
+  /** Deliveries to apply: their id, and their body when just received (no need to read it back). */
+  private readonly queue: { id: number; body?: string }[] = []
   private running = 0
   private idle: Promise<void> = Promise.resolve()
   private resolveIdle: (() => void) | null = null
@@ -84,8 +85,9 @@ export class WebhookService {
     if (!isValidSignature(rawBody, signature, this.options.appSecrets)) {
       throw new UnauthenticatedError('Missing or invalid X-Hub-Signature-256')
     }
-    const id = await this.webhooks.store(rawBody.toString('utf8'))
-    this.enqueue([id])
+    const body = rawBody.toString('utf8')
+    const id = await this.webhooks.store(body)
+    this.enqueue([{ id, body }])
     return id
   }
 
@@ -115,7 +117,7 @@ export class WebhookService {
   /** Queues the deliveries a previous run stored but did not apply. */
   async resumeUnapplied(): Promise<void> {
     await this.conversations.dropPendingStatusesBefore(new Date(Date.now() - PENDING_STATUS_TTL_MS))
-    this.enqueue(await this.webhooks.unapplied(10_000))
+    this.enqueue((await this.webhooks.unapplied(10_000)).map((id) => ({ id })))
   }
 
   /** Resolves when every queued delivery has been applied (tests, shutdown). */
@@ -124,12 +126,16 @@ export class WebhookService {
   }
 
   /** Applies one stored delivery; a delivery we cannot apply is marked failed with the reason. */
-  async apply(eventId: number): Promise<void> {
-    const event = await this.webhooks.find(eventId)
-    if (!event || event.status === 'applied') return
+  async apply(eventId: number, receivedBody?: string): Promise<void> {
+    let body = receivedBody
+    if (body === undefined) {
+      const event = await this.webhooks.find(eventId)
+      if (!event || event.status === 'applied') return
+      body = event.body
+    }
     let changes: WebhookChange[]
     try {
-      changes = readWebhook(JSON.parse(event.body))
+      changes = readWebhook(JSON.parse(body))
     } catch (err) {
       // Not something we can ever apply: kept for inspection.
       this.options.onError?.(err, eventId)
@@ -144,7 +150,7 @@ export class WebhookService {
       this.options.onError?.(err, eventId)
       const attempts = await this.webhooks.markForRetry(eventId, describe(err))
       if (attempts >= MAX_APPLY_ATTEMPTS) return this.webhooks.markFailed(eventId, describe(err))
-      setTimeout(() => this.enqueue([eventId]), 200 * 2 ** attempts).unref()
+      setTimeout(() => this.enqueue([{ id: eventId }]), 200 * 2 ** attempts).unref()
     }
   }
 
@@ -175,7 +181,7 @@ export class WebhookService {
     if (message) this.events.publish({ type: 'messageAdded', messageId: message.id, conversationId: conversation.id })
   }
 
-  private enqueue(ids: number[]): void {
+  private enqueue(ids: { id: number; body?: string }[]): void {
     if (ids.length === 0) return
     if (this.running === 0 && this.queue.length === 0) {
       this.idle = new Promise((resolve) => (this.resolveIdle = resolve))
@@ -189,8 +195,9 @@ export class WebhookService {
   }
 
   private async work(): Promise<void> {
-    for (let id = this.queue.shift(); id !== undefined; id = this.queue.shift()) {
-      await this.apply(id).catch((err) => this.options.onError?.(err, id!))
+    for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
+      const { id, body } = next
+      await this.apply(id, body).catch((err) => this.options.onError?.(err, id))
     }
     if (--this.running === 0) this.resolveIdle?.()
   }

@@ -107,7 +107,7 @@ export async function startTestApp(
     ...(options.meta?.env() ?? {}),
     ...options.env,
   })
-  const app = await createApp(config, { logStream: options.logStream })
+  const app = await createApp(config, { logStream: options.logStream, queryEvents: true })
   const url = await app.listen()
 
   const request = async (method: string, path: string, headers: Record<string, string>, body?: string) => {
