@@ -117,6 +117,12 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
   }
 }
 
+/** A `conversations` row (alias `c`) as a {@link ConversationRecord}, for raw statements. */
+const CONVERSATION_COLUMNS = Prisma.raw(`c.id, c.phone_number AS "phoneNumber", c.wa_user_id AS "waUserId",
+  c.contact_name AS "contactName", c.request_id AS "requestId", c.last_message_at AS "lastMessageAt",
+  c.last_inbound_at AS "lastInboundAt", c.last_message_id AS "lastMessageId", c.created_at AS "createdAt",
+  c.updated_at AS "updatedAt"`)
+
 /** A `messages` row (alias `m`) as a {@link MessageRecord}, for raw statements. */
 const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId", m.direction::text AS direction, m.type,
   m.content, m.template, m.status::text AS status, m.wamid, m.request_id AS "requestId", m.payload,
@@ -201,10 +207,19 @@ export class ConversationRepository {
    * that service request. Race-free (see {@link ensureConversation}).
    */
   async findOrCreate(phoneNumber: string, requestId?: number | null): Promise<ConversationRecord> {
-    await this.ensureConversation(phoneNumber, null)
-    return requestId != null
-      ? this.prisma.conversation.update({ where: { phoneNumber }, data: { requestId } })
-      : this.prisma.conversation.findUniqueOrThrow({ where: { phoneNumber } })
+    // One statement in the common cases (this runs for every send): a known customer is one read;
+    // a new one, or a new request id, one upsert that cannot race (ON CONFLICT).
+    if (requestId == null) {
+      const existing = await this.prisma.conversation.findUnique({ where: { phoneNumber } })
+      if (existing) return existing
+    }
+    const [row] = await this.prisma.$queryRaw<ConversationRecord[]>`
+      INSERT INTO conversations AS c (phone_number, request_id, updated_at) VALUES (${phoneNumber}, ${requestId ?? null}::int, now())
+      ON CONFLICT (phone_number) DO UPDATE
+        SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
+            updated_at = CASE WHEN EXCLUDED.request_id IS NULL THEN c.updated_at ELSE now() END
+      RETURNING ${CONVERSATION_COLUMNS}`
+    return row
   }
 
   /**
