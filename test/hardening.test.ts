@@ -233,6 +233,19 @@ describe('rate limits', () => {
     }
   })
 
+  it('lets exactly the limit through a concurrent burst', async () => {
+    const limited = await startTestApp({ meta, env: { API_RATE_LIMIT_PER_MINUTE: '40' } })
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, async () => (await limited.rest('GET', '/api/whatsapp/conversations')).status),
+      )
+      expect(statuses.filter((s) => s === 200)).toHaveLength(40)
+      expect(statuses.filter((s) => s === 429)).toHaveLength(20)
+    } finally {
+      await limited.close()
+    }
+  })
+
   it.runIf(TEST_DATABASE.kind === 'postgres')('counts across instances sharing PostgreSQL', async () => {
     const db = await scratchDatabase()
     const env = { API_RATE_LIMIT_PER_MINUTE: '4' }

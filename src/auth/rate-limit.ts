@@ -24,7 +24,7 @@ export class RateLimitedError extends AppError {
 export class RateLimiter {
   private readonly sweeper: NodeJS.Timeout
   /** Per token digest: the window, requests reserved and not spent yet, and the shared count last seen. */
-  private readonly local = new Map<string, { windowStart: number; available: number; seen: number }>()
+  private readonly local = new Map<string, LocalWindow>()
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -53,24 +53,46 @@ export class RateLimiter {
     const key = createHash('sha256').update(token).digest('base64url').slice(0, 22)
     let entry = this.local.get(key)
     if (!entry || entry.windowStart !== windowStart) {
-      entry = { windowStart, available: 0, seen: 0 }
+      entry = { windowStart, available: 0, seen: 0, exhausted: false, reserving: null }
       this.local.set(key, entry)
     }
-    if (entry.available > 0) {
-      entry.available--
-      return
+    for (;;) {
+      if (entry.available > 0) {
+        entry.available--
+        return
+      }
+      if (entry.exhausted) {
+        throw new RateLimitedError(Math.max(1, Math.ceil((windowStart + 60_000 - now) / 1000)))
+      }
+      // One reservation at a time per token: concurrent requests wait for it and share it.
+      entry.reserving ??= this.reserve(key, entry).finally(() => {
+        entry.reserving = null
+      })
+      await entry.reserving
     }
+  }
+
+  private async reserve(key: string, entry: LocalWindow): Promise<void> {
     const share = Math.max(1, Math.floor((this.perMinute - entry.seen) / 8))
     const [row] = await this.prisma.$queryRaw<{ count: number }[]>`
-      INSERT INTO rate_limit_windows (key, window_start, count) VALUES (${key}, ${new Date(windowStart)}, ${share})
+      INSERT INTO rate_limit_windows (key, window_start, count) VALUES (${key}, ${new Date(entry.windowStart)}, ${share})
       ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_windows.count + ${share}
       RETURNING count`
     entry.seen = row.count
     // What of the share still fits under the limit (others may have taken the rest meanwhile).
     const granted = Math.max(0, Math.min(share, this.perMinute - (row.count - share)))
-    if (granted === 0) {
-      throw new RateLimitedError(Math.max(1, Math.ceil((windowStart + 60_000 - now) / 1000)))
-    }
-    entry.available += granted - 1
+    entry.available += granted
+    if (granted === 0) entry.exhausted = true
   }
+}
+
+interface LocalWindow {
+  windowStart: number
+  /** Requests reserved and not spent yet. */
+  available: number
+  /** The shared count last seen. */
+  seen: number
+  /** Nothing left for this window. */
+  exhausted: boolean
+  reserving: Promise<void> | null
 }
