@@ -45,19 +45,22 @@ const until = async (what: string, check: () => Promise<boolean> | boolean, ms =
   throw new Error(`timed out waiting for ${what}`)
 }
 
-it('resumes a fan-out after the process is killed mid-way, without sending anyone twice', async () => {
-  const meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'aviso' })] })
-  cleanup.push(() => meta.close())
-  let databaseUrl: string
+/** A database that outlives a process: a scratch PostgreSQL database, or PGlite in a folder. */
+async function durableDatabase(): Promise<string> {
   if (TEST_DATABASE.kind === 'postgres') {
     const scratch = await scratchDatabase()
     cleanup.push(scratch.drop)
-    databaseUrl = scratch.url
-  } else {
-    const dir = await mkdtemp(path.join(tmpdir(), 'wa-restart-'))
-    cleanup.push(() => rm(dir, { recursive: true, force: true }))
-    databaseUrl = `file:${dir}`
+    return scratch.url
   }
+  const dir = await mkdtemp(path.join(tmpdir(), 'wa-restart-'))
+  cleanup.push(() => rm(dir, { recursive: true, force: true }))
+  return `file:${dir}`
+}
+
+it('resumes a fan-out after the process is killed mid-way, without sending anyone twice', async () => {
+  const meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'aviso' })] })
+  cleanup.push(() => meta.close())
+  const databaseUrl = await durableDatabase()
   const env = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -111,16 +114,7 @@ it('resumes a fan-out after the process is killed mid-way, without sending anyon
 it('hands an unfinished fan-out over on a graceful shutdown, and the next start finishes it', async () => {
   const meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'aviso' })] })
   cleanup.push(() => meta.close())
-  let databaseUrl: string
-  if (TEST_DATABASE.kind === 'postgres') {
-    const scratch = await scratchDatabase()
-    cleanup.push(scratch.drop)
-    databaseUrl = scratch.url
-  } else {
-    const dir = await mkdtemp(path.join(tmpdir(), 'wa-restart-'))
-    cleanup.push(() => rm(dir, { recursive: true, force: true }))
-    databaseUrl = `file:${dir}`
-  }
+  const databaseUrl = await durableDatabase()
   const first = await startTestApp({ meta, databaseUrl, env: { WHATSAPP_MESSAGES_PER_SECOND: '10' } })
   const to = Array.from({ length: 30 }, (_, i) => `5027700${String(i).padStart(4, '0')}`)
   const request = first.rest('POST', '/api/whatsapp/send-template', {

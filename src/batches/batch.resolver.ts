@@ -1,5 +1,5 @@
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
-import { toConnection } from '../conversations/connection.type.js'
+import { pageArgs, toConnection } from '../conversations/connection.type.js'
 import type { GraphQLContext } from '../graphql/schema.js'
 import type { BatchProgress, BatchRecord } from './batch.repository.js'
 import type { BatchService } from './batch.service.js'
@@ -9,11 +9,6 @@ import {
   TemplateBatchProgress,
   TemplateBatchRecipientConnection,
 } from './batch.type.js'
-
-const pageArgs = {
-  first: { nullable: true, description: 'Page size: 20 by default, at most 100.' },
-  after: { nullable: true, description: 'The endCursor of the previous page.' },
-} as const
 
 @Resolver(() => TemplateBatch)
 export class BatchResolver {

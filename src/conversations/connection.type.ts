@@ -43,3 +43,9 @@ export function toConnection<T>(page: Page<T>) {
     totalCount: page.totalCount,
   }
 }
+
+/** The `first` / `after` arguments of every connection field. */
+export const pageArgs = {
+  first: { nullable: true, description: 'Page size: 20 by default, at most 100.' },
+  after: { nullable: true, description: 'The endCursor of the previous page.' },
+} as const

@@ -1,17 +1,12 @@
 import { DateTimeResolver } from 'graphql-scalars'
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
 import type { GraphQLContext } from '../graphql/schema.js'
-import { toConnection } from './connection.type.js'
+import { pageArgs, toConnection } from './connection.type.js'
 import type { ConversationRecord, MessageRecord } from './conversation.repository.js'
 import type { ConversationService } from './conversation.service.js'
 import { Conversation, ConversationConnection, ConversationFilterInput } from './conversation.type.js'
 import { Message, MessageConnection, MessageError } from './message.type.js'
 import { serviceWindowExpiresAt } from './service-window.js'
-
-const pageArgs = {
-  first: { nullable: true, description: 'Page size: 20 by default, at most 100.' },
-  after: { nullable: true, description: 'The endCursor of the previous page.' },
-} as const
 
 @Resolver(() => Conversation)
 export class ConversationResolver {
