@@ -40,8 +40,15 @@ export class PostgresSlotSource implements SlotSource {
       SELECT ${this.key}, clock.now + ${span}::float8 FROM clock
       ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(s.next_at, (SELECT now FROM clock)) + ${span}::float8
       RETURNING s.next_at - ${span}::float8 AS first, (SELECT now FROM clock) AS now`
-    return nowMs() + (row.first - row.now)
+    // The database's clock to ours: the smallest difference seen lately is the one least
+    // inflated by the time the answer took to reach us (as NTP does); each answer's own
+    // difference would shift slots by that time, which varies, and crowd some seconds.
+    this.offsets.push(nowMs() - row.now)
+    if (this.offsets.length > 64) this.offsets.shift()
+    return row.first + Math.min(...this.offsets)
   }
+
+  private readonly offsets: number[] = []
 }
 
 /** One send let through: say when its request has been written out (at the latest, when it ended). */
@@ -79,14 +86,15 @@ export class SendRateLimiter {
   constructor(
     readonly perSecond: number,
     private readonly source: SlotSource = new MemorySlotSource(),
-    /** Headroom on the spacing (1% by default); the local window gets 2.5 times as much. */
-    margin = 0.01,
+    /** Headroom on the spacing (2% by default: 1,000 sends take 1.02 s of slots). */
+    margin = 0.02,
   ) {
     this.intervalMs = (1000 / perSecond) * (1 + margin)
     // 25 ms over a second by default: how much the time from "written" to "arrived" may vary (a
     // busy machine deschedules threads for tens of milliseconds) without crowding a second at Meta.
-    this.windowMs = 1000 * (1 + 2.5 * margin)
-    this.lateMs = 1000 * margin
+    this.windowMs = 1000 * (1 + 1.25 * margin)
+    // A quarter of the headroom: the rest absorbs the jitter between instances' requests.
+    this.lateMs = 250 * margin
     // Shared slots are fetched ~10 ms' worth at a time: one round trip per block, not per send.
     this.blockSize = Math.max(1, Math.floor(perSecond / 100))
     this.written = new Float64Array(perSecond)
