@@ -158,8 +158,7 @@ describe('a template fan-out against Meta’s failures', () => {
 
   it('lets only one sender claim a message for Meta, and none once a webhook settled it', async () => {
     const repository = new ConversationRepository(t.app.database.prisma)
-    const conversation = await repository.findOrCreate('50271008888')
-    const message = await repository.addMessage(conversation.id, {
+    const { message } = await repository.addMessageToNumber('50271008888', null, {
       direction: 'outbound',
       type: 'template',
       content: 'x',

@@ -91,6 +91,24 @@ describe('POST /api/whatsapp/send', () => {
     ])
   })
 
+  it('stores a send in one statement before Meta and one after, moving the conversation to it', async () => {
+    await send({ phoneNumber: '+50233330000', content: 'first' })
+    const statements: string[] = []
+    // The shared limits (request rate, send rate) and change notices are taken in blocks, not per send.
+    const stop = t.app.database.onQuery((sql) => {
+      if (!/rate_limit_windows|send_rate_slots|pg_notify/.test(sql)) statements.push(sql)
+    })
+    const res = await send({ phoneNumber: '+50233330000', content: 'second' })
+    stop()
+    expect(res.status).toBe(200)
+    expect(statements).toHaveLength(2)
+    const conversation = await t.app.database.prisma.conversation.findUniqueOrThrow({
+      where: { id: res.body.data.conversation.conversation_id },
+    })
+    expect(conversation.lastMessageId).toBe(res.body.data.message.message_id)
+    expect(conversation.lastMessageAt!.getTime()).toBe(Date.parse(res.body.data.message.created_at))
+  })
+
   it('creates one conversation when the same new number is texted concurrently', async () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => send({ phoneNumber: '+50277770000', content: `m${i}` })),

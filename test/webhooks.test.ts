@@ -266,13 +266,16 @@ describe('delivery statuses', () => {
 
   it('a status for a wamid we do not know yet is kept and applied when the message appears', async () => {
     const wamid = 'wamid.EARLY_STATUS'
-    await postWebhook(t, statusUpdate({ wamid, status: 'delivered', to: '50212340003' }))
+    const deliveredAt = new Date('2026-11-20T10:00:01Z')
+    const readAt = new Date('2026-11-20T10:00:07Z')
+    await postWebhook(t, statusUpdate({ wamid, status: 'delivered', to: '50212340003', at: deliveredAt }))
+    await postWebhook(t, statusUpdate({ wamid, status: 'read', to: '50212340003', at: readAt }))
     await applied()
-    expect(await t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(1)
+    expect(await t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(2)
 
     meta.useWamid(wamid)
     const { message_id } = await sendOne('50212340003')
-    expect(await messageById(message_id)).toMatchObject({ wamid, status: 'delivered', deliveredAt: expect.any(Date) })
+    expect(await messageById(message_id)).toMatchObject({ wamid, status: 'read', deliveredAt, readAt })
     expect(await t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(0)
   })
 

@@ -117,11 +117,30 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
   }
 }
 
-/** A `conversations` row (alias `c`) as a {@link ConversationRecord}, for raw statements. */
-const CONVERSATION_COLUMNS = Prisma.raw(`c.id, c.phone_number AS "phoneNumber", c.wa_user_id AS "waUserId",
-  c.contact_name AS "contactName", c.request_id AS "requestId", c.last_message_at AS "lastMessageAt",
-  c.last_inbound_at AS "lastInboundAt", c.last_message_id AS "lastMessageId", c.created_at AS "createdAt",
-  c.updated_at AS "updatedAt"`)
+const CONVERSATION_FIELDS = [
+  ['id', 'id'],
+  ['phone_number', 'phoneNumber'],
+  ['wa_user_id', 'waUserId'],
+  ['contact_name', 'contactName'],
+  ['request_id', 'requestId'],
+  ['last_message_at', 'lastMessageAt'],
+  ['last_inbound_at', 'lastInboundAt'],
+  ['last_message_id', 'lastMessageId'],
+  ['created_at', 'createdAt'],
+  ['updated_at', 'updatedAt'],
+] as const
+
+/** A `conversations` row (alias `c`) as a {@link ConversationRecord}, for raw statements; `prefix` names its fields. */
+const conversationColumns = (prefix = '') =>
+  Prisma.raw(CONVERSATION_FIELDS.map(([column, field]) => `c.${column} AS "${prefix}${field}"`).join(', '))
+const CONVERSATION_COLUMNS = conversationColumns()
+
+/** The conversation in a row whose fields for it are named `conversation.<field>` (see conversationColumns). */
+function conversationIn(row: Record<string, unknown>): ConversationRecord {
+  return Object.fromEntries(
+    CONVERSATION_FIELDS.map(([, field]) => [field, row[`conversation.${field}`]]),
+  ) as unknown as ConversationRecord
+}
 
 /** A `messages` row (alias `m`) as a {@link MessageRecord}, for raw statements. */
 const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId", m.direction::text AS direction, m.type,
@@ -130,6 +149,22 @@ const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId",
   m.read_at AS "readAt", m.failed_at AS "failedAt", m.error_code AS "errorCode", m.error_message AS "errorMessage",
   m.error_details AS "errorDetails", m.error_trace_id AS "errorTraceId", m.attempted_at AS "attemptedAt",
   m.batch_id AS "batchId", m.recipient, m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
+
+interface KeptStatusRow {
+  id: number
+  status: string
+  timestamp: string | Date
+  errors: unknown
+}
+
+function keptStatus(wamid: string, row: KeptStatusRow & { timestamp: Date }): StatusUpdate {
+  return {
+    wamid,
+    status: row.status as StatusUpdate['status'],
+    timestamp: row.timestamp,
+    error: (row.errors as StatusUpdate['error']) ?? null,
+  }
+}
 
 /** The order statuses move in; `failed` is final. */
 const STATUS_RANK = { pending: 0, unknown: 1, sent: 2, delivered: 3, read: 4, failed: 5 } as const
@@ -203,23 +238,48 @@ export class ConversationRepository {
   }
 
   /**
-   * The conversation for `phoneNumber`, created if there is none. A given `requestId` links it to
-   * that service request. Race-free (see {@link ensureConversation}).
+   * Stores a new outbound message to `phoneNumber` in its conversation — created if there is none,
+   * linked to `requestId` when one is given — and moves the conversation's last activity. One
+   * statement, as this runs for every send to a number. The message takes the conversation's
+   * request id unless it has its own.
    */
-  async findOrCreate(phoneNumber: string, requestId?: number | null): Promise<ConversationRecord> {
-    // One statement in the common cases (this runs for every send): a known customer is one read;
-    // a new one, or a new request id, one upsert that cannot race (ON CONFLICT).
-    if (requestId == null) {
-      const existing = await this.prisma.conversation.findUnique({ where: { phoneNumber } })
-      if (existing) return existing
-    }
-    const [row] = await this.prisma.$queryRaw<ConversationRecord[]>`
-      INSERT INTO conversations AS c (phone_number, request_id, updated_at) VALUES (${phoneNumber}, ${requestId ?? null}::int, now())
-      ON CONFLICT (phone_number) DO UPDATE
-        SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
-            updated_at = CASE WHEN EXCLUDED.request_id IS NULL THEN c.updated_at ELSE now() END
-      RETURNING ${CONVERSATION_COLUMNS}`
-    return row
+  async addMessageToNumber(
+    phoneNumber: string,
+    requestId: number | null,
+    message: Omit<NewMessage, 'requestId'>,
+  ): Promise<{ conversation: ConversationRecord; message: MessageRecord }> {
+    const now = new Date()
+    const template = message.template === undefined ? null : JSON.stringify(message.template)
+    // The message id is drawn first so that the conversation row is written once, already
+    // pointing at its new last message (a second UPDATE of the upserted row in the same
+    // statement would be ignored). Foreign keys are checked at the end of the statement.
+    const [row] = await this.prisma.$queryRaw<Record<string, unknown>[]>`
+      WITH next AS (
+        SELECT nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
+      ), c AS (
+        INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
+        SELECT ${phoneNumber}, ${requestId}::int, ${now}, next.id, now() FROM next
+        ON CONFLICT (phone_number) DO UPDATE
+          SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
+              last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
+              last_message_id = GREATEST(c.last_message_id, EXCLUDED.last_message_id),
+              updated_at = now()
+        RETURNING c.*
+      ), m AS (
+        INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id,
+                              attempted_at, created_at, updated_at)
+        SELECT next.id, c.id, ${message.direction}::text::"MessageDirection", ${message.type}, ${message.content},
+               ${template}::jsonb, ${message.status}::text::"MessageStatus", COALESCE(${requestId}::int, c.request_id),
+               ${message.attemptedAt ?? null}::timestamptz, ${now}, ${now}
+        FROM c, next
+        RETURNING *
+      )
+      SELECT ${MESSAGE_COLUMNS}, ${conversationColumns('conversation.')} FROM m, c`
+    const conversation = conversationIn(row)
+    const created = Object.fromEntries(
+      Object.entries(row).filter(([key]) => !key.startsWith('conversation.')),
+    ) as unknown as MessageRecord
+    return { conversation, message: created }
   }
 
   /**
@@ -467,20 +527,39 @@ export class ConversationRepository {
     return count
   }
 
-  /** Removes and returns the statuses kept for `wamid` (one statement: this runs after every send). */
+  /** Removes and returns the statuses kept for `wamid` (one statement). */
   async takePendingStatuses(wamid: string): Promise<StatusUpdate[]> {
     const rows = await this.prisma.$queryRaw<
       { id: number; wamid: string; status: string; timestamp: Date; errors: unknown }[]
     >`
       DELETE FROM pending_statuses WHERE wamid = ${wamid} RETURNING id, wamid, status, timestamp, errors`
-    return rows
-      .sort((a, b) => a.id - b.id)
-      .map((r) => ({
-        wamid: r.wamid,
-        status: r.status as StatusUpdate['status'],
-        timestamp: r.timestamp,
-        error: (r.errors as StatusUpdate['error']) ?? null,
-      }))
+    return rows.sort((a, b) => a.id - b.id).map((r) => keptStatus(wamid, r))
+  }
+
+  /**
+   * Records that Meta took message `messageId` as `wamid`, and takes the statuses kept for that
+   * wamid (they arrived before we knew it) — one statement, as this runs after every send.
+   * `message` is null when the message had been settled already (by a status webhook that found
+   * it through our callback data): then use {@link recordOutcome}.
+   */
+  async recordSent(messageId: number, wamid: string): Promise<{ message: MessageRecord | null; kept: StatusUpdate[] }> {
+    const [row] = await this.prisma.$queryRaw<(MessageRecord & { kept: KeptStatusRow[] | null })[]>`
+      WITH taken AS (
+        DELETE FROM pending_statuses WHERE wamid = ${wamid} RETURNING id, status, timestamp, errors
+      ), m AS (
+        UPDATE messages SET status = 'sent', wamid = ${wamid}, updated_at = now()
+        WHERE id = ${messageId} AND status IN ('pending', 'unknown')
+        RETURNING *
+      )
+      SELECT ${MESSAGE_COLUMNS},
+        (SELECT json_agg(json_build_object('id', t.id, 'status', t.status, 'timestamp', t.timestamp, 'errors', t.errors)
+                         ORDER BY t.id) FROM taken t) AS kept
+      FROM (SELECT 1) one LEFT JOIN m ON true`
+    const { kept, ...message } = row
+    return {
+      message: message.id === null ? null : message,
+      kept: (kept ?? []).map((r) => keptStatus(wamid, { ...r, timestamp: new Date(r.timestamp) })),
+    }
   }
 
   findMessageByWamid(wamid: string): Promise<MessageRecord | null> {

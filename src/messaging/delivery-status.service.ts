@@ -27,9 +27,13 @@ export class DeliveryStatusService {
 
   /** Applies the statuses kept for `wamid` (called once a send recorded it). True if any applied. */
   async flushPending(wamid: string): Promise<boolean> {
-    const pending = await this.conversations.takePendingStatuses(wamid)
+    return this.applyKept(await this.conversations.takePendingStatuses(wamid))
+  }
+
+  /** Applies statuses taken from the kept ones; those still without a message are kept again. True if any applied. */
+  async applyKept(kept: StatusUpdate[]): Promise<boolean> {
     let applied = false
-    for (const update of pending) {
+    for (const update of kept) {
       if (await this.applyToMessage(update)) applied = true
       else await this.conversations.savePendingStatus(update)
     }

@@ -71,10 +71,14 @@ export class MessageSender {
       this.events.publish({ type: 'messageStatusChanged', ...event })
       return outcome
     }
-    const sent = await this.conversations.recordOutcome(message.id, { status: 'sent', wamid: accepted.wamid })
+    const recorded = await this.conversations.recordSent(message.id, accepted.wamid)
+    // Null when a status webhook settled it first; recordOutcome then keeps what it knows.
+    const sent =
+      recorded.message ??
+      (await this.conversations.recordOutcome(message.id, { status: 'sent', wamid: accepted.wamid }))
     this.events.publish({ type: 'messageStatusChanged', ...event })
     try {
-      if (await this.statuses.flushPending(accepted.wamid)) {
+      if (recorded.kept.length && (await this.statuses.applyKept(recorded.kept))) {
         return { message: (await this.conversations.findMessage(sent.id)) ?? sent, error: null }
       }
     } catch (err) {

@@ -86,11 +86,15 @@ export class MessagingService {
       const { phoneNumber, content, requestId } = request
       if (this.options.enforceServiceWindow)
         this.checkServiceWindow(await this.conversations.findByPhoneNumber(phoneNumber))
-      const conversation = await this.conversations.findOrCreate(phoneNumber, requestId)
-      const message = await this.sendNew(conversation, content, requestId ?? conversation.requestId, (o) =>
-        this.meta.sendText(phoneNumber, content, o),
-      )
-      return { message, conversation }
+      const stored = await this.conversations.addMessageToNumber(phoneNumber, requestId ?? null, {
+        direction: 'outbound',
+        type: 'text',
+        content,
+        status: 'pending',
+        attemptedAt: new Date(),
+      })
+      const message = await this.sendStored(stored.message, (o) => this.meta.sendText(phoneNumber, content, o))
+      return { message, conversation: stored.conversation }
     })
   }
 
@@ -178,7 +182,15 @@ export class MessagingService {
       requestId,
       attemptedAt: new Date(),
     })
-    this.events.publish({ type: 'messageAdded', messageId: pending.id, conversationId: conversation.id })
+    return this.sendStored(pending, call)
+  }
+
+  /** Sends a message stored `pending` (already claimed). @throws what Meta answered when it was not sent */
+  private async sendStored(
+    pending: MessageRecord,
+    call: (options: SendOptions) => Promise<AcceptedMessage>,
+  ): Promise<MessageRecord> {
+    this.events.publish({ type: 'messageAdded', messageId: pending.id, conversationId: pending.conversationId })
     const { message, error } = await this.sender.send(pending, call)
     if (error) throw error
     return message
