@@ -1,5 +1,6 @@
 import path from 'node:path'
 import { z } from 'zod'
+import { PROJECT_ROOT } from './project-root.js'
 
 /** Where the service keeps its data: the embedded PGlite database, or a PostgreSQL server. */
 export type DatabaseConfig =
@@ -64,7 +65,6 @@ export class ConfigError extends Error {
   }
 }
 
-const PROJECT_ROOT = path.resolve(import.meta.dirname, '..')
 /** The embedded database's folder when DATABASE_URL is unset. */
 export const DEFAULT_DATA_DIR = path.join(PROJECT_ROOT, 'data', 'pglite')
 
