@@ -1,13 +1,22 @@
 import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
-import { describe, expect, it } from 'vitest'
-import { openDatabase } from '../src/db/database.js'
-import { applyMigrations, MIGRATIONS_DIR, pendingSchemaChanges } from '../src/db/schema-engine.js'
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { adapterFactoryFor, openDatabase } from '../src/db/database.js'
+import {
+  applyMigrations,
+  MIGRATIONS_DIR,
+  migrationsApplied,
+  pendingSchemaChanges,
+  readMigrations,
+  schemaEngineStarts,
+} from '../src/db/schema-engine.js'
 import { getSchema } from '../src/graphql/schema.js'
 import { scratchDatabase, TEST_DATABASE } from './helpers/test-app.js'
 
@@ -64,8 +73,10 @@ describe('migrations', () => {
       } finally {
         await db.close()
       }
+      const starts = schemaEngineStarts()
       const again = await openDatabase(config)
       expect(again.appliedMigrations).toEqual([])
+      expect(schemaEngineStarts()).toBe(starts) // nothing to apply: the engine is not even loaded
       await again.close()
     } finally {
       await scratch.drop()
@@ -86,6 +97,87 @@ describe('migrations', () => {
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe(`applyMigrations on ${TEST_DATABASE.kind}`, () => {
+  const names = readdirSync(MIGRATIONS_DIR).filter((n) => /^\d{14}_/.test(n))
+  const last = names.at(-1)!
+  let factory: SqlMigrationAwareDriverAdapterFactory
+  const cleanup: (() => Promise<unknown>)[] = []
+  beforeEach(async () => {
+    const scratch = await scratchDatabase()
+    const opened = await adapterFactoryFor(
+      scratch.url === 'memory:' ? { kind: 'pglite', dataDir: null } : { kind: 'postgres', url: scratch.url },
+    )
+    factory = opened.factory
+    cleanup.push(scratch.drop, opened.close)
+  })
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step()
+  })
+  const sql = async (text: string) => {
+    const db = await factory.connect()
+    await db.executeRaw({ sql: text, args: [], argTypes: [] })
+    await db.dispose()
+  }
+  /** Engine starts during `run`. */
+  const startsDuring = async (run: () => Promise<unknown>) => {
+    const before = schemaEngineStarts()
+    await run()
+    return schemaEngineStarts() - before
+  }
+
+  it('starts the schema engine on a fresh database, and not again once every migration is applied', async () => {
+    let applied: string[] = []
+    expect(await startsDuring(async () => (applied = await applyMigrations(factory)))).toBe(1)
+    expect(applied).toEqual(names)
+    expect(await startsDuring(async () => (applied = await applyMigrations(factory)))).toBe(0)
+    expect(applied).toEqual([])
+  })
+
+  it('leaves it to the engine when a recorded checksum differs from migration.sql', async () => {
+    await applyMigrations(factory)
+    await sql(`UPDATE _prisma_migrations SET checksum = repeat('0', 64) WHERE migration_name = '${last}'`)
+    let applied: string[] = ['not run']
+    expect(await startsDuring(async () => (applied = await applyMigrations(factory)))).toBe(1)
+    expect(applied).toEqual([]) // the engine goes by names: nothing to apply, as before
+  })
+
+  it('applies a migration the database has not seen, through the engine', async () => {
+    await applyMigrations(factory)
+    const dir = await mkdtemp(path.join(tmpdir(), 'wa-migrations-'))
+    cleanup.push(() => rm(dir, { recursive: true, force: true }))
+    await cp(MIGRATIONS_DIR, dir, { recursive: true })
+    await mkdir(path.join(dir, '29991231000000_extra'))
+    await writeFile(path.join(dir, '29991231000000_extra', 'migration.sql'), 'CREATE TABLE "extra" ("id" INTEGER);\n')
+    let applied: string[] = []
+    expect(await startsDuring(async () => (applied = await applyMigrations(factory, dir)))).toBe(1)
+    expect(applied).toEqual(['29991231000000_extra'])
+    expect(await startsDuring(async () => (applied = await applyMigrations(factory, dir)))).toBe(0)
+    expect(applied).toEqual([])
+  })
+
+  it('vouches for a database only while each migration has a finished, not rolled back record', async () => {
+    const upToDate = async () => migrationsApplied(factory, await readMigrations())
+    expect(await upToDate()).toBe(false) // no _prisma_migrations table yet
+    await applyMigrations(factory)
+    expect(await upToDate()).toBe(true)
+    // An earlier attempt rolled back (`prisma migrate resolve --rolled-back`) beside the applied one: fine.
+    await sql(`INSERT INTO _prisma_migrations (id, checksum, migration_name, rolled_back_at, applied_steps_count)
+               VALUES ('rolled-back-attempt', 'x', '${last}', now(), 0)`)
+    expect(await upToDate()).toBe(true)
+    await sql(`UPDATE _prisma_migrations SET rolled_back_at = now() WHERE migration_name = '${last}'`)
+    expect(await upToDate()).toBe(false)
+    await sql(`UPDATE _prisma_migrations SET rolled_back_at = NULL WHERE id <> 'rolled-back-attempt'`)
+    expect(await upToDate()).toBe(true)
+    // Failed, or being applied by another instance right now: the engine reports it, or waits.
+    await sql(`INSERT INTO _prisma_migrations (id, checksum, migration_name, applied_steps_count)
+               VALUES ('unfinished', 'x', '29991231000000_elsewhere', 0)`)
+    expect(await upToDate()).toBe(false)
+    await sql(`DELETE FROM _prisma_migrations WHERE id = 'unfinished'`)
+    await sql(`DELETE FROM _prisma_migrations WHERE migration_name = '${names[0]}'`)
+    expect(await upToDate()).toBe(false)
   })
 })
 

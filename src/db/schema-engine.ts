@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import {
   bindMigrationAwareSqlAdapterFactory,
+  type SqlDriverAdapterFactory,
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils'
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm'
@@ -23,6 +25,12 @@ const LOCKFILE_CONTENT =
 
 type EngineClass = { new: (opts: unknown, log: (msg: string) => void, adapter: object) => Promise<SchemaEngine> }
 let engineClass: Promise<EngineClass> | undefined
+let engineStarts = 0
+
+/** How many schema engines this process has started (tests: opening a migrated database starts none). */
+export function schemaEngineStarts(): number {
+  return engineStarts
+}
 
 async function loadEngineClass(): Promise<EngineClass> {
   // The package's entry point imports the .wasm file as an ES module, which Node cannot do; so
@@ -42,6 +50,7 @@ export async function openSchemaEngine(
   factory: SqlMigrationAwareDriverAdapterFactory,
   datamodel?: string,
 ): Promise<SchemaEngine> {
+  engineStarts++
   engineClass ??= loadEngineClass()
   const Engine = await engineClass
   const schema = datamodel ?? (await readFile(SCHEMA_PATH, 'utf8'))
@@ -73,21 +82,52 @@ const NO_FILTER = { externalTables: [], externalEnums: [] }
 
 /**
  * Applies every migration in `prisma/migrations` that the database has not seen yet (what
- * `prisma migrate deploy` does). Returns the names applied now.
+ * `prisma migrate deploy` does). Returns the names applied now. Starts the schema engine only when
+ * {@link migrationsApplied} does not vouch for the database already.
  */
 export async function applyMigrations(
   factory: SqlMigrationAwareDriverAdapterFactory,
   dir = MIGRATIONS_DIR,
 ): Promise<string[]> {
+  const migrationsList = await readMigrations(dir)
+  if (await migrationsApplied(factory, migrationsList)) return []
   const engine = await openSchemaEngine(factory)
   try {
-    const { appliedMigrationNames } = await engine.applyMigrations({
-      migrationsList: await readMigrations(dir),
-      filters: NO_FILTER,
-    })
+    const { appliedMigrationNames } = await engine.applyMigrations({ migrationsList, filters: NO_FILTER })
     return appliedMigrationNames
   } finally {
     engine.free()
+  }
+}
+
+/**
+ * Whether the schema engine would find nothing to do, read from Prisma's `_prisma_migrations` with
+ * one query (the engine costs tens of MB and some CPU to load): every local migration recorded as
+ * finished, not rolled back, with the checksum Prisma records (sha256 hex of migration.sql), and no
+ * migration recorded unfinished (a failed one, which the engine reports, or one another instance is
+ * applying right now, which it waits for). False when the table does not exist yet.
+ */
+export async function migrationsApplied(factory: SqlDriverAdapterFactory, migrations: MigrationList): Promise<boolean> {
+  const db = await factory.connect()
+  try {
+    const query = async (sql: string) => (await db.queryRaw({ sql, args: [], argTypes: [] })).rows
+    const [[table]] = await query(`SELECT to_regclass('_prisma_migrations')::text`)
+    if (table === null) return false
+    const rows = (await query(
+      `SELECT migration_name, checksum,
+        CASE WHEN rolled_back_at IS NOT NULL THEN 'rolled back' WHEN finished_at IS NULL THEN 'unfinished' ELSE 'applied' END
+       FROM _prisma_migrations`,
+    )) as [string, string, 'rolled back' | 'unfinished' | 'applied'][]
+    if (rows.some(([, , state]) => state === 'unfinished')) return false
+    const applied = new Set(
+      rows.filter(([, , state]) => state === 'applied').map(([name, checksum]) => `${name} ${checksum}`),
+    )
+    return migrations.migrationDirectories.every(({ path: name, migrationFile: { content } }) => {
+      if (content.tag !== 'ok') return false
+      return applied.has(`${name} ${createHash('sha256').update(content.value).digest('hex')}`)
+    })
+  } finally {
+    await db.dispose()
   }
 }
 
