@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { bearerAuthenticator } from '../src/auth/auth.js'
 import { sendTemplateSchema } from '../src/messaging/messaging.schemas.js'
 import { forEachConcurrently } from '../src/batches/batch.service.js'
+import { Coalescer } from '../src/db/coalescer.js'
 import { SendRateLimiter } from '../src/messaging/send-rate.js'
 import { busiestWindow } from './helpers/fake-meta.js'
 import { normalizePhoneNumber } from '../src/messaging/phone.js'
@@ -177,5 +178,51 @@ describe('SendRateLimiter', () => {
     for (const t of tickets) t.written()
     await waiting
     expect(now() - writtenAt).toBeGreaterThanOrEqual(1_000) // a full window after they went out
+  })
+})
+
+describe('Coalescer', () => {
+  /** A write that records each call's inputs and answers after `ms`; it refuses the input 'bad'. */
+  function recordingWrite(ms = 5) {
+    const calls: string[][] = []
+    const write = async (inputs: string[]) => {
+      calls.push([...inputs])
+      await new Promise((r) => setTimeout(r, ms))
+      if (inputs.includes('bad')) throw new Error('refused')
+      return inputs.map((i) => `${i}!`)
+    }
+    return { calls, write }
+  }
+
+  it('writes a lone call at once, and calls made meanwhile together in the next write', async () => {
+    const { calls, write } = recordingWrite()
+    const c = new Coalescer(write, { key: (i) => i })
+    const first = c.run('a')
+    await new Promise((r) => setTimeout(r, 1)) // 'a' is in flight now
+    const rest = ['b', 'c', 'd'].map((i) => c.run(i))
+    expect(await Promise.all([first, ...rest])).toEqual(['a!', 'b!', 'c!', 'd!'])
+    expect(calls).toEqual([['a'], ['b', 'c', 'd']])
+  })
+
+  it('never puts two inputs with one key in one write, and caps a write at maxBatch', async () => {
+    const { calls, write } = recordingWrite()
+    const c = new Coalescer(write, { key: (i: string) => i[0], maxBatch: 2 })
+    await Promise.all(['x1', 'x2', 'y1', 'z1'].map((i) => c.run(i)))
+    expect(calls).toEqual([
+      ['x1', 'y1'],
+      ['x2', 'z1'],
+    ])
+  })
+
+  it('fails only the caller whose input was refused', async () => {
+    const { calls, write } = recordingWrite()
+    const c = new Coalescer(write, { key: (i) => i })
+    const results = await Promise.allSettled(['a', 'bad', 'c'].map((i) => c.run(i)))
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      'a!',
+      'refused',
+      'c!',
+    ])
+    expect(calls).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']])
   })
 })

@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
+import { Coalescer } from '../db/coalescer.js'
 
 export type MessageDirection = 'inbound' | 'outbound'
 export type MessageStatus = 'pending' | 'unknown' | 'sent' | 'delivered' | 'read' | 'failed'
@@ -369,17 +370,29 @@ export class ConversationRepository {
 
   /**
    * Claims the message for a call to Meta now (see `attemptedAt`). False when it is no longer
-   * ours to send: another sender claimed it, or it was settled meanwhile.
+   * ours to send: another sender claimed it, or it was settled meanwhile. Runs before every
+   * attempt of a fan-out, so concurrent claims share one statement.
    */
-  async markAttempt(messageId: number, first: boolean): Promise<boolean> {
+  markAttempt(messageId: number, first: boolean): Promise<boolean> {
+    return this.claims.run({ id: messageId, first })
+  }
+
+  private readonly claims = new Coalescer((claims: { id: number; first: boolean }[]) => this.claimMany(claims), {
+    key: (claim) => claim.id,
+  })
+
+  private async claimMany(claims: { id: number; first: boolean }[]): Promise<boolean[]> {
     // A claim, not a note: only a message still unsent (and, for a first attempt, never tried)
     // may be sent. Two instances that both think they own a batch cannot both send to a
     // recipient; a retry stops once a status webhook has settled the message.
-    const { count } = await this.prisma.message.updateMany({
-      where: { id: messageId, status: 'pending', wamid: null, ...(first ? { attemptedAt: null } : {}) },
-      data: { attemptedAt: new Date() },
-    })
-    return count === 1
+    const now = new Date()
+    const rows = await this.prisma.$queryRaw<{ id: number }[]>`
+      UPDATE messages m SET attempted_at = ${now}, updated_at = ${now}
+      FROM jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) AS v(id int, first boolean)
+      WHERE m.id = v.id AND m.status = 'pending' AND m.wamid IS NULL AND (NOT v.first OR m.attempted_at IS NULL)
+      RETURNING m.id`
+    const won = new Set(rows.map((row) => row.id))
+    return claims.map((claim) => won.has(claim.id))
   }
 
   /**
@@ -538,28 +551,42 @@ export class ConversationRepository {
 
   /**
    * Records that Meta took message `messageId` as `wamid`, and takes the statuses kept for that
-   * wamid (they arrived before we knew it) — one statement, as this runs after every send.
-   * `message` is null when the message had been settled already (by a status webhook that found
-   * it through our callback data): then use {@link recordOutcome}.
+   * wamid (they arrived before we knew it). `message` is null when the message had been settled
+   * already (by a status webhook that found it through our callback data): then use
+   * {@link recordOutcome}. Runs after every send, so concurrent calls share one statement.
    */
-  async recordSent(messageId: number, wamid: string): Promise<{ message: MessageRecord | null; kept: StatusUpdate[] }> {
-    const [row] = await this.prisma.$queryRaw<(MessageRecord & { kept: KeptStatusRow[] | null })[]>`
-      WITH taken AS (
-        DELETE FROM pending_statuses WHERE wamid = ${wamid} RETURNING id, status, timestamp, errors
+  recordSent(messageId: number, wamid: string): Promise<{ message: MessageRecord | null; kept: StatusUpdate[] }> {
+    return this.sentRecords.run({ id: messageId, wamid })
+  }
+
+  private readonly sentRecords = new Coalescer((sends: { id: number; wamid: string }[]) => this.recordSentMany(sends), {
+    key: (send) => send.id,
+  })
+
+  private async recordSentMany(sends: { id: number; wamid: string }[]) {
+    const rows = await this.prisma.$queryRaw<(MessageRecord & { forId: number; kept: KeptStatusRow[] | null })[]>`
+      WITH v AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sends)}::jsonb) AS v(id int, wamid text)
+      ), taken AS (
+        DELETE FROM pending_statuses p USING v WHERE p.wamid = v.wamid
+        RETURNING p.id, p.wamid, p.status, p.timestamp, p.errors
       ), m AS (
-        UPDATE messages SET status = 'sent', wamid = ${wamid}, updated_at = now()
-        WHERE id = ${messageId} AND status IN ('pending', 'unknown')
-        RETURNING *
+        UPDATE messages m SET status = 'sent', wamid = v.wamid, updated_at = now()
+        FROM v WHERE m.id = v.id AND m.status IN ('pending', 'unknown')
+        RETURNING m.*
       )
-      SELECT ${MESSAGE_COLUMNS},
+      SELECT v.id AS "forId", ${MESSAGE_COLUMNS},
         (SELECT json_agg(json_build_object('id', t.id, 'status', t.status, 'timestamp', t.timestamp, 'errors', t.errors)
-                         ORDER BY t.id) FROM taken t) AS kept
-      FROM (SELECT 1) one LEFT JOIN m ON true`
-    const { kept, ...message } = row
-    return {
-      message: message.id === null ? null : message,
-      kept: (kept ?? []).map((r) => keptStatus(wamid, { ...r, timestamp: new Date(r.timestamp) })),
-    }
+                         ORDER BY t.id) FROM taken t WHERE t.wamid = v.wamid) AS kept
+      FROM v LEFT JOIN m ON m.id = v.id`
+    const byId = new Map(rows.map((row) => [row.forId, row]))
+    return sends.map(({ id, wamid }) => {
+      const { forId: _, kept, ...message } = byId.get(id)!
+      return {
+        message: message.id === null ? null : (message as MessageRecord),
+        kept: (kept ?? []).map((r) => keptStatus(wamid, { ...r, timestamp: new Date(r.timestamp) })),
+      }
+    })
   }
 
   findMessageByWamid(wamid: string): Promise<MessageRecord | null> {
