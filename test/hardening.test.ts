@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConversationsDocument, SendTextDocument, TemplatesDocument } from './graphql/generated.js'
 import { FakeMetaServer } from './helpers/fake-meta.js'
@@ -261,4 +262,26 @@ describe('rate limits', () => {
       await db.drop()
     }
   })
+})
+
+describe('PostgreSQL connections', () => {
+  it.runIf(TEST_DATABASE.kind === 'postgres')(
+    'keeps serving when PostgreSQL ends the idle pooled connections (restart, failover)',
+    async () => {
+      expect((await t.rest('GET', '/api/whatsapp/conversations')).status).toBe(200)
+      const admin = new pg.Client({ connectionString: t.databaseUrl })
+      await admin.connect()
+      try {
+        const { rowCount } = await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'`,
+        )
+        expect(rowCount).toBeGreaterThan(0)
+      } finally {
+        await admin.end()
+      }
+      await new Promise((r) => setTimeout(r, 200)) // the pool hears of it (an 'error' event nobody handled would end the process)
+      expect((await t.rest('GET', '/api/whatsapp/conversations')).status).toBe(200)
+    },
+  )
 })

@@ -16,12 +16,20 @@ export async function adapterFactoryFor(
 ): Promise<{ factory: SqlMigrationAwareDriverAdapterFactory; close: () => Promise<void> }> {
   if (config.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: config.url, max: 10 })
+    pool.on('error', ignoreIdleClientError)
     return { factory: new PrismaPg(pool), close: () => pool.end() }
   }
   if (config.dataDir) await mkdir(config.dataDir, { recursive: true })
   const pglite = config.dataDir ? await PGlite.create(config.dataDir) : await PGlite.create()
   return { factory: new PrismaPGlite(pglite), close: () => pglite.close() }
 }
+
+/**
+ * A pooled connection was closed by the server while idle (restart, failover, a dropped database).
+ * The pool replaces it when needed. Prisma listens for this only while connected; between its
+ * disconnect and the pool's end (shutdown) an unhandled `error` event would crash the process.
+ */
+function ignoreIdleClientError(): void {}
 
 export interface Database {
   prisma: PrismaClient
@@ -98,6 +106,7 @@ export async function openDatabase(
 async function migrate(config: DatabaseConfig, factory: SqlMigrationAwareDriverAdapterFactory): Promise<string[]> {
   if (config.kind !== 'postgres') return applyMigrations(factory)
   const pool = new pg.Pool({ connectionString: config.url, max: 1 })
+  pool.on('error', ignoreIdleClientError)
   try {
     return await applyMigrations(new PrismaPg(pool))
   } finally {
