@@ -3,6 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { PGlite } from '@electric-sql/pglite'
 import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
@@ -15,7 +17,7 @@ import {
   migrationsApplied,
   pendingSchemaChanges,
   readMigrations,
-  schemaEngineStarts,
+  schemaEngines,
 } from '../src/db/schema-engine.js'
 import { getSchema } from '../src/graphql/schema.js'
 import { scratchDatabase, TEST_DATABASE } from './helpers/test-app.js'
@@ -73,10 +75,10 @@ describe('migrations', () => {
       } finally {
         await db.close()
       }
-      const starts = schemaEngineStarts()
+      const starts = schemaEngines().started
       const again = await openDatabase(config)
       expect(again.appliedMigrations).toEqual([])
-      expect(schemaEngineStarts()).toBe(starts) // nothing to apply: the engine is not even loaded
+      expect(schemaEngines().started).toBe(starts) // nothing to apply: the engine is not even loaded
       await again.close()
     } finally {
       await scratch.drop()
@@ -123,9 +125,9 @@ describe(`applyMigrations on ${TEST_DATABASE.kind}`, () => {
   }
   /** Engine starts during `run`. */
   const startsDuring = async (run: () => Promise<unknown>) => {
-    const before = schemaEngineStarts()
+    const before = schemaEngines().started
     await run()
-    return schemaEngineStarts() - before
+    return schemaEngines().started - before
   }
 
   it('starts the schema engine on a fresh database, and not again once every migration is applied', async () => {
@@ -157,6 +159,19 @@ describe(`applyMigrations on ${TEST_DATABASE.kind}`, () => {
     expect(await startsDuring(async () => (applied = await applyMigrations(factory, dir)))).toBe(0)
     expect(applied).toEqual([])
   })
+
+  it('lets the garbage collector take the engine once it is done', async () => {
+    v8.setFlagsFromString('--expose-gc')
+    const gc = vm.runInNewContext('gc') as () => void
+    await applyMigrations(factory)
+    expect(schemaEngines().alive).toBeGreaterThan(0)
+    // Its last callback, a timer of its migration lock, fires 10 s after it started.
+    for (const until = Date.now() + 20_000; schemaEngines().alive > 0 && Date.now() < until;) {
+      gc()
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    expect(schemaEngines().alive).toBe(0)
+  }, 30_000)
 
   it('vouches for a database only while each migration has a finished, not rolled back record', async () => {
     const upToDate = async () => migrationsApplied(factory, await readMigrations())
