@@ -164,6 +164,29 @@ describe('SendRateLimiter', () => {
     expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(2_000)
   })
 
+  it('fetches the next block of shared slots before it runs out, so a slow source costs no slots', async () => {
+    // A shared source answering in 15 ms: fetched only once a block is used up, the next block
+    // would start 15 ms late and its first slots be dropped as stale (three times the 5 ms allowed).
+    let handedOut = 0
+    let next = 0
+    const slowSource = {
+      reserve: async (count: number, intervalMs: number) => {
+        const first = Math.max(next, now()) // the database's clock, read before the answer travels back
+        next = first + count * intervalMs
+        handedOut += count
+        await new Promise((r) => setTimeout(r, 15))
+        return first
+      },
+    }
+    const limiter = new SendRateLimiter(400, slowSource) // blocks of 20 slots, 51 ms
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = 0; i < 25; i++) (await limiter.acquire()).written()
+      }),
+    )
+    expect(handedOut - 200).toBeLessThanOrEqual(2 * 20) // at most the blocks still ahead when it ended
+  })
+
   it('counts a send until its request is written out (a late write cannot crowd a window)', async () => {
     const limiter = new SendRateLimiter(5, burstySource)
     const tickets = await Promise.all(Array.from({ length: 5 }, () => limiter.acquire()))

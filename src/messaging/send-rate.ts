@@ -95,8 +95,10 @@ export class SendRateLimiter {
     this.windowMs = 1000 * (1 + 1.25 * margin)
     // A quarter of the headroom: the rest absorbs the jitter between instances' requests.
     this.lateMs = 250 * margin
-    // Shared slots are fetched ~10 ms' worth at a time: one round trip per block, not per send.
-    this.blockSize = Math.max(1, Math.floor(perSecond / 100))
+    // Shared slots are fetched ~50 ms' worth at a time (one round trip per block, not per send),
+    // and the next block is fetched while half of this one is left: under load the round trip
+    // overlaps the sends instead of leaving a gap in the sequence after every block.
+    this.blockSize = Math.max(1, Math.ceil(perSecond / 20))
     this.written = new Float64Array(perSecond)
   }
 
@@ -133,17 +135,24 @@ export class SendRateLimiter {
       const stale = nowMs() - this.lateMs
       while (this.slots.length && this.slots[0] < stale) this.slots.shift()
       const slot = this.slots.shift()
+      if (this.slots.length < this.blockSize / 2) this.refill()
       if (slot !== undefined) return slot
-      this.reserving ??= this.source
-        .reserve(this.blockSize, this.intervalMs)
-        .then((first) => {
-          for (let i = 0; i < this.blockSize; i++) this.slots.push(first + i * this.intervalMs)
-        })
-        .finally(() => {
-          this.reserving = null
-        })
       await this.reserving
     }
+  }
+
+  private refill(): void {
+    if (this.reserving) return
+    this.reserving = this.source
+      .reserve(this.blockSize, this.intervalMs)
+      .then((first) => {
+        for (let i = 0; i < this.blockSize; i++) this.slots.push(first + i * this.intervalMs)
+      })
+      .finally(() => {
+        this.reserving = null
+      })
+    // A fetch ahead of need may fail with nobody waiting: the next send that needs a slot retries.
+    this.reserving.catch(() => {})
   }
 
   private async withinWindow(): Promise<SendTicket> {
