@@ -10,7 +10,7 @@ import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { adapterFactoryFor, openDatabase } from '../src/db/database.js'
+import { adapterFactoryFor, EMBEDDED_SHARED_BUFFERS, openDatabase } from '../src/db/database.js'
 import {
   applyMigrations,
   MIGRATIONS_DIR,
@@ -90,6 +90,10 @@ describe('migrations', () => {
     const dir = path.join(root, 'data', `test-${process.pid}-${Date.now()}`)
     try {
       const first = await openDatabase({ kind: 'pglite', dataDir: dir })
+      // Its own buffer cache kept small: the folder is read through the operating system's cache.
+      expect(await first.prisma.$queryRawUnsafe('SHOW shared_buffers')).toEqual([
+        { shared_buffers: EMBEDDED_SHARED_BUFFERS },
+      ])
       await first.prisma.conversation.create({ data: { phoneNumber: '50212345678' } })
       await first.close()
       const second = await openDatabase({ kind: 'pglite', dataDir: dir })

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
+import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
@@ -19,9 +21,28 @@ export async function adapterFactoryFor(
     pool.on('error', ignoreIdleClientError)
     return { factory: new PrismaPg(pool), close: () => pool.end() }
   }
-  if (config.dataDir) await mkdir(config.dataDir, { recursive: true })
-  const pglite = config.dataDir ? await PGlite.create(config.dataDir) : await PGlite.create()
+  const pglite = await openPGlite(config.dataDir)
   return { factory: new PrismaPGlite(pglite), close: () => pglite.close() }
+}
+
+/**
+ * PostgreSQL's own buffer cache for the embedded database. Its data folder is read through the
+ * operating system, whose page cache already keeps it; PostgreSQL's default (128 MB) mostly
+ * duplicated that, inside this process's memory.
+ */
+export const EMBEDDED_SHARED_BUFFERS = '16MB'
+
+/**
+ * Opens PGlite on `dataDir` (in memory without one). A new data folder is created, closed and
+ * opened again: creating it (initdb) grows the WebAssembly memory to ~650 MB, which a WebAssembly
+ * instance never gives back while it lives.
+ */
+async function openPGlite(dataDir: string | null | undefined): Promise<PGlite> {
+  const options = { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${EMBEDDED_SHARED_BUFFERS}`] }
+  if (!dataDir) return PGlite.create(options)
+  await mkdir(dataDir, { recursive: true })
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await (await PGlite.create(dataDir, options)).close()
+  return PGlite.create(dataDir, options)
 }
 
 /**
