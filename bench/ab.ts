@@ -1,6 +1,7 @@
 /**
  * A/B of the GraphQL read between two source trees (e.g. a snapshot before and after a change,
- * see bench/snapshot.sh): both services up at once on the same seeded PostgreSQL database, runs
+ * see bench/snapshot.sh): both services built and run as `npm start` does (dist/, see bench/lib.ts
+ * `build`), up at once on the same seeded PostgreSQL database, runs
  * interleaved so that drift on the machine hits both alike. Reports requests/s, p50/p99 and the
  * server's CPU time per request.
  *
@@ -14,12 +15,13 @@ import pg from 'pg'
 import type { LoadResult, LoadSpec } from './load-worker.js'
 import {
   API_TOKEN,
-  BENCH_DIR,
+  build,
   cpuSecondsOf,
   fmt,
   freePort,
   median,
   runJsonChild,
+  SERVICE_ARGS,
   stop,
   waitFor,
   waitQuiet,
@@ -52,11 +54,12 @@ url.pathname = `/${name}`
 const databaseUrl = url.toString()
 
 try {
-  await runJsonChild(path.join(BENCH_DIR, 'seed.ts'), { databaseUrl, conversations: 1000, messages: 10_000 })
+  build(roots)
+  await runJsonChild('seed', { databaseUrl, conversations: 1000, messages: 10_000 })
   const services = []
   for (const root of roots) {
     const port = await freePort()
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    const child = spawn(process.execPath, SERVICE_ARGS, {
       cwd: root,
       env: {
         ...process.env,
@@ -87,15 +90,12 @@ try {
     query: QUERY,
     variables: { first: 20 },
   })
-  for (const s of services) await runJsonChild(path.join(BENCH_DIR, 'load-worker.ts'), spec(s.base, 2))
+  for (const s of services) await runJsonChild('load-worker', spec(s.base, 2))
   for (let i = 0; i < Number(opts.runs); i++) {
     for (const s of i % 2 ? [...services].reverse() : services) {
       await waitQuiet(30_000)
       const cpu0 = cpuSecondsOf(s.child.pid!)!
-      const r = await runJsonChild<LoadResult>(
-        path.join(BENCH_DIR, 'load-worker.ts'),
-        spec(s.base, Number(opts.duration)),
-      )
+      const r = await runJsonChild<LoadResult>('load-worker', spec(s.base, Number(opts.duration)))
       const cpu = ((cpuSecondsOf(s.child.pid!)! - cpu0) * 1000) / Math.max(1, r.ok)
       s.results.push({ ...r, cpu })
       console.error(`${s.root}: ${fmt(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${fmt(cpu, 2)} CPU ms/req`)

@@ -2,8 +2,9 @@
  * Shared pieces of the benchmark suite: child processes (the service, the fake Meta, the load
  * generators), RSS sampling, statistics and the tables the suite prints.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
@@ -11,6 +12,27 @@ import { createInterface } from 'node:readline'
 export const BENCH_DIR = import.meta.dirname
 /** The service's source tree (`BENCH_ROOT` to measure another checkout, e.g. a clean worktree). */
 export const ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(BENCH_DIR, '..'))
+/** How `npm start` runs the built service (package.json), from its folder. */
+export const SERVICE_ARGS = ['--enable-source-maps', 'dist/main.js']
+
+/**
+ * Compiles what the suite runs, so that every process runs plain JavaScript as in production: the
+ * service in each of `roots` as `npm run build` does (its tsconfig.build.json, into dist/), and this
+ * suite's child processes (bench/tsconfig.build.json, into bench/build).
+ */
+export function build(roots = [ROOT]): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  for (const project of [
+    ...roots.map((root) => path.join(root, 'tsconfig.build.json')),
+    path.join(BENCH_DIR, 'tsconfig.build.json'),
+  ]) {
+    execFileSync(process.execPath, [tsc, '-p', project], { stdio: 'inherit' })
+  }
+}
+
+/** The compiled form of one of this suite's scripts (see {@link build}), e.g. `script('seed')`. */
+export const script = (name: string): string => path.join(BENCH_DIR, 'build', 'bench', `${name}.js`)
+
 export const API_TOKEN = 'bench-token-0123456789abcdef'
 export const APP_SECRET = 'bench-app-secret-0123456789'
 
@@ -89,14 +111,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => process.exit(130))
 }
 
-/** Runs a TypeScript file of this suite in its own Node process (tsx loader). */
-export function spawnTs(
-  file: string,
+/** Runs one of this suite's scripts, compiled (see {@link build}), in its own Node process, as the service runs. */
+export function spawnScript(
+  name: string,
   args: string[],
   options: { env?: Record<string, string>; nodeArgs?: string[]; cwd?: string; inheritStderr?: boolean } = {},
 ): ChildProcess {
   return adopt(
-    spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', file, ...args], {
+    spawn(process.execPath, [...(options.nodeArgs ?? []), '--enable-source-maps', script(name), ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', options.inheritStderr === false ? 'pipe' : 'inherit'],
@@ -127,21 +149,21 @@ export function firstJsonLine<T>(child: ChildProcess, what: string, timeoutMs = 
 }
 
 /** Runs a child to completion and parses the JSON it prints last. */
-export async function runJsonChild<T>(file: string, input: unknown, timeoutMs = 300_000): Promise<T> {
-  const child = spawnTs(file, [JSON.stringify(input)])
+export async function runJsonChild<T>(name: string, input: unknown, timeoutMs = 300_000): Promise<T> {
+  const child = spawnScript(name, [JSON.stringify(input)])
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   const code = await new Promise<number | null>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new Error(`${path.basename(file)} timed out`))
+      reject(new Error(`${name} timed out`))
     }, timeoutMs)
     child.once('exit', (c) => {
       clearTimeout(timer)
       resolve(c)
     })
   })
-  if (code !== 0) throw new Error(`${path.basename(file)} exited with ${code}: ${out.slice(-500)}`)
+  if (code !== 0) throw new Error(`${name} exited with ${code}: ${out.slice(-500)}`)
   const last = out.trim().split('\n').at(-1) ?? ''
   return JSON.parse(last) as T
 }

@@ -31,6 +31,8 @@ function packageOf(url: string, functionName: string): string {
   if (url.startsWith('node:')) return 'node internals'
   const src = url.indexOf('/src/')
   if (src >= 0) return `src/${url.slice(src + 5).split('/')[0]}`
+  const dist = url.indexOf('/dist/') // the service as built by `npm run build`: src/ compiled
+  if (dist >= 0) return `src/${url.slice(dist + 6).split('/')[0]}`
   const bench = url.indexOf('/bench/')
   if (bench >= 0) return 'bench'
   return url

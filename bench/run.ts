@@ -1,9 +1,11 @@
 /**
  * The benchmark suite (`npm run bench`; `npm run bench -- --quick` for a CI-sized run).
  *
- * Every piece runs in its own process: the fake Meta Graph API (bench/fake-meta-process.ts), the
- * service in production mode (`node --import tsx src/main.ts`), the baselines
- * (bench/graphql-baseline.ts, bench/got-direct.ts) and the load (autocannon, bench/load-worker.ts).
+ * Every piece runs in its own process, compiled first as production does (`npm run build`): the
+ * service in production mode (`node --enable-source-maps dist/main.js`, as `npm start` runs it),
+ * and, built into bench/build by bench/tsconfig.build.json, the fake Meta Graph API
+ * (bench/fake-meta-process.ts), the baselines (bench/graphql-baseline.ts, bench/got-direct.ts), the
+ * seed and the load (autocannon, bench/load-worker.ts). Only this orchestrator runs through tsx.
  * Each benchmark prints the median of several runs, its baseline from the same run, the ratio and
  * the target, plus the service's peak RSS. See BENCHMARKS.md.
  *
@@ -36,11 +38,14 @@ import {
   freePort,
   median,
   ROOT,
+  build,
   type Row,
   RssSampler,
   runJsonChild,
+  SERVICE_ARGS,
+  script,
   sleep,
-  spawnTs,
+  spawnScript,
   stop,
   table,
   verdict,
@@ -92,7 +97,7 @@ interface FakeMeta {
 }
 
 async function startFakeMeta(): Promise<FakeMeta> {
-  const child = spawnTs(path.join(BENCH_DIR, 'fake-meta-process.ts'), [])
+  const child = spawnScript('fake-meta-process', [])
   const info = await firstJsonLine<Omit<FakeMeta, 'child'>>(child, 'fake Meta')
   return { ...info, child }
 }
@@ -135,7 +140,7 @@ interface MemorySample {
 const memoryPeaks: (MemorySample & { label: string })[] = []
 function profiling(label: string): { args: string[]; dir: string | null } {
   if (!opts['cpu-prof']) return { args: [], dir: null }
-  // One folder per process: V8 writes a profile per thread (tsx's loader has one of its own).
+  // One folder per process: V8 writes a profile per thread (a worker would have one of its own).
   const dir = path.join(PROFILE_DIR, `${String(++profileSeq).padStart(2, '0')}-${label}`)
   mkdirSync(dir, { recursive: true })
   return { args: ['--cpu-prof', '--cpu-prof-dir', dir], dir }
@@ -193,14 +198,14 @@ async function track(
   }
 }
 
-/** The service in production mode, as `npm start` runs it but without npm/tsx wrappers. */
+/** The service in production mode, as `npm start` runs it but without the npm wrapper. */
 async function startService(label: string, databaseUrl: string, fake: FakeMeta, env: Record<string, string> = {}) {
   const port = await freePort()
   const profile = profiling(label)
   const memoryFile = path.join(os.tmpdir(), `wa-bench-memory-${process.pid}-${++memorySeq}.jsonl`)
-  const probe = ['--import', pathToFileURL(path.join(BENCH_DIR, 'memory-probe.ts')).href]
+  const probe = ['--import', pathToFileURL(script('memory-probe')).href]
   const child = adopt(
-    spawn(process.execPath, [...profile.args, '--import', 'tsx', ...probe, 'src/main.ts'], {
+    spawn(process.execPath, [...profile.args, ...probe, ...SERVICE_ARGS], {
       cwd: ROOT,
       env: {
         ...process.env,
@@ -246,7 +251,7 @@ async function startService(label: string, databaseUrl: string, fake: FakeMeta, 
 
 async function startGraphqlBaseline(label: string, databaseUrl: string): Promise<Service> {
   const profile = profiling(label)
-  const child = spawnTs(path.join(BENCH_DIR, 'graphql-baseline.ts'), [], {
+  const child = spawnScript('graphql-baseline', [], {
     env: {
       DATABASE_URL: databaseUrl,
       API_TOKENS: API_TOKEN,
@@ -267,7 +272,7 @@ async function startGraphqlBaseline(label: string, databaseUrl: string): Promise
 }
 
 function load(spec: LoadSpec): Promise<LoadResult> {
-  return runJsonChild<LoadResult>(path.join(BENCH_DIR, 'load-worker.ts'), spec)
+  return runJsonChild<LoadResult>('load-worker', spec)
 }
 
 type Measured = LoadResult & {
@@ -564,13 +569,13 @@ async function benchSend(db: string, databaseUrl: string, fake: FakeMeta): Promi
       connections: CONNECTIONS,
       numbers: NUMBERS,
     }
-    await runJsonChild(path.join(BENCH_DIR, 'got-direct.ts'), { ...gotSpec, duration: WARMUP })
+    await runJsonChild('got-direct', { ...gotSpec, duration: WARMUP })
     for (let i = 0; i < RUNS; i++) {
       await fakeControl.reset(fake)
-      const r = await runJsonChild<{ rps: number; p99: number; failed: number }>(
-        path.join(BENCH_DIR, 'got-direct.ts'),
-        { ...gotSpec, duration: DURATION },
-      )
+      const r = await runJsonChild<{ rps: number; p99: number; failed: number }>('got-direct', {
+        ...gotSpec,
+        duration: DURATION,
+      })
       log(`  got direct ${latency} ms run ${i + 1}: ${fmt(r.rps)} sends/s, p99 ${fmt(r.p99)} ms, failed ${r.failed}`)
       baseline[latency].push(r)
     }
@@ -877,13 +882,15 @@ async function main() {
   print(
     `runs per measurement: ${RUNS}, ${DURATION} s each (+${WARMUP} s warm-up); ${os.cpus().length} CPUs, ${os.cpus()[0]?.model}, node ${process.version}`,
   )
+  log('building the service (tsconfig.build.json) and the suite (bench/tsconfig.build.json)')
+  build()
   const summaries: Summary[] = []
   const fake = await startFakeMeta()
   try {
     for (const db of databases) {
       const database = await prepareDatabase(db)
       try {
-        const seeded = await runJsonChild<{ seconds: number }>(path.join(BENCH_DIR, 'seed.ts'), {
+        const seeded = await runJsonChild<{ seconds: number }>('seed', {
           databaseUrl: database.url,
           ...SEED,
         })
