@@ -113,6 +113,28 @@ describe('conversations connection', () => {
     expect(forFifty).toBeLessThanOrEqual(6)
   })
 
+  it('counts matching conversations only when totalCount is asked for', async () => {
+    await seed('5021777', 3, 1)
+    const read = async (selection: string) => {
+      const counts: string[] = []
+      const stop = t.app.database.onQuery((sql) => {
+        if (/\bCOUNT\(/i.test(sql)) counts.push(sql)
+      })
+      const res = await t.rest('POST', '/graphql', {
+        query: `{ conversations(first: 2, filter: { phoneNumber: "5021777" }) { ${selection} } }`,
+      })
+      stop()
+      expect(res.body.errors).toBeUndefined()
+      return { data: res.body.data.conversations, counts }
+    }
+    const without = await read('edges { node { id } }')
+    expect(without.data.edges).toHaveLength(2)
+    expect(without.counts).toEqual([])
+    const withTotal = await read('totalCount edges { node { id } }')
+    expect(withTotal.data.totalCount).toBe(3)
+    expect(withTotal.counts).toHaveLength(1)
+  })
+
   it('refuses a page size over the maximum and a forged cursor with field errors', async () => {
     const big = await t.gql(ConversationsDocument, { first: 101 })
     expect(big.body.errors![0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', fields: [{ path: 'first' }] })

@@ -110,16 +110,16 @@ export class BatchRepository {
   }
 
   /** The newest batches first, after batch id `after`. */
-  async page(first: number, after: number | null) {
-    const [rows, totalCount] = await Promise.all([
-      this.prisma.templateBatch.findMany({
-        where: after ? { id: { lt: after } } : {},
-        orderBy: { id: 'desc' },
-        take: first + 1,
-      }),
-      this.prisma.templateBatch.count(),
-    ])
-    return { rows: rows as BatchRecord[], totalCount }
+  async page(first: number, after: number | null): Promise<BatchRecord[]> {
+    return (await this.prisma.templateBatch.findMany({
+      where: after ? { id: { lt: after } } : {},
+      orderBy: { id: 'desc' },
+      take: first + 1,
+    })) as BatchRecord[]
+  }
+
+  count(): Promise<number> {
+    return this.prisma.templateBatch.count()
   }
 
   /** The batch's messages in request order (all, or those Meta was never called for). */

@@ -210,15 +210,25 @@ export class BatchService {
   /** Batches, newest first, a page at a time. @throws ValidationError */
   async page(args: { first?: unknown; after?: unknown }): Promise<Page<BatchRecord>> {
     const { first, after } = parseInput(pageSchema, args)
-    const { rows, totalCount } = await this.batches.page(first, after?.[0] ?? null)
-    return toPage(rows, first, totalCount, (b) => [b.id])
+    const rows = await this.batches.page(first, after?.[0] ?? null)
+    return toPage(
+      rows,
+      first,
+      () => this.batches.count(),
+      (b) => [b.id],
+    )
   }
 
   /** A batch's recipients in request order, a page at a time. @throws ValidationError */
   async recipients(batch: BatchRecord, args: { first?: unknown; after?: unknown }) {
     const { first, after } = parseInput(pageSchema, args)
     const rows = await this.batches.messagePage(batch.id, first, after?.[0] ?? null)
-    const page = toPage(rows, first, batch.total, (m) => [m.id])
+    const page = toPage(
+      rows,
+      first,
+      async () => batch.total,
+      (m) => [m.id],
+    )
     return {
       ...page,
       nodes: page.nodes.map((message) => ({ phoneNumber: message.recipient ?? '', status: message.status, message })),

@@ -30,7 +30,7 @@ export function Connection<T extends object>(node: ClassType<T>, name: string) {
     pageInfo!: PageInfo
 
     @Field(() => Int, { description: 'Matching items in all pages.' })
-    totalCount!: number
+    totalCount!: number | Promise<number>
   }
   return ConnectionType
 }
@@ -40,7 +40,10 @@ export function toConnection<T>(page: Page<T>) {
   return {
     edges: page.nodes.map((node, i) => ({ node, cursor: page.cursors[i] })),
     pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
-    totalCount: page.totalCount,
+    // A getter: the count runs only when a query selects totalCount.
+    get totalCount() {
+      return page.totalCount()
+    },
   }
 }
 

@@ -186,7 +186,11 @@ export class ConversationRepository {
    * One page of conversations, newest activity first (last message time, then id), after the
    * sort key `after`; `first + 1` rows are read to know whether more follow.
    */
-  async page(filter: ConversationFilter, first: number, after: ConversationCursor | null) {
+  async page(
+    filter: ConversationFilter,
+    first: number,
+    after: ConversationCursor | null,
+  ): Promise<ConversationRecord[]> {
     const where = conversationWhere(filter)
     const keyset: Prisma.ConversationWhereInput | undefined = after
       ? after[0] === null
@@ -199,28 +203,30 @@ export class ConversationRepository {
             ],
           }
       : undefined
-    const [rows, totalCount] = await Promise.all([
-      this.prisma.conversation.findMany({
-        where: keyset ? { AND: [where, keyset] } : where,
-        orderBy: [{ lastMessageAt: { sort: 'desc', nulls: 'last' } }, { id: 'desc' }],
-        take: first + 1,
-      }),
-      this.prisma.conversation.count({ where }),
-    ])
-    return { rows: rows as ConversationRecord[], totalCount }
+    return this.prisma.conversation.findMany({
+      where: keyset ? { AND: [where, keyset] } : where,
+      orderBy: [{ lastMessageAt: { sort: 'desc', nulls: 'last' } }, { id: 'desc' }],
+      take: first + 1,
+    })
+  }
+
+  /** How many conversations match `filter`. */
+  count(filter: ConversationFilter): Promise<number> {
+    return this.prisma.conversation.count({ where: conversationWhere(filter) })
   }
 
   /** One page of a conversation's messages, newest first, after message id `after`. */
-  async messagePage(conversationId: number, first: number, after: number | null) {
-    const [rows, totalCount] = await Promise.all([
-      this.prisma.message.findMany({
-        where: { conversationId, ...(after ? { id: { lt: after } } : {}) },
-        orderBy: { id: 'desc' },
-        take: first + 1,
-      }),
-      this.prisma.message.count({ where: { conversationId } }),
-    ])
-    return { rows: rows as MessageRecord[], totalCount }
+  async messagePage(conversationId: number, first: number, after: number | null): Promise<MessageRecord[]> {
+    return (await this.prisma.message.findMany({
+      where: { conversationId, ...(after ? { id: { lt: after } } : {}) },
+      orderBy: { id: 'desc' },
+      take: first + 1,
+    })) as MessageRecord[]
+  }
+
+  /** How many messages a conversation has. */
+  countMessagesOf(conversationId: number): Promise<number> {
+    return this.prisma.message.count({ where: { conversationId } })
   }
 
   /** Messages by id, in one query (for DataLoader). */

@@ -71,12 +71,18 @@ export class ConversationService {
   async page(args: { first?: unknown; after?: unknown; filter?: unknown }): Promise<Page<ConversationRecord>> {
     const { first, after, filter } = parseInput(conversationPageSchema, args)
     const f = filter ?? {}
-    const { rows, totalCount } = await this.conversations.page(
-      { ...f, phoneDigits: f.phoneNumber },
+    const filterBy = { ...f, phoneDigits: f.phoneNumber }
+    const rows = await this.conversations.page(
+      filterBy,
       first,
       (after as ConversationCursor | null | undefined) ?? null,
     )
-    return toPage(rows, first, totalCount, (c) => [c.lastMessageAt?.getTime() ?? null, c.id])
+    return toPage(
+      rows,
+      first,
+      () => this.conversations.count(filterBy),
+      (c) => [c.lastMessageAt?.getTime() ?? null, c.id],
+    )
   }
 
   /**
@@ -87,8 +93,13 @@ export class ConversationService {
     const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
     const { first, after } = parseInput(messagePageSchema, args)
     if (!(await this.conversations.findById(id))) throw new NotFoundError(`Conversation ${id} does not exist`)
-    const { rows, totalCount } = await this.conversations.messagePage(id, first, after?.[0] ?? null)
-    return toPage(rows, first, totalCount, (m) => [m.id])
+    const rows = await this.conversations.messagePage(id, first, after?.[0] ?? null)
+    return toPage(
+      rows,
+      first,
+      () => this.conversations.countMessagesOf(id),
+      (m) => [m.id],
+    )
   }
 
   /** @throws NotFoundError */

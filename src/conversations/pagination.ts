@@ -9,7 +9,8 @@ export interface Page<T> {
   /** Opaque cursor after each node, in order. */
   cursors: string[]
   hasNextPage: boolean
-  totalCount: number
+  /** Matching items in all pages, counted on first call only (many clients never ask). */
+  totalCount: () => Promise<number>
 }
 
 export const firstSchema = z.preprocess(
@@ -45,8 +46,17 @@ export function cursorSchema<T extends z.ZodTypeAny>(shape: T) {
     .nullish()
 }
 
-/** A page from `first + 1` rows read (the extra one tells whether more follow), with a cursor per node. */
-export function toPage<T>(rows: T[], first: number, totalCount: number, key: (row: T) => unknown[]): Page<T> {
+/**
+ * A page from `first + 1` rows read (the extra one tells whether more follow), with a cursor per
+ * node; `count` is called when the total is first asked for.
+ */
+export function toPage<T>(rows: T[], first: number, count: () => Promise<number>, key: (row: T) => unknown[]): Page<T> {
   const nodes = rows.slice(0, first)
-  return { nodes, cursors: nodes.map((n) => encodeCursor(key(n))), hasNextPage: rows.length > first, totalCount }
+  let counted: Promise<number> | undefined
+  return {
+    nodes,
+    cursors: nodes.map((n) => encodeCursor(key(n))),
+    hasNextPage: rows.length > first,
+    totalCount: () => (counted ??= count()),
+  }
 }

@@ -29,11 +29,11 @@ const restMessage = (m: MessageRecord) => ({
   created_at: m.createdAt.toISOString(),
 })
 
-const restPage = <T, R>(page: Page<T>, shape: (node: T) => R) => ({
+const restPage = async <T, R>(page: Page<T>, shape: (node: T) => R) => ({
   success: true,
   data: page.nodes.map(shape),
   page_info: { has_next_page: page.hasNextPage, end_cursor: page.cursors.at(-1) ?? null },
-  total_count: page.totalCount,
+  total_count: await page.totalCount(),
 })
 
 const restConversation = (c: ConversationRecord) => ({
