@@ -12,8 +12,13 @@ import { createInterface } from 'node:readline'
 export const BENCH_DIR = import.meta.dirname
 /** The service's source tree (`BENCH_ROOT` to measure another checkout, e.g. a clean worktree). */
 export const ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(BENCH_DIR, '..'))
-/** How `npm start` runs the built service (package.json), from its folder. */
-export const SERVICE_ARGS = ['--enable-source-maps', 'dist/main.js']
+/** How `npm start` runs the built service: the node arguments of package.json's start script. */
+export const SERVICE_ARGS = (() => {
+  const start: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start
+  const args = /\bexec node (.+)$/.exec(start)?.[1].split(/\s+/)
+  if (!args) throw new Error(`cannot read the node arguments from the start script: ${start}`)
+  return args
+})()
 
 /**
  * Compiles what the suite runs, so that every process runs plain JavaScript as in production: the
