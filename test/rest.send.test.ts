@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConversationDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
 import { chronological, startTestApp, type TestApp } from './helpers/test-app.js'
+import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 
 let meta: FakeMetaServer
 let t: TestApp
@@ -107,6 +108,36 @@ describe('POST /api/whatsapp/send', () => {
     })
     expect(conversation.lastMessageId).toBe(res.body.data.message.message_id)
     expect(conversation.lastMessageAt!.getTime()).toBe(Date.parse(res.body.data.message.created_at))
+  })
+
+  it('stores concurrent sends to different numbers in one statement, each with its own conversation', async () => {
+    const repository = new ConversationRepository(t.app.database.prisma)
+    await send({ phoneNumber: '+50244550000', content: 'existing', requestId: 41 })
+    const numbers = Array.from({ length: 8 }, (_, i) => `5024455000${i}`)
+    let statements = 0
+    const stop = t.app.database.onQuery((sql) => {
+      if (sql.includes('INSERT INTO conversations')) statements++
+    })
+    const stored = await Promise.all(
+      numbers.map((n, i) =>
+        repository.addMessageToNumber(n, i % 2 ? 50 + i : null, {
+          direction: 'outbound',
+          type: 'text',
+          content: `to ${n}`,
+          status: 'pending',
+        }),
+      ),
+    )
+    stop()
+    expect(statements).toBe(1)
+    stored.forEach(({ conversation, message }, i) => {
+      expect(conversation.phoneNumber).toBe(numbers[i])
+      expect(conversation.lastMessageId).toBe(message.id)
+      expect(message).toMatchObject({ conversationId: conversation.id, content: `to ${numbers[i]}`, status: 'pending' })
+      // Its own request id, else the conversation's (41 for the number texted before).
+      expect(message.requestId).toBe(i % 2 ? 50 + i : i === 0 ? 41 : null)
+    })
+    expect(new Set(stored.map((s) => s.conversation.id)).size).toBe(8)
   })
 
   it('creates one conversation when the same new number is texted concurrently', async () => {

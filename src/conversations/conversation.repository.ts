@@ -246,26 +246,52 @@ export class ConversationRepository {
 
   /**
    * Stores a new outbound message to `phoneNumber` in its conversation — created if there is none,
-   * linked to `requestId` when one is given — and moves the conversation's last activity. One
-   * statement, as this runs for every send to a number. The message takes the conversation's
-   * request id unless it has its own.
+   * linked to `requestId` when one is given — and moves the conversation's last activity. The
+   * message takes the conversation's request id unless it has its own. This runs for every send
+   * to a number, so concurrent calls share one statement (one per number at a time).
    */
-  async addMessageToNumber(
+  addMessageToNumber(
     phoneNumber: string,
     requestId: number | null,
     message: Omit<NewMessage, 'requestId'>,
   ): Promise<{ conversation: ConversationRecord; message: MessageRecord }> {
+    return this.numberMessages.run({ phoneNumber, requestId, message })
+  }
+
+  private readonly numberMessages = new Coalescer(
+    (sends: { phoneNumber: string; requestId: number | null; message: Omit<NewMessage, 'requestId'> }[]) =>
+      this.addMessagesToNumbers(sends),
+    // Two rows for one number in one upsert would be refused ("cannot affect row a second time").
+    { key: (send) => send.phoneNumber },
+  )
+
+  private async addMessagesToNumbers(
+    sends: { phoneNumber: string; requestId: number | null; message: Omit<NewMessage, 'requestId'> }[],
+  ): Promise<{ conversation: ConversationRecord; message: MessageRecord }[]> {
     const now = new Date()
-    const template = message.template === undefined ? null : JSON.stringify(message.template)
-    // The message id is drawn first so that the conversation row is written once, already
-    // pointing at its new last message (a second UPDATE of the upserted row in the same
-    // statement would be ignored). Foreign keys are checked at the end of the statement.
-    const [row] = await this.prisma.$queryRaw<Record<string, unknown>[]>`
-      WITH next AS (
-        SELECT nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
+    const values = sends.map(({ phoneNumber, requestId, message }, ord) => ({
+      ord,
+      phone: phoneNumber,
+      request_id: requestId,
+      direction: message.direction,
+      type: message.type,
+      content: message.content,
+      template: message.template ?? null,
+      status: message.status,
+      attempted_at: message.attemptedAt ?? null,
+    }))
+    // Message ids are drawn first so that each conversation row is written once, already pointing
+    // at its new last message (a second UPDATE of an upserted row in the same statement would be
+    // ignored). Foreign keys are checked at the end of the statement.
+    const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>`
+      WITH v AS (
+        SELECT v.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
+        FROM jsonb_to_recordset(${JSON.stringify(values)}::jsonb) AS v(
+          ord int, phone text, request_id int, direction text, type text, content text, template jsonb, status text,
+          attempted_at timestamptz)
       ), c AS (
         INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
-        SELECT ${phoneNumber}, ${requestId}::int, ${now}, next.id, now() FROM next
+        SELECT v.phone, v.request_id, ${now}, v.id, now() FROM v
         ON CONFLICT (phone_number) DO UPDATE
           SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
               last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
@@ -275,18 +301,21 @@ export class ConversationRepository {
       ), m AS (
         INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id,
                               attempted_at, created_at, updated_at)
-        SELECT next.id, c.id, ${message.direction}::text::"MessageDirection", ${message.type}, ${message.content},
-               ${template}::jsonb, ${message.status}::text::"MessageStatus", COALESCE(${requestId}::int, c.request_id),
-               ${message.attemptedAt ?? null}::timestamptz, ${now}, ${now}
-        FROM c, next
+        SELECT v.id, c.id, v.direction::"MessageDirection", v.type, v.content, v.template, v.status::"MessageStatus",
+               COALESCE(v.request_id, c.request_id), v.attempted_at, ${now}, ${now}
+        FROM v JOIN c ON c.phone_number = v.phone
         RETURNING *
       )
-      SELECT ${MESSAGE_COLUMNS}, ${conversationColumns('conversation.')} FROM m, c`
-    const conversation = conversationIn(row)
-    const created = Object.fromEntries(
-      Object.entries(row).filter(([key]) => !key.startsWith('conversation.')),
-    ) as unknown as MessageRecord
-    return { conversation, message: created }
+      SELECT v.ord AS "ord", ${MESSAGE_COLUMNS}, ${conversationColumns('conversation.')}
+      FROM m JOIN c ON c.id = m.conversation_id JOIN v ON v.id = m.id`
+    const byOrd = new Map(rows.map((row) => [row.ord as number, row]))
+    return sends.map((_, ord) => {
+      const row = byOrd.get(ord)!
+      const message = Object.fromEntries(
+        Object.entries(row).filter(([key]) => key !== 'ord' && !key.startsWith('conversation.')),
+      ) as unknown as MessageRecord
+      return { conversation: conversationIn(row), message }
+    })
   }
 
   /**

@@ -60,28 +60,40 @@ export class PostgresEventBus implements EventBus {
   }
 
   /**
-   * Events published in the same tick go out in one statement (a fan-out or a webhook burst
-   * publishes hundreds at once; one round trip each would queue up on the single connection).
+   * Events go out in one statement per batch: those published in the same tick, and all those
+   * published while the previous statement was in flight (a fan-out or a webhook burst publishes
+   * hundreds at once; one round trip each would queue up on the single connection).
    * PostgreSQL folds identical payloads of one statement into one notification: harmless, as an
    * event only says "this message changed" and subscribers read the row.
    */
   publish(event: MessageEvent): void {
     this.outbox.push(JSON.stringify(event))
-    if (this.outbox.length === 1) setImmediate(() => this.flush())
+    if (this.flushing) return
+    this.flushing = true
+    setImmediate(() => this.flush())
   }
+
+  private flushing = false
 
   private flush(): void {
     const payloads = this.outbox.splice(0)
-    if (!payloads.length) return // flushed by close() already
     const client = this.client
-    if (!client)
-      return this.onError(new Error(`${payloads.length} events not published: the LISTEN connection is down`))
+    if (!payloads.length || !client) {
+      this.flushing = false
+      if (payloads.length)
+        this.onError(new Error(`${payloads.length} events not published: the LISTEN connection is down`))
+      return // an empty outbox: flushed by close() already
+    }
     client
       .query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS e(payload, n) ORDER BY n', [
         CHANNEL,
         payloads,
       ])
       .catch(this.onError)
+      .finally(() => {
+        if (this.outbox.length && !this.closed) this.flush()
+        else this.flushing = false
+      })
   }
 
   subscribe(type: MessageEvent['type'], conversationId: number | null) {
