@@ -697,7 +697,7 @@ async function benchFanout(db: string, databaseUrl: string, fake: FakeMeta): Pro
         answers.push(answeredMs)
         busiest.push(stats.busiest)
         log(
-          `  ${rate}/s, Meta ${latency} ms, run ${i + 1}: last send after ${fmt(total)} ms (ideal ${fmt(ideal)}), answer after ${fmt(answeredMs)} ms, busiest second ${stats.busiest}, failed ${answer.failed}`,
+          `  ${rate}/s, Meta ${latency} ms, run ${i + 1}: first send after ${fmt((stats.firstAt ?? started) - started)} ms, last after ${fmt(total)} ms (ideal ${fmt(ideal)}), answer after ${fmt(answeredMs)} ms, busiest second ${stats.busiest}, failed ${answer.failed}`,
         )
       }
       const t = median(totals)

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ConversationDocument, TemplatesDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
-import { nodes, startTestApp, type TestApp } from './helpers/test-app.js'
+import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
 
 let meta: FakeMetaServer
 let t: TestApp
@@ -203,6 +203,64 @@ describe('POST /api/whatsapp/send-template', () => {
     })
     expect(failed).toMatchObject({ type: 'template', status: 'failed', errorCode: 131026, requestId: 124 })
   })
+
+  it('links request ids per recipient, a number listed twice included, and keeps request order', async () => {
+    const prisma = t.app.database.prisma
+    await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261110003', content: 'antes', requestId: 3 })
+    const res = await t.rest('POST', '/api/whatsapp/send-template', {
+      ...documented,
+      recipients: [
+        { phoneNumber: '+50261110001', requestId: 5 },
+        { phoneNumber: '+50261110002' },
+        { phoneNumber: '+502 6111-0001', requestId: 7 },
+        { phoneNumber: '+50261110003' },
+      ],
+    })
+    expect(res.status).toBe(200)
+    const batchId = Number(res.headers.get('x-template-batch-id'))
+    const messages = await prisma.message.findMany({
+      where: { batchId },
+      orderBy: { id: 'asc' },
+      include: { conversation: true },
+    })
+    expect(messages.map((m) => [m.recipient, m.conversation.phoneNumber, m.requestId])).toEqual([
+      ['+50261110001', '50261110001', 5],
+      ['+50261110002', '50261110002', null],
+      ['+502 6111-0001', '50261110001', 7],
+      ['+50261110003', '50261110003', 3], // no request id given: the conversation's
+    ])
+    const conversations = await prisma.conversation.findMany({
+      where: { phoneNumber: { in: ['50261110001', '50261110002', '50261110003'] } },
+      orderBy: { phoneNumber: 'asc' },
+    })
+    expect(conversations.map((c) => [c.requestId, c.lastMessageId])).toEqual([
+      [7, messages[2].id], // the last request id given for the number, and its newest message
+      [null, messages[1].id],
+      [3, messages[3].id],
+    ])
+  })
+
+  it.runIf(TEST_DATABASE.kind === 'postgres')(
+    'stores concurrent fan-outs to the same numbers in opposite orders, alongside texts to them',
+    async () => {
+      const numbers = Array.from({ length: 60 }, (_, i) => `+50262${String(i).padStart(6, '0')}`)
+      const fanOut = (list: string[]) =>
+        t.rest('POST', '/api/whatsapp/send-template', {
+          ...documented,
+          recipients: list.map((phoneNumber, i) => ({ phoneNumber, requestId: i + 1 })),
+        })
+      const results = await Promise.all([
+        fanOut(numbers),
+        fanOut([...numbers].reverse()),
+        ...numbers
+          .slice(0, 20)
+          .map((phoneNumber) => t.rest('POST', '/api/whatsapp/send', { phoneNumber, content: 'x' })),
+      ])
+      expect(results.map((r) => r.status)).toEqual(Array(22).fill(200))
+      expect(results[0].body.summary).toEqual({ total: 60, sent: 60, failed: 0 })
+      expect(results[1].body.summary).toEqual({ total: 60, sent: 60, failed: 0 })
+    },
+  )
 
   it('still reports Meta’s own refusal per recipient (a template deleted at Meta since the sync: 132001)', async () => {
     meta.templates = [appointmentReminder] // service_confirmation is gone at Meta; our copy is still synced

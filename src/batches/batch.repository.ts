@@ -39,7 +39,7 @@ export class BatchRepository {
 
   /**
    * Stores a batch and one `pending` message per recipient (creating conversations as needed), in
-   * one transaction: a fan-out is stored whole or not at all. Returns the batch, owned by `owner`.
+   * one statement: a fan-out is stored whole or not at all. Returns the batch, owned by `owner`.
    */
   async create(
     batch: { templateName: string; language: string; template: object; content: string; owner: string },
@@ -49,55 +49,46 @@ export class BatchRepository {
     const given = recipients.map((r) => r.phoneNumber)
     const requestIds = recipients.map((r) => r.requestId)
     const positions = recipients.map((_, i) => i)
-    return this.prisma.$transaction(
-      async (tx) => {
-        await tx.$executeRaw`
-        INSERT INTO conversations (phone_number, updated_at)
-        SELECT DISTINCT p, now() FROM unnest(${phones}::text[]) AS p
-        ON CONFLICT DO NOTHING`
-        // Row locks in one order (by id), so concurrent fan-outs to the same customers cannot deadlock.
-        await tx.$queryRaw`
-        SELECT id FROM conversations WHERE phone_number = ANY(${phones}::text[]) ORDER BY id FOR UPDATE`
-        await tx.$executeRaw`
-        UPDATE conversations c SET request_id = v.request_id, updated_at = now()
-        FROM (SELECT DISTINCT ON (phone) phone, request_id
-              FROM unnest(${phones}::text[], ${requestIds}::int[], ${positions}::int[]) AS u(phone, request_id, pos)
-              WHERE request_id IS NOT NULL ORDER BY phone, pos DESC) v
-        WHERE c.phone_number = v.phone`
-        const created = await tx.templateBatch.create({
-          data: {
-            templateName: batch.templateName,
-            language: batch.language,
-            template: batch.template,
-            total: recipients.length,
-            owner: batch.owner,
-            heartbeatAt: null, // set last, below
-          },
-        })
-        await tx.$executeRaw`
-        INSERT INTO messages (conversation_id, direction, type, content, template, status, request_id, batch_id,
+    const template = JSON.stringify(batch.template)
+    // Message ids are drawn first, in request order, so that each conversation is written once,
+    // already pointing at its newest message. Conversations are upserted in phone number order, as
+    // every statement that writes several does: concurrent writers lock them in one order, so they
+    // cannot deadlock.
+    const [created] = await this.prisma.$queryRaw<BatchRecord[]>`
+      WITH u AS (
+        SELECT u.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
+        FROM (SELECT * FROM unnest(${phones}::text[], ${given}::text[], ${requestIds}::int[], ${positions}::int[])
+                AS u(phone, given, request_id, pos) ORDER BY pos) u
+      ), latest AS (
+        -- Per number: the last request id the request gave it, and its newest message.
+        SELECT phone, (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
+               max(id) AS last_id
+        FROM u GROUP BY phone
+      ), b AS (
+        INSERT INTO template_batches (template_name, language, template, total, owner, heartbeat_at)
+        VALUES (${batch.templateName}, ${batch.language}, ${template}::jsonb, ${recipients.length}, ${batch.owner},
+                clock_timestamp())
+        RETURNING *
+      ), c AS (
+        INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
+        SELECT phone, request_id, now(), last_id, now() FROM latest ORDER BY phone
+        ON CONFLICT (phone_number) DO UPDATE
+          SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
+              last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
+              last_message_id = GREATEST(c.last_message_id, EXCLUDED.last_message_id),
+              updated_at = now()
+        RETURNING c.id, c.phone_number, c.request_id
+      ), m AS (
+        INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id, batch_id,
                               recipient, created_at, updated_at)
-        SELECT c.id, 'outbound', 'template', ${batch.content}, ${JSON.stringify(batch.template)}::jsonb, 'pending',
-               COALESCE(u.request_id, c.request_id), ${created.id}, u.given, now(), now()
-        FROM unnest(${phones}::text[], ${given}::text[], ${requestIds}::int[], ${positions}::int[])
-             AS u(phone, given, request_id, pos)
-        JOIN conversations c ON c.phone_number = u.phone
-        ORDER BY u.pos`
-        await tx.$executeRaw`
-        UPDATE conversations c
-        SET last_message_at = GREATEST(c.last_message_at, now()),
-            last_message_id = GREATEST(c.last_message_id, m.last_id),
-            updated_at = now()
-        FROM (SELECT conversation_id, max(id) AS last_id FROM messages WHERE batch_id = ${created.id}
-              GROUP BY conversation_id) m
-        WHERE c.id = m.conversation_id`
-        // Fresh when the batch becomes visible (a large insert can take seconds): not an orphan.
-        await tx.$executeRaw`UPDATE template_batches SET heartbeat_at = clock_timestamp() WHERE id = ${created.id}`
-        return created as BatchRecord
-      },
-      // Prisma's default (5 s) is for short transactions; a large fan-out on a busy database takes longer.
-      { timeout: 30_000 + recipients.length * 5, maxWait: 10_000 },
-    )
+        SELECT u.id, c.id, 'outbound', 'template', ${batch.content}, ${template}::jsonb, 'pending',
+               COALESCE(u.request_id, c.request_id), (SELECT id FROM b), u.given, now(), now()
+        FROM u JOIN c ON c.phone_number = u.phone
+      )
+      SELECT id, template_name AS "templateName", language, template, status::text AS status, total, owner,
+             heartbeat_at AS "heartbeatAt", created_at AS "createdAt", completed_at AS "completedAt"
+      FROM b`
+    return created
   }
 
   findById(id: number): Promise<BatchRecord | null> {

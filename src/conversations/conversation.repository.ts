@@ -282,7 +282,8 @@ export class ConversationRepository {
     }))
     // Message ids are drawn first so that each conversation row is written once, already pointing
     // at its new last message (a second UPDATE of an upserted row in the same statement would be
-    // ignored). Foreign keys are checked at the end of the statement.
+    // ignored). Foreign keys are checked at the end of the statement. Conversations are written in
+    // phone number order, as by every statement that writes several (no deadlocks between them).
     const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>`
       WITH v AS (
         SELECT v.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
@@ -291,7 +292,7 @@ export class ConversationRepository {
           attempted_at timestamptz)
       ), c AS (
         INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
-        SELECT v.phone, v.request_id, ${now}, v.id, now() FROM v
+        SELECT v.phone, v.request_id, ${now}, v.id, now() FROM v ORDER BY v.phone
         ON CONFLICT (phone_number) DO UPDATE
           SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
               last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
