@@ -1,4 +1,4 @@
-import type { MessageRecord, MessageStatus } from '../conversations/conversation.repository.js'
+import { MESSAGE_COLUMNS, type MessageRecord, type MessageStatus } from '../conversations/conversation.repository.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 
@@ -39,12 +39,13 @@ export class BatchRepository {
 
   /**
    * Stores a batch and one `pending` message per recipient (creating conversations as needed), in
-   * one statement: a fan-out is stored whole or not at all. Returns the batch, owned by `owner`.
+   * one statement: a fan-out is stored whole or not at all. Returns the batch, owned by `owner`,
+   * and its messages in request order.
    */
   async create(
     batch: { templateName: string; language: string; template: object; content: string; owner: string },
     recipients: NewBatchRecipient[],
-  ): Promise<BatchRecord> {
+  ): Promise<{ batch: BatchRecord; messages: BatchMessage[] }> {
     const phones = recipients.map((r) => r.to)
     const given = recipients.map((r) => r.phoneNumber)
     const requestIds = recipients.map((r) => r.requestId)
@@ -54,7 +55,7 @@ export class BatchRepository {
     // already pointing at its newest message. Conversations are upserted in phone number order, as
     // every statement that writes several does: concurrent writers lock them in one order, so they
     // cannot deadlock.
-    const [created] = await this.prisma.$queryRaw<BatchRecord[]>`
+    const rows = await this.prisma.$queryRaw<(BatchMessage & { batchCreatedAt: Date; batchHeartbeatAt: Date })[]>`
       WITH u AS (
         SELECT u.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
         FROM (SELECT * FROM unnest(${phones}::text[], ${given}::text[], ${requestIds}::int[], ${positions}::int[])
@@ -84,11 +85,28 @@ export class BatchRepository {
         SELECT u.id, c.id, 'outbound', 'template', ${batch.content}, ${template}::jsonb, 'pending',
                COALESCE(u.request_id, c.request_id), (SELECT id FROM b), u.given, now(), now()
         FROM u JOIN c ON c.phone_number = u.phone
+        RETURNING *
       )
-      SELECT id, template_name AS "templateName", language, template, status::text AS status, total, owner,
-             heartbeat_at AS "heartbeatAt", created_at AS "createdAt", completed_at AS "completedAt"
-      FROM b`
-    return created
+      SELECT ${MESSAGE_COLUMNS}, u.phone AS "to", b.created_at AS "batchCreatedAt", b.heartbeat_at AS "batchHeartbeatAt"
+      FROM m JOIN u ON u.id = m.id CROSS JOIN b
+      ORDER BY m.id`
+    const first = rows[0]
+    const created: BatchRecord = {
+      id: first.batchId!,
+      templateName: batch.templateName,
+      language: batch.language,
+      template: batch.template,
+      status: 'running',
+      total: recipients.length,
+      owner: batch.owner,
+      heartbeatAt: first.batchHeartbeatAt,
+      createdAt: first.batchCreatedAt,
+      completedAt: null,
+    }
+    return {
+      batch: created,
+      messages: rows.map(({ batchCreatedAt: _c, batchHeartbeatAt: _h, ...message }) => message),
+    }
   }
 
   findById(id: number): Promise<BatchRecord | null> {

@@ -101,11 +101,10 @@ export class BatchService {
         nothingDone: true,
       })
     }
-    const batch = await this.batches.create(
+    const { batch, messages } = await this.batches.create(
       { templateName: template.name, language: template.language, template, content, owner: this.instanceId },
       recipients,
     )
-    const messages = await this.batches.messages(batch.id)
     for (const m of messages)
       this.events.publish({ type: 'messageAdded', messageId: m.id, conversationId: m.conversationId })
     const work = this.process(batch, messages)
