@@ -134,7 +134,6 @@ const CONVERSATION_FIELDS = [
 /** A `conversations` row (alias `c`) as a {@link ConversationRecord}, for raw statements; `prefix` names its fields. */
 const conversationColumns = (prefix = '') =>
   Prisma.raw(CONVERSATION_FIELDS.map(([column, field]) => `c.${column} AS "${prefix}${field}"`).join(', '))
-const CONVERSATION_COLUMNS = conversationColumns()
 
 /** The conversation in a row whose fields for it are named `conversation.<field>` (see conversationColumns). */
 function conversationIn(row: Record<string, unknown>): ConversationRecord {
