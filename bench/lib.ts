@@ -12,12 +12,13 @@ import { createInterface } from 'node:readline'
 export const BENCH_DIR = import.meta.dirname
 /** The service's source tree (`BENCH_ROOT` to measure another checkout, e.g. a clean worktree). */
 export const ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(BENCH_DIR, '..'))
-/** How `npm start` runs the built service: the node arguments of package.json's start script. */
-export const SERVICE_ARGS = (() => {
+/** How `npm start` runs the built service: the environment and node arguments of package.json's start script. */
+export const { SERVICE_ENV, SERVICE_ARGS } = (() => {
   const start: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start
-  const args = /\bexec node (.+)$/.exec(start)?.[1].split(/\s+/)
-  if (!args) throw new Error(`cannot read the node arguments from the start script: ${start}`)
-  return args
+  const match = /((?:\w+=\S+\s+)*)exec node (.+)$/.exec(start)
+  if (!match) throw new Error(`cannot read the node arguments from the start script: ${start}`)
+  const env = Object.fromEntries(match[1].trim() ? match[1].trim().split(/\s+/).map((a) => a.split('=', 2)) : [])
+  return { SERVICE_ENV: env as Record<string, string>, SERVICE_ARGS: match[2].split(/\s+/) }
 })()
 
 /**
