@@ -140,6 +140,26 @@ describe('POST /api/whatsapp/send', () => {
     expect(new Set(stored.map((s) => s.conversation.id)).size).toBe(8)
   })
 
+  it('fails only the send the database refuses when sends share a statement', async () => {
+    const repository = new ConversationRepository(t.app.database.prisma)
+    const message = { direction: 'outbound', type: 'text', content: 'x', status: 'pending' } as const
+    const results = await Promise.allSettled([
+      repository.addMessageToNumber('50245660001', null, message),
+      repository.addMessageToNumber('50245660002', 2 ** 31, message), // out of range for the column
+      repository.addMessageToNumber('50245660003', null, message),
+    ])
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect(await t.app.database.prisma.conversation.count({ where: { phoneNumber: '50245660002' } })).toBe(0)
+  })
+
+  it('stores and sends a text with a lone UTF-16 surrogate (as U+FFFD), not a 500', async () => {
+    const res = await t.rest('POST', '/api/whatsapp/send', undefined, {
+      raw: '{"phoneNumber": "+50245670001", "content": "Hola \\ud800 mundo"}',
+    })
+    expect(res.status).toBe(200)
+    expect(res.body.data.message.content).toBe('Hola \ufffd mundo')
+  })
+
   it('creates one conversation when the same new number is texted concurrently', async () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, (_, i) => send({ phoneNumber: '+50277770000', content: `m${i}` })),

@@ -165,8 +165,8 @@ describe('SendRateLimiter', () => {
   })
 
   it('fetches the next block of shared slots before it runs out, so a slow source costs no slots', async () => {
-    // A shared source answering in 15 ms: fetched only once a block is used up, the next block
-    // would start 15 ms late and its first slots be dropped as stale (three times the 5 ms allowed).
+    // A shared source answering in 10 ms: fetched only once a block is used up, the next block
+    // would start 10 ms late and its first slots be dropped as stale (twice the 5 ms allowed).
     let handedOut = 0
     let next = 0
     const slowSource = {
@@ -174,7 +174,7 @@ describe('SendRateLimiter', () => {
         const first = Math.max(next, now()) // the database's clock, read before the answer travels back
         next = first + count * intervalMs
         handedOut += count
-        await new Promise((r) => setTimeout(r, 15))
+        await new Promise((r) => setTimeout(r, 10))
         return first
       },
     }
@@ -219,7 +219,7 @@ describe('Coalescer', () => {
 
   it('writes a lone call at once, and calls made meanwhile together in the next write', async () => {
     const { calls, write } = recordingWrite()
-    const c = new Coalescer(write, { key: (i) => i })
+    const c = new Coalescer(write, { key: (i) => i, retryAlone: () => true })
     const first = c.run('a')
     await new Promise((r) => setTimeout(r, 1)) // 'a' is in flight now
     const rest = ['b', 'c', 'd'].map((i) => c.run(i))
@@ -229,7 +229,7 @@ describe('Coalescer', () => {
 
   it('never puts two inputs with one key in one write, and caps a write at maxBatch', async () => {
     const { calls, write } = recordingWrite()
-    const c = new Coalescer(write, { key: (i: string) => i[0], maxBatch: 2 })
+    const c = new Coalescer(write, { key: (i: string) => i[0], maxBatch: 2, retryAlone: () => true })
     await Promise.all(['x1', 'x2', 'y1', 'z1'].map((i) => c.run(i)))
     expect(calls).toEqual([
       ['x1', 'y1'],
@@ -239,7 +239,7 @@ describe('Coalescer', () => {
 
   it('fails only the caller whose input was refused', async () => {
     const { calls, write } = recordingWrite()
-    const c = new Coalescer(write, { key: (i) => i })
+    const c = new Coalescer(write, { key: (i) => i, retryAlone: (err) => (err as Error).message === 'refused' })
     const results = await Promise.allSettled(['a', 'bad', 'c'].map((i) => c.run(i)))
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
       'a!',
@@ -247,5 +247,14 @@ describe('Coalescer', () => {
       'c!',
     ])
     expect(calls).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c']])
+  })
+
+  it('fails every caller, writing nothing again, when the shared write may have committed', async () => {
+    const { calls, write } = recordingWrite()
+    // A dropped connection: the database may have committed, so a second write could double it.
+    const c = new Coalescer(write, { key: (i) => i, retryAlone: () => false })
+    const results = await Promise.allSettled(['a', 'bad', 'c'].map((i) => c.run(i)))
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(calls).toEqual([['a', 'bad', 'c']])
   })
 })

@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { Coalescer } from '../db/coalescer.js'
+import { statementRefused } from '../db/database.js'
 
 export type MessageDirection = 'inbound' | 'outbound'
 export type MessageStatus = 'pending' | 'unknown' | 'sent' | 'delivered' | 'read' | 'failed'
@@ -151,6 +152,12 @@ export const MESSAGE_COLUMNS =
   m.error_details AS "errorDetails", m.error_trace_id AS "errorTraceId", m.attempted_at AS "attemptedAt",
   m.batch_id AS "batchId", m.recipient, m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
 
+/**
+ * In id order: rows of one statement are then most likely locked in that order, as by the other
+ * instances' (a deadlock is still possible; PostgreSQL then refuses one, and each is retried alone).
+ */
+const inIdOrder = <T extends { id: number }>(items: T[]) => [...items].sort((a, b) => a.id - b.id)
+
 interface KeptStatusRow {
   id: number
   status: string
@@ -262,24 +269,25 @@ export class ConversationRepository {
     (sends: { phoneNumber: string; requestId: number | null; message: Omit<NewMessage, 'requestId'> }[]) =>
       this.addMessagesToNumbers(sends),
     // Two rows for one number in one upsert would be refused ("cannot affect row a second time").
-    { key: (send) => send.phoneNumber },
+    { key: (send) => send.phoneNumber, retryAlone: statementRefused },
   )
 
   private async addMessagesToNumbers(
     sends: { phoneNumber: string; requestId: number | null; message: Omit<NewMessage, 'requestId'> }[],
   ): Promise<{ conversation: ConversationRecord; message: MessageRecord }[]> {
     const now = new Date()
-    const values = sends.map(({ phoneNumber, requestId, message }, ord) => ({
-      ord,
-      phone: phoneNumber,
-      request_id: requestId,
-      direction: message.direction,
-      type: message.type,
-      content: message.content,
-      template: message.template ?? null,
-      status: message.status,
-      attempted_at: message.attemptedAt ?? null,
-    }))
+    // Text goes in as text arrays, not inside JSON: PostgreSQL's JSON refuses a lone UTF-16
+    // surrogate that a text parameter stores (as U+FFFD), and one such text must not fail a send.
+    const column = <T>(pick: (send: (typeof sends)[number]) => T) => sends.map(pick)
+    const ords = sends.map((_, ord) => ord)
+    const phones = column((s) => s.phoneNumber)
+    const requestIds = column((s) => s.requestId)
+    const directions = column((s) => s.message.direction)
+    const types = column((s) => s.message.type)
+    const contents = column((s) => s.message.content)
+    const templates = column((s) => (s.message.template === undefined ? null : JSON.stringify(s.message.template)))
+    const statuses = column((s) => s.message.status)
+    const attemptedAts = column((s) => s.message.attemptedAt?.toISOString() ?? null)
     // Message ids are drawn first so that each conversation row is written once, already pointing
     // at its new last message (a second UPDATE of an upserted row in the same statement would be
     // ignored). Foreign keys are checked at the end of the statement. Conversations are written in
@@ -287,9 +295,9 @@ export class ConversationRepository {
     const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>`
       WITH v AS (
         SELECT v.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
-        FROM jsonb_to_recordset(${JSON.stringify(values)}::jsonb) AS v(
-          ord int, phone text, request_id int, direction text, type text, content text, template jsonb, status text,
-          attempted_at timestamptz)
+        FROM unnest(${ords}::int[], ${phones}::text[], ${requestIds}::int[], ${directions}::text[], ${types}::text[],
+                    ${contents}::text[], ${templates}::text[], ${statuses}::text[], ${attemptedAts}::text[])
+               AS v(ord, phone, request_id, direction, type, content, template, status, attempted_at)
       ), c AS (
         INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
         SELECT v.phone, v.request_id, ${now}, v.id, now() FROM v ORDER BY v.phone
@@ -302,8 +310,8 @@ export class ConversationRepository {
       ), m AS (
         INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id,
                               attempted_at, created_at, updated_at)
-        SELECT v.id, c.id, v.direction::"MessageDirection", v.type, v.content, v.template, v.status::"MessageStatus",
-               COALESCE(v.request_id, c.request_id), v.attempted_at, ${now}, ${now}
+        SELECT v.id, c.id, v.direction::"MessageDirection", v.type, v.content, v.template::jsonb,
+               v.status::"MessageStatus", COALESCE(v.request_id, c.request_id), v.attempted_at::timestamptz, ${now}, ${now}
         FROM v JOIN c ON c.phone_number = v.phone
         RETURNING *
       )
@@ -415,6 +423,7 @@ export class ConversationRepository {
 
   private readonly claims = new Coalescer((claims: { id: number; first: boolean }[]) => this.claimMany(claims), {
     key: (claim) => claim.id,
+    retryAlone: statementRefused,
   })
 
   private async claimMany(claims: { id: number; first: boolean }[]): Promise<boolean[]> {
@@ -424,7 +433,7 @@ export class ConversationRepository {
     const now = new Date()
     const rows = await this.prisma.$queryRaw<{ id: number }[]>`
       UPDATE messages m SET attempted_at = ${now}, updated_at = ${now}
-      FROM jsonb_to_recordset(${JSON.stringify(claims)}::jsonb) AS v(id int, first boolean)
+      FROM jsonb_to_recordset(${JSON.stringify(inIdOrder(claims))}::jsonb) AS v(id int, first boolean)
       WHERE m.id = v.id AND m.status = 'pending' AND m.wamid IS NULL AND (NOT v.first OR m.attempted_at IS NULL)
       RETURNING m.id`
     const won = new Set(rows.map((row) => row.id))
@@ -597,12 +606,13 @@ export class ConversationRepository {
 
   private readonly sentRecords = new Coalescer((sends: { id: number; wamid: string }[]) => this.recordSentMany(sends), {
     key: (send) => send.id,
+    retryAlone: statementRefused,
   })
 
   private async recordSentMany(sends: { id: number; wamid: string }[]) {
     const rows = await this.prisma.$queryRaw<(MessageRecord & { forId: number; kept: KeptStatusRow[] | null })[]>`
       WITH v AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sends)}::jsonb) AS v(id int, wamid text)
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(inIdOrder(sends))}::jsonb) AS v(id int, wamid text)
       ), taken AS (
         DELETE FROM pending_statuses p USING v WHERE p.wamid = v.wamid
         RETURNING p.id, p.wamid, p.status, p.timestamp, p.errors

@@ -5,8 +5,10 @@
  *
  * Each input still gets its own result. Inputs with the same key never share a write (the second
  * waits for the next), so they see each other's effects as if they had run one after the other.
- * When a shared write fails, each of its inputs is written alone, so that one bad input fails
- * only its own caller.
+ * When the database refused a shared write (`retryAlone`: it certainly did not commit, e.g. one
+ * bad input or a deadlock), each input is written alone, so that one bad input fails only its own
+ * caller. Any other failure (a dropped connection: the write may have committed) fails them all,
+ * as it would a lone write: writing again could store everything twice.
  */
 export class Coalescer<In, Out> {
   private queue: { input: In; resolve: (out: Out) => void; reject: (err: unknown) => void }[] = []
@@ -15,7 +17,12 @@ export class Coalescer<In, Out> {
   constructor(
     /** Writes the inputs in one statement; returns one result per input, in order. */
     private readonly writeMany: (inputs: In[]) => Promise<Out[]>,
-    private readonly options: { key: (input: In) => unknown; maxBatch?: number },
+    private readonly options: {
+      key: (input: In) => unknown
+      /** True when the failed write certainly did not commit, so its inputs may be written again. */
+      retryAlone: (err: unknown) => boolean
+      maxBatch?: number
+    },
   ) {}
 
   run(input: In): Promise<Out> {
@@ -52,7 +59,10 @@ export class Coalescer<In, Out> {
       const outs = await this.writeMany(batch.map((entry) => entry.input))
       batch.forEach((entry, i) => entry.resolve(outs[i]))
     } catch (err) {
-      if (batch.length === 1) return batch[0].reject(err)
+      if (batch.length === 1 || !this.options.retryAlone(err)) {
+        for (const entry of batch) entry.reject(err)
+        return
+      }
       await Promise.all(
         batch.map((entry) =>
           this.writeMany([entry.input]).then(

@@ -52,6 +52,18 @@ async function openPGlite(dataDir: string | null | undefined): Promise<PGlite> {
  */
 function ignoreIdleClientError(): void {}
 
+/**
+ * Whether PostgreSQL refused a statement, so that it certainly did not commit: a data or constraint
+ * error (SQLSTATE classes 22, 23) or a rolled back transaction (40: deadlock, serialization).
+ * A dropped connection is not one of these: the statement may have committed.
+ * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+export function statementRefused(err: unknown): boolean {
+  const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } })?.meta
+    ?.driverAdapterError?.cause?.originalCode
+  return typeof code === 'string' && /^(22|23|40)/.test(code)
+}
+
 export interface Database {
   prisma: PrismaClient
   /** Migrations applied when this database was opened. */
