@@ -105,6 +105,9 @@ export class BatchService {
       { templateName: template.name, language: template.language, template, content, owner: this.instanceId },
       recipients,
     )
+    // Its heartbeat was taken when the statement began: say again, now that it is visible, that
+    // it is ours (a slow store must not look like a stale batch to other instances).
+    await this.batches.heartbeat([batch.id], this.instanceId)
     for (const m of messages)
       this.events.publish({ type: 'messageAdded', messageId: m.id, conversationId: m.conversationId })
     const work = this.process(batch, messages)

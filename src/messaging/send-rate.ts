@@ -135,8 +135,13 @@ export class SendRateLimiter {
       const stale = nowMs() - this.lateMs
       while (this.slots.length && this.slots[0] < stale) this.slots.shift()
       const slot = this.slots.shift()
-      if (this.slots.length < this.blockSize / 2) this.refill()
-      if (slot !== undefined) return slot
+      if (slot !== undefined) {
+        // Ahead of need only when blocks hold several slots: at a few sends per second a slot
+        // fetched ahead would mostly go stale, a round trip and a shared slot wasted per send.
+        if (this.blockSize > 1 && this.slots.length < this.blockSize / 2) this.refill()
+        return slot
+      }
+      this.refill()
       await this.reserving
     }
   }
