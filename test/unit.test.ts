@@ -187,6 +187,30 @@ describe('SendRateLimiter', () => {
     expect(handedOut - 200).toBeLessThanOrEqual(2 * 20) // at most the blocks still ahead when it ended
   })
 
+  it('uses a late slot when no other instance draws slots, and replaces it when one may', async () => {
+    const lateBy = async (limiter: SendRateLimiter) => {
+      ;(await limiter.acquire()).written() // the first slot: now
+      const second = await limiter.reserve() // the next one, 204 ms on
+      const until = now() + 260
+      while (now() < until); // the event loop held up past it (a slow statement, GC)
+      const from = now()
+      ;(await second.go()).written()
+      return now() - from
+    }
+    // Only this process draws from a MemorySlotSource: late, the slot crowds no one's window.
+    expect(await lateBy(new SendRateLimiter(5))).toBeLessThan(75)
+    // A shared source: another instance may have filled the window the late slot falls in.
+    let next = 0
+    const shared = {
+      reserve: async (count: number, intervalMs: number) => {
+        const first = Math.max(next, now())
+        next = first + count * intervalMs
+        return first
+      },
+    }
+    expect(await lateBy(new SendRateLimiter(5, shared))).toBeGreaterThanOrEqual(75)
+  })
+
   it('counts a send until its request is written out (a late write cannot crowd a window)', async () => {
     const limiter = new SendRateLimiter(5, burstySource)
     const tickets = await Promise.all(Array.from({ length: 5 }, () => limiter.acquire()))

@@ -8,10 +8,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export interface SlotSource {
   /** Reserves `count` consecutive slots `intervalMs` apart; resolves to the first (local clock, ms). */
   reserve(count: number, intervalMs: number): Promise<number>
+  /** False when only this process draws from it (then no other instance's sends share a window). */
+  readonly shared?: boolean
 }
 
 /** Slots for this process alone (the embedded database cannot be shared by several instances). */
 export class MemorySlotSource implements SlotSource {
+  readonly shared = false
   private next = 0
   async reserve(count: number, intervalMs: number): Promise<number> {
     const first = Math.max(this.next, nowMs())
@@ -93,8 +96,10 @@ export class SendRateLimiter {
     // 25 ms over a second by default: how much the time from "written" to "arrived" may vary (a
     // busy machine deschedules threads for tens of milliseconds) without crowding a second at Meta.
     this.windowMs = 1000 * (1 + 1.25 * margin)
-    // A quarter of the headroom: the rest absorbs the jitter between instances' requests.
-    this.lateMs = 250 * margin
+    // A quarter of the headroom: the rest absorbs the jitter between instances' requests. With
+    // slots nobody else draws from, a late slot crowds no one's window (the local window still
+    // holds this process to the rate): it is used, not dropped.
+    this.lateMs = source.shared === false ? Infinity : 250 * margin
     // Shared slots are fetched ~50 ms' worth at a time (one round trip per block, not per send),
     // and the next block is fetched while half of this one is left: under load the round trip
     // overlaps the sends instead of leaving a gap in the sequence after every block.
