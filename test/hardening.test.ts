@@ -46,6 +46,21 @@ describe('GraphQL limits', () => {
     expect(queries).toBeLessThanOrEqual(1) // at most the rate limit reserving its next share
   })
 
+  it('refuses the same costly query every time, and still runs a cheap one with other variables', async () => {
+    const query = `query Q($first: Int) { conversations(first: $first) { edges { node { messages(first: 100) { edges { node { id } } } } } } }`
+    for (let i = 0; i < 3; i++) {
+      const res = await post({ query, variables: { first: 100 } })
+      expect(res.status).toBe(400)
+      expect((await res.json()).errors[0].extensions).toMatchObject({
+        code: 'QUERY_TOO_COMPLEX',
+        cost: expect.any(Number),
+      })
+    }
+    const cheap = await post({ query, variables: { first: 1 } })
+    expect(cheap.status).toBe(200)
+    expect((await cheap.json()).errors).toBeUndefined()
+  })
+
   it('takes an ordinary dashboard query', async () => {
     const { status, body } = await t.gql(ConversationsDocument, { first: 50 })
     expect(status).toBe(200)

@@ -40,5 +40,13 @@ export function createGate(tokens: string[], rateLimiter: RateLimiter): Gate {
 
 /** A stable, non-secret name for the client holding `token` (for idempotency-key scopes). */
 export function callerOf(token: string): string {
-  return createHash('sha256').update(token).digest('base64url').slice(0, 22)
+  // Called with accepted tokens only (after the gate), so the cache holds at most the configured ones.
+  let caller = callers.get(token)
+  if (caller === undefined) {
+    caller = createHash('sha256').update(token).digest('base64url').slice(0, 22)
+    callers.set(token, caller)
+  }
+  return caller
 }
+
+const callers = new Map<string, string>()

@@ -96,14 +96,29 @@ export function limitsProblem(
     : null
 }
 
-/** Refuses operations over the limits before anything runs. */
+/**
+ * Refuses operations over the limits before anything runs. The verdict is kept per document (Apollo
+ * hands back the same parsed document for the same query text), operation and variables: a
+ * dashboard repeats a handful of queries, and walking the whole document each time cost ~2% of a read.
+ */
 export function queryLimitsPlugin(schema: GraphQLSchema, limits: QueryLimits): ApolloServerPlugin {
+  const verdicts = new WeakMap<DocumentNode, Map<string, GraphQLError | null>>()
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, document, operationName }) {
-          const problem = limitsProblem(schema, document, operationName, request.variables ?? {}, limits)
-          if (problem) throw problem
+          const variables = request.variables ?? {}
+          const key = `${operationName ?? ''}\u0000${JSON.stringify(variables)}`
+          let known = verdicts.get(document)
+          if (!known) verdicts.set(document, (known = new Map()))
+          let problem = known.get(key)
+          if (problem === undefined) {
+            problem = limitsProblem(schema, document, operationName, variables, limits)
+            if (known.size >= 64) known.clear() // variables that change every time (cursors): stay small
+            known.set(key, problem)
+          }
+          // A new error each time: Apollo and formatError may add to the one they are given.
+          if (problem) throw new GraphQLError(problem.message, { extensions: problem.extensions })
         },
       }
     },
