@@ -22,6 +22,7 @@ import {
   median,
   runJsonChild,
   SERVICE_ARGS,
+  serviceEnv,
   stop,
   waitFor,
   waitQuiet,
@@ -62,14 +63,7 @@ try {
     const child = spawn(process.execPath, SERVICE_ARGS, {
       cwd: root,
       env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: databaseUrl,
-        API_TOKENS: API_TOKEN,
-        API_RATE_LIMIT_PER_MINUTE: '1000000',
+        ...serviceEnv(port, databaseUrl),
         WHATSAPP_ACCESS_TOKEN: 'EAAG-ab-test',
         WHATSAPP_PHONE_NUMBER_ID: '1',
         WHATSAPP_BUSINESS_ACCOUNT_ID: '2',

@@ -17,7 +17,14 @@ export const { SERVICE_ENV, SERVICE_ARGS } = (() => {
   const start: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start
   const match = /((?:\w+=\S+\s+)*)exec node (.+)$/.exec(start)
   if (!match) throw new Error(`cannot read the node arguments from the start script: ${start}`)
-  const env = Object.fromEntries(match[1].trim() ? match[1].trim().split(/\s+/).map((a) => a.split('=', 2)) : [])
+  const env = Object.fromEntries(
+    match[1].trim()
+      ? match[1]
+          .trim()
+          .split(/\s+/)
+          .map((a) => a.split('=', 2))
+      : [],
+  )
   return { SERVICE_ENV: env as Record<string, string>, SERVICE_ARGS: match[2].split(/\s+/) }
 })()
 
@@ -41,6 +48,21 @@ export const script = (name: string): string => path.join(BENCH_DIR, 'build', 'b
 
 export const API_TOKEN = 'bench-token-0123456789abcdef'
 export const APP_SECRET = 'bench-app-secret-0123456789'
+
+/** The service's environment in every benchmark: as `npm start` sets it, in production mode, one token. */
+export function serviceEnv(port: number, databaseUrl: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...SERVICE_ENV,
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: databaseUrl,
+    API_TOKENS: API_TOKEN,
+    API_RATE_LIMIT_PER_MINUTE: '1000000',
+  }
+}
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
