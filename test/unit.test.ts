@@ -251,6 +251,31 @@ describe('Coalescer', () => {
     expect(calls).toEqual([['a'], ['b', 'c', 'd']])
   })
 
+  it('lets the calls of one turn of the event loop share the first write, even when writes never wait', async () => {
+    // An engine on this thread (PGlite) answers without the loop turning: were the first write
+    // started between two callbacks, no call would ever find one in flight.
+    const calls: string[][] = []
+    const c = new Coalescer(
+      async (inputs: string[]) => {
+        calls.push([...inputs])
+        return inputs.map((i) => `${i}!`)
+      },
+      { key: (i) => i, retryAlone: () => true },
+    )
+    const results = await new Promise<string[]>((resolve) => {
+      const pending: Promise<string>[] = []
+      // Two callbacks of one turn, with the microtasks run between them, as two requests read
+      // in one poll phase are (immediates queued before the turn all run in it).
+      setImmediate(() => pending.push(c.run('a')))
+      setImmediate(() => {
+        pending.push(c.run('b'))
+        void Promise.all(pending).then(resolve)
+      })
+    })
+    expect(results).toEqual(['a!', 'b!'])
+    expect(calls).toEqual([['a', 'b']])
+  })
+
   it('never puts two inputs with one key in one write, and caps a write at maxBatch', async () => {
     const { calls, write } = recordingWrite()
     const c = new Coalescer(write, { key: (i: string) => i[0], maxBatch: 2, retryAlone: () => true })

@@ -1,7 +1,8 @@
 /**
  * Group commit for one kind of write: calls made while a write is in flight are written together
- * by the next one. An idle caller waits for no one (its write starts at once); under load, many
- * callers share one statement instead of queueing for the pool one round trip each.
+ * by the next one. An idle caller waits for no one but the requests already read (its write starts
+ * in the same turn of the event loop); under load, many callers share one statement instead of
+ * queueing for the pool one round trip each.
  *
  * Each input still gets its own result. Inputs with the same key never share a write (the second
  * waits for the next), so they see each other's effects as if they had run one after the other.
@@ -30,8 +31,11 @@ export class Coalescer<In, Out> {
       this.queue.push({ input, resolve, reject })
       if (this.flushing) return
       this.flushing = true
-      // A microtask, so that callers of this same tick share the first write.
-      queueMicrotask(() => void this.flush())
+      // After the I/O callbacks of this turn, so that every request already read shares the first
+      // write. A microtask would start it before the next request's callback runs; with the
+      // embedded database, whose statements run on this thread, no call then ever arrived while a
+      // write was in flight, and each went alone (PGlite send path: 200 → 1,200 sends/s).
+      setImmediate(() => void this.flush())
     })
   }
 
