@@ -42,10 +42,28 @@ const control = createServer((req, res) => {
       busiest: busiestWindow(times, 1000),
       firstAt: times.length ? times.reduce((a, b) => Math.min(a, b)) : null,
       lastAt: times.length ? times.reduce((a, b) => Math.max(a, b)) : null,
+      pauses: pauses(times, 5),
     })
   }
   res.writeHead(404).end()
 })
+/** Gaps between consecutive arrivals longer than `overMs`: how many, and their total (ms). */
+function pauses(times: number[], overMs: number): { count: number; totalMs: number; longestMs: number } {
+  const sorted = [...times].sort((a, b) => a - b)
+  let count = 0
+  let totalMs = 0
+  let longestMs = 0
+  for (let i = 1; i < sorted.length; i++) {
+    const gap = sorted[i] - sorted[i - 1]
+    longestMs = Math.max(longestMs, gap)
+    if (gap > overMs) {
+      count++
+      totalMs += gap
+    }
+  }
+  return { count, totalMs: Math.round(totalMs), longestMs: Math.round(longestMs) }
+}
+
 await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve))
 
 process.stdout.write(

@@ -14,6 +14,7 @@
  *   --db pglite,postgres    which databases (default both; --quick: pglite)
  *   --only graphql,webhook,send,fanout
  *   --runs N --duration S   runs per measurement and seconds per run
+ *   --rates 80,1000         the fan-out's messages per second
  *   --cpu-prof              profile the service processes (node --cpu-prof) into bench/profiles/
  *   --postgres-url URL      the server for scratch databases (default postgres://postgres@127.0.0.1:5432/test)
  */
@@ -62,6 +63,7 @@ const { values: opts } = parseArgs({
     only: { type: 'string', default: 'graphql,webhook,send,fanout' },
     runs: { type: 'string' },
     duration: { type: 'string' },
+    rates: { type: 'string', default: '80,1000' },
     'cpu-prof': { type: 'boolean', default: false },
     'postgres-url': {
       type: 'string',
@@ -114,6 +116,8 @@ const fakeControl = {
       busiest: number
       firstAt: number | null
       lastAt: number | null
+      /** Gaps over 5 ms between consecutive arrivals. */
+      pauses: { count: number; totalMs: number; longestMs: number }
     },
 }
 
@@ -656,7 +660,7 @@ async function benchFanout(db: string, databaseUrl: string, fake: FakeMeta): Pro
   const latencies = [100]
   const rows: Row[] = []
   let peakRss = 0
-  for (const rate of [80, 1000]) {
+  for (const rate of opts.rates!.split(',').map(Number)) {
     const recipients = quick && rate === 80 ? 200 : 1000
     const ideal = (recipients / rate) * 1000
     const service = await startService(`fanout-${rate}-${db}`, databaseUrl, fake, {
@@ -691,7 +695,7 @@ async function benchFanout(db: string, databaseUrl: string, fake: FakeMeta): Pro
         answers.push(answeredMs)
         busiest.push(stats.busiest)
         log(
-          `  ${rate}/s, Meta ${latency} ms, run ${i + 1}: first send after ${fmt((stats.firstAt ?? started) - started)} ms, last after ${fmt(total)} ms (ideal ${fmt(ideal)}), answer after ${fmt(answeredMs)} ms, busiest second ${stats.busiest}, failed ${answer.failed}`,
+          `  ${rate}/s, Meta ${latency} ms, run ${i + 1}: first send after ${fmt((stats.firstAt ?? started) - started)} ms, last after ${fmt(total)} ms (ideal ${fmt(ideal)}), answer after ${fmt(answeredMs)} ms, busiest second ${stats.busiest}, failed ${answer.failed}; ${stats.pauses.count} pauses over 5 ms (${stats.pauses.totalMs} ms in all, longest ${stats.pauses.longestMs})`,
         )
       }
       const t = median(totals)
