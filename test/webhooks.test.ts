@@ -205,6 +205,29 @@ describe('POST /webhooks/whatsapp', () => {
     })
   })
 
+  it('stores concurrent deliveries in one statement, each its own row in arrival order, and applies each', async () => {
+    const { signWebhook } = await import('../src/meta/meta.webhooks.js')
+    const bodies = Array.from({ length: 6 }, (_, i) =>
+      metaJson(inboundText({ from: `5025556100${i}`, wamid: `wamid.SHARED${i}`, text: `n${i}` })),
+    )
+    // The same delivery twice (Meta retries): two rows, one message.
+    bodies.push(bodies[0])
+    let inserts = 0
+    const stop = t.app.database.onQuery((sql) => {
+      if (/INSERT INTO ("public"\.)?"?webhook_events/.test(sql)) inserts++
+    })
+    const ids = await Promise.all(
+      bodies.map((body) => t.app.webhooks.receive(Buffer.from(body), signWebhook(body, APP_SECRET))),
+    )
+    await applied()
+    stop()
+    expect(inserts).toBe(1)
+    expect(ids).toEqual([...ids].sort((a, b) => a - b))
+    const events = await t.app.database.prisma.webhookEvent.findMany({ where: { id: { in: ids } }, orderBy: { id: 'asc' } })
+    expect(events.map((e) => [e.body, e.status])).toEqual(bodies.map((b) => [b, 'applied']))
+    expect(await t.app.database.prisma.message.count({ where: { wamid: { startsWith: 'wamid.SHARED' } } })).toBe(6)
+  })
+
   it('applies a delivery stored by an earlier run that never applied it', async () => {
     const body = metaJson(inboundText({ from: '50255550005', wamid: 'wamid.RESUMED', text: 'x' }))
     await t.app.database.prisma.webhookEvent.create({ data: { body } })

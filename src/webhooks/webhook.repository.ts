@@ -1,4 +1,5 @@
-import type { PrismaClient } from '../db/database.js'
+import { Coalescer } from '../db/coalescer.js'
+import { type PrismaClient, statementRefused } from '../db/database.js'
 
 export interface WebhookEventRecord {
   id: number
@@ -14,10 +15,28 @@ export interface WebhookEventRecord {
 export class WebhookRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async store(body: string): Promise<number> {
-    const { id } = await this.prisma.webhookEvent.create({ data: { body }, select: { id: true } })
-    return id
+  /** Stores a delivery as received; resolves to its id. Concurrent deliveries share one statement. */
+  store(body: string): Promise<number> {
+    return this.stored.run(body)
   }
+
+  private readonly stored = new Coalescer(
+    async (bodies: string[]) => {
+      // Ids drawn in arrival order, so the apply queue's order is the order Meta's calls came in.
+      const rows = await this.prisma.$queryRaw<{ ord: number; id: number }[]>`
+        WITH v AS (
+          SELECT v.ord::int AS ord, v.body, nextval(pg_get_serial_sequence('webhook_events', 'id'))::int AS id
+          FROM (SELECT * FROM unnest(${bodies}::text[]) WITH ORDINALITY AS v(body, ord) ORDER BY ord) v
+        ), i AS (
+          INSERT INTO webhook_events (id, body) SELECT id, body FROM v
+        )
+        SELECT ord, id FROM v`
+      const ids = new Map(rows.map((r) => [r.ord, r.id]))
+      return bodies.map((_, i) => ids.get(i + 1)!)
+    },
+    // Every delivery is its own row, even the same body twice (Meta retries; applying is idempotent).
+    { key: () => Symbol(), retryAlone: statementRefused },
+  )
 
   find(id: number): Promise<WebhookEventRecord | null> {
     return this.prisma.webhookEvent.findUnique({ where: { id } })
@@ -34,12 +53,20 @@ export class WebhookRepository {
     return rows.map((r) => r.id)
   }
 
-  async markApplied(id: number): Promise<void> {
-    await this.prisma.webhookEvent.update({
-      where: { id },
-      data: { status: 'applied', appliedAt: new Date(), error: null, attempts: { increment: 1 } },
-    })
+  /** Concurrent calls share one statement. */
+  markApplied(id: number): Promise<void> {
+    return this.applied.run(id)
   }
+
+  private readonly applied = new Coalescer(
+    async (ids: number[]) => {
+      await this.prisma.$executeRaw`
+        UPDATE webhook_events SET status = 'applied', applied_at = now(), error = NULL, attempts = attempts + 1
+        WHERE id = ANY(${[...ids].sort((a, b) => a - b)}::int[])`
+      return ids.map(() => undefined)
+    },
+    { key: (id) => id, retryAlone: statementRefused },
+  )
 
   /** Leaves the delivery to be applied again (a transient failure), counting the attempt. */
   async markForRetry(id: number, error: string): Promise<number> {
