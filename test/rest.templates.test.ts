@@ -240,6 +240,26 @@ describe('POST /api/whatsapp/send-template', () => {
     ])
   })
 
+  it('hands back, for each stored recipient, the message as stored (without reading it back)', async () => {
+    const { BatchRepository } = await import('../src/batches/batch.repository.js')
+    const repository = new BatchRepository(t.app.database.prisma)
+    await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261120002', content: 'antes', requestId: 9 })
+    const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
+    const { batch, messages } = await repository.create(
+      { templateName: 'sr_update', language: 'es', template, content: 'Hola', owner: 'test' },
+      [
+        { to: '50261120001', phoneNumber: '+50261120001', requestId: 4 },
+        { to: '50261120002', phoneNumber: '+502 6112-0002', requestId: null },
+      ],
+    )
+    const stored = await repository.messages(batch.id)
+    expect(messages).toEqual(stored)
+    expect(messages.map((m) => [m.to, m.recipient, m.requestId, m.status])).toEqual([
+      ['50261120001', '+50261120001', 4, 'pending'],
+      ['50261120002', '+502 6112-0002', 9, 'pending'],
+    ])
+  })
+
   it.runIf(TEST_DATABASE.kind === 'postgres')(
     'stores concurrent fan-outs to the same numbers in opposite orders, alongside texts to them',
     async () => {

@@ -1,4 +1,4 @@
-import { MESSAGE_COLUMNS, type MessageRecord, type MessageStatus } from '../conversations/conversation.repository.js'
+import { type MessageRecord, type MessageStatus } from '../conversations/conversation.repository.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 
@@ -55,7 +55,21 @@ export class BatchRepository {
     // already pointing at its newest message. Conversations are upserted in phone number order, as
     // every statement that writes several does: concurrent writers lock them in one order, so they
     // cannot deadlock.
-    const rows = await this.prisma.$queryRaw<(BatchMessage & { batchCreatedAt: Date; batchHeartbeatAt: Date })[]>`
+    // Only what the database chose comes back: the rest of each message is what was just written,
+    // and reading 1,000 full rows back (a copy of the template in each) delayed the first send.
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: number
+        conversationId: number
+        requestId: number | null
+        createdAt: Date
+        to: string
+        recipient: string
+        batchId: number
+        batchCreatedAt: Date
+        batchHeartbeatAt: Date
+      }[]
+    >`
       WITH u AS (
         SELECT u.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
         FROM (SELECT * FROM unnest(${phones}::text[], ${given}::text[], ${requestIds}::int[], ${positions}::int[])
@@ -85,9 +99,11 @@ export class BatchRepository {
         SELECT u.id, c.id, 'outbound', 'template', ${batch.content}, ${template}::jsonb, 'pending',
                COALESCE(u.request_id, c.request_id), (SELECT id FROM b), u.given, now(), now()
         FROM u JOIN c ON c.phone_number = u.phone
-        RETURNING *
+        RETURNING id, conversation_id, request_id, created_at
       )
-      SELECT ${MESSAGE_COLUMNS}, u.phone AS "to", b.created_at AS "batchCreatedAt", b.heartbeat_at AS "batchHeartbeatAt"
+      SELECT m.id, m.conversation_id AS "conversationId", m.request_id AS "requestId", m.created_at AS "createdAt",
+             u.phone AS "to", u.given AS recipient, b.id AS "batchId", b.created_at AS "batchCreatedAt",
+             b.heartbeat_at AS "batchHeartbeatAt"
       FROM m JOIN u ON u.id = m.id CROSS JOIN b
       ORDER BY m.id`
     const first = rows[0]
@@ -105,7 +121,35 @@ export class BatchRepository {
     }
     return {
       batch: created,
-      messages: rows.map(({ batchCreatedAt: _c, batchHeartbeatAt: _h, ...message }) => message),
+      messages: rows.map(
+        (row): BatchMessage => ({
+          id: row.id,
+          conversationId: row.conversationId,
+          direction: 'outbound',
+          type: 'template',
+          content: batch.content,
+          template: batch.template,
+          status: 'pending',
+          wamid: null,
+          requestId: row.requestId,
+          payload: null,
+          sentByCustomerAt: null,
+          sentAt: null,
+          deliveredAt: null,
+          readAt: null,
+          failedAt: null,
+          errorCode: null,
+          errorMessage: null,
+          errorDetails: null,
+          errorTraceId: null,
+          attemptedAt: null,
+          batchId: row.batchId,
+          recipient: row.recipient,
+          createdAt: row.createdAt,
+          updatedAt: row.createdAt,
+          to: row.to,
+        }),
+      ),
     }
   }
 
