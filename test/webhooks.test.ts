@@ -223,9 +223,54 @@ describe('POST /webhooks/whatsapp', () => {
     stop()
     expect(inserts).toBe(1)
     expect(ids).toEqual([...ids].sort((a, b) => a - b))
-    const events = await t.app.database.prisma.webhookEvent.findMany({ where: { id: { in: ids } }, orderBy: { id: 'asc' } })
+    const events = await t.app.database.prisma.webhookEvent.findMany({
+      where: { id: { in: ids } },
+      orderBy: { id: 'asc' },
+    })
     expect(events.map((e) => [e.body, e.status])).toEqual(bodies.map((b) => [b, 'applied']))
     expect(await t.app.database.prisma.message.count({ where: { wamid: { startsWith: 'wamid.SHARED' } } })).toBe(6)
+  })
+
+  it('keeps at most queuedBodiesMax waiting bodies in memory, reading the rest back in their turn', async () => {
+    const { WebhookService } = await import('../src/webhooks/webhook.service.js')
+    const { WebhookRepository } = await import('../src/webhooks/webhook.repository.js')
+    const { ConversationRepository } = await import('../src/conversations/conversation.repository.js')
+    const { TemplateRepository } = await import('../src/templates/template.repository.js')
+    const { DeliveryStatusService } = await import('../src/messaging/delivery-status.service.js')
+    const { InProcessEventBus } = await import('../src/events/event-bus.js')
+    const { signWebhook } = await import('../src/meta/meta.webhooks.js')
+    const prisma = t.app.database.prisma
+    const conversations = new ConversationRepository(prisma)
+    const events = new InProcessEventBus()
+    const service = new WebhookService(
+      new WebhookRepository(prisma),
+      conversations,
+      new TemplateRepository(prisma),
+      new DeliveryStatusService(conversations, events),
+      events,
+      {
+        appSecrets: [APP_SECRET],
+        verifyToken: null,
+        allowSimulation: false,
+        phoneNumberId: '1',
+        concurrency: 1,
+        queuedBodiesMax: 2,
+      },
+    )
+    const bodies = Array.from({ length: 6 }, (_, i) =>
+      metaJson(inboundText({ from: `5025556200${i}`, wamid: `wamid.BACKLOG${i}`, text: `b${i}` })),
+    )
+    let readBack = 0
+    const stop = t.app.database.onQuery((sql) => {
+      if (/^SELECT .* FROM "public"\."webhook_events" WHERE .*"id" = /.test(sql)) readBack++
+    })
+    await Promise.all(bodies.map((body) => service.receive(Buffer.from(body), signWebhook(body, APP_SECRET))))
+    await service.drained()
+    stop()
+    // One applying at once: the first is taken at once, two wait with their body, three without.
+    expect(readBack).toBe(3)
+    const stored = await prisma.message.findMany({ where: { wamid: { startsWith: 'wamid.BACKLOG' } } })
+    expect(stored.map((m) => m.content).sort()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'b5'])
   })
 
   it('applies a delivery stored by an earlier run that never applied it', async () => {

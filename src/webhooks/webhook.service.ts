@@ -29,6 +29,12 @@ export interface WebhookOptions {
   verifyToken: string | null
   /** How many deliveries are applied at once. */
   concurrency?: number
+  /**
+   * Deliveries waiting with their body in memory, at most (default 1,000); beyond that only the id
+   * waits and the body is read back in its turn. Meta can deliver faster than statuses are applied
+   * (thousands a second in a burst), and the backlog must not grow the process without bound.
+   */
+  queuedBodiesMax?: number
   onError?: (err: unknown, eventId: number) => void
   /** Allow {@link WebhookService.simulateInbound} (never in production). */
   allowSimulation: boolean
@@ -87,7 +93,7 @@ export class WebhookService {
     }
     const body = rawBody.toString('utf8')
     const id = await this.webhooks.store(body)
-    this.enqueue([{ id, body }])
+    this.enqueue([this.queue.length < (this.options.queuedBodiesMax ?? 1_000) ? { id, body } : { id }])
     return id
   }
 
