@@ -289,6 +289,44 @@ describe('delivery statuses', () => {
   }
   const messageById = (id: number) => t.app.database.prisma.message.findUniqueOrThrow({ where: { id } })
 
+  it('apply concurrently in one statement, each to its own message, a failure with its error', async () => {
+    const { ConversationRepository } = await import('../src/conversations/conversation.repository.js')
+    const repository = new ConversationRepository(t.app.database.prisma)
+    const sent = await Promise.all(['50212349001', '50212349002', '50212349003'].map(sendOne))
+    const at = new Date('2026-11-25T17:00:00Z')
+    let statements = 0
+    const stop = t.app.database.onQuery((sql) => {
+      if (sql.includes('UPDATE messages m SET')) statements++
+    })
+    const results = await Promise.all([
+      repository.applyStatus({ wamid: sent[0].wamid, status: 'delivered', timestamp: at, error: null }),
+      repository.applyStatus({ wamid: sent[1].wamid, status: 'sent', timestamp: at, error: null }), // no change
+      repository.applyStatus({
+        wamid: sent[2].wamid,
+        status: 'failed',
+        timestamp: at,
+        error: { code: 131026, title: 'Message undeliverable', details: 'Not on WhatsApp' },
+      }),
+      repository.applyStatus({ wamid: 'wamid.NOBODY', status: 'read', timestamp: at, error: null }),
+    ])
+    stop()
+    expect(statements).toBe(1)
+    expect(results.map((r) => r && [r.message.id, r.message.status, r.changed])).toEqual([
+      [sent[0].message_id, 'delivered', true],
+      [sent[1].message_id, 'sent', false],
+      [sent[2].message_id, 'failed', true],
+      null,
+    ])
+    expect(await messageById(sent[0].message_id)).toMatchObject({ status: 'delivered', deliveredAt: at })
+    expect(await messageById(sent[2].message_id)).toMatchObject({
+      status: 'failed',
+      failedAt: at,
+      errorCode: 131026,
+      errorMessage: 'Message undeliverable',
+      errorDetails: 'Not on WhatsApp',
+    })
+  })
+
   it('only move forward, whatever the order and duplication; each time is kept', async () => {
     const { message_id, wamid } = await sendOne('50212340001')
     const base = Date.parse('2026-11-25T16:00:00Z')

@@ -531,40 +531,62 @@ export class ConversationRepository {
    * of each state is kept. Returns null when no message has that wamid, else the message and
    * whether its status changed.
    */
-  async applyStatus(update: StatusUpdate): Promise<{ message: MessageRecord; changed: boolean } | null> {
-    const { wamid, status, timestamp: at } = update
-    const rows = await this.prisma.$queryRaw<(MessageRecord & { oldStatus: string })[]>`
-      WITH current AS (
-        SELECT id, status FROM messages WHERE wamid = ${wamid} FOR UPDATE
+  applyStatus(update: StatusUpdate): Promise<{ message: MessageRecord; changed: boolean } | null> {
+    return this.statusUpdates.run(update)
+  }
+
+  // Concurrent statuses share one statement (a webhook burst brings thousands); one per wamid at a
+  // time, so two statuses of one message apply one after the other.
+  private readonly statusUpdates = new Coalescer((updates: StatusUpdate[]) => this.applyStatuses(updates), {
+    key: (update) => update.wamid,
+    retryAlone: statementRefused,
+  })
+
+  private async applyStatuses(updates: StatusUpdate[]) {
+    const column = <T>(pick: (update: StatusUpdate) => T) => updates.map(pick)
+    const rows = await this.prisma.$queryRaw<(MessageRecord & { ord: number; oldStatus: string })[]>`
+      WITH v AS (
+        SELECT * FROM unnest(${updates.map((_, ord) => ord)}::int[], ${column((u) => u.wamid)}::text[],
+                             ${column((u) => u.status)}::text[], ${column((u) => STATUS_RANK[u.status])}::int[],
+                             ${column((u) => u.timestamp.toISOString())}::timestamptz[],
+                             ${column((u) => u.error?.code ?? null)}::int[],
+                             ${column((u) => u.error?.title ?? 'Failed')}::text[],
+                             ${column((u) => u.error?.details ?? null)}::text[])
+          AS v(ord, wamid, status, rank, at, error_code, error_title, error_details)
+      ), current AS (
+        -- Locked in id order, as every statement that writes several messages does.
+        SELECT m.id, m.status, m.conversation_id, v.ord FROM messages m JOIN v ON v.wamid = m.wamid
+        ORDER BY m.id FOR UPDATE OF m
       ), target AS (
-        SELECT c.id, c.status AS old_status,
+        SELECT c.id, c.status AS old_status, v.*,
           CASE WHEN c.status <> 'failed'
-                AND ${STATUS_RANK[status]}::int > (CASE c.status WHEN 'pending' THEN 0 WHEN 'unknown' THEN 1
-                                                   WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 5 END)
-               THEN ${status}::text::"MessageStatus" ELSE c.status END AS new_status
-        FROM current c
-      )
-      , touched AS (
-        UPDATE conversations SET updated_at = now()
-        WHERE id = (SELECT conversation_id FROM messages WHERE id = (SELECT id FROM target))
+                AND v.rank > (CASE c.status WHEN 'pending' THEN 0 WHEN 'unknown' THEN 1
+                                            WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3 WHEN 'read' THEN 4 ELSE 5 END)
+               THEN v.status::"MessageStatus" ELSE c.status END AS new_status
+        FROM current c JOIN v ON v.ord = c.ord
+      ), touched AS (
+        UPDATE conversations SET updated_at = now() WHERE id IN (SELECT conversation_id FROM current)
       )
       UPDATE messages m SET
         status = t.new_status,
-        sent_at = CASE WHEN ${status}::text = 'sent' THEN COALESCE(m.sent_at, ${at}) ELSE m.sent_at END,
-        delivered_at = CASE WHEN ${status}::text = 'delivered' THEN COALESCE(m.delivered_at, ${at}) ELSE m.delivered_at END,
-        read_at = CASE WHEN ${status}::text = 'read' THEN COALESCE(m.read_at, ${at}) ELSE m.read_at END,
-        failed_at = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${at} ELSE m.failed_at END,
-        error_code = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${update.error?.code ?? null}::int ELSE m.error_code END,
-        error_message = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${update.error?.title ?? 'Failed'}::text ELSE m.error_message END,
-        error_details = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN ${update.error?.details ?? null}::text ELSE m.error_details END,
+        sent_at = CASE WHEN t.status = 'sent' THEN COALESCE(m.sent_at, t.at) ELSE m.sent_at END,
+        delivered_at = CASE WHEN t.status = 'delivered' THEN COALESCE(m.delivered_at, t.at) ELSE m.delivered_at END,
+        read_at = CASE WHEN t.status = 'read' THEN COALESCE(m.read_at, t.at) ELSE m.read_at END,
+        failed_at = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN t.at ELSE m.failed_at END,
+        error_code = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN t.error_code ELSE m.error_code END,
+        error_message = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN t.error_title ELSE m.error_message END,
+        error_details = CASE WHEN t.new_status = 'failed' AND t.old_status <> 'failed' THEN t.error_details ELSE m.error_details END,
         updated_at = now()
       FROM target t
       WHERE m.id = t.id
-      RETURNING ${MESSAGE_COLUMNS}, t.old_status::text AS "oldStatus"`
-    const row = rows[0]
-    if (!row) return null
-    const { oldStatus, ...message } = row
-    return { message, changed: oldStatus !== message.status }
+      RETURNING t.ord AS "ord", ${MESSAGE_COLUMNS}, t.old_status::text AS "oldStatus"`
+    const byOrd = new Map(rows.map((row) => [row.ord, row]))
+    return updates.map((_, ord) => {
+      const row = byOrd.get(ord)
+      if (!row) return null
+      const { ord: _ord, oldStatus, ...message } = row
+      return { message, changed: oldStatus !== message.status }
+    })
   }
 
   /** Keeps a status for a wamid no message has yet. */
