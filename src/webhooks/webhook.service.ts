@@ -27,7 +27,7 @@ export interface WebhookOptions {
   /** App secrets whose signatures are accepted (two during a rotation). */
   appSecrets: string[]
   verifyToken: string | null
-  /** How many deliveries are applied at once. */
+  /** How many deliveries are applied at once (default 32: their statuses share statements). */
   concurrency?: number
   /**
    * Deliveries waiting with their body in memory, at most (default 1,000); beyond that only the id
@@ -193,7 +193,7 @@ export class WebhookService {
       this.idle = new Promise((resolve) => (this.resolveIdle = resolve))
     }
     this.queue.push(...ids)
-    const concurrency = this.options.concurrency ?? 4
+    const concurrency = this.options.concurrency ?? 32
     while (this.running < concurrency && this.queue.length > 0) {
       this.running++
       void this.work()
