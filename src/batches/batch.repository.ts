@@ -1,4 +1,4 @@
-import { type MessageRecord, type MessageStatus } from '../conversations/conversation.repository.js'
+import type { MessageRecord, MessageStatus } from '../conversations/conversation.repository.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 
@@ -108,7 +108,7 @@ export class BatchRepository {
       ORDER BY m.id`
     const first = rows[0]
     const created: BatchRecord = {
-      id: first.batchId!,
+      id: first.batchId,
       templateName: batch.templateName,
       language: batch.language,
       template: batch.template,
@@ -142,7 +142,7 @@ export class BatchRepository {
         errorDetails: null,
         errorTraceId: null,
         attemptedAt: null,
-        batchId: row.batchId,
+        batchId: created.id,
         recipient: row.recipient,
         createdAt: row.createdAt,
         updatedAt: row.createdAt,

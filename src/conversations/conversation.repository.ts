@@ -144,8 +144,7 @@ function conversationIn(row: Record<string, unknown>): ConversationRecord {
 }
 
 /** A `messages` row (alias `m`) as a {@link MessageRecord}, for raw statements. */
-export const MESSAGE_COLUMNS =
-  Prisma.raw(`m.id, m.conversation_id AS "conversationId", m.direction::text AS direction, m.type,
+const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId", m.direction::text AS direction, m.type,
   m.content, m.template, m.status::text AS status, m.wamid, m.request_id AS "requestId", m.payload,
   m.sent_by_customer_at AS "sentByCustomerAt", m.sent_at AS "sentAt", m.delivered_at AS "deliveredAt",
   m.read_at AS "readAt", m.failed_at AS "failedAt", m.error_code AS "errorCode", m.error_message AS "errorMessage",
