@@ -94,7 +94,7 @@ describe('conversations connection', () => {
 
   it('resolves 50 conversations with last message and count in a constant number of queries', async () => {
     await seed('5021200', 50, 2)
-    const countQueries = async (first: number) => {
+    const countOnce = async (first: number) => {
       let queries = 0
       const stop = t.app.database.onQuery((sql) => {
         queries++
@@ -107,6 +107,8 @@ describe('conversations connection', () => {
       expect(list.every((c) => c.messageCount === 2 && c.lastMessage?.content === 'm1')).toBe(true)
       return queries
     }
+    // The fewer of two: the batch sweep (every 5 s) may run a statement while one is counted.
+    const countQueries = async (first: number) => Math.min(await countOnce(first), await countOnce(first))
     const forFifty = await countQueries(50)
     expect(forFifty).toBe(await countQueries(5))
     // rate limit + page + total count + last messages + message counts + the messages' conversations
