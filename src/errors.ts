@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'IDEMPOTENCY_KEY_IN_FLIGHT'
   | 'SERVICE_STOPPING'
+  | 'BATCH_INTERRUPTED'
   | 'RATE_LIMITED'
   | 'QUERY_TOO_COMPLEX'
   | 'META_API_ERROR'
@@ -167,6 +168,29 @@ export class ServiceStoppingError extends AppError {
   }
   override details() {
     return this.extra
+  }
+}
+
+/**
+ * A fan-out stopped part-way on a failure of ours (the database); it is stored whole, and what is
+ * left of it is sent in the background once the database answers again.
+ */
+export class BatchInterruptedError extends AppError {
+  readonly code = 'BATCH_INTERRUPTED'
+  readonly httpStatus = 503
+  override name = 'BatchInterruptedError'
+  constructor(
+    readonly batchId: number,
+    cause: unknown,
+  ) {
+    super(
+      `Batch ${batchId} stopped part-way on a failure of ours; the rest of it is sent in the background ` +
+        '(query templateBatch to follow it)',
+      { cause },
+    )
+  }
+  override details() {
+    return { batchId: this.batchId }
   }
 }
 

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TemplateBatchDocument } from './graphql/generated.js'
 import { busiestWindow, FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { BatchRepository } from '../src/batches/batch.repository.js'
 import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 import { type FakeMetaThread, startFakeMetaThread } from './helpers/fake-meta-thread.js'
 import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
@@ -173,6 +174,64 @@ describe('a template fan-out against Meta’s failures', () => {
     await repository.adoptWamid(message.id, 'wamid.settled-by-webhook')
     expect(await repository.markAttempt(message.id, false)).toBe(false) // settled: no retry
   })
+
+  it('resumes a fan-out whose owner died before its last recipients had messages: each sent once', async () => {
+    // What a process killed between a large fan-out's two statements leaves: the batch, messages
+    // for its first recipients, the others only on the batch row; its owner silent for long.
+    const prisma = t.app.database.prisma
+    const to = Array.from({ length: 6 }, (_, i) => phone('5027600', i))
+    const template = { name: 'aviso_servicio', language: 'es', components: [] }
+    const { batch, messages } = await new BatchRepository(prisma).create(
+      { templateName: 'aviso_servicio', language: 'es', template, content: 'Hola', owner: 'a-dead-instance' },
+      to.map((n) => ({ to: n, phoneNumber: `+${n}`, requestId: null })),
+      2,
+    )
+    expect(messages).toHaveLength(2)
+    await prisma.templateBatch.update({ where: { id: batch.id }, data: { heartbeatAt: new Date(Date.now() - 60_000) } })
+
+    const state = () => prisma.templateBatch.findUniqueOrThrow({ where: { id: batch.id } })
+    for (let i = 0; i < 100 && (await state()).status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(await state()).toMatchObject({ status: 'completed', unstored: null })
+    expect(to.map((n) => meta.sendsTo(n).length)).toEqual([1, 1, 1, 1, 1, 1])
+    const stored = await prisma.message.findMany({ where: { batchId: batch.id }, orderBy: { id: 'asc' } })
+    expect(stored.map((m) => [m.recipient, m.status])).toEqual(to.map((n) => [`+${n}`, 'sent']))
+  })
+
+  // The embedded database stores a fan-out whole, in one statement (see storeFirst in src/app.ts).
+  it.runIf(TEST_DATABASE.kind === 'postgres')(
+    'answers BATCH_INTERRUPTED when the rest of a fan-out cannot be stored, and sends the rest once it can',
+    async () => {
+      // 100 messages/s here: the first 10 recipients are stored with the batch, the other 5 after.
+      const to = Array.from({ length: 15 }, (_, i) => phone('5027700', i))
+      const prisma = t.app.database.prisma
+      await prisma.$executeRawUnsafe(`
+      CREATE FUNCTION refuse_for_test() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.recipient = '+${to[12]}' THEN RAISE EXCEPTION 'the database refuses, for the test'; END IF;
+        RETURN NEW;
+      END $$`)
+      await prisma.$executeRawUnsafe(
+        'CREATE TRIGGER refuse_for_test BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_for_test()',
+      )
+      let res
+      try {
+        res = await fanOut(to)
+      } finally {
+        await prisma.$executeRawUnsafe('DROP TRIGGER refuse_for_test ON messages')
+        await prisma.$executeRawUnsafe('DROP FUNCTION refuse_for_test')
+      }
+      expect(res.status).toBe(503)
+      expect(res.body.error).toMatchObject({ code: 'BATCH_INTERRUPTED', batchId: expect.any(Number) })
+      expect(to.map((n) => meta.sendsTo(n).length)).toEqual([...Array(10).fill(1), ...Array(5).fill(0)])
+
+      // Released with its last recipients still on the batch row: the sweep stores and sends them.
+      const state = () => prisma.templateBatch.findUniqueOrThrow({ where: { id: res.body.error.batchId } })
+      for (let i = 0; i < 100 && (await state()).status !== 'completed'; i++)
+        await new Promise((r) => setTimeout(r, 100))
+      expect(await state()).toMatchObject({ status: 'completed', unstored: null })
+      expect(to.map((n) => meta.sendsTo(n).length)).toEqual(Array(15).fill(1))
+    },
+  )
 
   it('refuses a bad batch id with NOT_FOUND, and pages recipients', async () => {
     const missing = await t.gql(TemplateBatchDocument, { id: 987654 })

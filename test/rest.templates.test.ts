@@ -260,6 +260,41 @@ describe('POST /api/whatsapp/send-template', () => {
     ])
   })
 
+  it('stores a large fan-out in two statements: its first recipients with the batch, the rest once, in order', async () => {
+    const { BatchRepository } = await import('../src/batches/batch.repository.js')
+    const prisma = t.app.database.prisma
+    const repository = new BatchRepository(prisma)
+    const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
+    const { batch, messages: first } = await repository.create(
+      { templateName: 'sr_update', language: 'es', template, content: 'Hola', owner: 'test' },
+      [
+        { to: '50261130001', phoneNumber: '+50261130001', requestId: 4 },
+        { to: '50261130002', phoneNumber: '+50261130002', requestId: null },
+        { to: '50261130001', phoneNumber: '+502 6113-0001', requestId: 7 }, // again, after the split
+        { to: '50261130003', phoneNumber: '+50261130003', requestId: null },
+      ],
+      2,
+    )
+    expect(first.map((m) => m.recipient)).toEqual(['+50261130001', '+50261130002'])
+    expect(batch.total).toBe(4)
+    // Two callers (the owner, and an instance resuming it): the rest is stored once.
+    const [a, b] = await Promise.all([repository.storeRest(batch), repository.storeRest(batch)])
+    const rest = a.length ? a : b
+    expect([a.length, b.length].sort()).toEqual([0, 2])
+    const stored = await repository.messages(batch.id)
+    expect([...first, ...rest]).toEqual(stored)
+    expect(stored.map((m) => [m.recipient, m.requestId, m.content, m.template])).toEqual([
+      ['+50261130001', 4, 'Hola', template],
+      ['+50261130002', null, 'Hola', template],
+      ['+502 6113-0001', 7, 'Hola', template],
+      ['+50261130003', null, 'Hola', template],
+    ])
+    const row = await prisma.templateBatch.findUniqueOrThrow({ where: { id: batch.id } })
+    expect(row.unstored).toBeNull()
+    const again = await prisma.conversation.findUniqueOrThrow({ where: { phoneNumber: '50261130001' } })
+    expect([again.requestId, again.lastMessageId]).toEqual([7, stored[2].id])
+  })
+
   it.runIf(TEST_DATABASE.kind === 'postgres')(
     'stores concurrent fan-outs to the same numbers in opposite orders, alongside texts to them',
     async () => {

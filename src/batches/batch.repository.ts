@@ -38,74 +38,30 @@ export class BatchRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Stores a batch and one `pending` message per recipient (creating conversations as needed), in
-   * one statement: a fan-out is stored whole or not at all. Returns the batch, owned by `owner`,
-   * and its messages in request order.
+   * Stores a batch, owned by `owner`, and a `pending` message for each of its first `storeFirst`
+   * recipients (creating conversations as needed), in one statement. The other recipients are
+   * kept on the batch row in the same statement, so nothing of the fan-out can be lost; {@link
+   * storeRest} gives them their messages. Returns the batch and the stored messages, in request order.
    */
   async create(
     batch: { templateName: string; language: string; template: object; content: string; owner: string },
     recipients: NewBatchRecipient[],
+    storeFirst = recipients.length,
   ): Promise<{ batch: BatchRecord; messages: BatchMessage[] }> {
-    const phones = recipients.map((r) => r.to)
-    const given = recipients.map((r) => r.phoneNumber)
-    const requestIds = recipients.map((r) => r.requestId)
-    const positions = recipients.map((_, i) => i)
     const template = JSON.stringify(batch.template)
-    // Message ids are drawn first, in request order, so that each conversation is written once,
-    // already pointing at its newest message. Conversations are upserted in phone number order, as
-    // every statement that writes several does: concurrent writers lock them in one order, so they
-    // cannot deadlock.
-    // Only what the database chose comes back: the rest of each message is what was just written,
-    // and reading 1,000 full rows back (a copy of the template in each) delayed the first send.
-    const rows = await this.prisma.$queryRaw<
-      {
-        id: number
-        conversationId: number
-        requestId: number | null
-        createdAt: Date
-        to: string
-        recipient: string
-        batchId: number
-        batchCreatedAt: Date
-        batchHeartbeatAt: Date
-      }[]
-    >`
-      WITH u AS (
-        SELECT u.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
-        FROM (SELECT * FROM unnest(${phones}::text[], ${given}::text[], ${requestIds}::int[], ${positions}::int[])
-                AS u(phone, given, request_id, pos) ORDER BY pos) u
-      ), latest AS (
-        -- Per number: the last request id the request gave it, and its newest message.
-        SELECT phone, (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
-               max(id) AS last_id
-        FROM u GROUP BY phone
+    const rest = recipients.slice(storeFirst)
+    const unstored = rest.length ? JSON.stringify({ content: batch.content, recipients: toJsonRows(rest) }) : null
+    const rows = await this.prisma.$queryRaw<StoredRow[]>(Prisma.sql`
+      WITH src AS (
+        SELECT r->>0 AS phone, r->>1 AS given, (r->>2)::int AS request_id, pos
+        FROM jsonb_array_elements(${JSON.stringify(toJsonRows(recipients.slice(0, storeFirst)))}::jsonb)
+               WITH ORDINALITY AS e(r, pos)
       ), b AS (
-        INSERT INTO template_batches (template_name, language, template, total, owner, heartbeat_at)
+        INSERT INTO template_batches (template_name, language, template, total, owner, heartbeat_at, unstored)
         VALUES (${batch.templateName}, ${batch.language}, ${template}::jsonb, ${recipients.length}, ${batch.owner},
-                clock_timestamp())
-        RETURNING *
-      ), c AS (
-        INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
-        SELECT phone, request_id, now(), last_id, now() FROM latest ORDER BY phone
-        ON CONFLICT (phone_number) DO UPDATE
-          SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
-              last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
-              last_message_id = GREATEST(c.last_message_id, EXCLUDED.last_message_id),
-              updated_at = now()
-        RETURNING c.id, c.phone_number, c.request_id
-      ), m AS (
-        INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id, batch_id,
-                              recipient, created_at, updated_at)
-        SELECT u.id, c.id, 'outbound', 'template', ${batch.content}, ${template}::jsonb, 'pending',
-               COALESCE(u.request_id, c.request_id), (SELECT id FROM b), u.given, now(), now()
-        FROM u JOIN c ON c.phone_number = u.phone
-        RETURNING id, conversation_id, request_id, created_at
-      )
-      SELECT m.id, m.conversation_id AS "conversationId", m.request_id AS "requestId", m.created_at AS "createdAt",
-             u.phone AS "to", u.given AS recipient, b.id AS "batchId", b.created_at AS "batchCreatedAt",
-             b.heartbeat_at AS "batchHeartbeatAt"
-      FROM m JOIN u ON u.id = m.id CROSS JOIN b
-      ORDER BY m.id`
+                clock_timestamp(), ${unstored}::jsonb)
+        RETURNING id, created_at, heartbeat_at
+      ), ${storeMessages(Prisma.sql`${batch.content}`, Prisma.sql`${template}::jsonb`)}`)
     const first = rows[0]
     const created: BatchRecord = {
       id: first.batchId,
@@ -119,51 +75,52 @@ export class BatchRepository {
       createdAt: first.batchCreatedAt,
       completedAt: null,
     }
-    return {
-      batch: created,
-      messages: rows.map((row): BatchMessage => ({
-        id: row.id,
-        conversationId: row.conversationId,
-        direction: 'outbound',
-        type: 'template',
-        content: batch.content,
-        template: batch.template,
-        status: 'pending',
-        wamid: null,
-        requestId: row.requestId,
-        payload: null,
-        sentByCustomerAt: null,
-        sentAt: null,
-        deliveredAt: null,
-        readAt: null,
-        failedAt: null,
-        errorCode: null,
-        errorMessage: null,
-        errorDetails: null,
-        errorTraceId: null,
-        attemptedAt: null,
-        batchId: created.id,
-        recipient: row.recipient,
-        createdAt: row.createdAt,
-        updatedAt: row.createdAt,
-        to: row.to,
-      })),
-    }
+    return { batch: created, messages: rows.map((row) => toBatchMessage(row, batch.content, batch.template)) }
+  }
+
+  /**
+   * Stores the messages of the batch's recipients that {@link create} left on the batch row, in
+   * one statement that also clears them there; returns those messages (none when another call
+   * stored them first). Used right after `create`, and when resuming a batch whose owner stopped.
+   */
+  async storeRest(batch: Pick<BatchRecord, 'id' | 'template'>): Promise<BatchMessage[]> {
+    // The UPDATE locks the batch row: a second caller waits, then finds nothing left to store.
+    const rows = await this.prisma.$queryRaw<(StoredRow & { content: string })[]>(Prisma.sql`
+      WITH b AS (
+        UPDATE template_batches t SET unstored = NULL
+        FROM (SELECT id, unstored FROM template_batches WHERE id = ${batch.id} FOR UPDATE) old
+        WHERE t.id = old.id AND old.unstored IS NOT NULL
+        RETURNING t.id, t.created_at, t.heartbeat_at, t.template, old.unstored
+      ), src AS (
+        SELECT r->>0 AS phone, r->>1 AS given, (r->>2)::int AS request_id, pos
+        FROM b, jsonb_array_elements(b.unstored->'recipients') WITH ORDINALITY AS e(r, pos)
+      ), ${storeMessages(
+        Prisma.sql`(SELECT unstored->>'content' FROM b)`,
+        Prisma.sql`(SELECT template FROM b)`,
+        Prisma.sql`, b.unstored->>'content' AS content`,
+      )}`)
+    return rows.map((row) => toBatchMessage(row, row.content, batch.template))
   }
 
   findById(id: number): Promise<BatchRecord | null> {
-    return this.prisma.templateBatch.findUnique({ where: { id } }) as Promise<BatchRecord | null>
+    return this.prisma.templateBatch.findUnique({
+      where: { id },
+      omit: { unstored: true },
+    }) as Promise<BatchRecord | null>
   }
 
   /** Batches by id, in one query (for DataLoader). */
   findMany(ids: readonly number[]): Promise<BatchRecord[]> {
-    return this.prisma.templateBatch.findMany({ where: { id: { in: [...ids] } } }) as Promise<BatchRecord[]>
+    return this.prisma.templateBatch.findMany({ where: { id: { in: [...ids] } }, omit: { unstored: true } }) as Promise<
+      BatchRecord[]
+    >
   }
 
   /** The newest batches first, after batch id `after`. */
   async page(first: number, after: number | null): Promise<BatchRecord[]> {
     return (await this.prisma.templateBatch.findMany({
       where: after ? { id: { lt: after } } : {},
+      omit: { unstored: true },
       orderBy: { id: 'desc' },
       take: first + 1,
     })) as BatchRecord[]
@@ -255,6 +212,100 @@ export class BatchRepository {
     return (await this.prisma.templateBatch.update({
       where: { id },
       data: { status: 'completed', completedAt: new Date(), owner: null, heartbeatAt: null },
+      omit: { unstored: true },
     })) as BatchRecord
+  }
+}
+
+/** What {@link storeMessages} gives back for each message: only what the database chose. */
+interface StoredRow {
+  id: number
+  conversationId: number
+  requestId: number | null
+  createdAt: Date
+  to: string
+  recipient: string
+  batchId: number
+  batchCreatedAt: Date
+  batchHeartbeatAt: Date
+}
+
+/** Recipients as compact JSON rows for the batch statements: [phone, as given, request id]. */
+function toJsonRows(recipients: NewBatchRecipient[]): [string, string, number | null][] {
+  return recipients.map((r) => [r.to, r.phoneNumber, r.requestId])
+}
+
+/**
+ * The rest of a batch statement, after CTEs `src` (phone, given, request_id, pos: the recipients
+ * to store) and `b` (the batch: id, created_at, heartbeat_at): a `pending` message per recipient,
+ * conversations created as needed.
+ *
+ * Message ids are drawn first, in request order, so that each conversation is written once,
+ * already pointing at its newest message. Conversations are upserted in phone number order, as
+ * every statement that writes several does: concurrent writers lock them in one order, so they
+ * cannot deadlock. Only what the database chose comes back: the rest of each message is what was
+ * just written, and reading full rows back (a copy of the template in each) delayed the first send.
+ */
+function storeMessages(content: Prisma.Sql, template: Prisma.Sql, also = Prisma.empty): Prisma.Sql {
+  return Prisma.sql`u AS (
+      SELECT src.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
+      FROM (SELECT * FROM src ORDER BY pos) src
+    ), latest AS (
+      -- Per number: the last request id the request gave it, and its newest message.
+      SELECT phone, (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
+             max(id) AS last_id
+      FROM u GROUP BY phone
+    ), c AS (
+      INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
+      SELECT phone, request_id, now(), last_id, now() FROM latest ORDER BY phone
+      ON CONFLICT (phone_number) DO UPDATE
+        SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
+            last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
+            last_message_id = GREATEST(c.last_message_id, EXCLUDED.last_message_id),
+            updated_at = now()
+      RETURNING c.id, c.phone_number, c.request_id
+    ), m AS (
+      INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id, batch_id,
+                            recipient, created_at, updated_at)
+      SELECT u.id, c.id, 'outbound', 'template', ${content}, ${template}, 'pending',
+             COALESCE(u.request_id, c.request_id), (SELECT id FROM b), u.given, now(), now()
+      FROM u JOIN c ON c.phone_number = u.phone
+      RETURNING id, conversation_id, request_id, created_at
+    )
+    SELECT m.id, m.conversation_id AS "conversationId", m.request_id AS "requestId", m.created_at AS "createdAt",
+           u.phone AS "to", u.given AS recipient, b.id AS "batchId", b.created_at AS "batchCreatedAt",
+           b.heartbeat_at AS "batchHeartbeatAt"${also}
+    FROM m JOIN u ON u.id = m.id CROSS JOIN b
+    ORDER BY m.id`
+}
+
+/** A message just stored by a batch statement, completed with what the statement wrote. */
+function toBatchMessage(row: StoredRow, content: string, template: unknown): BatchMessage {
+  return {
+    id: row.id,
+    conversationId: row.conversationId,
+    direction: 'outbound',
+    type: 'template',
+    content,
+    template,
+    status: 'pending',
+    wamid: null,
+    requestId: row.requestId,
+    payload: null,
+    sentByCustomerAt: null,
+    sentAt: null,
+    deliveredAt: null,
+    readAt: null,
+    failedAt: null,
+    errorCode: null,
+    errorMessage: null,
+    errorDetails: null,
+    errorTraceId: null,
+    attemptedAt: null,
+    batchId: row.batchId,
+    recipient: row.recipient,
+    createdAt: row.createdAt,
+    updatedAt: row.createdAt,
+    to: row.to,
   }
 }

@@ -3,7 +3,7 @@ import type { ConversationRepository } from '../conversations/conversation.repos
 import DataLoader from 'dataloader'
 import { z } from 'zod'
 import { cursorSchema, firstSchema, type Page, toPage } from '../conversations/pagination.js'
-import { InternalError, NotFoundError, ServiceStoppingError } from '../errors.js'
+import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingError } from '../errors.js'
 import { parseInput } from '../validation.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
@@ -25,6 +25,11 @@ export interface BatchRecipientOutcome extends SendOutcome {
 export interface BatchServiceOptions {
   /** Sends of one batch in flight at once. */
   concurrency: number
+  /**
+   * Recipients stored with the batch before the first send; the rest are stored while those are
+   * sent (a large batch stored whole first would hold its first send back by tens of milliseconds).
+   */
+  storeFirst?: number
   /** True when no other instance can open the database (embedded): every running batch not ours is orphaned. */
   exclusive: boolean
   /** A `pending` message whose call to Meta started longer ago than this was left by a dead sender. */
@@ -38,8 +43,9 @@ export interface BatchServiceOptions {
 }
 
 /**
- * Template fan-outs. Each is stored whole (a batch and a `pending` message per recipient) before
- * anyone is contacted, then sent at the configured rate with bounded concurrency; one recipient's
+ * Template fan-outs. Each is stored whole before anyone is contacted: a batch holding every
+ * recipient, with a `pending` message for each of the first ones (the others get theirs while the
+ * first are sent; no one is sent to without one), then sent at the configured rate with bounded concurrency; one recipient's
  * failure never holds up the others. The instance running a batch heartbeats it; a batch whose
  * instance stopped or died is resumed — by another instance, or after a restart — sending only to
  * recipients Meta was never called for (those caught mid-call become `unknown`, never re-sent).
@@ -101,22 +107,27 @@ export class BatchService {
         nothingDone: true,
       })
     }
-    const { batch, messages } = await this.batches.create(
+    const { batch, messages: first } = await this.batches.create(
       { templateName: template.name, language: template.language, template, content, owner: this.instanceId },
       recipients,
+      this.options.storeFirst,
     )
-    // Its heartbeat was taken when the statement began: say again, now that it is visible, that
-    // it is ours (a slow store must not look like a stale batch to other instances).
-    await this.batches.heartbeat([batch.id], this.instanceId)
-    for (const m of messages)
-      this.events.publish({ type: 'messageAdded', messageId: m.id, conversationId: m.conversationId })
-    const work = this.process(batch, messages)
+    const rest = first.length < recipients.length ? this.batches.storeRest(batch) : null
+    this.publishAdded(first)
+    const work = this.process(batch, first, rest)
     this.running.set(batch.id, work)
+    // Its heartbeat was taken when the statement began: say again, now that it is visible, that
+    // it is ours (a slow store must not look like a stale batch to other instances). Beside the
+    // first sends, not before them; a failure is retried by the periodic heartbeat.
+    this.batches
+      .heartbeat([batch.id], this.instanceId)
+      .catch((err) => this.options.onError?.(err, `batch ${batch.id}: heartbeat`))
     try {
-      const { outcomes, finished, stopped } = await work
+      const { messages, outcomes, finished, stopped, interrupted } = await work
+      if (interrupted) throw new BatchInterruptedError(batch.id, interrupted)
       if (stopped) {
         throw new ServiceStoppingError(
-          `The service is shutting down: batch ${batch.id} stopped after ${outcomes.size} of ${messages.length} ` +
+          `The service is shutting down: batch ${batch.id} stopped after ${outcomes.size} of ${recipients.length} ` +
             'recipients and resumes when it is back (query templateBatch to follow it)',
           { batchId: batch.id },
         )
@@ -130,33 +141,63 @@ export class BatchService {
     }
   }
 
-  /** Sends to each message's recipient; completes the batch, or releases it when stopping. */
+  /**
+   * Sends to each message's recipient, then to those of `rest` (messages still being stored);
+   * completes the batch, or releases it when stopping or when storing the rest failed.
+   */
   private async process(
     batch: BatchRecord,
-    messages: BatchMessage[],
-  ): Promise<{ outcomes: Map<number, SendOutcome>; finished: BatchRecord | null; stopped: boolean }> {
+    first: BatchMessage[],
+    rest: Promise<BatchMessage[]> | null = null,
+  ): Promise<{
+    messages: BatchMessage[]
+    outcomes: Map<number, SendOutcome>
+    finished: BatchRecord | null
+    stopped: boolean
+    /** Why the rest could not be stored (they stay on the batch row for a resume). */
+    interrupted: unknown
+  }> {
     const template = batch.template as OutgoingTemplate
     const outcomes = new Map<number, SendOutcome>()
     let oursFailed = false
-    await forEachConcurrently(messages, this.options.concurrency, async (m) => {
-      if (this.stopping) return false
-      try {
-        outcomes.set(m.id, await this.sender.send(m, (o) => this.meta.sendTemplate(m.to, template, o)))
-      } catch (err) {
-        // A failure of ours (database) for one recipient must not stop the others.
-        this.options.onError?.(err, `batch ${batch.id}: message ${m.id}`)
-        outcomes.set(m.id, { message: m, error: new InternalError(err) })
-        oursFailed = true
-      }
-      return true
-    })
+    let interrupted: unknown = null
+    const more = rest?.then(
+      (stored) => {
+        this.publishAdded(stored)
+        return stored
+      },
+      (err) => {
+        this.options.onError?.(err, `batch ${batch.id}: storing its recipients`)
+        interrupted = err
+        return []
+      },
+    )
+    await forEachConcurrently(
+      [...first],
+      this.options.concurrency,
+      async (m) => {
+        if (this.stopping) return false
+        try {
+          outcomes.set(m.id, await this.sender.send(m, (o) => this.meta.sendTemplate(m.to, template, o)))
+        } catch (err) {
+          // A failure of ours (database) for one recipient must not stop the others.
+          this.options.onError?.(err, `batch ${batch.id}: message ${m.id}`)
+          outcomes.set(m.id, { message: m, error: new InternalError(err) })
+          oursFailed = true
+        }
+        return true
+      },
+      more,
+    )
+    // When stopping, the workers may have quit before the rest was stored: it still counts.
+    const messages = more ? [...first, ...(await more)] : first
     const stopped = outcomes.size < messages.length
-    if (stopped || oursFailed) {
+    if (stopped || oursFailed || interrupted) {
       // Left running and released: the sweep resumes it for whoever Meta was never called for.
       await this.batches.release(batch.id, this.instanceId)
-      return { outcomes, finished: null, stopped }
+      return { messages, outcomes, finished: null, stopped, interrupted }
     }
-    return { outcomes, finished: await this.batches.complete(batch.id), stopped }
+    return { messages, outcomes, finished: await this.batches.complete(batch.id), stopped, interrupted }
   }
 
   /** Marks abandoned sends `unknown` and resumes orphaned batches. */
@@ -186,6 +227,8 @@ export class BatchService {
     const work = (async () => {
       // Its previous owner is gone: a call it had started may have reached Meta.
       this.publishChanged(await this.conversations.markStaleAttemptsUnknown(new Date(), batch.id))
+      // Its owner may have stopped before the batch's last recipients had their messages.
+      this.publishAdded(await this.batches.storeRest(batch))
       await this.process(batch, await this.batches.messages(batch.id, 'unattempted'))
     })()
       .catch((err) => this.options.onError?.(err, `resuming batch ${batch.id}`))
@@ -193,6 +236,11 @@ export class BatchService {
         if (this.running.get(batch.id) === work) this.running.delete(batch.id)
       })
     this.running.set(batch.id, work)
+  }
+
+  private publishAdded(messages: { id: number; conversationId: number }[]): void {
+    for (const m of messages)
+      this.events.publish({ type: 'messageAdded', messageId: m.id, conversationId: m.conversationId })
   }
 
   private publishChanged(messages: { id: number; conversationId: number }[]): void {
@@ -249,18 +297,34 @@ export class BatchService {
 const idSchema = z.number({ error: 'must be an integer' }).int().min(1).max(2_147_483_647)
 const pageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([idSchema])) })
 
-/** Runs `fn` over `items`, at most `limit` at a time, in order; stops taking items once `fn` returns false. */
+/**
+ * Runs `fn` over `items`, at most `limit` at a time, in order; stops taking items once `fn`
+ * returns false. Items `more` resolves to are appended to `items` and run after them.
+ */
 export async function forEachConcurrently<T>(
   items: T[],
   limit: number,
   fn: (item: T) => Promise<boolean>,
+  more?: Promise<T[]>,
 ): Promise<void> {
   let next = 0
   let stop = false
+  let pending = more
   const worker = async () => {
-    while (!stop && next < items.length) {
-      if (!(await fn(items[next++]))) stop = true
+    while (!stop) {
+      if (next < items.length) {
+        if (!(await fn(items[next++]))) stop = true
+        continue
+      }
+      const waitingFor = pending
+      if (!waitingFor) return
+      const extra = await waitingFor
+      // Every idle worker waits for the same promise: the first to wake appends its items.
+      if (pending === waitingFor) {
+        pending = undefined
+        items.push(...extra)
+      }
     }
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(limit, more ? limit : items.length) }, worker))
 }

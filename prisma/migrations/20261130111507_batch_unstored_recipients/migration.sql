@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "template_batches" ADD COLUMN     "unstored" JSONB;
