@@ -199,6 +199,51 @@ describe('a template fan-out against Meta’s failures', () => {
 
   // The embedded database stores a fan-out whole, in one statement (see storeFirst in src/app.ts).
   it.runIf(TEST_DATABASE.kind === 'postgres')(
+    'sends to the first recipients of a large fan-out while its other recipients are still being stored',
+    async () => {
+      // 100 messages/s here: the first 10 recipients are stored with the batch, the other 5 after,
+      // in a statement held back here for 2.5 s.
+      const to = Array.from({ length: 15 }, (_, i) => phone('5027800', i))
+      const prisma = t.app.database.prisma
+      await prisma.$executeRawUnsafe(`
+        CREATE FUNCTION slow_for_test() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.recipient = '+${to[12]}' THEN PERFORM pg_sleep(2.5); END IF;
+          RETURN NEW;
+        END $$`)
+      await prisma.$executeRawUnsafe(
+        'CREATE TRIGGER slow_for_test BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION slow_for_test()',
+      )
+      try {
+        const answer = fanOut(to)
+        const until = Date.now() + 2_000
+        while (meta.sendsTo(to[0]).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+        // Sent, while the rest is not stored yet (the batch row still holds it).
+        expect(meta.sendsTo(to[0])).toHaveLength(1)
+        const { batchId } = await prisma.message.findFirstOrThrow({ where: { recipient: `+${to[0]}` } })
+        const batch = await prisma.templateBatch.findUniqueOrThrow({ where: { id: batchId! } })
+        expect(batch.unstored).toMatchObject({
+          recipients: [
+            [to[10], `+${to[10]}`, null],
+            expect.anything(),
+            expect.anything(),
+            expect.anything(),
+            expect.anything(),
+          ],
+        })
+        const res = await answer
+        expect(res.status).toBe(200)
+        expect(res.body.summary).toEqual({ total: 15, sent: 15, failed: 0 })
+        expect(res.body.results.map((r: { phoneNumber: string }) => r.phoneNumber)).toEqual(to.map((n) => `+${n}`))
+        expect(to.map((n) => meta.sendsTo(n).length)).toEqual(Array(15).fill(1))
+      } finally {
+        await prisma.$executeRawUnsafe('DROP TRIGGER slow_for_test ON messages')
+        await prisma.$executeRawUnsafe('DROP FUNCTION slow_for_test')
+      }
+    },
+  )
+
+  it.runIf(TEST_DATABASE.kind === 'postgres')(
     'answers BATCH_INTERRUPTED when the rest of a fan-out cannot be stored, and sends the rest once it can',
     async () => {
       // 100 messages/s here: the first 10 recipients are stored with the batch, the other 5 after.

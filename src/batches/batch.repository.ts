@@ -49,6 +49,7 @@ export class BatchRepository {
     storeFirst = recipients.length,
   ): Promise<{ batch: BatchRecord; messages: BatchMessage[] }> {
     const template = JSON.stringify(batch.template)
+    storeFirst = Math.max(1, storeFirst) // the statement hands the batch back through its messages
     const rest = recipients.slice(storeFirst)
     const unstored = rest.length ? JSON.stringify({ content: batch.content, recipients: toJsonRows(rest) }) : null
     const rows = await this.prisma.$queryRaw<StoredRow[]>(Prisma.sql`

@@ -95,7 +95,8 @@ export class BatchService {
 
   /**
    * Stores the fan-out and sends it; resolves when every recipient has an outcome, in request order.
-   * @throws ServiceStoppingError when the service began shutting down first (the batch resumes after)
+   * @throws ServiceStoppingError when the service began shutting down first (the batch resumes after);
+   *   BatchInterruptedError when the batch's last recipients could not be stored (they are sent later)
    */
   async run(
     template: OutgoingTemplate,
@@ -114,7 +115,7 @@ export class BatchService {
     )
     const rest = first.length < recipients.length ? this.batches.storeRest(batch) : null
     this.publishAdded(first)
-    const work = this.process(batch, first, rest)
+    const work = this.process(batch, first, rest && { stored: rest, expected: recipients.length - first.length })
     this.running.set(batch.id, work)
     // Its heartbeat was taken when the statement began: say again, now that it is visible, that
     // it is ours (a slow store must not look like a stale batch to other instances). Beside the
@@ -124,7 +125,7 @@ export class BatchService {
       .catch((err) => this.options.onError?.(err, `batch ${batch.id}: heartbeat`))
     try {
       const { messages, outcomes, finished, stopped, interrupted } = await work
-      if (interrupted) throw new BatchInterruptedError(batch.id, interrupted)
+      if (interrupted) throw new BatchInterruptedError(batch.id, interrupted.cause)
       if (stopped) {
         throw new ServiceStoppingError(
           `The service is shutting down: batch ${batch.id} stopped after ${outcomes.size} of ${recipients.length} ` +
@@ -142,33 +143,38 @@ export class BatchService {
   }
 
   /**
-   * Sends to each message's recipient, then to those of `rest` (messages still being stored);
-   * completes the batch, or releases it when stopping or when storing the rest failed.
+   * Sends to each message's recipient, then to those of `rest` (messages still being stored, and
+   * how many); completes the batch, or releases it when stopping or when the rest was not stored.
    */
   private async process(
     batch: BatchRecord,
     first: BatchMessage[],
-    rest: Promise<BatchMessage[]> | null = null,
+    rest: { stored: Promise<BatchMessage[]>; expected: number } | null = null,
   ): Promise<{
     messages: BatchMessage[]
     outcomes: Map<number, SendOutcome>
     finished: BatchRecord | null
     stopped: boolean
-    /** Why the rest could not be stored (they stay on the batch row for a resume). */
-    interrupted: unknown
+    /** Why the rest was not stored by us (it stays on the batch row for a resume, or another instance took it). */
+    interrupted: { cause: unknown } | null
   }> {
     const template = batch.template as OutgoingTemplate
     const outcomes = new Map<number, SendOutcome>()
     let oursFailed = false
-    let interrupted: unknown = null
-    const more = rest?.then(
+    let interrupted: { cause: unknown } | null = null
+    const more = rest?.stored.then(
       (stored) => {
         this.publishAdded(stored)
+        // None: an instance that took the batch over (our store was too slow to look alive)
+        // stored them first. It sends them; completing the batch here would cut them off.
+        if (stored.length !== rest.expected) {
+          interrupted = { cause: new Error(`batch ${batch.id}: its last recipients were stored by another instance`) }
+        }
         return stored
       },
       (err) => {
         this.options.onError?.(err, `batch ${batch.id}: storing its recipients`)
-        interrupted = err
+        interrupted = { cause: err }
         return []
       },
     )
@@ -231,7 +237,11 @@ export class BatchService {
       this.publishAdded(await this.batches.storeRest(batch))
       await this.process(batch, await this.batches.messages(batch.id, 'unattempted'))
     })()
-      .catch((err) => this.options.onError?.(err, `resuming batch ${batch.id}`))
+      .catch(async (err) => {
+        this.options.onError?.(err, `resuming batch ${batch.id}`)
+        // Given back at once, not left to go stale: the next sweep tries again.
+        await this.batches.release(batch.id, this.instanceId).catch(() => {})
+      })
       .finally(() => {
         if (this.running.get(batch.id) === work) this.running.delete(batch.id)
       })
@@ -326,5 +336,6 @@ export async function forEachConcurrently<T>(
       }
     }
   }
-  await Promise.all(Array.from({ length: Math.min(limit, more ? limit : items.length) }, worker))
+  // With more to come, every worker starts: the items already there may be fewer than `limit`.
+  await Promise.all(Array.from({ length: more ? limit : Math.min(limit, items.length) }, worker))
 }

@@ -131,7 +131,8 @@ export class MessagingService {
    * Sends an approved template to every recipient, as one stored batch. One recipient failing
    * never fails the others: each gets its own result and its own `template` message.
    * @throws ValidationError when the request is invalid or does not fit the approved template
-   *   (nothing is sent then); ServiceStoppingError when shutting down mid-way (the batch resumes)
+   *   (nothing is sent then); ServiceStoppingError when shutting down mid-way (the batch resumes);
+   *   BatchInterruptedError when the batch's last recipients could not be stored (sent later)
    */
   async sendTemplate(input: unknown, idempotency?: IdempotencyKeyInput): Promise<TemplateSendResult> {
     const request = parseInput(this.templateSchema, input)
