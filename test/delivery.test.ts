@@ -8,7 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TemplateBatchDocument } from './graphql/generated.js'
 import { busiestWindow, FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
 import { BatchRepository } from '../src/batches/batch.repository.js'
+import { BatchService } from '../src/batches/batch.service.js'
 import { ConversationRepository } from '../src/conversations/conversation.repository.js'
+import { InProcessEventBus } from '../src/events/event-bus.js'
+import { DeliveryStatusService } from '../src/messaging/delivery-status.service.js'
+import { MessageSender } from '../src/messaging/message-sender.js'
+import { SendRateLimiter } from '../src/messaging/send-rate.js'
 import { type FakeMetaThread, startFakeMetaThread } from './helpers/fake-meta-thread.js'
 import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
 import { postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
@@ -195,6 +200,48 @@ describe('a template fan-out against Meta’s failures', () => {
     expect(to.map((n) => meta.sendsTo(n).length)).toEqual([1, 1, 1, 1, 1, 1])
     const stored = await prisma.message.findMany({ where: { batchId: batch.id }, orderBy: { id: 'asc' } })
     expect(stored.map((m) => [m.recipient, m.status])).toEqual(to.map((n) => [`+${n}`, 'sent']))
+  })
+
+  it('leaves a batch to the instance that took it over before its owner stored the rest', async () => {
+    // An owner whose first statement was slow enough to look dead: another instance took the
+    // batch over and stored its last recipients between the owner's two statements.
+    const prisma = t.app.database.prisma
+    class Overtaken extends BatchRepository {
+      override async storeRest(batch: Parameters<BatchRepository['storeRest']>[0]) {
+        await new BatchRepository(prisma).storeRest(batch)
+        return super.storeRest(batch)
+      }
+    }
+    const conversations = new ConversationRepository(prisma)
+    const events = new InProcessEventBus()
+    const sender = new MessageSender(
+      conversations,
+      new DeliveryStatusService(conversations, events),
+      events,
+      new SendRateLimiter(100),
+      { retry: t.app.config.metaRetry },
+    )
+    const owner = new BatchService(new Overtaken(prisma), conversations, sender, t.app.meta, events, {
+      concurrency: 4,
+      exclusive: false,
+      staleAttemptMs: 60_000,
+      storeFirst: 2,
+    })
+    const to = Array.from({ length: 5 }, (_, i) => phone('5027900', i))
+    const template = { name: 'aviso_servicio', language: 'es', components: [] }
+    const run = owner.run(
+      template,
+      'Hola',
+      to.map((n) => ({ to: n, phoneNumber: `+${n}`, requestId: null })),
+    )
+    // Not completed with its first two recipients only: the others are the other instance's.
+    await expect(run).rejects.toMatchObject({ code: 'BATCH_INTERRUPTED' })
+    const { batchId } = await prisma.message.findFirstOrThrow({ where: { recipient: `+${to[0]}` } })
+    const state = () => prisma.templateBatch.findUniqueOrThrow({ where: { id: batchId! } })
+    // Released, so this test's app (standing in for the other instance) sends the rest.
+    for (let i = 0; i < 100 && (await state()).status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 100))
+    expect(await state()).toMatchObject({ status: 'completed' })
+    expect(to.map((n) => meta.sendsTo(n).length)).toEqual([1, 1, 1, 1, 1])
   })
 
   // The embedded database stores a fan-out whole, in one statement (see storeFirst in src/app.ts).
