@@ -55,6 +55,26 @@ const fanOut = (recipients: string[], app = t) =>
 const attemptsTo = (to: string) =>
   meta.requests.filter((r) => r.path.endsWith('/messages') && (r.body as { to?: string })?.to === to).length
 
+/** Runs `body` while storing a message for `recipient` also runs `action` (PL/pgSQL) first. */
+async function whileStoring(recipient: string, action: string, body: () => Promise<void>) {
+  const prisma = t.app.database.prisma
+  await prisma.$executeRawUnsafe(`
+    CREATE FUNCTION on_store_for_test() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.recipient = '${recipient}' THEN ${action}; END IF;
+      RETURN NEW;
+    END $$`)
+  await prisma.$executeRawUnsafe(
+    'CREATE TRIGGER on_store_for_test BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION on_store_for_test()',
+  )
+  try {
+    await body()
+  } finally {
+    await prisma.$executeRawUnsafe('DROP TRIGGER on_store_for_test ON messages')
+    await prisma.$executeRawUnsafe('DROP FUNCTION on_store_for_test')
+  }
+}
+
 describe('a template fan-out against Meta’s failures', () => {
   it('ends each recipient sent exactly once, failed with a permanent code, or unknown — never missing or doubled', async () => {
     const to = Array.from({ length: 30 }, (_, i) => phone('5027100', i))
@@ -252,16 +272,7 @@ describe('a template fan-out against Meta’s failures', () => {
       // in a statement held back here for 2.5 s.
       const to = Array.from({ length: 15 }, (_, i) => phone('5027800', i))
       const prisma = t.app.database.prisma
-      await prisma.$executeRawUnsafe(`
-        CREATE FUNCTION slow_for_test() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF NEW.recipient = '+${to[12]}' THEN PERFORM pg_sleep(2.5); END IF;
-          RETURN NEW;
-        END $$`)
-      await prisma.$executeRawUnsafe(
-        'CREATE TRIGGER slow_for_test BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION slow_for_test()',
-      )
-      try {
+      await whileStoring(`+${to[12]}`, 'PERFORM pg_sleep(2.5)', async () => {
         const answer = fanOut(to)
         const until = Date.now() + 2_000
         while (meta.sendsTo(to[0]).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
@@ -283,10 +294,7 @@ describe('a template fan-out against Meta’s failures', () => {
         expect(res.body.summary).toEqual({ total: 15, sent: 15, failed: 0 })
         expect(res.body.results.map((r: { phoneNumber: string }) => r.phoneNumber)).toEqual(to.map((n) => `+${n}`))
         expect(to.map((n) => meta.sendsTo(n).length)).toEqual(Array(15).fill(1))
-      } finally {
-        await prisma.$executeRawUnsafe('DROP TRIGGER slow_for_test ON messages')
-        await prisma.$executeRawUnsafe('DROP FUNCTION slow_for_test')
-      }
+      })
     },
   )
 
@@ -296,22 +304,10 @@ describe('a template fan-out against Meta’s failures', () => {
       // 100 messages/s here: the first 10 recipients are stored with the batch, the other 5 after.
       const to = Array.from({ length: 15 }, (_, i) => phone('5027700', i))
       const prisma = t.app.database.prisma
-      await prisma.$executeRawUnsafe(`
-      CREATE FUNCTION refuse_for_test() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.recipient = '+${to[12]}' THEN RAISE EXCEPTION 'the database refuses, for the test'; END IF;
-        RETURN NEW;
-      END $$`)
-      await prisma.$executeRawUnsafe(
-        'CREATE TRIGGER refuse_for_test BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_for_test()',
-      )
-      let res
-      try {
+      let res!: Awaited<ReturnType<typeof fanOut>>
+      await whileStoring(`+${to[12]}`, "RAISE EXCEPTION 'the database refuses, for the test'", async () => {
         res = await fanOut(to)
-      } finally {
-        await prisma.$executeRawUnsafe('DROP TRIGGER refuse_for_test ON messages')
-        await prisma.$executeRawUnsafe('DROP FUNCTION refuse_for_test')
-      }
+      })
       expect(res.status).toBe(503)
       expect(res.body.error).toMatchObject({ code: 'BATCH_INTERRUPTED', batchId: expect.any(Number) })
       expect(to.map((n) => meta.sendsTo(n).length)).toEqual([...Array(10).fill(1), ...Array(5).fill(0)])
