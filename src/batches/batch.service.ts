@@ -45,8 +45,8 @@ export interface BatchServiceOptions {
 /**
  * Template fan-outs. Each is stored whole before anyone is contacted: a batch holding every
  * recipient, with a `pending` message for each of the first ones (the others get theirs while the
- * first are sent; no one is sent to without one), then sent at the configured rate with bounded concurrency; one recipient's
- * failure never holds up the others. The instance running a batch heartbeats it; a batch whose
+ * first are sent; no one is sent to without one). Then it is sent at the configured rate with
+ * bounded concurrency; one recipient's failure never holds up the others. The instance running a batch heartbeats it; a batch whose
  * instance stopped or died is resumed — by another instance, or after a restart — sending only to
  * recipients Meta was never called for (those caught mid-call become `unknown`, never re-sent).
  */
