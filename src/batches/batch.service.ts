@@ -179,7 +179,7 @@ export class BatchService {
       },
     )
     await forEachConcurrently(
-      [...first],
+      first,
       this.options.concurrency,
       async (m) => {
         if (this.stopping) return false
@@ -309,14 +309,15 @@ const pageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([i
 
 /**
  * Runs `fn` over `items`, at most `limit` at a time, in order; stops taking items once `fn`
- * returns false. Items `more` resolves to are appended to `items` and run after them.
+ * returns false. The items `more` resolves to run after them.
  */
 export async function forEachConcurrently<T>(
-  items: T[],
+  given: readonly T[],
   limit: number,
   fn: (item: T) => Promise<boolean>,
   more?: Promise<T[]>,
 ): Promise<void> {
+  const items = [...given] // ours to append to
   let next = 0
   let stop = false
   let pending = more
