@@ -28,9 +28,11 @@ export async function adapterFactoryFor(
 /**
  * PostgreSQL's own buffer cache for the embedded database. Its data folder is read through the
  * operating system, whose page cache already keeps it; PostgreSQL's default (128 MB) mostly
- * duplicated that, inside this process's memory.
+ * duplicated that, inside this process's memory. The pages it touches stay resident (WebAssembly
+ * memory never shrinks): 8 MB rather than 16 kept the send benchmark's peak ~6 MB lower, at no
+ * measurable cost per request (BENCHMARKS.md, sixth run).
  */
-export const EMBEDDED_SHARED_BUFFERS = '16MB'
+export const EMBEDDED_SHARED_BUFFERS = '8MB'
 
 /**
  * Opens PGlite on `dataDir` (in memory without one). A new data folder is created, closed and
