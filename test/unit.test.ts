@@ -176,7 +176,10 @@ describe('forEachConcurrently', () => {
 
 describe('SendRateLimiter', () => {
   /** A slot source that hands out every slot at once: only the local window can hold sends back. */
-  const burstySource = { reserve: async () => performance.timeOrigin + performance.now() }
+  const burstySource = {
+    exclusiveLateMs: Infinity,
+    reserve: async () => ({ first: performance.timeOrigin + performance.now(), exclusive: true }),
+  }
   const now = () => performance.timeOrigin + performance.now()
 
   it('spaces sends evenly: never more than the rate in any one-second window', async () => {
@@ -211,12 +214,13 @@ describe('SendRateLimiter', () => {
     let handedOut = 0
     let next = 0
     const slowSource = {
+      exclusiveLateMs: Infinity,
       reserve: async (count: number, intervalMs: number) => {
         const first = Math.max(next, now()) // the database's clock, read before the answer travels back
         next = first + count * intervalMs
         handedOut += count
         await new Promise((r) => setTimeout(r, 10))
-        return first
+        return { first, exclusive: false }
       },
     }
     const limiter = new SendRateLimiter(400, slowSource) // blocks of 20 slots, 51 ms
@@ -228,7 +232,7 @@ describe('SendRateLimiter', () => {
     expect(handedOut - 200).toBeLessThanOrEqual(2 * 20) // at most the blocks still ahead when it ended
   })
 
-  it('uses a late slot when no other instance draws slots, and replaces it when one may', async () => {
+  it('uses a late slot when no other instance draws slots (up to how late its source allows), and replaces it when one may', async () => {
     const lateBy = async (limiter: SendRateLimiter) => {
       ;(await limiter.acquire()).written() // the first slot: now
       const second = await limiter.reserve() // the next one, 204 ms on
@@ -238,18 +242,26 @@ describe('SendRateLimiter', () => {
       ;(await second.go()).written()
       return now() - from
     }
+    /** A source like PostgresSlotSource: says whether anyone else draws, and how late a lone drawer's slot may go. */
+    const source = (exclusive: boolean, exclusiveLateMs: number) => {
+      let next = 0
+      return {
+        exclusiveLateMs,
+        reserve: async (count: number, intervalMs: number) => {
+          const first = Math.max(next, now())
+          next = first + count * intervalMs
+          return { first, exclusive }
+        },
+      }
+    }
     // Only this process draws from a MemorySlotSource: late, the slot crowds no one's window.
     expect(await lateBy(new SendRateLimiter(5))).toBeLessThan(75)
-    // A shared source: another instance may have filled the window the late slot falls in.
-    let next = 0
-    const shared = {
-      reserve: async (count: number, intervalMs: number) => {
-        const first = Math.max(next, now())
-        next = first + count * intervalMs
-        return first
-      },
-    }
-    expect(await lateBy(new SendRateLimiter(5, shared))).toBeGreaterThanOrEqual(75)
+    // Drawn alone, 56 ms late: within what the source allows (another instance starts after that).
+    expect(await lateBy(new SendRateLimiter(5, source(true, 200)))).toBeLessThan(75)
+    // Drawn alone, but later than the source allows.
+    expect(await lateBy(new SendRateLimiter(5, source(true, 20)))).toBeGreaterThanOrEqual(75)
+    // Shared: another instance may have filled the window the late slot falls in.
+    expect(await lateBy(new SendRateLimiter(5, source(false, Infinity)))).toBeGreaterThanOrEqual(75)
   })
 
   it('counts a send until its request is written out (a late write cannot crowd a window)', async () => {

@@ -1,57 +1,34 @@
-import type { PrismaClient } from '../db/database.js'
-
 /** Milliseconds since the epoch with sub-millisecond precision. */
-const nowMs = () => performance.timeOrigin + performance.now()
+export const nowMs = () => performance.timeOrigin + performance.now()
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Slots drawn together: the first (local clock, ms), and whether anyone else draws from the sequence. */
+export interface SlotBlock {
+  first: number
+  /**
+   * True when no other instance draws from the sequence lately: a slot used late crowds no one
+   * else's window (this process's own window still holds it to the rate), up to `exclusiveLateMs`.
+   */
+  exclusive: boolean
+}
 
 /** Hands out send slots: evenly spaced points in time, never two for the same instant. */
 export interface SlotSource {
-  /** Reserves `count` consecutive slots `intervalMs` apart; resolves to the first (local clock, ms). */
-  reserve(count: number, intervalMs: number): Promise<number>
-  /** False when only this process draws from it (then no other instance's sends share a window). */
-  readonly shared?: boolean
+  /** Reserves `count` consecutive slots `intervalMs` apart. */
+  reserve(count: number, intervalMs: number): Promise<SlotBlock>
+  /** How late a slot of an exclusive block may still be used. */
+  readonly exclusiveLateMs: number
 }
 
 /** Slots for this process alone (the embedded database cannot be shared by several instances). */
 export class MemorySlotSource implements SlotSource {
-  readonly shared = false
+  readonly exclusiveLateMs = Infinity
   private next = 0
-  async reserve(count: number, intervalMs: number): Promise<number> {
+  async reserve(count: number, intervalMs: number): Promise<SlotBlock> {
     const first = Math.max(this.next, nowMs())
     this.next = first + count * intervalMs
-    return first
+    return { first, exclusive: true }
   }
-}
-
-/**
- * Slots from one row in PostgreSQL, so every instance sharing the database draws from the same
- * sequence. Times are the database's clock, turned into this process's clock on return (no
- * reliance on synchronised clocks between instances).
- */
-export class PostgresSlotSource implements SlotSource {
-  constructor(
-    private readonly prisma: PrismaClient,
-    /** What the limit is for: the business phone number id. */
-    private readonly key: string,
-  ) {}
-
-  async reserve(count: number, intervalMs: number): Promise<number> {
-    const span = count * intervalMs
-    const [row] = await this.prisma.$queryRaw<{ first: number; now: number }[]>`
-      WITH clock AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now)
-      INSERT INTO send_rate_slots AS s (key, next_at)
-      SELECT ${this.key}, clock.now + ${span}::float8 FROM clock
-      ON CONFLICT (key) DO UPDATE SET next_at = GREATEST(s.next_at, (SELECT now FROM clock)) + ${span}::float8
-      RETURNING s.next_at - ${span}::float8 AS first, (SELECT now FROM clock) AS now`
-    // The database's clock to ours: the smallest difference seen lately is the one least
-    // inflated by the time the answer took to reach us (as NTP does); each answer's own
-    // difference would shift slots by that time, which varies, and crowd some seconds.
-    this.offsets.push(nowMs() - row.now)
-    if (this.offsets.length > 64) this.offsets.shift()
-    return row.first + Math.min(...this.offsets)
-  }
-
-  private readonly offsets: number[] = []
 }
 
 /** One send let through: say when its request has been written out (at the latest, when it ended). */
@@ -74,10 +51,11 @@ export interface SendTicket {
 export class SendRateLimiter {
   readonly intervalMs: number
   private readonly windowMs: number
-  /** How late a slot may still be used: the headroom the spacing leaves in a second. */
-  private readonly lateMs: number
+  /** How late a shared slot may still be used: the headroom the spacing leaves in a second. */
+  private readonly sharedLateMs: number
   private readonly blockSize: number
-  private readonly slots: number[] = []
+  /** Slots fetched and not used yet, each with how late it may still be used. */
+  private readonly slots: { at: number; lateMs: number }[] = []
   private reserving: Promise<void> | null = null
   /** Sends let through whose request is not written out yet. */
   private inFlight = 0
@@ -96,10 +74,9 @@ export class SendRateLimiter {
     // 25 ms over a second by default: how much the time from "written" to "arrived" may vary (a
     // busy machine deschedules threads for tens of milliseconds) without crowding a second at Meta.
     this.windowMs = 1000 * (1 + 1.25 * margin)
-    // A quarter of the headroom: the rest absorbs the jitter between instances' requests. With
-    // slots nobody else draws from, a late slot crowds no one's window (the local window still
-    // holds this process to the rate): it is used, not dropped.
-    this.lateMs = source.shared === false ? Infinity : 250 * margin
+    // A quarter of the headroom: the rest absorbs the jitter between instances' requests. Slots
+    // nobody else draws from may be used later (see SlotBlock.exclusive).
+    this.sharedLateMs = 250 * margin
     // Shared slots are fetched ~50 ms' worth at a time (one round trip per block, not per send),
     // and the next block is fetched while half of this one is left: under load the round trip
     // overlaps the sends instead of leaving a gap in the sequence after every block.
@@ -121,11 +98,11 @@ export class SendRateLimiter {
     return {
       go: async () => {
         for (let tries = 0; ; tries++) {
-          const wait = slot - nowMs()
+          const wait = slot.at - nowMs()
           if (wait > 0) await sleep(wait)
-          // A slot used late lands in a window other instances may have filled on time: take a
-          // fresh one (a few times at most: under heavy load everything is late).
-          if (nowMs() - slot <= this.lateMs || tries === 3) break
+          // A shared slot used late lands in a window other instances may have filled on time:
+          // take a fresh one (a few times at most: under heavy load everything is late).
+          if (nowMs() - slot.at <= slot.lateMs || tries === 3) break
           slot = await this.nextSlot()
         }
         return this.withinWindow()
@@ -133,12 +110,12 @@ export class SendRateLimiter {
     }
   }
 
-  private async nextSlot(): Promise<number> {
+  private async nextSlot(): Promise<{ at: number; lateMs: number }> {
     for (;;) {
-      // A slot already past is dropped: using it late would add a send to a window other
+      // A slot already too far past is dropped: using it would add a send to a window other
       // instances have already filled.
-      const stale = nowMs() - this.lateMs
-      while (this.slots.length && this.slots[0] < stale) this.slots.shift()
+      const now = nowMs()
+      while (this.slots.length && this.slots[0].at < now - this.slots[0].lateMs) this.slots.shift()
       const slot = this.slots.shift()
       if (slot !== undefined) {
         // Ahead of need only when blocks hold several slots: at a few sends per second a slot
@@ -155,8 +132,9 @@ export class SendRateLimiter {
     if (this.reserving) return
     this.reserving = this.source
       .reserve(this.blockSize, this.intervalMs)
-      .then((first) => {
-        for (let i = 0; i < this.blockSize; i++) this.slots.push(first + i * this.intervalMs)
+      .then(({ first, exclusive }) => {
+        const lateMs = exclusive ? this.source.exclusiveLateMs : this.sharedLateMs
+        for (let i = 0; i < this.blockSize; i++) this.slots.push({ at: first + i * this.intervalMs, lateMs })
       })
       .finally(() => {
         this.reserving = null
