@@ -581,6 +581,29 @@ async function benchSend(db: string, databaseUrl: string, fake: FakeMeta): Promi
   await fakeControl.stall(fake, 0)
   await fakeControl.reset(fake)
 
+  // What the HTTP client alone costs per call to Meta: the service's MetaGraphClient (got) and
+  // node:http, taking turns, at Meta 0 ms.
+  const clientCost: Record<'got' | 'node:http', number[]> = { got: [], 'node:http': [] }
+  for (let i = 0; i < RUNS; i++) {
+    for (const client of ['got', 'node:http'] as const) {
+      await fakeControl.reset(fake)
+      const r = await runJsonChild<{ cpuUsPerRequest: number; rps: number; failed: number }>('client-cost', {
+        client,
+        graphApiUrl: fake.env.WHATSAPP_GRAPH_API_URL,
+        apiVersion: fake.env.WHATSAPP_API_VERSION,
+        accessToken: fake.env.WHATSAPP_ACCESS_TOKEN,
+        phoneNumberId: fake.env.WHATSAPP_PHONE_NUMBER_ID,
+        requests: quick ? 2_000 : 10_000,
+        concurrency: CONNECTIONS,
+      })
+      log(
+        `  ${client} alone, run ${i + 1}: ${fmt(r.cpuUsPerRequest, 0)} µs CPU per call, ${fmt(r.rps)} calls/s, failed ${r.failed}`,
+      )
+      clientCost[client].push(r.cpuUsPerRequest)
+    }
+  }
+  await fakeControl.reset(fake)
+
   for (const latency of latencies) {
     const s = serviceResults[latency]
     const b = baseline[latency]
@@ -628,6 +651,15 @@ async function benchSend(db: string, databaseUrl: string, fake: FakeMeta): Promi
     if (errors) rows.push({ metric: `Meta ${latency} ms: failed requests`, value: String(errors), verdict: 'MISS' })
   }
   if (malformed) rows.push({ metric: 'malformed requests at the fake Meta', value: String(malformed), verdict: 'MISS' })
+  // Not a target: how much of the CPU per send above the Meta client alone takes, and what the
+  // leanest client would (the guide prescribes got).
+  rows.push({
+    metric: 'Meta client alone: CPU µs per call (got)',
+    value: fmt(median(clientCost.got), 0),
+    baseline: `${fmt(median(clientCost['node:http']), 0)} node:http`,
+    ratio: (median(clientCost.got) / median(clientCost['node:http'])).toFixed(2),
+    runs: runsText(clientCost.got, 0),
+  })
   const afterFirst = rssSeries.slice(2)
   const growth = Math.max(...afterFirst) - Math.min(...afterFirst)
   const flat = growth < 0.1 * Math.min(...afterFirst)
