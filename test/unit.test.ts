@@ -264,6 +264,22 @@ describe('SendRateLimiter', () => {
     expect(await lateBy(new SendRateLimiter(5, source(false, Infinity)))).toBeGreaterThanOrEqual(75)
   })
 
+  it('replaces a slot that waiting for room in its own window made too late', async () => {
+    let reserves = 0
+    const source = {
+      exclusiveLateMs: 100,
+      reserve: async () => {
+        reserves++
+        return { first: now(), exclusive: true }
+      },
+    }
+    const limiter = new SendRateLimiter(5, source) // a slot per draw
+    for (let i = 0; i < 5; i++) (await limiter.acquire()).written() // the window is full for a second
+    expect(reserves).toBe(5)
+    ;(await limiter.acquire()).written() // its slot is a second late once the window has room
+    expect(reserves).toBe(7)
+  })
+
   it('counts a send until its request is written out (a late write cannot crowd a window)', async () => {
     const limiter = new SendRateLimiter(5, burstySource)
     const tickets = await Promise.all(Array.from({ length: 5 }, () => limiter.acquire()))

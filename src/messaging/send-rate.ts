@@ -100,12 +100,14 @@ export class SendRateLimiter {
         for (let tries = 0; ; tries++) {
           const wait = slot.at - nowMs()
           if (wait > 0) await sleep(wait)
-          // A shared slot used late lands in a window other instances may have filled on time:
+          // Room in this process's window first: waiting for it makes the send later still.
+          const ticket = await this.withinWindow()
+          // A slot used too late lands in a window other instances may have filled on time:
           // take a fresh one (a few times at most: under heavy load everything is late).
-          if (nowMs() - slot.at <= slot.lateMs || tries === 3) break
+          if (nowMs() - slot.at <= slot.lateMs || tries === 3) return ticket
+          ticket.release()
           slot = await this.nextSlot()
         }
-        return this.withinWindow()
       },
     }
   }
@@ -143,7 +145,7 @@ export class SendRateLimiter {
     this.reserving.catch(() => {})
   }
 
-  private async withinWindow(): Promise<SendTicket> {
+  private async withinWindow(): Promise<SendTicket & { release(): void }> {
     const capacity = this.written.length
     for (;;) {
       const now = nowMs()
@@ -163,6 +165,12 @@ export class SendRateLimiter {
         done = true
         this.inFlight--
         this.written[(this.head + this.count++) % capacity] = nowMs()
+      },
+      /** Not used after all: nothing was sent. */
+      release: () => {
+        if (done) return
+        done = true
+        this.inFlight--
       },
     }
   }
