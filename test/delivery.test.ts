@@ -14,6 +14,7 @@ import { InProcessEventBus } from '../src/events/event-bus.js'
 import { DeliveryStatusService } from '../src/messaging/delivery-status.service.js'
 import { MessageSender } from '../src/messaging/message-sender.js'
 import { SendRateLimiter } from '../src/messaging/send-rate.js'
+import { EXCLUSIVE_LATE_MS } from '../src/messaging/send-rate.repository.js'
 import { type FakeMetaThread, startFakeMetaThread } from './helpers/fake-meta-thread.js'
 import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
 import { postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
@@ -366,8 +367,9 @@ describe('the send rate', () => {
       expect(res.body.summary).toEqual({ total: 200, sent: 200, failed: 0 })
       const times = await arrivals(to)
       expect(busiestWindow(times)).toBeLessThanOrEqual(100)
-      // 200 sends at 100/s span at least 199 intervals of 10 ms…
-      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_990)
+      // 200 sends at 100/s span 199 intervals of 10 ms, less how late the first may leave: an
+      // instance drawing alone uses a late slot (up to EXCLUSIVE_LATE_MS) instead of a fresh one…
+      expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(1_990 - EXCLUSIVE_LATE_MS)
       // …and the limit, not something else, sets the pace (generous: CI machines are busy).
       expect(elapsed).toBeLessThan(8_000)
     } finally {

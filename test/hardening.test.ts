@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ConversationsDocument, SendTextDocument, TemplatesDocument } from './graphql/generated.js'
 import { FakeMetaServer } from './helpers/fake-meta.js'
 import { API_TOKEN, scratchDatabase, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
@@ -214,6 +214,12 @@ describe('graceful shutdown', () => {
 })
 
 describe('rate limits', () => {
+  // Limits count per clock minute: a test that straddles a minute's end would see a fresh window.
+  beforeEach(async () => {
+    const left = 60_000 - (Date.now() % 60_000)
+    if (left < 10_000) await new Promise((r) => setTimeout(r, left + 50))
+  })
+
   it('answers 429 with Retry-After once a token has used its requests for the minute, on both doors', async () => {
     const limited = await startTestApp({ meta, env: { API_RATE_LIMIT_PER_MINUTE: '4' } })
     try {

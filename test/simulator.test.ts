@@ -79,6 +79,8 @@ describe('simulator mode (no Meta account)', () => {
     expect(seen.map((s) => order.indexOf(s))).toEqual([...seen.map((s) => order.indexOf(s))].sort())
     const stored = await t.app.database.prisma.message.findUniqueOrThrow({ where: { wamid: wamid! } })
     expect(stored).toMatchObject({ status: 'read', deliveredAt: expect.any(Date), readAt: expect.any(Date) })
+    // The READ event is published as the status is applied, a moment before its delivery is marked applied.
+    await t.app.webhooks.drained()
     const events = await t.app.database.prisma.webhookEvent.findMany({ where: { body: { contains: 'delivered' } } })
     expect(events.length).toBeGreaterThan(0)
     expect(events.every((e) => e.status === 'applied')).toBe(true)
