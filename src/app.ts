@@ -1,7 +1,7 @@
 // Must run before any type-graphql decorator is evaluated.
 import 'reflect-metadata'
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify'
-import Fastify, { type FastifyInstance, LogController } from 'fastify'
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify'
 import { GraphQLError } from 'graphql'
 import { randomUUID } from 'node:crypto'
 import type { Writable } from 'node:stream'
@@ -21,8 +21,10 @@ import { createConversationLoaders } from './conversations/conversation.loaders.
 import { ConversationRepository } from './conversations/conversation.repository.js'
 import { ConversationService } from './conversations/conversation.service.js'
 import { type Database, openDatabase } from './db/database.js'
+import { SnapshotRepository } from './db/snapshot.repository.js'
 import { AppError, errorPayload } from './errors.js'
 import { createApolloServer } from './graphql/apollo.js'
+import { GraphQLResponseCache } from './graphql/response-cache.js'
 import { getSchema, type GraphQLContext } from './graphql/schema.js'
 import { startSubscriptionServer } from './graphql/subscriptions.js'
 import { PostgresEventBus } from './events/postgres-event-bus.js'
@@ -219,19 +221,30 @@ export async function createApp(
         .send({ success: false, error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url}` } }),
     )
 
+    const snapshots = new SnapshotRepository(database.prisma)
+    const responseCache =
+      config.graphql.responseCacheBytes > 0
+        ? new GraphQLResponseCache(() => snapshots.current(), config.graphql.responseCacheBytes)
+        : null
     const apollo = await createApolloServer({
       config: config.graphql,
       log: server.log,
-      plugins: [fastifyApolloDrainPlugin(server)],
+      plugins: [fastifyApolloDrainPlugin(server), ...(responseCache ? [responseCache.plugin()] : [])],
     })
     await apollo.start()
     opened.unshift(() => apollo.stop())
-    await server.register(fastifyApollo(apollo), {
-      path: '/graphql',
+    // The gate runs once per request, whether the response cache or the context asks first.
+    const gated = new WeakMap<FastifyRequest, Promise<string>>()
+    const gateOnce = (request: FastifyRequest) => {
+      let token = gated.get(request)
+      if (!token) gated.set(request, (token = gate(request.headers.authorization)))
+      return token
+    }
+    const graphqlHandler = fastifyApolloHandler(apollo, {
       context: async (request): Promise<GraphQLContext> => {
         let token: string
         try {
-          token = await gate(request.headers.authorization)
+          token = await gateOnce(request)
         } catch (err) {
           if (!(err instanceof AppError)) throw err
           const headers = err instanceof RateLimitedError ? [['retry-after', String(err.retryAfterSeconds)]] : []
@@ -248,8 +261,14 @@ export async function createApp(
           loaders: createConversationLoaders(conversationRepository),
           batchProgress: batches.progressLoader(),
           caller: callerOf(token),
+          responseCache: responseCache?.stateOf(request),
         }
       },
+    })
+    server.route({
+      method: ['GET', 'POST', 'OPTIONS'],
+      url: '/graphql',
+      handler: responseCache ? responseCache.handler(gateOnce, graphqlHandler) : graphqlHandler,
     })
     // Subscriptions: graphql-ws on the same port and path, with the same bearer tokens, sent as
     // {"authorization": "Bearer <token>"} in the connection_init payload.

@@ -43,6 +43,8 @@ export interface Config {
     sandbox: boolean
     maxDepth: number
     maxCost: number
+    /** Memory for answers to repeated queries (0: no response cache). */
+    responseCacheBytes: number
   }
   /** Requests per API token per minute. */
   rateLimitPerMinute: number
@@ -114,6 +116,7 @@ const envSchema = z.object({
   ),
   GRAPHQL_MAX_DEPTH: z.preprocess(blankToUndefined, z.coerce.number().int().min(2).max(100).default(12)),
   GRAPHQL_MAX_COST: z.preprocess(blankToUndefined, z.coerce.number().int().min(10).max(10_000_000).default(20_000)),
+  GRAPHQL_RESPONSE_CACHE_MB: z.preprocess(blankToUndefined, z.coerce.number().min(0).max(1024).default(8)),
   API_RATE_LIMIT_PER_MINUTE: z.preprocess(
     blankToUndefined,
     z.coerce.number().int().min(1).max(1_000_000).default(1200),
@@ -249,6 +252,7 @@ export function loadConfig(env: Env = process.env): Config {
       sandbox: e.GRAPHQL_SANDBOX ? e.GRAPHQL_SANDBOX === 'true' : !production,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxCost: e.GRAPHQL_MAX_COST,
+      responseCacheBytes: Math.round(e.GRAPHQL_RESPONSE_CACHE_MB * 1024 * 1024),
     },
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },

@@ -53,6 +53,18 @@ describe('loadConfig', () => {
     })
   })
 
+  it('keeps 8 MB of GraphQL answers unless told otherwise; 0 turns the response cache off', () => {
+    expect(loadConfig({}).graphql.responseCacheBytes).toBe(8 * 1024 * 1024)
+    expect(loadConfig({ GRAPHQL_RESPONSE_CACHE_MB: '0.5' }).graphql.responseCacheBytes).toBe(512 * 1024)
+    expect(loadConfig({ GRAPHQL_RESPONSE_CACHE_MB: '0' }).graphql.responseCacheBytes).toBe(0)
+    expect(problems({ GRAPHQL_RESPONSE_CACHE_MB: '-1' })).toEqual([
+      expect.stringMatching(/^GRAPHQL_RESPONSE_CACHE_MB: /),
+    ])
+    expect(problems({ GRAPHQL_RESPONSE_CACHE_MB: 'lots' })).toEqual([
+      expect.stringMatching(/^GRAPHQL_RESPONSE_CACHE_MB: /),
+    ])
+  })
+
   it('defaults the Graph API to graph.facebook.com v24.0', () => {
     const config = loadConfig({
       WHATSAPP_ACCESS_TOKEN: 't',

@@ -21,7 +21,11 @@ beforeAll(async () => {
       metaTemplate({ name: 'b_marketing', category: 'MARKETING' }),
     ],
   })
-  t = await startTestApp({ meta, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
+  t = await startTestApp({
+    meta,
+    // These tests count what executing a query costs; the response cache has its own (response-cache.test.ts).
+    env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false', GRAPHQL_RESPONSE_CACHE_MB: '0' },
+  })
 })
 afterAll(async () => {
   await t?.close()

@@ -3,6 +3,7 @@ import { bearerAuthenticator } from '../src/auth/auth.js'
 import { sendTemplateSchema } from '../src/messaging/messaging.schemas.js'
 import { forEachConcurrently } from '../src/batches/batch.service.js'
 import { Coalescer } from '../src/db/coalescer.js'
+import { GraphQLResponseCache } from '../src/graphql/response-cache.js'
 import { SendRateLimiter } from '../src/messaging/send-rate.js'
 import { busiestWindow } from './helpers/fake-meta.js'
 import { normalizePhoneNumber } from '../src/messaging/phone.js'
@@ -374,5 +375,105 @@ describe('Coalescer', () => {
     const results = await Promise.allSettled(['a', 'bad', 'c'].map((i) => c.run(i)))
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
     expect(calls).toEqual([['a', 'bad', 'c']])
+  })
+})
+
+describe('GraphQLResponseCache', () => {
+  const query = '{ conversations { totalCount } }'
+  const request = (q = query) => ({ method: 'POST', body: { query: q, variables: { first: 1 } } }) as never
+  const reply = () => {
+    const r = {
+      statusCode: 200,
+      code: () => r,
+      header: () => r,
+      getHeader: () => 'application/json; charset=utf-8',
+    }
+    return r as never
+  }
+  /** The cache over a snapshot the test moves, and an "Apollo" that answers with its run count. */
+  function setup(maxBytes = 1 << 20) {
+    let snapshot = 1
+    const reads: { resolve: () => void }[] = []
+    let runs = 0
+    const cache = new GraphQLResponseCache(
+      () =>
+        new Promise<string>((resolve) => {
+          const seen = snapshot // what the database says when the read runs
+          reads.push({ resolve: () => resolve(`v${seen}`) })
+        }),
+      maxBytes,
+    )
+    const handle = cache.handler(
+      async () => 'token',
+      async (req) => {
+        cache.stateOf(req as never)!.cacheable = true
+        return `answer ${++runs}`
+      },
+    )
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+    }
+    return {
+      handle,
+      reads,
+      runs: () => runs,
+      write: () => snapshot++,
+      settle,
+      /** Serves one request, answering every snapshot read as it comes. */
+      async serve(req = request()) {
+        const answer = handle(req, reply())
+        for (;;) {
+          await settle()
+          const read = reads.shift()
+          if (!read) return answer
+          read.resolve()
+        }
+      },
+    }
+  }
+
+  it('never vouches for a request with a snapshot read that started before it arrived', async () => {
+    const c = setup()
+    expect(await c.serve()).toBe('answer 1') // learned
+    expect(await c.serve()).toBe('answer 2') // kept, at snapshot v1
+    expect(await c.serve()).toBe('answer 2')
+    // A read is in flight (it saw v1) when a write commits and a second request arrives.
+    const early = c.handle(request(), reply())
+    await c.settle()
+    expect(c.reads).toHaveLength(1)
+    c.write()
+    const late = c.handle(request(), reply())
+    c.reads.shift()!.resolve()
+    expect(await early).toBe('answer 2')
+    await c.settle()
+    expect(c.reads).toHaveLength(1) // the late request waits for a read of its own…
+    c.reads.shift()!.resolve()
+    expect(await late).toBe('answer 3') // …which sees the write
+  })
+
+  it('shares one snapshot read among the requests waiting for it', async () => {
+    const c = setup()
+    await c.serve()
+    await c.serve()
+    const answers = Array.from({ length: 20 }, () => c.handle(request(), reply()))
+    await c.settle()
+    expect(c.reads).toHaveLength(1)
+    c.reads.shift()!.resolve()
+    expect(new Set(await Promise.all(answers))).toEqual(new Set(['answer 2']))
+  })
+
+  it('keeps answers within its memory, the least recently used going first', async () => {
+    // Each answer here takes 2 × (key + body) = 120 bytes: eight fit in 1,000.
+    const c = setup(1_000)
+    const queries = Array.from({ length: 9 }, (_, i) => `{ q${i}: conversations { totalCount } }`)
+    for (const q of queries) {
+      await c.serve(request(q))
+      await c.serve(request(q))
+    }
+    const runs = c.runs()
+    await c.serve(request(queries[0])) // the oldest is gone
+    expect(c.runs()).toBe(runs + 1)
+    await c.serve(request(queries[8])) // the newest is still there
+    expect(c.runs()).toBe(runs + 1)
   })
 })

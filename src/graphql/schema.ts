@@ -8,6 +8,7 @@ import { ConversationResolver, MessageResolver } from '../conversations/conversa
 import { MessageEventsResolver } from '../conversations/message-events.resolver.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { ConversationLoaders } from '../conversations/conversation.loaders.js'
+import type { ResponseCacheState } from './response-cache.js'
 import { MessagingResolver } from '../messaging/messaging.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
@@ -31,6 +32,8 @@ export interface GraphQLContext {
   batchProgress: DataLoader<number, BatchProgress>
   /** Whose request this is (a digest of the API token), for idempotency keys. */
   caller: string
+  /** What the response cache notes about this request (absent when it is off, or for a GET). */
+  responseCache?: ResponseCacheState
 }
 
 let schema: Promise<GraphQLSchema> | undefined

@@ -1,0 +1,197 @@
+import type { ApolloServerPlugin } from '@apollo/server'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { type DocumentNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql'
+import { Coalescer } from '../db/coalescer.js'
+
+/**
+ * Root fields whose answers depend on the database alone: no clock, no Meta, not on who asks.
+ * (`templates` may sync from Meta first, so it is not one.)
+ */
+export const CACHEABLE_ROOT_FIELDS: ReadonlySet<string> = new Set([
+  'conversation',
+  'conversations',
+  'message',
+  'messageByWamid',
+  'templateBatch',
+  'templateBatches',
+])
+
+/** What the cache notes about one request while Apollo runs it (in the GraphQL context). */
+export interface ResponseCacheState {
+  /** A query over cacheable root fields only, answered without errors. */
+  cacheable: boolean
+}
+
+interface Entry {
+  /** The database's snapshot read before the answer was computed. */
+  version: string
+  body: string
+  contentType: string
+  bytes: number
+}
+
+// Any route's request and reply (Apollo's handler types its reply as a string).
+type Handler = (request: FastifyRequest<any>, reply: FastifyReply<any>) => any
+
+/** How many distinct operations it remembers as cacheable. */
+const MAX_LEARNED = 1_000
+
+/**
+ * Answers a repeated GraphQL query from memory while the database has not changed since the answer
+ * was computed: dashboards polling the same conversation list cost one shared, tiny statement
+ * instead of a full execution each.
+ *
+ * Never stale: every lookup reads the database's snapshot (a read that starts after the request
+ * arrived, shared by all requests waiting for one) and serves the stored answer only if the
+ * snapshot is the one read before that answer was computed, i.e. no transaction has committed
+ * since, on any instance. So a write committed before a request arrives is always seen, as
+ * without the cache. Authentication and rate limits run first, on every request.
+ *
+ * Only POSTed queries whose root fields are all in {@link CACHEABLE_ROOT_FIELDS} and whose answer
+ * has no errors are kept; an operation is learned on its first run and kept from its second.
+ * Memory is bounded by `maxBytes` (least recently used answers go first).
+ */
+export class GraphQLResponseCache {
+  private readonly entries = new Map<string, Entry>()
+  private bytes = 0
+  /** Operations (query text and operation name) seen to be cacheable. */
+  private readonly learned = new Set<string>()
+  private readonly states = new WeakMap<FastifyRequest, ResponseCacheState>()
+  /** A read that started before a request arrived cannot vouch for it: calls made meanwhile share the next. */
+  private readonly versions: Coalescer<object, string>
+
+  constructor(
+    readVersion: () => Promise<string>,
+    private readonly maxBytes: number,
+  ) {
+    this.versions = new Coalescer(
+      async (callers) => {
+        const version = await readVersion()
+        return callers.map(() => version)
+      },
+      { key: (caller) => caller, retryAlone: () => false },
+    )
+  }
+
+  /** The state Apollo's run of `request` fills in, for the GraphQL context (undefined: not tracked). */
+  stateOf(request: FastifyRequest): ResponseCacheState | undefined {
+    return this.states.get(request)
+  }
+
+  /**
+   * Wraps Apollo's route handler. `gate` authenticates and counts the request; it must be the
+   * same call the context makes (memoised per request), so a request is counted once.
+   */
+  handler(gate: (request: FastifyRequest) => Promise<unknown>, next: Handler): Handler {
+    return async (request, reply) => {
+      const op = operationOf(request)
+      if (!op) return next(request, reply)
+      const state: ResponseCacheState = { cacheable: false }
+      this.states.set(request, state)
+      if (!this.learned.has(op.operation)) {
+        const body = await next(request, reply)
+        if (state.cacheable) this.learn(op.operation)
+        return body
+      }
+      let version: string
+      try {
+        await gate(request)
+        version = await this.versions.run({})
+      } catch {
+        return next(request, reply) // Apollo answers the gate's error (or the database's) its usual way
+      }
+      const hit = this.entries.get(op.key)
+      if (hit) {
+        this.remove(op.key)
+        if (hit.version === version) {
+          this.add(op.key, hit) // most recently used
+          void reply.code(200).header('content-type', hit.contentType)
+          return hit.body
+        }
+      }
+      const body = await next(request, reply)
+      if (state.cacheable && reply.statusCode === 200 && typeof body === 'string') {
+        const contentType = reply.getHeader('content-type')
+        this.add(op.key, {
+          version,
+          body,
+          contentType: typeof contentType === 'string' ? contentType : 'application/json; charset=utf-8',
+          bytes: 2 * (op.key.length + body.length),
+        })
+      }
+      return body
+    }
+  }
+
+  /** Marks requests whose operation is a query over cacheable root fields, answered without errors. */
+  plugin(): ApolloServerPlugin<{ responseCache?: ResponseCacheState }> {
+    return {
+      async requestDidStart() {
+        return {
+          async didResolveOperation({ contextValue, document, operation }) {
+            if (contextValue.responseCache) {
+              contextValue.responseCache.cacheable = operation !== undefined && isCacheable(document, operation)
+            }
+          },
+          async willSendResponse({ contextValue, response }) {
+            const state = contextValue.responseCache
+            if (!state) return
+            const ok = response.body.kind === 'single' && !response.body.singleResult.errors
+            if (!ok || (response.http.status ?? 200) !== 200) state.cacheable = false
+          },
+        }
+      },
+    }
+  }
+
+  private learn(operation: string): void {
+    if (this.learned.size >= MAX_LEARNED) this.learned.delete(this.learned.values().next().value as string)
+    this.learned.add(operation)
+  }
+
+  private add(key: string, entry: Entry): void {
+    // One large answer must not push out everything else.
+    if (entry.bytes > this.maxBytes / 8) return
+    this.entries.set(key, entry)
+    this.bytes += entry.bytes
+    for (const [oldest] of this.entries) {
+      if (this.bytes <= this.maxBytes) break
+      this.remove(oldest)
+    }
+  }
+
+  private remove(key: string): void {
+    const entry = this.entries.get(key)
+    if (!entry) return
+    this.entries.delete(key)
+    this.bytes -= entry.bytes
+  }
+}
+
+/** A POSTed query's identity: `operation` (text and name) and `key` (with its variables); null if not one. */
+function operationOf(request: FastifyRequest): { operation: string; key: string } | null {
+  if (request.method !== 'POST') return null
+  const body = request.body as { query?: unknown; operationName?: unknown; variables?: unknown } | null
+  if (!body || typeof body.query !== 'string') return null
+  const name = typeof body.operationName === 'string' ? body.operationName : ''
+  const operation = `${name}\n${body.query}`
+  return { operation, key: `${operation}\n${JSON.stringify(body.variables ?? null)}` }
+}
+
+function isCacheable(document: DocumentNode, operation: OperationDefinitionNode): boolean {
+  if (operation.operation !== 'query') return false
+  const fragments = new Map(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+  )
+  const onlyCacheable = (set: SelectionSetNode, seen: Set<string>): boolean =>
+    set.selections.every((selection) => {
+      if (selection.kind === Kind.FIELD) {
+        return selection.name.value === '__typename' || CACHEABLE_ROOT_FIELDS.has(selection.name.value)
+      }
+      if (selection.kind === Kind.INLINE_FRAGMENT) return onlyCacheable(selection.selectionSet, seen)
+      const fragment = fragments.get(selection.name.value)
+      if (!fragment || seen.has(fragment.name.value)) return false
+      return onlyCacheable(fragment.selectionSet, new Set(seen).add(fragment.name.value))
+    })
+  return onlyCacheable(operation.selectionSet, new Set())
+}
