@@ -36,13 +36,20 @@ describe('GraphQL response cache', () => {
   it('answers a repeated query from memory while nothing was written: one snapshot read, no execution', async () => {
     expect((await send('+50244440001', 'hola')).status).toBe(200)
     const first = await list('50244440001')
-    const second = await list('50244440001') // learned on the first, kept on the second
-    const third = await statementsOf(() => list('50244440001'))
-    expect(third.result.status).toBe(200)
-    expect(third.result.body).toEqual(second.body)
-    expect(third.result.body).toEqual(first.body)
-    expect(third.statements).toHaveLength(1)
-    expect(third.statements[0]).toMatch(/pg_current_snapshot/)
+    await list('50244440001') // learned on the first, kept on the second
+    // On PostgreSQL the snapshot is the whole server's, and other test files write to their own
+    // databases meanwhile: a request may find it changed. Some of a few in a row are answered from memory.
+    const tries = []
+    for (let i = 0; i < 20; i++) {
+      const { result, statements } = await statementsOf(() => list('50244440001'))
+      expect(result.status).toBe(200)
+      expect(result.body).toEqual(first.body)
+      tries.push(statements)
+      if (statements.length === 1) break
+    }
+    const hit = tries.at(-1)!
+    expect(hit).toHaveLength(1)
+    expect(hit[0]).toMatch(/pg_current_snapshot/)
     // Other variables are another answer.
     const other = await statementsOf(() =>
       t.gql(ConversationsDocument, { first: 4, filter: { phoneNumber: '50244440001' } }),
@@ -101,5 +108,26 @@ describe('GraphQL response cache', () => {
       { token: 'nope' },
     )
     expect(wrong.status).toBe(401)
+  })
+
+  it('counts every request against the rate limit once, answered from memory or not', async () => {
+    // Limits count per clock minute: not across a minute's end.
+    const left = 60_000 - (Date.now() % 60_000)
+    if (left < 10_000) await new Promise((r) => setTimeout(r, left + 50))
+    const limited = await startTestApp({ meta, env: { API_RATE_LIMIT_PER_MINUTE: '6' } })
+    try {
+      const read = () => limited.gql(ConversationsDocument, { first: 5 })
+      const answers = []
+      for (let i = 0; i < 6; i++) answers.push(await read())
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 200])
+      expect(answers[5].body).toEqual(answers[2].body)
+      expect(answers[5].headers.get('x-request-id')).toMatch(/\S/)
+      const over = await read()
+      expect(over.status).toBe(429)
+      expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0)
+      expect(over.body.errors?.[0].extensions?.code).toBe('RATE_LIMITED')
+    } finally {
+      await limited.close()
+    }
   })
 })

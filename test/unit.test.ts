@@ -380,7 +380,7 @@ describe('Coalescer', () => {
 
 describe('GraphQLResponseCache', () => {
   const query = '{ conversations { totalCount } }'
-  const request = (q = query) => ({ method: 'POST', body: { query: q, variables: { first: 1 } } }) as never
+  const request = (q = query) => ({ method: 'POST', headers: {}, body: { query: q, variables: { first: 1 } } }) as never
   const reply = () => {
     const r = {
       statusCode: 200,
@@ -406,7 +406,8 @@ describe('GraphQLResponseCache', () => {
     const handle = cache.handler(
       async () => 'token',
       async (req) => {
-        cache.stateOf(req as never)!.cacheable = true
+        const state = cache.stateOf(req as never)
+        if (state) state.cacheable = true
         return `answer ${++runs}`
       },
     )
@@ -462,9 +463,33 @@ describe('GraphQLResponseCache', () => {
     expect(new Set(await Promise.all(answers))).toEqual(new Set(['answer 2']))
   })
 
+  it('leaves to Apollo what it must check itself, every time', async () => {
+    const odd = [
+      { method: 'POST', headers: {}, body: { query, operationName: 5 } },
+      { method: 'POST', headers: {}, body: { query, operationName: 'a\nb' } },
+      { method: 'POST', headers: {}, body: { query, variables: { first: Number.POSITIVE_INFINITY } } },
+      { method: 'POST', headers: {}, body: { query, variables: [1] } },
+      { method: 'POST', headers: {}, body: { query, extensions: { persistedQuery: { version: 1 } } } },
+      { method: 'GET', headers: {}, query: { query } },
+    ]
+    for (const req of odd) {
+      const c = setup()
+      for (let i = 1; i <= 3; i++) expect(await c.serve(req as never)).toBe(`answer ${i}`)
+    }
+  })
+
+  it('keeps one answer per media type asked for', async () => {
+    const c = setup()
+    const asking = (accept: string) => ({ ...(request() as object), headers: { accept } }) as never
+    await c.serve(asking('application/json'))
+    expect(await c.serve(asking('application/json'))).toBe('answer 2')
+    expect(await c.serve(asking('application/graphql-response+json'))).toBe('answer 3')
+    expect(await c.serve(asking('application/json'))).toBe('answer 2')
+  })
+
   it('keeps answers within its memory, the least recently used going first', async () => {
-    // Each answer here takes 2 × (key + body) = 120 bytes: eight fit in 1,000.
-    const c = setup(1_000)
+    // Each answer here takes 2 × (key + body + snapshot) + 200 ≈ 396 bytes: eight fit in 3,200.
+    const c = setup(3_200)
     const queries = Array.from({ length: 9 }, (_, i) => `{ q${i}: conversations { totalCount } }`)
     for (const q of queries) {
       await c.serve(request(q))

@@ -9,9 +9,10 @@ export class SnapshotRepository {
 
   /**
    * PostgreSQL's current snapshot (`xmin:xmax:in-progress xids`) as text. Two equal answers mean
-   * that no transaction committed, and none began writing, in between: any commit either raises
-   * `xmax` (it got its xid later) or leaves the in-progress list (it was in it). Read-only
-   * transactions take no xid and change nothing.
+   * that no transaction committed in between, in any database of the server: a commit either
+   * raises `xmax` (its xid came later) or leaves the in-progress list (it was in it), and `xmax`
+   * never goes back. Read-only transactions take no xid and change nothing. Only meaningful when
+   * every statement reaches the same server (a primary, not a pool spreading reads over replicas).
    * @see https://www.postgresql.org/docs/current/functions-info.html#FUNCTIONS-PG-SNAPSHOT
    */
   async current(): Promise<string> {

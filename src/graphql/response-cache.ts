@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server'
+import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type DocumentNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql'
 import { Coalescer } from '../db/coalescer.js'
@@ -33,8 +34,10 @@ interface Entry {
 // Any route's request and reply (Apollo's handler types its reply as a string).
 type Handler = (request: FastifyRequest<any>, reply: FastifyReply<any>) => any
 
-/** How many distinct operations it remembers as cacheable. */
-const MAX_LEARNED = 1_000
+/** How many distinct operations it remembers as cacheable (as digests: ~100 bytes each). */
+const MAX_LEARNED = 10_000
+/** What an entry costs besides its key and body (the Map's slot, the object, the snapshot text). */
+const ENTRY_OVERHEAD_BYTES = 200
 
 /**
  * Answers a repeated GraphQL query from memory while the database has not changed since the answer
@@ -54,7 +57,7 @@ const MAX_LEARNED = 1_000
 export class GraphQLResponseCache {
   private readonly entries = new Map<string, Entry>()
   private bytes = 0
-  /** Operations (query text and operation name) seen to be cacheable. */
+  /** Digests of the operations (query text and operation name) seen to be cacheable. */
   private readonly learned = new Set<string>()
   private readonly states = new WeakMap<FastifyRequest, ResponseCacheState>()
   /** A read that started before a request arrived cannot vouch for it: calls made meanwhile share the next. */
@@ -69,7 +72,7 @@ export class GraphQLResponseCache {
         const version = await readVersion()
         return callers.map(() => version)
       },
-      { key: (caller) => caller, retryAlone: () => false },
+      { key: (caller) => caller, retryAlone: () => false, maxBatch: Number.POSITIVE_INFINITY },
     )
   }
 
@@ -88,7 +91,7 @@ export class GraphQLResponseCache {
       if (!op) return next(request, reply)
       const state: ResponseCacheState = { cacheable: false }
       this.states.set(request, state)
-      if (!this.learned.has(op.operation)) {
+      if (!this.learned.has(op.operation) && !this.entries.has(op.key)) {
         const body = await next(request, reply)
         if (state.cacheable) this.learn(op.operation)
         return body
@@ -116,7 +119,7 @@ export class GraphQLResponseCache {
           version,
           body,
           contentType: typeof contentType === 'string' ? contentType : 'application/json; charset=utf-8',
-          bytes: 2 * (op.key.length + body.length),
+          bytes: 2 * (op.key.length + body.length + version.length) + ENTRY_OVERHEAD_BYTES,
         })
       }
       return body
@@ -168,14 +171,32 @@ export class GraphQLResponseCache {
   }
 }
 
-/** A POSTed query's identity: `operation` (text and name) and `key` (with its variables); null if not one. */
+const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/
+const digest = (text: string) => createHash('sha256').update(text).digest('base64url')
+
+/**
+ * A POSTed query's identity: `operation` (a digest of its text and name) and `key` (with its
+ * variables and the media type asked for); null for anything Apollo must look at itself (a GET,
+ * persisted queries or other extensions, a malformed operation name or variables).
+ */
 function operationOf(request: FastifyRequest): { operation: string; key: string } | null {
   if (request.method !== 'POST') return null
-  const body = request.body as { query?: unknown; operationName?: unknown; variables?: unknown } | null
-  if (!body || typeof body.query !== 'string') return null
-  const name = typeof body.operationName === 'string' ? body.operationName : ''
-  const operation = `${name}\n${body.query}`
-  return { operation, key: `${operation}\n${JSON.stringify(body.variables ?? null)}` }
+  const body = request.body as { query?: unknown; operationName?: unknown; variables?: unknown; extensions?: unknown }
+  if (!body || typeof body.query !== 'string' || body.extensions !== undefined) return null
+  const name = body.operationName ?? ''
+  if (typeof name !== 'string' || (name !== '' && !NAME.test(name))) return null
+  const variables = body.variables ?? null
+  if (typeof variables !== 'object' || Array.isArray(variables)) return null
+  // JSON has no Infinity or NaN (1e400 parses as Infinity): such variables would share a key
+  // with null, which Apollo answers differently. Left to Apollo.
+  let finite = true
+  const json = JSON.stringify(variables, (_key, value: unknown) => {
+    if (typeof value === 'number' && !Number.isFinite(value)) finite = false
+    return value
+  })
+  if (!finite) return null
+  const operation = digest(`${name}\n${body.query}`)
+  return { operation, key: `${operation}.${digest(`${request.headers.accept ?? ''}\n${json}`)}` }
 }
 
 function isCacheable(document: DocumentNode, operation: OperationDefinitionNode): boolean {
