@@ -281,6 +281,31 @@ type Measured = LoadResult & {
 }
 
 /** PostgreSQL's count of committed and rolled-back transactions in the service's database. */
+/** Commits a one-row update every `everyMs` on its own connection until stopped; stop() says how many. */
+async function commitsEvery(databaseUrl: string, everyMs: number): Promise<{ stop(): Promise<number> }> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  await client.query('CREATE TABLE IF NOT EXISTS bench_ticks (id int PRIMARY KEY, n bigint NOT NULL)')
+  await client.query('INSERT INTO bench_ticks VALUES (1, 0) ON CONFLICT (id) DO NOTHING')
+  let commits = 0
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      await client.query('UPDATE bench_ticks SET n = n + 1 WHERE id = 1')
+      commits++
+      await sleep(everyMs)
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await loop
+      await client.end()
+      return commits
+    },
+  }
+}
+
 async function pgTransactions(databaseUrl: string): Promise<number | null> {
   if (!databaseUrl.startsWith('postgres')) return null
   const client = new pg.Client({ connectionString: databaseUrl })
@@ -386,20 +411,24 @@ async function checkGraphqlAnswer(url: string): Promise<string> {
   return JSON.stringify(body.data)
 }
 
-async function benchGraphql(db: string, databaseUrl: string, baselineUrl: string, fake: FakeMeta): Promise<Summary> {
+async function benchGraphql(
+  db: string,
+  urls: { service: string; uncached: string; baseline: string },
+  fake: FakeMeta,
+): Promise<Summary> {
   log(`GraphQL read on ${db}`)
   const connections = [10, 50]
-  // Both servers up at once (PGlite: the baseline on a copy of the seeded folder), runs interleaved,
-  // so drift on the machine hits both alike.
+  // All three servers up at once (PGlite: each on its own copy of the seeded folder), runs
+  // interleaved, so drift on the machine hits them alike. `uncached` is the service with its
+  // response cache off: what every request costs when something was written in between.
   const servers = {
-    service: await startService(`graphql-${db}`, databaseUrl, fake),
-    baseline: await startGraphqlBaseline(`graphql-baseline-${db}`, baselineUrl),
+    service: await startService(`graphql-${db}`, urls.service, fake),
+    uncached: await startService(`graphql-uncached-${db}`, urls.uncached, fake, { GRAPHQL_RESPONSE_CACHE_MB: '0' }),
+    baseline: await startGraphqlBaseline(`graphql-baseline-${db}`, urls.baseline),
   }
-  const answers = {
-    service: await checkGraphqlAnswer(servers.service.url),
-    baseline: await checkGraphqlAnswer(servers.baseline.url),
-  }
-  if (answers.service !== answers.baseline) log('  WARNING: the service and the baseline answered differently')
+  const kinds = ['service', 'uncached', 'baseline'] as const
+  const answers = await Promise.all(kinds.map((which) => checkGraphqlAnswer(servers[which].url)))
+  if (new Set(answers).size !== 1) log('  WARNING: the service and the baseline answered differently')
   const spec = (server: Service, c: number, duration: number): LoadSpec => ({
     scenario: 'graphql',
     url: server.url,
@@ -409,17 +438,19 @@ async function benchGraphql(db: string, databaseUrl: string, baselineUrl: string
     query: CONVERSATIONS_QUERY,
     variables: { first: 20 },
   })
-  const measured: Record<'service' | 'baseline', Record<number, Measured[]>> = { service: {}, baseline: {} }
-  for (const which of ['service', 'baseline'] as const) {
+  const measured: Record<(typeof kinds)[number], Record<number, Measured[]>> = {
+    service: {},
+    uncached: {},
+    baseline: {},
+  }
+  for (const which of kinds) {
     await load(spec(servers[which], 50, WARMUP))
     for (const c of connections) measured[which][c] = []
   }
   for (let i = 0; i < RUNS; i++) {
     for (const c of connections) {
-      for (const which of ['service', 'baseline'] as const) {
-        const r = await loadOn(servers[which], spec(servers[which], c, DURATION), {
-          databaseUrl: which === 'service' ? databaseUrl : baselineUrl,
-        })
+      for (const which of kinds) {
+        const r = await loadOn(servers[which], spec(servers[which], c, DURATION), { databaseUrl: urls[which] })
         log(
           `  ${which} ${c} conn run ${i + 1}: ${fmt(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${fmt(r.cpuMsPerRequest, 2)} CPU ms/req, non-2xx ${r.non2xx}, errors ${r.errors}`,
         )
@@ -427,55 +458,105 @@ async function benchGraphql(db: string, databaseUrl: string, baselineUrl: string
       }
     }
   }
-  const peaks = { service: (await servers.service.stop()).peakRss, baseline: (await servers.baseline.stop()).peakRss }
+  // PostgreSQL only (PGlite's folder has one process): the service with a commit elsewhere in
+  // the database every 10 ms, so that most requests find the snapshot changed and read afresh.
+  const whileWriting: Measured[] = []
+  if (db === 'postgres') {
+    for (let i = 0; i < RUNS; i++) {
+      const writer = await commitsEvery(urls.service, 10)
+      try {
+        const r = await loadOn(servers.service, spec(servers.service, 50, DURATION), { databaseUrl: urls.service })
+        log(
+          `  service 50 conn, a commit every 10 ms elsewhere, run ${i + 1}: ${fmt(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${fmt(r.cpuMsPerRequest, 2)} CPU ms/req, errors ${r.errors}`,
+        )
+        whileWriting.push(r)
+      } finally {
+        log(`    (${await writer.stop()} commits)`)
+      }
+    }
+  }
+  const peaks = {
+    service: (await servers.service.stop()).peakRss,
+    uncached: (await servers.uncached.stop()).peakRss,
+    baseline: (await servers.baseline.stop()).peakRss,
+  }
   const rows: Row[] = []
   for (const c of connections) {
-    const s = measured.service[c]
     const b = measured.baseline[c]
-    const ratio = medianOf(s, 'rps') / medianOf(b, 'rps')
+    for (const which of ['service', 'uncached'] as const) {
+      const s = measured[which][c]
+      // Without the cache: for reference (what a request costs when something was written since), not a target.
+      const label = which === 'service' ? `${c} conn` : `${c} conn, no response cache`
+      const targeted = which === 'service'
+      const ratio = medianOf(s, 'rps') / medianOf(b, 'rps')
+      rows.push({
+        metric: `${label}: requests/s`,
+        value: fmt(medianOf(s, 'rps')),
+        baseline: fmt(medianOf(b, 'rps')),
+        ratio: ratio.toFixed(2),
+        ...(targeted ? { target: '≥ 0.75', verdict: verdict(ratio >= 0.75) } : {}),
+        runs: runsText(s.map((r) => r.rps)),
+      })
+      rows.push({
+        metric: `${label}: p50 ms`,
+        value: fmt(medianOf(s, 'p50')),
+        baseline: fmt(medianOf(b, 'p50')),
+        runs: runsText(s.map((r) => r.p50)),
+      })
+      const p99 = medianOf(s, 'p99')
+      rows.push({
+        metric: `${label}: p99 ms`,
+        value: fmt(p99),
+        baseline: fmt(medianOf(b, 'p99')),
+        ...(c === 50 && targeted ? { target: '< 50', verdict: verdict(p99 < 50) } : {}),
+        runs: runsText(s.map((r) => r.p99)),
+      })
+      const cpu = median(s.map((r) => r.cpuMsPerRequest))
+      const cpuBase = median(b.map((r) => r.cpuMsPerRequest))
+      rows.push({
+        metric: `${label}: server CPU ms/request`,
+        value: fmt(cpu, 2),
+        baseline: fmt(cpuBase, 2),
+        ratio: (cpuBase / cpu).toFixed(2),
+        runs: runsText(
+          s.map((r) => r.cpuMsPerRequest),
+          2,
+        ),
+      })
+      if (s[0].dbTransactionsPerRequest !== null)
+        rows.push({
+          metric: `${label}: DB transactions/request`,
+          value: fmt(medianOf(s, 'dbTransactionsPerRequest'), 1),
+          baseline: fmt(medianOf(b, 'dbTransactionsPerRequest'), 1),
+        })
+      const errors = errorsOf(s) + errorsOf(b)
+      if (errors) rows.push({ metric: `${label}: errors (with baseline)`, value: String(errors), verdict: 'MISS' })
+    }
+  }
+  if (whileWriting.length) {
+    const b = measured.baseline[50]
     rows.push({
-      metric: `${c} conn: requests/s`,
-      value: fmt(medianOf(s, 'rps')),
+      metric: '50 conn, a commit every 10 ms elsewhere: requests/s',
+      value: fmt(medianOf(whileWriting, 'rps')),
       baseline: fmt(medianOf(b, 'rps')),
-      ratio: ratio.toFixed(2),
-      target: '≥ 0.75',
-      verdict: verdict(ratio >= 0.75),
-      runs: runsText(s.map((r) => r.rps)),
+      ratio: (medianOf(whileWriting, 'rps') / medianOf(b, 'rps')).toFixed(2),
+      runs: runsText(whileWriting.map((r) => r.rps)),
     })
     rows.push({
-      metric: `${c} conn: p50 ms`,
-      value: fmt(medianOf(s, 'p50')),
-      baseline: fmt(medianOf(b, 'p50')),
-      runs: runsText(s.map((r) => r.p50)),
-    })
-    const p99 = medianOf(s, 'p99')
-    rows.push({
-      metric: `${c} conn: p99 ms`,
-      value: fmt(p99),
+      metric: '50 conn, a commit every 10 ms elsewhere: p99 ms',
+      value: fmt(medianOf(whileWriting, 'p99')),
       baseline: fmt(medianOf(b, 'p99')),
-      ...(c === 50 ? { target: '< 50', verdict: verdict(p99 < 50) } : {}),
-      runs: runsText(s.map((r) => r.p99)),
+      runs: runsText(whileWriting.map((r) => r.p99)),
     })
-    const cpu = median(s.map((r) => r.cpuMsPerRequest))
-    const cpuBase = median(b.map((r) => r.cpuMsPerRequest))
     rows.push({
-      metric: `${c} conn: server CPU ms/request`,
-      value: fmt(cpu, 2),
-      baseline: fmt(cpuBase, 2),
-      ratio: (cpuBase / cpu).toFixed(2),
+      metric: '50 conn, a commit every 10 ms elsewhere: server CPU ms/request',
+      value: fmt(median(whileWriting.map((r) => r.cpuMsPerRequest)), 2),
+      baseline: fmt(median(b.map((r) => r.cpuMsPerRequest)), 2),
       runs: runsText(
-        s.map((r) => r.cpuMsPerRequest),
+        whileWriting.map((r) => r.cpuMsPerRequest),
         2,
       ),
     })
-    if (s[0].dbTransactionsPerRequest !== null)
-      rows.push({
-        metric: `${c} conn: DB transactions/request`,
-        value: fmt(medianOf(s, 'dbTransactionsPerRequest'), 1),
-        baseline: fmt(medianOf(b, 'dbTransactionsPerRequest'), 1),
-      })
-    const errors = errorsOf(s) + errorsOf(b)
-    if (errors) rows.push({ metric: `${c} conn: errors (service+baseline)`, value: String(errors), verdict: 'MISS' })
   }
   rows.push({
     metric: 'peak RSS MB (service / baseline)',
@@ -484,11 +565,17 @@ async function benchGraphql(db: string, databaseUrl: string, baselineUrl: string
     target: `< ${RSS_LIMIT_MB}`,
     verdict: verdict(peaks.service < RSS_LIMIT_MB),
   })
+  rows.push({
+    metric: 'peak RSS MB, no response cache',
+    value: fmt(peaks.uncached),
+    target: `< ${RSS_LIMIT_MB}`,
+    verdict: verdict(peaks.uncached < RSS_LIMIT_MB),
+  })
   return {
     db,
     bench: 'GraphQL read: conversations(first: 20) with last messages, 10,000 messages',
     rows,
-    peakRss: peaks.service,
+    peakRss: Math.max(peaks.service, peaks.uncached),
   }
 }
 
@@ -938,21 +1025,25 @@ async function main() {
           ...SEED,
         })
         log(`seeded ${db}: ${SEED.conversations} conversations, ${SEED.messages} messages in ${fmt(seeded.seconds)} s`)
-        // PGlite allows one process per folder: the GraphQL baseline reads an identical copy.
-        let baselineUrl = database.url
+        // PGlite allows one process per folder: the GraphQL baseline and the service without its
+        // response cache read identical copies.
+        const graphqlUrls = { service: database.url, uncached: database.url, baseline: database.url }
         if (db === 'pglite') {
-          const copy = `${database.url.slice(5)}-baseline`
-          cpSync(database.url.slice(5), copy, { recursive: true })
-          baselineUrl = `file:${copy}`
+          const copies = (['uncached', 'baseline'] as const).map((which) => {
+            const copy = `${database.url.slice(5)}-${which}`
+            cpSync(database.url.slice(5), copy, { recursive: true })
+            graphqlUrls[which] = `file:${copy}`
+            return copy
+          })
           const drop = database.drop
           database.drop = async () => {
             await drop()
-            rmSync(copy, { recursive: true, force: true })
+            for (const copy of copies) rmSync(copy, { recursive: true, force: true })
           }
         }
         // Reads first (on the seed as it is), then what writes.
         const benches = [
-          ['graphql', (d: string, url: string, f: FakeMeta) => benchGraphql(d, url, baselineUrl, f)],
+          ['graphql', (d: string, _url: string, f: FakeMeta) => benchGraphql(d, graphqlUrls, f)],
           ['webhook', benchWebhook],
           ['send', benchSend],
           ['fanout', benchFanout],
