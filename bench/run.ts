@@ -804,14 +804,11 @@ async function benchFanout(db: string, databaseUrl: string, fake: FakeMeta): Pro
       const busiest: number[] = []
       let failed = 0
       const errors: Record<string, number> = {}
-      // A fan-out not counted first: syncs the template and warms the service up (a cold one
-      // compiles its hot paths during the first fan-out, which then drops slots as it goes).
-      await sendTemplate(service.url, Math.min(recipients, rate), 0)
-      for (let i = 0; i < RUNS; i++) {
+      const fanOut = async (label: string, offset: number) => {
         await sleep(1500)
         await fakeControl.reset(fake)
         const started = performance.timeOrigin + performance.now()
-        const answer = await sendTemplate(service.url, recipients, (i * recipients) % SEED.conversations)
+        const answer = await sendTemplate(service.url, recipients, offset)
         const answeredMs = performance.timeOrigin + performance.now() - started
         // The last send may reach Meta after the answer (a batch that continues in the background).
         const until = Date.now() + ideal * 3 + 30_000
@@ -823,15 +820,32 @@ async function benchFanout(db: string, databaseUrl: string, fake: FakeMeta): Pro
         const total = (stats.lastAt ?? started) - started
         failed += answer.failed + Math.max(0, recipients - answer.failed - stats.accepted)
         for (const [k, n] of Object.entries(answer.errors)) errors[k] = (errors[k] ?? 0) + n
-        totals.push(total)
-        answers.push(answeredMs)
-        busiest.push(stats.busiest)
         log(
-          `  ${rate}/s, Meta ${latency} ms, run ${i + 1}: first send after ${fmt((stats.firstAt ?? started) - started)} ms, last after ${fmt(total)} ms (ideal ${fmt(ideal)}), answer after ${fmt(answeredMs)} ms, busiest second ${stats.busiest}, failed ${answer.failed}; ${stats.pauses.count} pauses over 5 ms (${stats.pauses.totalMs} ms in all, longest ${stats.pauses.longestMs})`,
+          `  ${rate}/s, Meta ${latency} ms, ${label}: first send after ${fmt((stats.firstAt ?? started) - started)} ms, last after ${fmt(total)} ms (ideal ${fmt(ideal)}), answer after ${fmt(answeredMs)} ms, busiest second ${stats.busiest}, failed ${answer.failed}; ${stats.pauses.count} pauses over 5 ms (${stats.pauses.totalMs} ms in all, longest ${stats.pauses.longestMs})`,
         )
+        return { total, answeredMs, busiest: stats.busiest }
+      }
+      // A fan-out not counted first: syncs the template and warms the service up (a cold one
+      // compiles its hot paths during the first fan-out, which then drops slots as it goes).
+      const warmStarted = Date.now()
+      await sendTemplate(service.url, Math.min(recipients, rate), 0)
+      // On PostgreSQL this process drew its first send slots right after another's (the previous
+      // benchmark's service), so for 5 s it shares them (PostgresSlotSource: holdMs) and gives up
+      // the ones it reaches late; an instance that has been sending alone holds them. The counted
+      // runs measure that steady state; one run straight after the warm-up shows the first seconds.
+      let takeover: { total: number; busiest: number } | null = null
+      if (db === 'postgres') {
+        takeover = await fanOut('right after another instance drew', recipients)
+        await sleep(Math.max(0, warmStarted + 5_500 - Date.now()))
+      }
+      for (let i = 0; i < RUNS; i++) {
+        const r = await fanOut(`run ${i + 1}`, (i * recipients) % SEED.conversations)
+        totals.push(r.total)
+        answers.push(r.answeredMs)
+        busiest.push(r.busiest)
       }
       const t = median(totals)
-      const maxBusiest = Math.max(...busiest)
+      const maxBusiest = Math.max(...busiest, takeover?.busiest ?? 0) // never over, the first seconds included
       rows.push({
         metric: `${rate}/s, Meta ${latency} ms: total s (${recipients} recipients)`,
         value: fmt(t / 1000, 2),
@@ -844,6 +858,15 @@ async function benchFanout(db: string, databaseUrl: string, fake: FakeMeta): Pro
           2,
         ),
       })
+      if (takeover) {
+        rows.push({
+          metric: `${rate}/s, Meta ${latency} ms: total s in an instance's first 5 s of drawing (1 run)`,
+          value: fmt(takeover.total / 1000, 2),
+          baseline: `${fmt(ideal / 1000, 2)} ideal`,
+          ratio: (takeover.total / ideal).toFixed(2),
+          runs: `most in one second ${takeover.busiest}`,
+        })
+      }
       rows.push({
         metric: `${rate}/s, Meta ${latency} ms: answered after s`,
         value: fmt(median(answers) / 1000, 2),
