@@ -487,6 +487,60 @@ describe('GraphQLResponseCache', () => {
     expect(await c.serve(asking('application/json'))).toBe('answer 2')
   })
 
+  it('computes an answer once for the requests that read the same snapshot, and again after a write', async () => {
+    const releases: (() => void)[] = []
+    let runs = 0
+    const reads: (() => void)[] = []
+    let snapshot = 1
+    const cache = new GraphQLResponseCache(
+      () => new Promise<string>((resolve) => reads.push(() => resolve(`v${snapshot}`))),
+      1 << 20,
+    )
+    const handle = cache.handler(
+      async () => 'token',
+      async (req) => {
+        cache.stateOf(req as never)!.cacheable = true
+        const n = ++runs
+        if (n > 1) await new Promise<void>((resolve) => releases.push(resolve))
+        return `answer ${n}`
+      },
+    )
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+    }
+    /** Starts a request and answers its snapshot read; the answer is still to come. */
+    const arrive = async () => {
+      const answer = handle(request(), reply())
+      await settle()
+      reads.shift()!()
+      await settle()
+      return { answer }
+    }
+    expect(await handle(request(), reply())).toBe('answer 1') // learned
+    const pollers = Array.from({ length: 10 }, () => handle(request(), reply()))
+    await settle()
+    expect(reads).toHaveLength(1)
+    reads.shift()!()
+    await settle()
+    expect(runs).toBe(2) // one of the ten computes…
+    releases.shift()!()
+    expect(new Set(await Promise.all(pollers))).toEqual(new Set(['answer 2'])) // …for all of them
+
+    snapshot = 2 // a write
+    const first = await arrive()
+    expect(runs).toBe(3)
+    const same = await arrive() // reads v2 too: waits for the answer being computed
+    expect(runs).toBe(3)
+    snapshot = 3 // another write while it is computed at v2
+    const newer = await arrive()
+    expect(runs).toBe(4) // does not take the v2 answer
+    releases.shift()!()
+    expect(await first.answer).toBe('answer 3')
+    expect(await same.answer).toBe('answer 3')
+    releases.shift()!()
+    expect(await newer.answer).toBe('answer 4')
+  })
+
   it('keeps answers within its memory, the least recently used going first', async () => {
     // Each answer here takes 2 × (key + body + snapshot) + 200 ≈ 396 bytes: eight fit in 3,200.
     const c = setup(3_200)

@@ -60,6 +60,8 @@ export class GraphQLResponseCache {
   /** Digests of the operations (query text and operation name) seen to be cacheable. */
   private readonly learned = new Set<string>()
   private readonly states = new WeakMap<FastifyRequest, ResponseCacheState>()
+  /** Answers being computed, per key, and the snapshot they are computed at. */
+  private readonly computing = new Map<string, { version: string; done: Promise<void> }>()
   /** A read that started before a request arrived cannot vouch for it: calls made meanwhile share the next. */
   private readonly versions: Coalescer<object, string>
 
@@ -103,27 +105,45 @@ export class GraphQLResponseCache {
       } catch {
         return next(request, reply) // Apollo answers the gate's error (or the database's) its usual way
       }
-      const hit = this.entries.get(op.key)
-      if (hit) {
-        this.remove(op.key)
-        if (hit.version === version) {
-          this.add(op.key, hit) // most recently used
-          void reply.code(200).header('content-type', hit.contentType)
-          return hit.body
+      const served = this.serve(op.key, version, reply)
+      if (served !== null) return served
+      // Requests that read the same snapshot while this answer is computed take it instead of
+      // computing it again (after a write, every poller of a list misses at once).
+      const computing = this.computing.get(op.key)
+      if (computing?.version === version) {
+        await computing.done
+        const shared = this.serve(op.key, version, reply)
+        if (shared !== null) return shared
+      }
+      let finish = () => {}
+      const mine = { version, done: new Promise<void>((resolve) => (finish = resolve)) }
+      this.computing.set(op.key, mine)
+      try {
+        const body = await next(request, reply)
+        if (state.cacheable && reply.statusCode === 200 && typeof body === 'string') {
+          const contentType = reply.getHeader('content-type')
+          this.add(op.key, {
+            version,
+            body,
+            contentType: typeof contentType === 'string' ? contentType : 'application/json; charset=utf-8',
+            bytes: 2 * (op.key.length + body.length + version.length) + ENTRY_OVERHEAD_BYTES,
+          })
         }
+        return body
+      } finally {
+        if (this.computing.get(op.key) === mine) this.computing.delete(op.key)
+        finish()
       }
-      const body = await next(request, reply)
-      if (state.cacheable && reply.statusCode === 200 && typeof body === 'string') {
-        const contentType = reply.getHeader('content-type')
-        this.add(op.key, {
-          version,
-          body,
-          contentType: typeof contentType === 'string' ? contentType : 'application/json; charset=utf-8',
-          bytes: 2 * (op.key.length + body.length + version.length) + ENTRY_OVERHEAD_BYTES,
-        })
-      }
-      return body
     }
+  }
+
+  /** Replies with the stored answer for `key` if it was computed at `version`; null if there is none. */
+  private serve(key: string, version: string, reply: FastifyReply): string | null {
+    const hit = this.entries.get(key)
+    if (!hit || hit.version !== version) return null
+    this.add(key, hit) // now the most recently used
+    void reply.code(200).header('content-type', hit.contentType)
+    return hit.body
   }
 
   /** Marks requests whose operation is a query over cacheable root fields, answered without errors. */
@@ -153,6 +173,7 @@ export class GraphQLResponseCache {
   }
 
   private add(key: string, entry: Entry): void {
+    this.remove(key) // a stale answer for the key, if any; and the new one goes last
     // One large answer must not push out everything else.
     if (entry.bytes > this.maxBytes / 8) return
     this.entries.set(key, entry)
