@@ -541,6 +541,48 @@ describe('GraphQLResponseCache', () => {
     expect(await newer.answer).toBe('answer 4')
   })
 
+  it('hands those waiting an answer too large to keep, and lets them compute one that failed', async () => {
+    const outcomes: ((value: string | Error) => void)[] = []
+    let runs = 0
+    const reads: (() => void)[] = []
+    const cache = new GraphQLResponseCache(() => new Promise<string>((resolve) => reads.push(() => resolve('v1'))), 800)
+    const handle = cache.handler(
+      async () => 'token',
+      async (req) => {
+        cache.stateOf(req as never)!.cacheable = true
+        if (++runs === 1) return 'learned'
+        const outcome = await new Promise<string | Error>((resolve) => outcomes.push(resolve))
+        if (outcome instanceof Error) throw outcome
+        return outcome
+      },
+    )
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+    }
+    const together = async (n: number) => {
+      const answers = Array.from({ length: n }, () => handle(request(), reply()).catch((err: Error) => err.message))
+      await settle()
+      reads.shift()!()
+      await settle()
+      return answers
+    }
+    await handle(request(), reply())
+    const big = 'x'.repeat(1_000) // over an eighth of 800 bytes: never kept
+    let waiting = await together(5)
+    expect(runs).toBe(2)
+    outcomes.shift()!(big)
+    expect(await Promise.all(waiting)).toEqual(Array(5).fill(big))
+
+    waiting = await together(3)
+    expect(runs).toBe(3)
+    outcomes.shift()!(new Error('database gone'))
+    await settle()
+    expect(runs).toBe(5) // the two waiting ran it themselves
+    outcomes.shift()!('a')
+    outcomes.shift()!('b')
+    expect((await Promise.all(waiting)).sort()).toEqual(['a', 'b', 'database gone'])
+  })
+
   it('keeps answers within its memory, the least recently used going first', async () => {
     // Each answer here takes 2 × (key + body + snapshot) + 200 ≈ 396 bytes: eight fit in 3,200.
     const c = setup(3_200)

@@ -23,6 +23,12 @@ export interface ResponseCacheState {
   cacheable: boolean
 }
 
+/** An answer as sent. */
+interface Shareable {
+  body: string
+  contentType: string
+}
+
 interface Entry {
   /** The database's snapshot read before the answer was computed. */
   version: string
@@ -60,8 +66,8 @@ export class GraphQLResponseCache {
   /** Digests of the operations (query text and operation name) seen to be cacheable. */
   private readonly learned = new Set<string>()
   private readonly states = new WeakMap<FastifyRequest, ResponseCacheState>()
-  /** Answers being computed, per key, and the snapshot they are computed at. */
-  private readonly computing = new Map<string, { version: string; done: Promise<void> }>()
+  /** Answers being computed, per key: the snapshot they are computed at, and the answer once known. */
+  private readonly computing = new Map<string, { version: string; answer: Promise<Shareable | null> }>()
   /** A read that started before a request arrived cannot vouch for it: calls made meanwhile share the next. */
   private readonly versions: Coalescer<object, string>
 
@@ -111,28 +117,34 @@ export class GraphQLResponseCache {
       // computing it again (after a write, every poller of a list misses at once).
       const computing = this.computing.get(op.key)
       if (computing?.version === version) {
-        await computing.done
-        const shared = this.serve(op.key, version, reply)
-        if (shared !== null) return shared
+        const shared = await computing.answer
+        if (shared) {
+          void reply.code(200).header('content-type', shared.contentType)
+          return shared.body
+        }
       }
-      let finish = () => {}
-      const mine = { version, done: new Promise<void>((resolve) => (finish = resolve)) }
+      let share: (answer: Shareable | null) => void = () => {}
+      const mine = { version, answer: new Promise<Shareable | null>((resolve) => (share = resolve)) }
       this.computing.set(op.key, mine)
+      let shareable: Shareable | null = null
       try {
         const body = await next(request, reply)
         if (state.cacheable && reply.statusCode === 200 && typeof body === 'string') {
           const contentType = reply.getHeader('content-type')
-          this.add(op.key, {
-            version,
+          shareable = {
             body,
             contentType: typeof contentType === 'string' ? contentType : 'application/json; charset=utf-8',
+          }
+          this.add(op.key, {
+            ...shareable,
+            version,
             bytes: 2 * (op.key.length + body.length + version.length) + ENTRY_OVERHEAD_BYTES,
           })
         }
         return body
       } finally {
         if (this.computing.get(op.key) === mine) this.computing.delete(op.key)
-        finish()
+        share(shareable) // null (an error, or not cacheable): those waiting compute it themselves
       }
     }
   }
