@@ -61,8 +61,8 @@ export async function createApolloServer(options: {
     formatError: formatErrorWith(options.log),
     plugins: [
       ...(options.plugins ?? []),
-      // Per-field cache hints: we never serve cacheable responses (every read is per token and
-      // live), yet the default plugin wraps every field resolver to compute them. Off.
+      // Per-field cache hints: nothing here uses them (our response cache goes by the database's
+      // snapshot, response-cache.ts), yet the default plugin wraps every field resolver to compute them. Off.
       ApolloServerPluginCacheControlDisabled(),
       // Inline traces are for federated subgraphs, which this schema is not.
       ApolloServerPluginInlineTraceDisabled(),
