@@ -111,17 +111,17 @@ export class GraphQLResponseCache {
       } catch {
         return next(request, reply) // Apollo answers the gate's error (or the database's) its usual way
       }
-      const served = this.serve(op.key, version, reply)
-      if (served !== null) return served
+      const stored = this.entries.get(op.key)
+      if (stored?.version === version) {
+        this.add(op.key, stored) // now the most recently used
+        return send(reply, stored)
+      }
       // Requests that read the same snapshot while this answer is computed take it instead of
       // computing it again (after a write, every poller of a list misses at once).
       const computing = this.computing.get(op.key)
       if (computing?.version === version) {
         const shared = await computing.answer
-        if (shared) {
-          void reply.code(200).header('content-type', shared.contentType)
-          return shared.body
-        }
+        if (shared) return send(reply, shared)
       }
       let share: (answer: Shareable | null) => void = () => {}
       const mine = { version, answer: new Promise<Shareable | null>((resolve) => (share = resolve)) }
@@ -147,15 +147,6 @@ export class GraphQLResponseCache {
         share(shareable) // null (an error, or not cacheable): those waiting compute it themselves
       }
     }
-  }
-
-  /** Replies with the stored answer for `key` if it was computed at `version`; null if there is none. */
-  private serve(key: string, version: string, reply: FastifyReply): string | null {
-    const hit = this.entries.get(key)
-    if (!hit || hit.version !== version) return null
-    this.add(key, hit) // now the most recently used
-    void reply.code(200).header('content-type', hit.contentType)
-    return hit.body
   }
 
   /** Marks requests whose operation is a query over cacheable root fields, answered without errors. */
@@ -202,6 +193,12 @@ export class GraphQLResponseCache {
     this.entries.delete(key)
     this.bytes -= entry.bytes
   }
+}
+
+/** Sends an answer computed before, as Apollo sent it. */
+function send(reply: FastifyReply, answer: Shareable): string {
+  void reply.code(200).header('content-type', answer.contentType)
+  return answer.body
 }
 
 const NAME = /^[_A-Za-z][_0-9A-Za-z]*$/
