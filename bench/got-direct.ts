@@ -1,10 +1,10 @@
 /**
- * The send path's baseline: `got`, configured like the service's Meta client, posting the same
- * text payloads straight to the fake Meta from `connections` concurrent loops. Reads one JSON
- * argument, prints one JSON line: {ok, failed, duration, rps, p50, p99, max}.
+ * The send path's baseline: the service's own Meta client (`MetaGraphClient`, one `got`
+ * instance) posting the same text payloads straight to the fake Meta from `connections`
+ * concurrent loops, with nothing else around it. Reads one JSON argument, prints one JSON line:
+ * {ok, failed, duration, rps, p50, p99, max}.
  */
-import got from 'got'
-import { metaRequests } from '../src/meta/meta.client.js'
+import { MetaGraphClient } from '../src/meta/meta.client.js'
 
 const spec = JSON.parse(process.argv[2]) as {
   graphApiUrl: string
@@ -16,13 +16,13 @@ const spec = JSON.parse(process.argv[2]) as {
   numbers: number
 }
 
-// As MetaGraphClient builds its instance (src/meta/meta.client.ts).
-const http = got.extend({
-  prefixUrl: `${spec.graphApiUrl}/${spec.apiVersion}`,
-  headers: { authorization: `Bearer ${spec.accessToken}`, 'user-agent': 'wa-gateway' },
-  timeout: { connect: 5_000, request: 15_000 },
-  retry: { limit: 0 },
-  responseType: 'json',
+const meta = new MetaGraphClient({
+  graphApiUrl: spec.graphApiUrl,
+  apiVersion: spec.apiVersion,
+  accessToken: spec.accessToken,
+  phoneNumberId: spec.phoneNumberId,
+  businessAccountId: '0',
+  timeoutMs: 15_000,
 })
 
 const phone = (i: number) => `502${String(30_000_000 + i).padStart(8, '0')}`
@@ -37,10 +37,8 @@ async function loop() {
   while (performance.now() < until) {
     const t0 = performance.now()
     try {
-      const body = await http
-        .post(`${spec.phoneNumberId}/messages`, { json: metaRequests.text(phone(n++ % spec.numbers), content) })
-        .json<{ messages?: { id: string }[] }>()
-      if (!body.messages?.[0]?.id) throw new Error('no wamid')
+      // As the service sends: with our message id as callback data (MetaGraphClient checks the wamid).
+      await meta.sendText(phone(n % spec.numbers), content, { messageId: ++n })
       latencies.push(performance.now() - t0)
     } catch {
       failed++

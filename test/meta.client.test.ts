@@ -97,6 +97,40 @@ describe('MetaGraphClient', () => {
 
   it('treats a non-JSON answer (a proxy error page) as MetaUnreachableError', async () => {
     meta.answerNextWith(502, '<html>Bad Gateway</html>')
-    await expect(client.sendText('50212345678', 'x')).rejects.toBeInstanceOf(MetaUnreachableError)
+    const err = await client.sendText('50212345678', 'x').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(MetaUnreachableError)
+    expect(err).toMatchObject({ message: 'Meta answered HTTP 502 without an error body', notSent: false })
+  })
+
+  it('treats a 200 whose body is not JSON as unreachable, never as not sent (Meta may have taken it)', async () => {
+    meta.answerNextWith(200, 'OK')
+    const err = await client.sendText('50212345678', 'x').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(MetaUnreachableError)
+    expect(err).toMatchObject({ message: 'Meta answered HTTP 200 with a body that is not JSON', notSent: false })
+  })
+
+  it('says a refused connection never reached Meta, so sending again cannot double it', async () => {
+    const closed = new MetaGraphClient({
+      graphApiUrl: 'http://127.0.0.1:9', // the discard port: nothing listens here
+      apiVersion: 'v23.0',
+      accessToken: meta.accessToken,
+      phoneNumberId: meta.phoneNumberId,
+      businessAccountId: meta.businessAccountId,
+      timeoutMs: 1000,
+    })
+    const err = await closed.sendText('50212345678', 'x').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(MetaUnreachableError)
+    expect(err).toMatchObject({ notSent: true, message: "Meta's Graph API could not be reached (ECONNREFUSED)" })
+  })
+
+  it('tells the caller once the request is written out, before Meta answers', async () => {
+    meta.stall(100)
+    const events: string[] = []
+    const sent = client
+      .sendText('50212345678', 'x', { messageId: 7, onWritten: () => events.push('written') })
+      .then(() => events.push('answered'))
+    await sent
+    expect(events).toEqual(['written', 'answered'])
+    expect(meta.requests.at(-1)!.body).toMatchObject({ biz_opaque_callback_data: 'wa-gateway:message:7' })
   })
 })
