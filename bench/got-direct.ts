@@ -2,7 +2,7 @@
  * The send path's baseline: the service's own Meta client (`MetaGraphClient`, one `got`
  * instance) posting the same text payloads straight to the fake Meta from `connections`
  * concurrent loops, with nothing else around it. Reads one JSON argument, prints one JSON line:
- * {ok, failed, duration, rps, p50, p99, max}.
+ * {ok, failed, duration, rps, cpuMsPerSend, p50, p99, max}.
  */
 import { MetaGraphClient } from '../src/meta/meta.client.js'
 
@@ -30,6 +30,7 @@ const content = 'Hello! Your service request has been received. A technician wil
 const latencies: number[] = []
 let failed = 0
 let n = 0
+const cpu0 = process.cpuUsage()
 const started = performance.now()
 const until = started + spec.duration * 1000
 
@@ -47,6 +48,7 @@ async function loop() {
 }
 await Promise.all(Array.from({ length: spec.connections }, loop))
 const duration = (performance.now() - started) / 1000
+const cpu = process.cpuUsage(cpu0)
 latencies.sort((a, b) => a - b)
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN
 process.stdout.write(
@@ -55,6 +57,7 @@ process.stdout.write(
     failed,
     duration,
     rps: latencies.length / duration,
+    cpuMsPerSend: (cpu.user + cpu.system) / 1000 / Math.max(1, latencies.length + failed),
     p50: pct(50),
     p99: pct(99),
     max: latencies.at(-1) ?? NaN,

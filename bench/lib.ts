@@ -100,18 +100,23 @@ export function cpuSecondsOf(pid: number): number | null {
   }
 }
 
+/** The machine's CPU time so far, all cores: idle and in all (clock ticks). */
+export function cpuTicks(): { idle: number; total: number } {
+  const [, ...nums] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)
+  const v = nums.map(Number)
+  return { idle: v[3] + (v[4] ?? 0), total: v.reduce((a, b) => a + b, 0) }
+}
+
+/** The machine's CPU use (all cores, 0..1) between two readings of {@link cpuTicks}. */
+export function busyBetween(a: { idle: number; total: number }, b: { idle: number; total: number }): number {
+  return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total)
+}
+
 /** The machine's CPU use (all cores, 0..1) over `ms`. */
 export async function machineBusy(ms = 1000): Promise<number> {
-  const read = () => {
-    const [, ...nums] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)
-    const v = nums.map(Number)
-    const idle = v[3] + (v[4] ?? 0)
-    return { idle, total: v.reduce((a, b) => a + b, 0) }
-  }
-  const a = read()
+  const a = cpuTicks()
   await sleep(ms)
-  const b = read()
-  return b.total === a.total ? 0 : 1 - (b.idle - a.idle) / (b.total - a.total)
+  return busyBetween(a, cpuTicks())
 }
 
 /**

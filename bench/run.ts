@@ -53,6 +53,8 @@ import {
   verdict,
   waitFor,
   waitQuiet,
+  busyBetween,
+  cpuTicks,
 } from './lib.js'
 import { summarizeProfiles } from './profile-top.js'
 
@@ -276,6 +278,8 @@ function load(spec: LoadSpec): Promise<LoadResult> {
 type Measured = LoadResult & {
   cpuMsPerRequest: number
   machineBusyBefore: number
+  /** The machine's CPU use during the load (all processes, both cores: 0..1). */
+  machineBusyDuring: number
   /** PostgreSQL only: transactions (each statement outside one is its own) per request. */
   dbTransactionsPerRequest: number | null
 }
@@ -336,10 +340,12 @@ async function loadOn(
     log(`  WARNING: the machine is ${Math.round(machineBusyBefore * 100)}% busy with other work`)
   const xacts0 = options.databaseUrl ? await pgTransactions(options.databaseUrl) : null
   const cpu0 = cpuSecondsOf(server.child.pid!) ?? NaN
+  const ticks0 = cpuTicks()
   const t0 = process.hrtime.bigint()
   const r = await load(spec)
   const t1 = process.hrtime.bigint()
   const cpu1 = cpuSecondsOf(server.child.pid!) ?? NaN
+  const machineBusyDuring = busyBetween(ticks0, cpuTicks())
   markWindow(server, t0, t1)
   const requests = Math.max(1, r.ok + r.non2xx)
   const xacts1 = xacts0 === null ? null : await pgTransactions(options.databaseUrl!)
@@ -347,6 +353,7 @@ async function loadOn(
     ...r,
     cpuMsPerRequest: ((cpu1 - cpu0) * 1000) / requests,
     machineBusyBefore,
+    machineBusyDuring,
     dbTransactionsPerRequest: xacts0 === null || xacts1 === null ? null : (xacts1 - xacts0) / requests,
   }
 }
@@ -675,7 +682,7 @@ async function benchSend(db: string, databaseUrl: string, fake: FakeMeta): Promi
   await fakeControl.reset(fake)
 
   // The baseline: got straight to the fake Meta, same payloads, same concurrency.
-  const baseline: Record<number, { rps: number; p99: number }[]> = {}
+  const baseline: Record<number, { rps: number; p99: number; cpuMsPerSend: number; machineBusy: number }[]> = {}
   for (const latency of latencies) {
     await fakeControl.stall(fake, latency)
     baseline[latency] = []
@@ -690,12 +697,17 @@ async function benchSend(db: string, databaseUrl: string, fake: FakeMeta): Promi
     await runJsonChild('got-direct', { ...gotSpec, duration: WARMUP })
     for (let i = 0; i < RUNS; i++) {
       await fakeControl.reset(fake)
-      const r = await runJsonChild<{ rps: number; p99: number; failed: number }>('got-direct', {
+      await waitQuiet(quick ? 5_000 : 20_000)
+      const ticks0 = cpuTicks()
+      const r = await runJsonChild<{ rps: number; p99: number; failed: number; cpuMsPerSend: number }>('got-direct', {
         ...gotSpec,
         duration: DURATION,
       })
-      log(`  got direct ${latency} ms run ${i + 1}: ${fmt(r.rps)} sends/s, p99 ${fmt(r.p99)} ms, failed ${r.failed}`)
-      baseline[latency].push(r)
+      const machineBusy = busyBetween(ticks0, cpuTicks())
+      log(
+        `  got direct ${latency} ms run ${i + 1}: ${fmt(r.rps)} sends/s, p99 ${fmt(r.p99)} ms, ${fmt(r.cpuMsPerSend, 2)} CPU ms/send, machine ${Math.round(machineBusy * 100)}% busy, failed ${r.failed}`,
+      )
+      baseline[latency].push({ ...r, machineBusy })
     }
   }
   await fakeControl.stall(fake, 0)
@@ -733,13 +745,27 @@ async function benchSend(db: string, databaseUrl: string, fake: FakeMeta): Promi
       baseline: fmt(median(b.map((r) => r.p99))),
       runs: runsText(s.map((r) => r.p99)),
     })
+    // Sends per CPU-second against the baseline's (its ratio, like the throughput's): what the
+    // service costs itself, whatever else shares the machine's two cores during its runs.
+    const cpu = medianOf(s, 'cpuMsPerRequest')
+    const cpuBase = median(b.map((r) => r.cpuMsPerSend))
     rows.push({
       metric: `Meta ${latency} ms: server CPU ms/send`,
-      value: fmt(medianOf(s, 'cpuMsPerRequest'), 2),
+      value: fmt(cpu, 2),
+      baseline: fmt(cpuBase, 2),
+      ratio: (cpuBase / cpu).toFixed(2),
       runs: runsText(
         s.map((r) => r.cpuMsPerRequest),
         2,
       ),
+    })
+    // Both cores at work in the service's runs means the load, PostgreSQL and the fake Meta take
+    // from the service what the baseline's run (the client and the fake Meta only) does not.
+    rows.push({
+      metric: `Meta ${latency} ms: machine CPU busy % (2 cores)`,
+      value: fmt(medianOf(s, 'machineBusyDuring') * 100),
+      baseline: fmt(median(b.map((r) => r.machineBusy)) * 100),
+      runs: runsText(s.map((r) => r.machineBusyDuring * 100)),
     })
     if (s[0].dbTransactionsPerRequest !== null)
       rows.push({
