@@ -1,4 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { MetaGraphClient } from '../src/meta/meta.client.js'
 import { MetaApiError, MetaUnreachableError } from '../src/meta/meta.errors.js'
 import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
@@ -102,16 +105,28 @@ describe('MetaGraphClient', () => {
     expect(err).toMatchObject({ message: 'Meta answered HTTP 502 without an error body', notSent: false })
   })
 
-  it('treats a 200 whose body is not JSON as unreachable, never as not sent (Meta may have taken it)', async () => {
-    meta.answerNextWith(200, 'OK')
-    const err = await client.sendText('50212345678', 'x').catch((e: unknown) => e)
-    expect(err).toBeInstanceOf(MetaUnreachableError)
-    expect(err).toMatchObject({ message: 'Meta answered HTTP 200 with a body that is not JSON', notSent: false })
+  it('treats a 200 without a JSON object as unreachable, never as not sent (Meta may have taken it)', async () => {
+    for (const body of ['OK', 'null', '']) {
+      meta.answerNextWith(200, body)
+      const err = await client.sendText('50212345678', 'x').catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(MetaUnreachableError)
+      expect(err).toMatchObject({ message: 'Meta answered HTTP 200 without a JSON object', notSent: false })
+    }
+  })
+
+  it('never takes an empty answer for an empty template list (that would mark every template removed)', async () => {
+    meta.answerNextWith(200, '')
+    await expect(client.listTemplates()).rejects.toBeInstanceOf(MetaUnreachableError)
   })
 
   it('says a refused connection never reached Meta, so sending again cannot double it', async () => {
+    // A port that was just free: nothing listens there.
+    const server = createServer().listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as AddressInfo
+    await new Promise((resolve) => server.close(resolve))
     const closed = new MetaGraphClient({
-      graphApiUrl: 'http://127.0.0.1:9', // the discard port: nothing listens here
+      graphApiUrl: `http://127.0.0.1:${port}`,
       apiVersion: 'v23.0',
       accessToken: meta.accessToken,
       phoneNumberId: meta.phoneNumberId,
@@ -123,14 +138,26 @@ describe('MetaGraphClient', () => {
     expect(err).toMatchObject({ notSent: true, message: "Meta's Graph API could not be reached (ECONNREFUSED)" })
   })
 
-  it('tells the caller once the request is written out, before Meta answers', async () => {
-    meta.stall(100)
-    const events: string[] = []
-    const sent = client
-      .sendText('50212345678', 'x', { messageId: 7, onWritten: () => events.push('written') })
-      .then(() => events.push('answered'))
+  it('tells the caller once the request is written out, long before Meta answers', async () => {
+    const patient = new MetaGraphClient({
+      graphApiUrl: meta.url,
+      apiVersion: 'v23.0',
+      accessToken: meta.accessToken,
+      phoneNumberId: meta.phoneNumberId,
+      businessAccountId: meta.businessAccountId,
+      timeoutMs: 5_000,
+    })
+    meta.stall(1_000) // Meta holds its answer (headers included) for a second
+    const started = performance.now()
+    let answered = false
+    let writtenAfter = Infinity
+    const sent = patient
+      .sendText('50212345678', 'x', { messageId: 7, onWritten: () => (writtenAfter = performance.now() - started) })
+      .then(() => (answered = true))
+    await vi.waitFor(() => expect(writtenAfter).toBeLessThan(Infinity), { timeout: 900 })
+    expect(answered).toBe(false)
+    expect(writtenAfter).toBeLessThan(900) // not when the answer came
     await sent
-    expect(events).toEqual(['written', 'answered'])
     expect(meta.requests.at(-1)!.body).toMatchObject({ biz_opaque_callback_data: 'wa-gateway:message:7' })
   })
 })

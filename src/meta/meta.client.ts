@@ -219,8 +219,9 @@ export class MetaGraphClient implements MetaApi {
     }
     const body = parseJson(answer.text)
     if (answer.statusCode >= 200 && answer.statusCode < 300) {
-      if (body === undefined) {
-        throw new MetaUnreachableError(`Meta answered HTTP ${answer.statusCode} with a body that is not JSON`)
+      // Not an object (no body, `null`, a proxy's page): Meta may still have taken a send.
+      if (typeof body !== 'object' || body === null) {
+        throw new MetaUnreachableError(`Meta answered HTTP ${answer.statusCode} without a JSON object`)
       }
       return body as T
     }
@@ -244,7 +245,10 @@ export class MetaGraphClient implements MetaApi {
       const chunks: Buffer[] = []
       stream.once('response', (response: { statusCode: number }) => (statusCode = response.statusCode))
       stream.on('data', (chunk: Buffer) => chunks.push(chunk))
-      stream.once('end', () => resolve({ statusCode, text: Buffer.concat(chunks).toString('utf8') }))
+      stream.once('end', () => {
+        resolve({ statusCode, text: Buffer.concat(chunks).toString('utf8') })
+        stream.destroy() // as got's promise API does; the 'error' listener stays for a late socket error
+      })
       stream.once('error', reject)
     })
   }
