@@ -27,12 +27,10 @@ const meta = new MetaGraphClient({
 
 const phone = (i: number) => `502${String(30_000_000 + i).padStart(8, '0')}`
 const content = 'Hello! Your service request has been received. A technician will contact you shortly.'
-const latencies: number[] = []
+let latencies: number[] = []
 let failed = 0
 let n = 0
-const cpu0 = process.cpuUsage()
-const started = performance.now()
-const until = started + spec.duration * 1000
+let until = 0
 
 async function loop() {
   while (performance.now() < until) {
@@ -46,6 +44,14 @@ async function loop() {
     }
   }
 }
+// Warm up in this process first (code optimised, sockets open), as the service is when measured.
+until = performance.now() + 1000
+await Promise.all(Array.from({ length: spec.connections }, loop))
+latencies = []
+failed = 0
+const cpu0 = process.cpuUsage()
+const started = performance.now()
+until = started + spec.duration * 1000
 await Promise.all(Array.from({ length: spec.connections }, loop))
 const duration = (performance.now() - started) / 1000
 const cpu = process.cpuUsage(cpu0)
