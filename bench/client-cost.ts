@@ -8,14 +8,11 @@
  * client alone takes, against the leanest client Node.js has.
  */
 import http from 'node:http'
-import { MetaGraphClient, metaRequests, type OutgoingTemplate } from '../src/meta/meta.client.js'
+import { metaRequests, type OutgoingTemplate } from '../src/meta/meta.client.js'
+import { fakeMetaClient, type FakeMetaSpec } from './fake-meta-client.js'
 
-const spec = JSON.parse(process.argv[2]) as {
+const spec = JSON.parse(process.argv[2]) as FakeMetaSpec & {
   client: 'got' | 'node:http'
-  graphApiUrl: string
-  apiVersion: string
-  accessToken: string
-  phoneNumberId: string
   requests: number
   concurrency: number
 }
@@ -27,14 +24,7 @@ const template: OutgoingTemplate = {
 }
 const phone = (i: number) => `502${String(30_000_000 + (i % 1000)).padStart(8, '0')}`
 
-const meta = new MetaGraphClient({
-  graphApiUrl: spec.graphApiUrl,
-  apiVersion: spec.apiVersion,
-  accessToken: spec.accessToken,
-  phoneNumberId: spec.phoneNumberId,
-  businessAccountId: '0',
-  timeoutMs: 15_000,
-})
+const meta = fakeMetaClient(spec)
 const agent = new http.Agent({ keepAlive: true })
 const url = `${spec.graphApiUrl}/${spec.apiVersion}/${spec.phoneNumberId}/messages`
 

@@ -4,26 +4,15 @@
  * concurrent loops, with nothing else around it. Reads one JSON argument, prints one JSON line:
  * {ok, failed, duration, rps, cpuMsPerSend, p50, p99, max}.
  */
-import { MetaGraphClient } from '../src/meta/meta.client.js'
+import { fakeMetaClient, type FakeMetaSpec } from './fake-meta-client.js'
 
-const spec = JSON.parse(process.argv[2]) as {
-  graphApiUrl: string
-  apiVersion: string
-  accessToken: string
-  phoneNumberId: string
+const spec = JSON.parse(process.argv[2]) as FakeMetaSpec & {
   connections: number
   duration: number
   numbers: number
 }
 
-const meta = new MetaGraphClient({
-  graphApiUrl: spec.graphApiUrl,
-  apiVersion: spec.apiVersion,
-  accessToken: spec.accessToken,
-  phoneNumberId: spec.phoneNumberId,
-  businessAccountId: '0',
-  timeoutMs: 15_000,
-})
+const meta = fakeMetaClient(spec)
 
 const phone = (i: number) => `502${String(30_000_000 + i).padStart(8, '0')}`
 const content = 'Hello! Your service request has been received. A technician will contact you shortly.'
