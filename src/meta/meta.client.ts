@@ -133,6 +133,13 @@ const TEMPLATE_PAGE_SIZE = 100
 /** A runaway `paging.next` loop stops here (100 × 100 templates is far above Meta's per-account cap). */
 const MAX_TEMPLATE_PAGES = 100
 
+/** What one call sends: a JSON body or query parameters, and who hears that it was written out. */
+interface CallOptions {
+  json?: object
+  searchParams?: Record<string, string | number>
+  onWritten?: () => void
+}
+
 /** A call's answer: the HTTP status and the body as text. */
 interface Answer {
   statusCode: number
@@ -206,11 +213,7 @@ export class MetaGraphClient implements MetaApi {
    * One call to the Graph API, resolving to its JSON body when Meta answered 2xx.
    * @throws MetaApiError when Meta refused it, MetaUnreachableError otherwise
    */
-  private async call<T>(
-    method: 'GET' | 'POST',
-    path: string,
-    options: { json?: object; searchParams?: Record<string, string | number>; onWritten?: () => void },
-  ): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
     let answer: Answer
     try {
       answer = await this.exchange(method, path, options)
@@ -232,11 +235,7 @@ export class MetaGraphClient implements MetaApi {
   private exchange(
     method: 'GET' | 'POST',
     path: string,
-    {
-      json,
-      searchParams,
-      onWritten,
-    }: { json?: object; searchParams?: Record<string, string | number>; onWritten?: () => void },
+    { json, searchParams, onWritten }: CallOptions,
   ): Promise<Answer> {
     return new Promise((resolve, reject) => {
       const stream = this.http.stream(path, { method, json, searchParams })
