@@ -29,11 +29,9 @@ interface Shareable {
   contentType: string
 }
 
-interface Entry {
+interface Entry extends Shareable {
   /** The database's snapshot read before the answer was computed. */
   version: string
-  body: string
-  contentType: string
   bytes: number
 }
 
