@@ -390,6 +390,10 @@ describe('GraphQLResponseCache', () => {
     }
     return r as never
   }
+  /** Lets the promise chains started so far run to their next wait. */
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
+  }
   /** The cache over a snapshot the test moves, and an "Apollo" that answers with its run count. */
   function setup(maxBytes = 1 << 20) {
     let snapshot = 1
@@ -411,9 +415,6 @@ describe('GraphQLResponseCache', () => {
         return `answer ${++runs}`
       },
     )
-    const settle = async () => {
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
-    }
     return {
       handle,
       reads,
@@ -505,9 +506,6 @@ describe('GraphQLResponseCache', () => {
         return `answer ${n}`
       },
     )
-    const settle = async () => {
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
-    }
     /** Starts a request and answers its snapshot read; the answer is still to come. */
     const arrive = async () => {
       const answer = handle(request(), reply())
@@ -556,9 +554,6 @@ describe('GraphQLResponseCache', () => {
         return outcome
       },
     )
-    const settle = async () => {
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r))
-    }
     const together = async (n: number) => {
       const answers = Array.from({ length: n }, () => handle(request(), reply()).catch((err: Error) => err.message))
       await settle()
