@@ -1,9 +1,10 @@
 /**
  * A/B of the GraphQL read between two source trees (e.g. a snapshot before and after a change,
- * see bench/snapshot.sh): both services built and run as `npm start` does (dist/, see bench/lib.ts
- * `build`), up at once on the same seeded PostgreSQL database, runs
- * interleaved so that drift on the machine hits both alike. Reports requests/s, p50/p99 and the
- * server's CPU time per request.
+ * see bench/snapshot.sh): both services built and run as each tree's `npm start` does (dist/, with
+ * that tree's node arguments, so a start flag can be compared too), up at once on the same seeded
+ * PostgreSQL database, runs interleaved so that drift on the machine hits both alike. Reports
+ * requests/s, p50/p99, the server's CPU time per request and its peak RSS. The environment passes
+ * through (e.g. `GRAPHQL_RESPONSE_CACHE_MB=0` for reads that miss the response cache).
  *
  *   npx tsx bench/ab.ts /tmp/before /tmp/after [--runs 5] [--duration 5] [--connections 50]
  */
@@ -21,8 +22,9 @@ import {
   freePort,
   median,
   runJsonChild,
-  SERVICE_ARGS,
+  rssOf,
   serviceEnv,
+  startCommandOf,
   stop,
   waitFor,
   waitQuiet,
@@ -60,10 +62,12 @@ try {
   const services = []
   for (const root of roots) {
     const port = await freePort()
-    const child = spawn(process.execPath, SERVICE_ARGS, {
+    const start = startCommandOf(root)
+    const child = spawn(process.execPath, start.args, {
       cwd: root,
       env: {
         ...serviceEnv(port, databaseUrl),
+        ...start.env,
         WHATSAPP_ACCESS_TOKEN: 'EAAG-ab-test',
         WHATSAPP_PHONE_NUMBER_ID: '1',
         WHATSAPP_BUSINESS_ACCOUNT_ID: '2',
@@ -96,12 +100,13 @@ try {
     }
   }
   for (const s of services) {
+    const peak = rssOf(s.child.pid!)?.hwm ?? NaN
     const m = (f: (r: (typeof s.results)[number]) => number) => median(s.results.map(f))
     console.log(
       `${s.root}: median ${fmt(m((r) => r.rps))} req/s, p50 ${fmt(m((r) => r.p50))} ms, p99 ${fmt(m((r) => r.p99))} ms, ${fmt(
         m((r) => r.cpu),
         2,
-      )} CPU ms/req`,
+      )} CPU ms/req, peak RSS ${fmt(peak)} MB`,
     )
     await stop(s.child)
   }

@@ -12,9 +12,9 @@ import { createInterface } from 'node:readline'
 export const BENCH_DIR = import.meta.dirname
 /** The service's source tree (`BENCH_ROOT` to measure another checkout, e.g. a clean worktree). */
 export const ROOT = path.resolve(process.env.BENCH_ROOT ?? path.join(BENCH_DIR, '..'))
-/** How `npm start` runs the built service: the environment and node arguments of package.json's start script. */
-export const { SERVICE_ENV, SERVICE_ARGS } = (() => {
-  const start: string = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts.start
+/** How `npm start` runs the built service in `root`: the environment and node arguments of its package.json's start script. */
+export function startCommandOf(root: string): { env: Record<string, string>; args: string[] } {
+  const start: string = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start
   const match = /((?:\w+=\S+\s+)*)exec node (.+)$/.exec(start)
   if (!match) throw new Error(`cannot read the node arguments from the start script: ${start}`)
   const env = Object.fromEntries(
@@ -25,8 +25,11 @@ export const { SERVICE_ENV, SERVICE_ARGS } = (() => {
           .map((a) => a.split('=', 2))
       : [],
   )
-  return { SERVICE_ENV: env as Record<string, string>, SERVICE_ARGS: match[2].split(/\s+/) }
-})()
+  return { env, args: match[2].split(/\s+/) }
+}
+
+/** How `npm start` runs this tree's service (see {@link startCommandOf}). */
+export const { env: SERVICE_ENV, args: SERVICE_ARGS } = startCommandOf(ROOT)
 
 /**
  * Compiles what the suite runs, so that every process runs plain JavaScript as in production: the
