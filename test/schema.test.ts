@@ -10,6 +10,8 @@ import { buildSchema, lexicographicSortSchema, printSchema } from 'graphql'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createRequire } from 'node:module'
+import { patchQueryCompilerLoading } from '../src/db/cli.js'
 import { adapterFactoryFor, EMBEDDED_SHARED_BUFFERS, openDatabase } from '../src/db/database.js'
 import {
   applyMigrations,
@@ -204,4 +206,36 @@ it('applyMigrations reports nothing to do on an up-to-date database', async () =
   const factory = new PrismaPGlite(new PGlite())
   expect((await applyMigrations(factory)).length).toBeGreaterThan(0)
   expect(await applyMigrations(factory)).toEqual([])
+})
+
+describe('the generated Prisma client', () => {
+  const classFile = path.join(import.meta.dirname, '..', 'src', 'generated', 'prisma', 'internal', 'class.ts')
+  const generated = `config.compilerWasm = {
+  getQueryCompilerWasmModule: async () => {
+    const { wasm } = await import("@prisma/client/runtime/query_compiler_fast_bg.postgresql.wasm-base64.mjs")
+    return await decodeBase64AsWasm(wasm)
+  },
+}`
+
+  it('reads its query compiler instead of importing the base64 module, which would stay loaded', () => {
+    const patched = patchQueryCompilerLoading(generated, createRequire(classFile))
+    expect(patched).not.toContain('await import("@prisma/client/runtime/query_compiler')
+    expect(patched).toContain(
+      `resolve("@prisma/client/runtime/query_compiler_fast_bg.postgresql.wasm-base64.mjs"), 'latin1')\n    return await decodeBase64AsWasm(`,
+    )
+    // npm ci's generate patched the client every test here runs on.
+    const current = readFileSync(classFile, 'utf8')
+    expect(current).toContain('Patched by src/db/cli.ts')
+    expect(current).not.toMatch(/await import\("@prisma\/client\/runtime\/query_compiler_[\w.]+wasm-base64/)
+  })
+
+  it('refuses to generate when the code to patch changed, instead of a client that fails later', () => {
+    const require = createRequire(classFile)
+    expect(() => patchQueryCompilerLoading(generated.replace('const { wasm }', 'const { bytes }'), require)).toThrow(
+      /query compiler import in internal\/class.ts changed/,
+    )
+    expect(() => patchQueryCompilerLoading(generated.replace('postgresql.wasm-base64', 'postgresql'), require)).toThrow(
+      /query compiler import/,
+    )
+  })
 })

@@ -6,7 +6,9 @@
  *   tsx src/db/cli.ts migrate deploy           apply pending migrations to DATABASE_URL's database
  *   tsx src/db/cli.ts migrate check            fail when schema.prisma has changes no migration holds
  */
+import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
+import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { loadDatabaseConfig } from '../config.js'
@@ -27,7 +29,39 @@ export async function generateClient(schemaPath = SCHEMA_PATH): Promise<void> {
   for (const generator of generators) {
     await generator.generate()
     generator.stop()
+    const classFile = path.join(generator.config.output.value, 'internal', 'class.ts')
+    writeFileSync(classFile, patchQueryCompilerLoading(readFileSync(classFile, 'utf8'), createRequire(classFile)))
   }
+}
+
+const COMPILER_IMPORT =
+  /const \{ wasm \} = await import\("(@prisma\/client\/runtime\/query_compiler_[\w.]+\.wasm-base64\.mjs)"\)\n(\s*)return await decodeBase64AsWasm\(wasm\)/
+
+/**
+ * The generated client imports its query compiler from a module that holds the WebAssembly in
+ * base64 (4.6 MB). A module once imported stays loaded, and V8 keeps its source text and the string
+ * literal: ~9 MB of heap for the life of every process. This makes the client read that file,
+ * decode it and let the text go instead. Throws when the generated code or that file no longer look
+ * as expected (a Prisma upgrade), rather than leave a client that fails at its first query.
+ */
+export function patchQueryCompilerLoading(classSource: string, require: NodeJS.Require): string {
+  const found = COMPILER_IMPORT.exec(classSource)
+  if (!found) throw new Error('generate: the query compiler import in internal/class.ts changed; update cli.ts')
+  const [statement, specifier, indent] = found
+  if (
+    !/^const wasm = "[A-Za-z0-9+/]+=*";\s*export \{ wasm \}\s*$/.test(
+      readFileSync(require.resolve(specifier), 'latin1'),
+    )
+  )
+    throw new Error(`generate: ${specifier} is no longer one base64 string literal; update cli.ts`)
+  const read = [
+    `// Patched by src/db/cli.ts (patchQueryCompilerLoading): read once, not imported and kept.`,
+    `const { readFile } = await import('node:fs/promises')`,
+    `const { createRequire } = await import('node:module')`,
+    `const text = await readFile(createRequire(import.meta.url).resolve(${JSON.stringify(specifier)}), 'latin1')`,
+    `return await decodeBase64AsWasm(text.slice(text.indexOf('"') + 1, text.lastIndexOf('"')))`,
+  ]
+  return classSource.replace(statement, read.join(`\n${indent}`))
 }
 
 async function main(args: string[]): Promise<number> {
