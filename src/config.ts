@@ -5,7 +5,8 @@ import { PROJECT_ROOT } from './project-root.js'
 /** Where the service keeps its data: the embedded PGlite database, or a PostgreSQL server. */
 export type DatabaseConfig =
   | { kind: 'pglite'; dataDir: string | null } // null: in memory (tests, throw-away runs)
-  | { kind: 'postgres'; url: string }
+  /** `statementCacheSize`: hot statements prepared per connection (see StatementNames); 0: none. */
+  | { kind: 'postgres'; url: string; statementCacheSize?: number }
 
 /** How the service reaches Meta: the real Graph API, or the in-process simulator for development. */
 export type MetaConfig =
@@ -136,17 +137,34 @@ const envSchema = z.object({
   ),
 })
 
-/** Parses DATABASE_URL: unset → embedded PGlite in ./data/pglite; `postgres(ql)://` → PostgreSQL;
+/** The statements each PostgreSQL connection keeps prepared, unless DATABASE_URL says otherwise. */
+export const DEFAULT_STATEMENT_CACHE_SIZE = 100
+
+/** Parses DATABASE_URL: unset → embedded PGlite in ./data/pglite; `postgres(ql)://` → PostgreSQL
+ * (with Prisma's URL parameters `statement_cache_size=N` and `pgbouncer=true`, which means 0);
  * `file:<dir>` → PGlite in that folder; `memory:` → PGlite in memory. */
 export function parseDatabaseUrl(url: string | undefined): DatabaseConfig | string {
   if (url === undefined) return { kind: 'pglite', dataDir: DEFAULT_DATA_DIR }
   if (/^postgres(ql)?:\/\//.test(url)) {
+    let parsed: URL
     try {
-      new URL(url)
+      parsed = new URL(url)
     } catch {
       return 'DATABASE_URL: is not a valid postgres:// URL'
     }
-    return { kind: 'postgres', url }
+    let statementCacheSize = DEFAULT_STATEMENT_CACHE_SIZE
+    const size = parsed.searchParams.get('statement_cache_size')
+    if (size !== null) {
+      if (!/^\d+$/.test(size)) return 'DATABASE_URL: statement_cache_size must be a whole number (0: none)'
+      statementCacheSize = Number(size)
+    }
+    // PgBouncer in transaction mode may give each statement another server connection.
+    if (parsed.searchParams.get('pgbouncer') === 'true') statementCacheSize = 0
+    if (!parsed.searchParams.has('statement_cache_size') && !parsed.searchParams.has('pgbouncer'))
+      return { kind: 'postgres', url, statementCacheSize }
+    parsed.searchParams.delete('statement_cache_size')
+    parsed.searchParams.delete('pgbouncer')
+    return { kind: 'postgres', url: parsed.toString(), statementCacheSize }
   }
   if (url === 'memory:') return { kind: 'pglite', dataDir: null }
   if (url.startsWith('file:') && url.length > 5) return { kind: 'pglite', dataDir: path.resolve(url.slice(5)) }

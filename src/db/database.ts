@@ -6,8 +6,9 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils'
 import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
-import type { DatabaseConfig } from '../config.js'
+import { type DatabaseConfig, DEFAULT_STATEMENT_CACHE_SIZE } from '../config.js'
 import { PrismaClient } from '../generated/prisma/client.js'
+import { StatementNames } from './prepared-statements.js'
 import { applyMigrations, readMigrations } from './schema-engine.js'
 
 export type { PrismaClient }
@@ -19,7 +20,11 @@ export async function adapterFactoryFor(
   if (config.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: config.url, max: 10 })
     pool.on('error', ignoreIdleClientError)
-    return { factory: new PrismaPg(pool), close: () => pool.end() }
+    const max = config.statementCacheSize ?? DEFAULT_STATEMENT_CACHE_SIZE
+    if (max === 0) return { factory: new PrismaPg(pool), close: () => pool.end() }
+    const names = new StatementNames({ max })
+    names.watch(pool)
+    return { factory: new PrismaPg(pool, { statementNameGenerator: names.nameFor }), close: () => pool.end() }
   }
   const pglite = await openPGlite(config.dataDir)
   return { factory: new PrismaPGlite(pglite), close: () => pglite.close() }
