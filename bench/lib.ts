@@ -3,7 +3,7 @@
  * generators), RSS sampling, statistics and the tables the suite prints.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import path from 'node:path'
@@ -101,6 +101,21 @@ export function cpuSecondsOf(pid: number): number | null {
   } catch {
     return null
   }
+}
+
+/** CPU time (s) of every PostgreSQL process on the machine so far: the server's backends and its own. */
+export function postgresCpuSeconds(): number {
+  let sum = 0
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue
+    } catch {
+      continue
+    }
+    sum += cpuSecondsOf(Number(pid)) ?? 0
+  }
+  return sum
 }
 
 /** The machine's CPU time so far, all cores: idle and in all (clock ticks). */

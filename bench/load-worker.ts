@@ -33,6 +33,8 @@ export interface LoadResult {
   p99: number
   max: number
   statusCodes: Record<string, number>
+  /** This load process's own CPU time over the run (ms): generating load costs the machine too. */
+  cpuMs: number
 }
 
 const spec = JSON.parse(process.argv[2]) as LoadSpec
@@ -95,6 +97,7 @@ function requestsFor(spec: LoadSpec): autocannon.Request[] {
   }
 }
 
+const cpu0 = process.cpuUsage()
 const result = await autocannon({
   url: spec.url,
   connections: spec.connections,
@@ -102,6 +105,8 @@ const result = await autocannon({
   requests: requestsFor(spec),
   timeout: 30,
 })
+
+const cpu = process.cpuUsage(cpu0)
 
 const codes: Record<string, number> = {}
 for (const [code, { count }] of Object.entries(result.statusCodeStats ?? {})) codes[code] = Number(count)
@@ -118,5 +123,6 @@ const out: LoadResult = {
   p99: result.latency.p99,
   max: result.latency.max,
   statusCodes: codes,
+  cpuMs: (cpu.user + cpu.system) / 1000,
 }
 process.stdout.write(`${JSON.stringify(out)}\n`)
