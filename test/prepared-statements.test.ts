@@ -27,6 +27,15 @@ describe('StatementNames', () => {
     expect(names.size).toBe(2)
   })
 
+  it('never names a list of values (one text per list length) or a very long text', () => {
+    const names = new StatementNames({ max: 10, after: 1 })
+    expect(names.nameFor(q('SELECT * FROM "m" WHERE "id" IN ($1,$2,$3)'))).toBe('')
+    expect(names.nameFor(q('SELECT * FROM "m" WHERE "id" in ( $1, $2)'))).toBe('')
+    expect(names.nameFor(q(`SELECT 1 -- ${'x'.repeat(20_000)}`))).toBe('')
+    expect(names.nameFor(q('SELECT * FROM "m" WHERE "id" IN ($1)'))).not.toBe('')
+    expect(names.size).toBe(1)
+  })
+
   it('gives a retired statement a new name, and only that one', () => {
     const names = new StatementNames({ max: 5, after: 1 })
     const one = names.nameFor(q('SELECT 1'))
@@ -112,5 +121,34 @@ describe.runIf(TEST_DATABASE.kind === 'postgres')('prepared statements on Postgr
     expect(await star()).toEqual([{ a: 1, b: 2 }])
     // Prepared again under its next name (the failed statement's connection may have been replaced).
     expect((await prepared()).filter((n) => n.endsWith('_1'))).toHaveLength(1)
+  })
+
+  it('does the same inside transactions, whose connection goes back to the pool after a failure', async () => {
+    await admin.query('CREATE TABLE probe_tx (a int); INSERT INTO probe_tx VALUES (1)')
+    const star = () =>
+      prisma.$transaction([prisma.$queryRawUnsafe<Record<string, unknown>[]>('SELECT * FROM probe_tx')])
+    for (let i = 0; i < 4; i++) expect(await star()).toEqual([[{ a: 1 }]])
+    await admin.query('ALTER TABLE probe_tx ADD COLUMN b int DEFAULT 2')
+    await expect(star()).rejects.toThrow(/cached plan must not change result type/)
+    expect(await star()).toEqual([[{ a: 1, b: 2 }]])
+    expect(await star()).toEqual([[{ a: 1, b: 2 }]])
+  })
+
+  it('stops naming statements when they do not stay on their connection (a pooler in transaction mode)', async () => {
+    const other = await adapterFactoryFor({ kind: 'postgres', url: database.url })
+    const client = new Client({ adapter: other.factory })
+    try {
+      const select = () => client.$queryRawUnsafe('SELECT a FROM probe ORDER BY a')
+      for (let i = 0; i < 4; i++) await select()
+      // What a pooler does: the next statement runs where ours was never prepared.
+      await client.$executeRawUnsafe('DEALLOCATE ALL')
+      await expect(select()).rejects.toThrow(/does not exist/)
+      for (let i = 0; i < 4; i++) expect(await select()).toEqual([{ a: 1 }])
+      const names = await client.$queryRawUnsafe<{ name: string }[]>('SELECT name FROM pg_prepared_statements')
+      expect(names).toEqual([])
+    } finally {
+      await client.$disconnect()
+      await other.close()
+    }
   })
 })

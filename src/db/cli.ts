@@ -61,7 +61,7 @@ export function patchQueryCompilerLoading(classSource: string, require: NodeJS.R
     `const text = await readFile(createRequire(import.meta.url).resolve(${JSON.stringify(specifier)}), 'latin1')`,
     `return await decodeBase64AsWasm(text.slice(text.indexOf('"') + 1, text.lastIndexOf('"')))`,
   ]
-  return classSource.replace(statement, read.join(`\n${indent}`))
+  return classSource.replace(statement, () => read.join(`\n${indent}`))
 }
 
 async function main(args: string[]): Promise<number> {
