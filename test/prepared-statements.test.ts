@@ -126,12 +126,12 @@ describe.runIf(TEST_DATABASE.kind === 'postgres')('prepared statements on Postgr
   it('does the same inside transactions, whose connection goes back to the pool after a failure', async () => {
     await admin.query('CREATE TABLE probe_tx (a int); INSERT INTO probe_tx VALUES (1)')
     const star = () =>
-      prisma.$transaction([prisma.$queryRawUnsafe<Record<string, unknown>[]>('SELECT * FROM probe_tx')])
-    for (let i = 0; i < 4; i++) expect(await star()).toEqual([[{ a: 1 }]])
+      prisma.$transaction(async (tx) => tx.$queryRawUnsafe<Record<string, unknown>[]>('SELECT * FROM probe_tx'))
+    for (let i = 0; i < 4; i++) expect(await star()).toEqual([{ a: 1 }])
     await admin.query('ALTER TABLE probe_tx ADD COLUMN b int DEFAULT 2')
     await expect(star()).rejects.toThrow(/cached plan must not change result type/)
-    expect(await star()).toEqual([[{ a: 1, b: 2 }]])
-    expect(await star()).toEqual([[{ a: 1, b: 2 }]])
+    expect(await star()).toEqual([{ a: 1, b: 2 }])
+    expect(await star()).toEqual([{ a: 1, b: 2 }])
   })
 
   it('stops naming statements when they do not stay on their connection (a pooler in transaction mode)', async () => {
