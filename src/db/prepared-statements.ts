@@ -36,7 +36,7 @@ const VALUE_LIST = /\bIN\s*\(\s*\$\d+\s*,/i
  * {@link retire} gives the statement a new name, so the next execution prepares it afresh instead
  * of failing on that connection until it closes. When PostgreSQL says a statement we prepared does
  * not exist, or one we prepare exists already, the connections are not ours alone (a pooler such as
- * PgBouncer in transaction mode): naming stops for good ({@link disabled}).
+ * PgBouncer in transaction mode): naming stops for good.
  */
 export class StatementNames {
   private readonly seen = new Map<string, number>()
@@ -75,11 +75,6 @@ export class StatementNames {
   /** How many statements are named now. */
   get size(): number {
     return this.names.size
-  }
-
-  /** True once PostgreSQL showed that statements do not stay on the connection that prepared them. */
-  get disabled(): boolean {
-    return this.stopped
   }
 
   /**
