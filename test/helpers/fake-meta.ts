@@ -8,6 +8,9 @@ import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { MetaErrorBody, MetaSendMessageRequest, MetaTemplate } from '../../src/meta/meta.types.js'
+import { DOWNLOAD_PATH, FakeMetaMedia, MEDIA_KINDS, need, Refusal, type MediaKind } from './fake-meta-media.js'
+
+export { generatedChunks, type GeneratedMedia, type UploadRecord } from './fake-meta-media.js'
 
 export interface MetaErrorFixture {
   status: number
@@ -16,108 +19,67 @@ export interface MetaErrorFixture {
 
 const trace = () => `A${randomBytes(10).toString('base64url')}`
 
+/** A Meta error body: `(#code) title` with `error_data.details` when given. */
+const metaError = (status: number, code: number, message: string, details?: string, extra = {}): MetaErrorFixture => ({
+  status,
+  body: {
+    error: {
+      message,
+      type: 'OAuthException',
+      code,
+      ...extra,
+      ...(details === undefined ? {} : { error_data: { messaging_product: 'whatsapp', details } }),
+      fbtrace_id: trace(),
+    },
+  } as MetaErrorBody,
+})
+
 /** Meta's error bodies, as documented. */
 export const META_ERRORS = {
-  undeliverable: (): MetaErrorFixture => ({
+  undeliverable: () => metaError(400, 131026, '(#131026) Message Undeliverable', 'Message Undeliverable.'),
+  templateMissing: () =>
+    metaError(
+      404,
+      132001,
+      '(#132001) Template name does not exist in the translation',
+      'template name (x) does not exist in es',
+    ),
+  paramCountMismatch: () =>
+    metaError(
+      400,
+      132000,
+      '(#132000) Number of parameters does not match the expected number of params',
+      'body: number of localizable_params (1) does not match the expected number of params (2)',
+    ),
+  tokenExpired: () =>
+    metaError(401, 190, 'Error validating access token: Session has expired.', undefined, { error_subcode: 463 }),
+  pairRate: () =>
+    metaError(
+      400,
+      131056,
+      '(#131056) (Business Account, Consumer Account) pair rate limit hit',
+      'Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.',
+    ),
+  serverError: () => metaError(500, 1, 'An unknown error has occurred.', undefined, { is_transient: true }),
+  throttled: () =>
+    metaError(400, 130429, '(#130429) Rate limit hit', 'Cloud API message throughput has been reached.', {
+      error_subcode: 2494055,
+    }),
+  invalidParameter: (details: string) => metaError(400, 100, '(#100) Invalid parameter', details),
+  /** Outside a documented limit (interactive messages, captions). */
+  parameterValueNotValid: (details: string) =>
+    metaError(400, 131009, '(#131009) Parameter value is not valid', details),
+  /** An upload of a type or size Meta does not take. */
+  mediaUploadError: (details: string) => metaError(400, 131053, '(#131053) Media upload error', details),
+  /** A path or object id Graph does not know (an unknown or expired media id, a mistyped edge). */
+  unknownObject: (method: string | undefined, id: string): MetaErrorFixture => ({
     status: 400,
     body: {
       error: {
-        message: '(#131026) Message Undeliverable',
-        type: 'OAuthException',
-        code: 131026,
-        error_data: { messaging_product: 'whatsapp', details: 'Message Undeliverable.' },
-        fbtrace_id: trace(),
-      },
-    },
-  }),
-  templateMissing: (): MetaErrorFixture => ({
-    status: 404,
-    body: {
-      error: {
-        message: '(#132001) Template name does not exist in the translation',
-        type: 'OAuthException',
-        code: 132001,
-        error_data: { messaging_product: 'whatsapp', details: 'template name (x) does not exist in es' },
-        fbtrace_id: trace(),
-      },
-    },
-  }),
-  paramCountMismatch: (): MetaErrorFixture => ({
-    status: 400,
-    body: {
-      error: {
-        message: '(#132000) Number of parameters does not match the expected number of params',
-        type: 'OAuthException',
-        code: 132000,
-        error_data: {
-          messaging_product: 'whatsapp',
-          details: 'body: number of localizable_params (1) does not match the expected number of params (2)',
-        },
-        fbtrace_id: trace(),
-      },
-    },
-  }),
-  tokenExpired: (): MetaErrorFixture => ({
-    status: 401,
-    body: {
-      error: {
-        message: 'Error validating access token: Session has expired.',
-        type: 'OAuthException',
-        code: 190,
-        error_subcode: 463,
-        fbtrace_id: trace(),
-      },
-    },
-  }),
-  pairRate: (): MetaErrorFixture => ({
-    status: 400,
-    body: {
-      error: {
-        message: '(#131056) (Business Account, Consumer Account) pair rate limit hit',
-        type: 'OAuthException',
-        code: 131056,
-        error_data: {
-          messaging_product: 'whatsapp',
-          details:
-            'Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.',
-        },
-        fbtrace_id: trace(),
-      },
-    },
-  }),
-  serverError: (): MetaErrorFixture => ({
-    status: 500,
-    body: {
-      error: {
-        message: 'An unknown error has occurred.',
-        type: 'OAuthException',
-        code: 1,
-        is_transient: true,
-        fbtrace_id: trace(),
-      },
-    } as MetaErrorBody,
-  }),
-  throttled: (): MetaErrorFixture => ({
-    status: 400,
-    body: {
-      error: {
-        message: '(#130429) Rate limit hit',
-        type: 'OAuthException',
-        code: 130429,
-        error_subcode: 2494055,
-        error_data: { messaging_product: 'whatsapp', details: 'Cloud API message throughput has been reached.' },
-        fbtrace_id: trace(),
-      },
-    },
-  }),
-  invalidParameter: (details: string): MetaErrorFixture => ({
-    status: 400,
-    body: {
-      error: {
-        message: '(#100) Invalid parameter',
-        type: 'OAuthException',
+        message: `Unsupported ${String(method).toLowerCase()} request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
+        type: 'GraphMethodException',
         code: 100,
-        error_data: { messaging_product: 'whatsapp', details },
+        error_subcode: 33,
         fbtrace_id: trace(),
       },
     },
@@ -140,54 +102,133 @@ export interface FakeMetaOptions {
   templates?: MetaTemplate[]
   /** Templates per page when the client does not ask for fewer. */
   maxPageSize?: number
+  /** How long a media look-up's download URL works (default 5 minutes, as Meta). */
+  mediaUrlTtlMs?: number
 }
 
-/** Checks a send body the way Meta does; returns what is wrong, or null. */
-function problemWithSend(body: unknown): string | null {
-  const b = body as Partial<MetaSendMessageRequest> & Record<string, unknown>
-  if (typeof b !== 'object' || b === null) return 'body must be a JSON object'
-  if (b.messaging_product !== 'whatsapp') return 'messaging_product must be whatsapp'
-  if (b.recipient_type !== undefined && b.recipient_type !== 'individual') return 'recipient_type must be individual'
-  if (typeof b.to !== 'string' || !/^\d{8,15}$/.test(b.to)) return 'to must be a phone number in digits'
+const isWamid = (v: unknown) => typeof v === 'string' && v.startsWith('wamid.') && v.length > 6
+const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** A required (or optional) string: 100 when missing or not a string, 131009 when over `max` characters. */
+function needString(v: unknown, where: string, max: number, optional = false): void {
+  if (v === undefined && optional) return
+  need(typeof v === 'string' && v.length > 0, `${where} must be a non-empty string`)
+  need([...v].length <= max, `${where} is over ${max} characters`, 131009)
+}
+
+/** Reply buttons and lists within Meta's documented limits (other interactive types are not faked). */
+function checkInteractive(i: unknown): void {
+  need(isObject(i), 'interactive must be an object')
+  need(i.type === 'button' || i.type === 'list', `interactive.type ${String(i.type)} is not supported`)
+  need(isObject(i.body), 'interactive.body is required')
+  needString(i.body.text, 'interactive.body.text', 1024)
+  if (i.footer !== undefined) needString(i.footer?.text, 'interactive.footer.text', 60)
+  if (i.header !== undefined) {
+    need(isObject(i.header) && i.header.type === 'text', 'interactive.header.type must be text')
+    needString(i.header.text, 'interactive.header.text', 60)
+  }
+  const a = i.action
+  need(isObject(a), 'interactive.action is required')
+  if (i.type === 'button') {
+    need(Array.isArray(a.buttons), 'interactive.action.buttons must be an array')
+    need(a.buttons.length >= 1 && a.buttons.length <= 3, 'a reply button message has 1 to 3 buttons', 131009)
+    for (const [n, b] of a.buttons.entries()) {
+      need(isObject(b) && b.type === 'reply' && isObject(b.reply), `buttons[${n}] must be {type: 'reply', reply}`)
+      needString(b.reply.id, `buttons[${n}].reply.id`, 256)
+      needString(b.reply.title, `buttons[${n}].reply.title`, 20)
+    }
+    const unique = (key: string) => new Set(a.buttons.map((b: any) => b.reply[key])).size === a.buttons.length
+    need(unique('id'), 'button ids must be unique', 131009)
+    return need(unique('title'), 'button titles must be unique', 131009)
+  }
+  needString(a.button, 'interactive.action.button', 20)
+  need(Array.isArray(a.sections), 'interactive.action.sections must be an array')
+  need(a.sections.length >= 1 && a.sections.length <= 10, 'a list has 1 to 10 sections', 131009)
+  const rowIds: string[] = []
+  for (const [n, s] of a.sections.entries()) {
+    need(isObject(s) && Array.isArray(s.rows) && s.rows.length > 0, `sections[${n}].rows must be a non-empty array`)
+    needString(s.title, `sections[${n}].title`, 24, a.sections.length === 1)
+    for (const [m, r] of s.rows.entries()) {
+      const where = `sections[${n}].rows[${m}]`
+      need(isObject(r), `${where} must be an object`)
+      needString(r.id, `${where}.id`, 200)
+      needString(r.title, `${where}.title`, 24)
+      needString(r.description, `${where}.description`, 72, true)
+      rowIds.push(r.id)
+    }
+  }
+  need(rowIds.length <= 10, `a list has at most 10 rows in all, not ${rowIds.length}`, 131009)
+  need(new Set(rowIds).size === rowIds.length, 'row ids must be unique', 131009)
+}
+
+/** Checks a send body the way Meta does; throws a Refusal saying what is wrong. */
+function checkSend(b: unknown, checkMedia: (kind: MediaKind, value: unknown) => void): void {
+  need(isObject(b), 'body must be a JSON object')
+  need(b.messaging_product === 'whatsapp', 'messaging_product must be whatsapp')
+  need(b.recipient_type === undefined || b.recipient_type === 'individual', 'recipient_type must be individual')
+  need(typeof b.to === 'string' && /^\d{8,15}$/.test(b.to), 'to must be a phone number in digits')
+  need(b.context === undefined || isWamid(b.context?.message_id), 'context.message_id must be a wamid')
   if (b.type === 'text') {
-    const text = b.text as { body?: unknown; preview_url?: unknown } | undefined
-    if (typeof text?.body !== 'string' || text.body.length === 0 || text.body.length > 4096)
-      return 'text.body is invalid'
-    if (text.preview_url !== undefined && typeof text.preview_url !== 'boolean')
-      return 'text.preview_url must be a boolean'
-    return null
+    const text = b.text
+    need(typeof text?.body === 'string' && text.body.length > 0 && text.body.length <= 4096, 'text.body is invalid')
+    return need(['undefined', 'boolean'].includes(typeof text.preview_url), 'text.preview_url must be a boolean')
   }
   if (b.type === 'template') {
-    const t = b.template as { name?: unknown; language?: { code?: unknown }; components?: unknown } | undefined
-    if (typeof t?.name !== 'string' || !t.name) return 'template.name is required'
-    if (typeof t.language?.code !== 'string') return 'template.language.code is required'
-    if (t.components !== undefined) {
-      if (!Array.isArray(t.components)) return 'template.components must be an array'
-      for (const c of t.components as Record<string, unknown>[]) {
-        if (!['header', 'body', 'button'].includes(String(c.type))) return `component type ${String(c.type)} is invalid`
-        if (!Array.isArray(c.parameters)) return 'component parameters must be an array'
-        if (c.type === 'button' && (typeof c.sub_type !== 'string' || c.index === undefined))
-          return 'button components need sub_type and index'
-      }
+    const t = b.template
+    need(typeof t?.name === 'string' && t.name, 'template.name is required')
+    need(typeof t.language?.code === 'string', 'template.language.code is required')
+    if (t.components === undefined) return
+    need(Array.isArray(t.components), 'template.components must be an array')
+    for (const c of t.components) {
+      need(['header', 'body', 'button'].includes(String(c?.type)), `component type ${String(c?.type)} is invalid`)
+      need(Array.isArray(c.parameters), 'component parameters must be an array')
+      if (c.type === 'button')
+        need(typeof c.sub_type === 'string' && c.index !== undefined, 'button components need sub_type and index')
     }
-    return null
+    return
   }
-  return `type ${String(b.type)} is not supported`
+  if (MEDIA_KINDS.includes(b.type)) return checkMedia(b.type, b[b.type])
+  if (b.type === 'location') {
+    const l = b.location
+    need(isObject(l), 'location must be an object')
+    const within = (v: unknown, max: number) => typeof v === 'number' && Number.isFinite(v) && Math.abs(v) <= max
+    need(within(l.latitude, 90), 'location.latitude must be a number from -90 to 90')
+    need(within(l.longitude, 180), 'location.longitude must be a number from -180 to 180')
+    for (const key of ['name', 'address'])
+      need(['undefined', 'string'].includes(typeof l[key]), `location.${key} must be a string`)
+    return
+  }
+  if (b.type === 'interactive') return checkInteractive(b.interactive)
+  need(b.type === 'reaction', `type ${String(b.type)} is not supported`)
+  need(isObject(b.reaction) && isWamid(b.reaction.message_id), 'reaction.message_id must be a wamid')
+  need(typeof b.reaction.emoji === 'string', 'reaction.emoji must be a string ("" removes the reaction)')
+  // One emoji may be several code points (skin tones, flags, ZWJ families).
+  need([...b.reaction.emoji].length <= 10, 'reaction.emoji must be a single emoji', 131009)
 }
 
-export class FakeMetaServer {
+/** A read receipt (`status: read`), optionally showing the typing indicator. */
+function checkReadReceipt(b: Record<string, any>): void {
+  need(b.messaging_product === 'whatsapp', 'messaging_product must be whatsapp')
+  need(b.status === 'read', 'status must be read')
+  need(isWamid(b.message_id), 'message_id must be a wamid')
+  need(b.typing_indicator === undefined || b.typing_indicator?.type === 'text', 'typing_indicator.type must be text')
+}
+
+export class FakeMetaServer extends FakeMetaMedia {
   readonly apiVersion: string
   readonly accessToken: string
   readonly phoneNumberId: string
   readonly businessAccountId: string
   templates: MetaTemplate[]
   readonly maxPageSize: number
-  /** Every request received, in order. */
+  /** Every request received, in order (an upload's body is its fields and the file's name, type, size and sha256). */
   readonly requests: RecordedRequest[] = []
   /** The ledger: every message send the fake accepted, with the wamid it returned and when it arrived (ms since the epoch, sub-ms precision). */
   readonly accepted: { wamid: string; request: MetaSendMessageRequest; at: number }[] = []
   /** Sends the fake refused as malformed (a test expecting well-formed requests checks this is empty). */
   readonly malformed: { path: string; problem: string }[] = []
+  /** Read receipts accepted (not sends: they are not in `accepted`). */
+  readonly readReceipts: { messageId: string; typing: boolean; at: number }[] = []
   private readonly failuresByRecipient = new Map<string, { error: () => MetaErrorFixture; times: number }>()
   private readonly nextFailures: MetaErrorFixture[] = []
   private readonly nextRaw: { status: number; text: string }[] = []
@@ -198,12 +239,14 @@ export class FakeMetaServer {
   url = ''
 
   private constructor(options: FakeMetaOptions) {
+    super()
     this.apiVersion = options.apiVersion ?? 'v24.0'
     this.accessToken = options.accessToken ?? `EAAG${randomBytes(16).toString('hex')}`
     this.phoneNumberId = options.phoneNumberId ?? '106540352242922'
     this.businessAccountId = options.businessAccountId ?? '102290129340398'
     this.templates = options.templates ?? []
     this.maxPageSize = options.maxPageSize ?? 25
+    this.mediaUrlTtlMs = options.mediaUrlTtlMs ?? this.mediaUrlTtlMs
   }
 
   static async start(options: FakeMetaOptions = {}): Promise<FakeMetaServer> {
@@ -230,7 +273,7 @@ export class FakeMetaServer {
     this.failuresByRecipient.set(to, { error, times })
   }
 
-  /** The next request fails with this error. */
+  /** The next Graph API request (not a media download: see failDownloads) fails with this error. */
   failNext(error: MetaErrorFixture): void {
     this.nextFailures.push(error)
   }
@@ -268,16 +311,11 @@ export class FakeMetaServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse) {
     const arrivedAt = performance.timeOrigin + performance.now()
-    const chunks: Buffer[] = []
-    for await (const chunk of req) chunks.push(chunk as Buffer)
     const url = new URL(req.url ?? '/', this.url)
-    const text = Buffer.concat(chunks).toString('utf8')
-    let body: unknown
-    try {
-      body = text ? JSON.parse(text) : undefined
-    } catch {
-      body = text
-    }
+    // Uploads are parsed as they stream (so a 100 MB file is never whole in memory); their
+    // recorded body is filled in with the fields once parsed.
+    const multipart = String(req.headers['content-type']).startsWith('multipart/form-data')
+    const body = multipart ? {} : await readJson(req)
     this.requests.push({
       method: req.method ?? '',
       path: url.pathname,
@@ -290,6 +328,27 @@ export class FakeMetaServer {
       res.writeHead(status, { 'content-type': 'application/json' })
       res.end(JSON.stringify(payload))
     }
+    const refuse = ({ code, details }: Refusal) => {
+      this.malformed.push({ path: url.pathname, problem: details })
+      const error = {
+        100: META_ERRORS.invalidParameter,
+        131009: META_ERRORS.parameterValueNotValid,
+        131053: META_ERRORS.mediaUploadError,
+      }[code]
+      const { status, body: err } = error(details)
+      send(status, err)
+    }
+    /** Runs Meta's checks on a request: true when it passed, else Meta's refusal is sent. */
+    const passes = (check: () => void) => {
+      try {
+        check()
+        return true
+      } catch (error) {
+        if (!(error instanceof Refusal)) throw error
+        refuse(error)
+        return false
+      }
+    }
 
     if (this.stallMs) await new Promise((resolve) => setTimeout(resolve, this.stallMs))
     const raw = this.nextRaw.shift()
@@ -297,6 +356,8 @@ export class FakeMetaServer {
       res.writeHead(raw.status, { 'content-type': 'text/html' })
       return res.end(raw.text)
     }
+    // Download URLs are not Graph paths and have their own failures (failDownloads).
+    if (url.pathname === DOWNLOAD_PATH) return this.downloadMedia(req, res, url)
     if (req.headers.authorization !== `Bearer ${this.accessToken}`) {
       const { status, body: err } = META_ERRORS.tokenExpired()
       err.error.message = 'Invalid OAuth access token - Cannot parse access token'
@@ -308,15 +369,22 @@ export class FakeMetaServer {
     const [, version, node, edge, ...rest] = url.pathname.split('/')
     if (version !== this.apiVersion || rest.length > 0) return this.unknownPath(send, req.method, url.pathname)
 
+    if (req.method === 'POST' && node === this.phoneNumberId && edge === 'media') {
+      if (!passes(() => need(multipart, 'Content-Type must be multipart/form-data'))) return
+      const answer = await this.uploadMedia(req, body as Record<string, unknown>)
+      return answer instanceof Refusal ? refuse(answer) : send(200, answer)
+    }
+
     if (req.method === 'POST' && node === this.phoneNumberId && edge === 'messages') {
       if (!String(req.headers['content-type']).startsWith('application/json')) {
         return send(400, META_ERRORS.invalidParameter('Content-Type must be application/json').body)
       }
-      const problem = problemWithSend(body)
-      if (problem) {
-        this.malformed.push({ path: url.pathname, problem })
-        return send(400, META_ERRORS.invalidParameter(problem).body)
+      if (isObject(body) && 'status' in body) {
+        if (!passes(() => checkReadReceipt(body))) return
+        this.readReceipts.push({ messageId: body.message_id, typing: !!body.typing_indicator, at: arrivedAt })
+        return send(200, { success: true })
       }
+      if (!passes(() => checkSend(body, (kind, value) => this.checkMediaObject(kind, value)))) return
       const request = body as MetaSendMessageRequest
       const recipientFailure = this.failuresByRecipient.get(request.to)
       if (recipientFailure && recipientFailure.times > 0) {
@@ -368,20 +436,33 @@ export class FakeMetaServer {
       })
     }
 
+    // `/{v}/{media-id}`: an unknown (or expired) id is a well-formed request Graph cannot answer, not a malformed one.
+    if ((req.method === 'GET' || req.method === 'DELETE') && node && edge === undefined) {
+      const info = req.method === 'GET' ? this.lookupMedia(node) : this.deleteMedia(node) && { success: true }
+      if (info) return send(200, info)
+      const { status, body: err } = META_ERRORS.unknownObject(req.method, node)
+      return send(status, err)
+    }
+
     return this.unknownPath(send, req.method, url.pathname)
   }
 
   private unknownPath(send: (status: number, payload: unknown) => void, method: string | undefined, path: string) {
     this.malformed.push({ path, problem: `unknown path ${method} ${path}` })
-    send(400, {
-      error: {
-        message: `Unsupported ${String(method).toLowerCase()} request. Object with ID '${path}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`,
-        type: 'GraphMethodException',
-        code: 100,
-        error_subcode: 33,
-        fbtrace_id: trace(),
-      },
-    })
+    const { status, body } = META_ERRORS.unknownObject(method, path)
+    send(status, body)
+  }
+}
+
+/** The body as JSON, or as text when it is not JSON (undefined when empty). */
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) chunks.push(chunk as Buffer)
+  const text = Buffer.concat(chunks).toString('utf8')
+  try {
+    return text ? JSON.parse(text) : undefined
+  } catch {
+    return text
   }
 }
 
