@@ -30,6 +30,8 @@ import { RateLimiter } from '../src/auth/rate-limit.js'
 import { loadDatabaseConfig } from '../src/config.js'
 import { toConnection } from '../src/conversations/connection.type.js'
 import { createConversationLoaders } from '../src/conversations/conversation.loaders.js'
+import { ReactionRepository } from '../src/conversations/reaction.repository.js'
+import { MediaRepository } from '../src/media/media.repository.js'
 import type { ConversationRecord } from '../src/conversations/conversation.repository.js'
 import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 import { ConversationService } from '../src/conversations/conversation.service.js'
@@ -53,7 +55,12 @@ const database = {
   },
 }
 const repository = new ConversationRepository(database.prisma)
-const service = new ConversationService(repository)
+const sources = {
+  conversations: repository,
+  media: new MediaRepository(database.prisma),
+  reactions: new ReactionRepository(database.prisma),
+}
+const service = new ConversationService(repository, sources.media, sources.reactions)
 const tokens = (process.env.API_TOKENS ?? '').split(',').filter(Boolean)
 const gate = createGate(tokens, new RateLimiter(database.prisma, Number(process.env.API_RATE_LIMIT_PER_MINUTE ?? 1200)))
 
@@ -138,7 +145,7 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
     document: entry.document,
     variableValues: body.variables,
     operationName: body.operationName,
-    contextValue: { loaders: createConversationLoaders(repository) } satisfies Context,
+    contextValue: { loaders: createConversationLoaders(sources) } satisfies Context,
   })
   send(res, 200, result)
 }

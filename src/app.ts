@@ -33,6 +33,12 @@ import { type EventBus, InProcessEventBus } from './events/event-bus.js'
 import { DeliveryStatusService } from './messaging/delivery-status.service.js'
 import { MessagingResolver } from './messaging/messaging.resolver.js'
 import { MessagingService } from './messaging/messaging.service.js'
+import { ContentPreparer } from './messaging/outgoing-content.js'
+import { ReactionRepository } from './conversations/reaction.repository.js'
+import { MediaFetcher } from './media/media-fetcher.js'
+import { MediaRepository } from './media/media.repository.js'
+import { MediaService } from './media/media.service.js'
+import { DatabaseMediaStore } from './media/media.store.js'
 import { type MetaApi, MetaGraphClient } from './meta/meta.client.js'
 import { MetaSimulator } from './meta/meta.simulator.js'
 import { handleHttpError } from './rest/rest.errors.js'
@@ -51,6 +57,7 @@ export interface App {
   meta: MetaApi
   database: Database
   webhooks: WebhookService
+  mediaFetcher: MediaFetcher
   events: EventBus
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>
@@ -114,8 +121,22 @@ export async function createApp(
   try {
     const meta = createMetaApi(config, server)
     const conversationRepository = new ConversationRepository(database.prisma)
+    const reactionRepository = new ReactionRepository(database.prisma)
+    const mediaRepository = new MediaRepository(database.prisma)
+    const mediaStore = new DatabaseMediaStore(mediaRepository)
+    const media = new MediaService(mediaRepository, mediaStore, meta)
+    const mediaFetcher = new MediaFetcher(mediaRepository, mediaStore, meta, {
+      maxAttempts: config.metaRetry.maxRetries + 2,
+      retryBaseMs: config.metaRetry.baseDelayMs,
+      onError: (err, mediaId) => server.log.warn({ err, mediaId }, "a customer's file could not be fetched from Meta"),
+    })
+    const loaderSources = {
+      conversations: conversationRepository,
+      media: mediaRepository,
+      reactions: reactionRepository,
+    }
     const templateRepository = new TemplateRepository(database.prisma)
-    const conversations = new ConversationService(conversationRepository)
+    const conversations = new ConversationService(conversationRepository, mediaRepository, reactionRepository)
     const templates = new TemplateService(templateRepository, meta)
     const events: EventBus =
       config.database.kind === 'postgres'
@@ -157,6 +178,8 @@ export async function createApp(
     opened.unshift(async () => idempotency.close())
     const messaging = new MessagingService(
       conversationRepository,
+      reactionRepository,
+      new ContentPreparer(conversationRepository, media),
       templates,
       meta,
       sender,
@@ -168,6 +191,7 @@ export async function createApp(
     const webhooks = new WebhookService(
       new WebhookRepository(database.prisma),
       conversationRepository,
+      { reactions: reactionRepository, media, onMediaRecorded: () => mediaFetcher.kick() },
       templateRepository,
       statuses,
       events,
@@ -258,7 +282,7 @@ export async function createApp(
         return {
           container,
           events,
-          loaders: createConversationLoaders(conversationRepository),
+          loaders: createConversationLoaders(loaderSources),
           batchProgress: batches.progressLoader(),
           caller: callerOf(token),
           responseCache: responseCache?.stateOf(request),
@@ -283,7 +307,7 @@ export async function createApp(
       context: (token) => ({
         container,
         events,
-        loaders: createConversationLoaders(conversationRepository, { cache: false }),
+        loaders: createConversationLoaders(loaderSources, { cache: false }),
         batchProgress: batches.progressLoader(),
         caller: callerOf(token),
       }),
@@ -294,6 +318,7 @@ export async function createApp(
       conversations,
       messaging,
       templates,
+      media,
       gate,
     })
     await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks })
@@ -301,6 +326,8 @@ export async function createApp(
     // Settles sends a previous run left unanswered, and resumes its unfinished fan-outs.
     await batches.start()
     opened.unshift(() => batches.stop())
+    mediaFetcher.start()
+    opened.unshift(() => mediaFetcher.stop())
 
     return {
       server,
@@ -308,6 +335,7 @@ export async function createApp(
       meta,
       database,
       webhooks,
+      mediaFetcher,
       events,
       listen: () => server.listen({ host: config.host, port: config.port }),
       async close() {
@@ -317,6 +345,7 @@ export async function createApp(
         await batches.stop()
         await server.close()
         await webhooks.drained()
+        await mediaFetcher.stop()
         rateLimiter.close()
         idempotency.close()
         await events.close()

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'FORBIDDEN'
+  | 'MEDIA_NOT_READY'
+  | 'RANGE_NOT_SATISFIABLE'
   | 'WINDOW_CLOSED'
   | 'WEBHOOKS_NOT_CONFIGURED'
   | 'IDEMPOTENCY_KEY_REUSED'
@@ -92,6 +94,30 @@ export class UnsupportedMediaTypeError extends AppError {
   readonly code = 'UNSUPPORTED_MEDIA_TYPE'
   readonly httpStatus = 415
   override name = 'UnsupportedMediaTypeError'
+}
+
+/** A file that is not (yet) here to serve: a customer's file still being fetched from Meta. */
+export class MediaNotReadyError extends AppError {
+  readonly code = 'MEDIA_NOT_READY'
+  readonly httpStatus = 409
+  override name = 'MediaNotReadyError'
+  constructor(
+    message: string,
+    /** Seconds after which asking again makes sense. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message)
+  }
+}
+
+/** A `Range` outside the file. */
+export class RangeNotSatisfiableError extends AppError {
+  readonly code = 'RANGE_NOT_SATISFIABLE'
+  readonly httpStatus = 416
+  override name = 'RangeNotSatisfiableError'
+  constructor(readonly size: number) {
+    super(`The requested range is outside the file (${size} bytes)`)
+  }
 }
 
 /** A free-form message outside the 24-hour customer-service window: only templates may be sent. */
@@ -212,6 +238,9 @@ export class ReplayedError extends AppError {
     return this.extra
   }
 }
+
+/** An error as one line for logs and stored failure reasons: its name and message. */
+export const describeError = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
 
 /** The client-facing form of an error: `{ code, message, ...details }`. Never a stack trace. */
 export function errorPayload(err: AppError): { code: ErrorCode; message: string } & Record<string, unknown> {

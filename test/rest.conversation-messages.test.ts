@@ -37,17 +37,30 @@ describe('POST /api/whatsapp/conversations/:id/messages', () => {
         content,
         status: 'sent',
         wamid: meta.accepted.at(-1)!.wamid,
+        // Added after the documented fields, for the other kinds of message.
+        message_type: 'text',
+        direction: 'outbound',
+        created_at: expect.any(String),
+        media: null,
+        location: null,
+        interactive: null,
+        contacts: null,
+        reply_to_message_id: null,
+        reactions: [],
       },
     })
+    expect(Object.keys(res.body.data).slice(0, 5)).toEqual(['message_id', 'conversation_id', 'content', 'status', 'wamid'])
     expect(meta.requests.at(-1)!.body).toMatchObject({ to: '50212345678', type: 'text', text: { body: content } })
   })
 
-  it('accepts "type": "text" and refuses any other type with 422 on the type field', async () => {
+  it('accepts "type": "text" and refuses a type WhatsApp has not with 422 on the type field', async () => {
     expect((await post(conversationId, { content: 'ok', type: 'text' })).status).toBe(200)
     const before = meta.requests.length
-    const res = await post(conversationId, { content: 'a photo', type: 'image' })
+    const res = await post(conversationId, { content: 'a poll', type: 'poll' })
     expect(res.status).toBe(422)
-    expect(res.body.error.fields).toEqual([{ path: 'type', message: expect.stringContaining('text') }])
+    expect(res.body.error.fields).toEqual([
+      { path: 'type', message: expect.stringContaining('text, image, video, audio, document, sticker') },
+    ])
     expect(meta.requests.length).toBe(before)
   })
 

@@ -39,6 +39,13 @@ describe('POST /api/whatsapp/send', () => {
           status: 'sent',
           wamid: expect.stringMatching(/^wamid\./),
           created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
+          // Added for the other kinds of message; a text has none of them.
+          media: null,
+          location: null,
+          interactive: null,
+          contacts: null,
+          reply_to_message_id: null,
+          reactions: [],
         },
         conversation: {
           conversation_id: expect.any(Number),

@@ -95,7 +95,7 @@ describe('POST /webhooks/whatsapp', () => {
     ])
   })
 
-  it('takes a contact without a profile, replies, and unsupported types (kept raw)', async () => {
+  it('takes a contact without a profile, replies, and unsupported types (kept raw, with a visible marker)', async () => {
     await postWebhook(t, inboundText({ from: '50255550001', wamid: 'wamid.NOPROFILE', text: 'hola' }))
     await postWebhook(
       t,
@@ -132,7 +132,7 @@ describe('POST /webhooks/whatsapp', () => {
       ['wamid.BTN', 'button', 'Confirmar'],
       ['wamid.INTERACTIVE', 'interactive', 'Martes 10:00'],
       ['wamid.NOPROFILE', 'text', 'hola'],
-      ['wamid.UNSUPPORTED', 'unsupported', null],
+      ['wamid.UNSUPPORTED', 'unsupported', '[unsupported message: Message type unknown]'],
     ])
     expect(stored.find((m) => m.wamid === 'wamid.UNSUPPORTED')!.payload).toMatchObject({ errors: [{ code: 131051 }] })
   })
@@ -242,9 +242,12 @@ describe('POST /webhooks/whatsapp', () => {
     const prisma = t.app.database.prisma
     const conversations = new ConversationRepository(prisma)
     const events = new InProcessEventBus()
+    const { ReactionRepository } = await import('../src/conversations/reaction.repository.js')
+    const noMedia = { recordInbound: async () => 'med_none' } as never
     const service = new WebhookService(
       new WebhookRepository(prisma),
       conversations,
+      { reactions: new ReactionRepository(prisma), media: noMedia, onMediaRecorded: () => {} },
       new TemplateRepository(prisma),
       new DeliveryStatusService(conversations, events),
       events,

@@ -1,4 +1,4 @@
-import type { MessageRecord, MessageStatus } from '../conversations/conversation.repository.js'
+import { type MessageRecord, type MessageStatus, NO_PARTS } from '../conversations/conversation.repository.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 
@@ -305,6 +305,7 @@ function toBatchMessage(row: StoredRow, content: string, template: unknown): Bat
     attemptedAt: null,
     batchId: row.batchId,
     recipient: row.recipient,
+    ...NO_PARTS,
     createdAt: row.createdAt,
     updatedAt: row.createdAt,
     to: row.to,

@@ -1,4 +1,6 @@
 import type { PrismaClient } from '../db/database.js'
+import type { InteractiveContent, LocationContent } from '../meta/meta.outgoing.js'
+import type { InboundInteractiveReply } from '../meta/meta.webhooks.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { Coalescer } from '../db/coalescer.js'
 import { statementRefused } from '../db/database.js'
@@ -16,6 +18,8 @@ export interface ConversationRecord {
   lastMessageAt: Date | null
   lastInboundAt: Date | null
   lastMessageId: number | null
+  lastReadMessageId: number | null
+  lastReadAt: Date | null
   createdAt: Date
   updatedAt: Date
 }
@@ -43,11 +47,31 @@ export interface MessageRecord {
   attemptedAt: Date | null
   batchId: number | null
   recipient: string | null
+  mediaId: string | null
+  filename: string | null
+  location: LocationContent | null
+  /** Sent: our buttons or list. Received: the customer's answer. */
+  interactive: InteractiveContent | InboundInteractiveReply | null
+  contacts: Record<string, unknown>[] | null
+  replyToWamid: string | null
+  replyToMessageId: number | null
   createdAt: Date
   updatedAt: Date
 }
 
-export interface NewMessage {
+/** What a message carries besides its text (all optional). */
+export interface MessageParts {
+  mediaId?: string | null
+  filename?: string | null
+  location?: LocationContent | null
+  interactive?: InteractiveContent | InboundInteractiveReply | null
+  contacts?: Record<string, unknown>[] | null
+  /** The message it quotes, answers or reacts to. */
+  replyToWamid?: string | null
+  replyToMessageId?: number | null
+}
+
+export interface NewMessage extends MessageParts {
   direction: MessageDirection
   type: string
   content: string | null
@@ -58,7 +82,7 @@ export interface NewMessage {
   attemptedAt?: Date | null
 }
 
-export interface NewInboundMessage {
+export interface NewInboundMessage extends MessageParts {
   wamid: string
   type: string
   content: string | null
@@ -128,6 +152,8 @@ const CONVERSATION_FIELDS = [
   ['last_message_at', 'lastMessageAt'],
   ['last_inbound_at', 'lastInboundAt'],
   ['last_message_id', 'lastMessageId'],
+  ['last_read_message_id', 'lastReadMessageId'],
+  ['last_read_at', 'lastReadAt'],
   ['created_at', 'createdAt'],
   ['updated_at', 'updatedAt'],
 ] as const
@@ -149,7 +175,37 @@ const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId",
   m.sent_by_customer_at AS "sentByCustomerAt", m.sent_at AS "sentAt", m.delivered_at AS "deliveredAt",
   m.read_at AS "readAt", m.failed_at AS "failedAt", m.error_code AS "errorCode", m.error_message AS "errorMessage",
   m.error_details AS "errorDetails", m.error_trace_id AS "errorTraceId", m.attempted_at AS "attemptedAt",
-  m.batch_id AS "batchId", m.recipient, m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
+  m.batch_id AS "batchId", m.recipient, m.media_id AS "mediaId", m.filename, m.location, m.interactive, m.contacts,
+  m.reply_to_wamid AS "replyToWamid", m.reply_to_message_id AS "replyToMessageId",
+  m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
+
+/** A message's optional parts as statement parameters (JSON as text: see addMessagesToNumbers). */
+function partsOf(m: MessageParts) {
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v))
+  return {
+    mediaId: m.mediaId ?? null,
+    filename: m.filename ?? null,
+    location: json(m.location),
+    interactive: json(m.interactive),
+    contacts: json(m.contacts),
+    replyToWamid: m.replyToWamid ?? null,
+    replyToMessageId: m.replyToMessageId ?? null,
+  }
+}
+
+/** The parts of a message that carries only text (a template). */
+export const NO_PARTS = {
+  mediaId: null,
+  filename: null,
+  location: null,
+  interactive: null,
+  contacts: null,
+  replyToWamid: null,
+  replyToMessageId: null,
+} as const satisfies Required<MessageParts>
+
+/** Messages shown as bubbles: a reaction is shown on the message it reacts to instead. */
+const BUBBLES = { type: { not: 'reaction' } } as const
 
 /**
  * In id order: rows of one statement are then most likely locked in that order, as by the other
@@ -224,7 +280,7 @@ export class ConversationRepository {
   /** One page of a conversation's messages, newest first, after message id `after`. */
   async messagePage(conversationId: number, first: number, after: number | null): Promise<MessageRecord[]> {
     return (await this.prisma.message.findMany({
-      where: { conversationId, ...(after ? { id: { lt: after } } : {}) },
+      where: { conversationId, ...BUBBLES, ...(after ? { id: { lt: after } } : {}) },
       orderBy: { id: 'desc' },
       take: first + 1,
     })) as MessageRecord[]
@@ -232,7 +288,7 @@ export class ConversationRepository {
 
   /** How many messages a conversation has. */
   countMessagesOf(conversationId: number): Promise<number> {
-    return this.prisma.message.count({ where: { conversationId } })
+    return this.prisma.message.count({ where: { conversationId, ...BUBBLES } })
   }
 
   /** Messages by id, in one query (for DataLoader). */
@@ -244,7 +300,7 @@ export class ConversationRepository {
   async countMessages(conversationIds: readonly number[]): Promise<Map<number, number>> {
     const groups = await this.prisma.message.groupBy({
       by: ['conversationId'],
-      where: { conversationId: { in: [...conversationIds] } },
+      where: { conversationId: { in: [...conversationIds] }, ...BUBBLES },
       _count: { _all: true },
     })
     return new Map(groups.map((g) => [g.conversationId, g._count._all]))
@@ -287,6 +343,8 @@ export class ConversationRepository {
     const templates = column((s) => (s.message.template === undefined ? null : JSON.stringify(s.message.template)))
     const statuses = column((s) => s.message.status)
     const attemptedAts = column((s) => s.message.attemptedAt?.toISOString() ?? null)
+    const parts = sends.map((s) => partsOf(s.message))
+    const part = <K extends keyof ReturnType<typeof partsOf>>(key: K) => parts.map((p) => p[key])
     // Message ids are drawn first so that each conversation row is written once, already pointing
     // at its new last message (a second UPDATE of an upserted row in the same statement would be
     // ignored). Foreign keys are checked at the end of the statement. Conversations are written in
@@ -295,8 +353,11 @@ export class ConversationRepository {
       WITH v AS (
         SELECT v.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
         FROM unnest(${ords}::int[], ${phones}::text[], ${requestIds}::int[], ${directions}::text[], ${types}::text[],
-                    ${contents}::text[], ${templates}::text[], ${statuses}::text[], ${attemptedAts}::text[])
-               AS v(ord, phone, request_id, direction, type, content, template, status, attempted_at)
+                    ${contents}::text[], ${templates}::text[], ${statuses}::text[], ${attemptedAts}::text[],
+                    ${part('mediaId')}::text[], ${part('filename')}::text[], ${part('location')}::text[],
+                    ${part('interactive')}::text[], ${part('replyToWamid')}::text[], ${part('replyToMessageId')}::int[])
+               AS v(ord, phone, request_id, direction, type, content, template, status, attempted_at,
+                    media_id, filename, location, interactive, reply_to_wamid, reply_to_message_id)
       ), c AS (
         INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
         SELECT v.phone, v.request_id, ${now}, v.id, now() FROM v ORDER BY v.phone
@@ -308,9 +369,12 @@ export class ConversationRepository {
         RETURNING c.*
       ), m AS (
         INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id,
-                              attempted_at, created_at, updated_at)
+                              attempted_at, media_id, filename, location, interactive, reply_to_wamid,
+                              reply_to_message_id, created_at, updated_at)
         SELECT v.id, c.id, v.direction::"MessageDirection", v.type, v.content, v.template::jsonb,
-               v.status::"MessageStatus", COALESCE(v.request_id, c.request_id), v.attempted_at::timestamptz, ${now}, ${now}
+               v.status::"MessageStatus", COALESCE(v.request_id, c.request_id), v.attempted_at::timestamptz,
+               v.media_id, v.filename, v.location::jsonb, v.interactive::jsonb, v.reply_to_wamid,
+               v.reply_to_message_id, ${now}, ${now}
         FROM v JOIN c ON c.phone_number = v.phone
         RETURNING *
       )
@@ -345,13 +409,16 @@ export class ConversationRepository {
   async addMessage(conversationId: number, message: NewMessage): Promise<MessageRecord> {
     const now = new Date()
     const template = message.template === undefined ? null : JSON.stringify(message.template)
+    const p = partsOf(message)
     const [created] = await this.prisma.$queryRaw<MessageRecord[]>`
       WITH m AS (
         INSERT INTO messages (conversation_id, direction, type, content, template, status, request_id, attempted_at,
+                              media_id, filename, location, interactive, reply_to_wamid, reply_to_message_id,
                               created_at, updated_at)
         VALUES (${conversationId}, ${message.direction}::text::"MessageDirection", ${message.type}, ${message.content},
                 ${template}::jsonb, ${message.status}::text::"MessageStatus", ${message.requestId ?? null}::int,
-                ${message.attemptedAt ?? null}::timestamptz, ${now}, ${now})
+                ${message.attemptedAt ?? null}::timestamptz, ${p.mediaId}, ${p.filename}, ${p.location}::jsonb,
+                ${p.interactive}::jsonb, ${p.replyToWamid}, ${p.replyToMessageId}::int, ${now}, ${now})
         RETURNING *
       ), touched AS (
         UPDATE conversations
@@ -362,6 +429,11 @@ export class ConversationRepository {
       )
       SELECT ${MESSAGE_COLUMNS} FROM m`
     return created
+  }
+
+  /** The customer wrote at `at` (a reaction): the customer-service window runs from there. */
+  async touchInbound(conversationId: number, at: Date): Promise<void> {
+    await this.touchConversation(conversationId, at, true)
   }
 
   /** Moves last activity forward (never back: replays and delayed webhooks arrive out of order). */
@@ -515,6 +587,13 @@ export class ConversationRepository {
             payload: message.payload,
             wamid: message.wamid,
             sentByCustomerAt: message.sentByCustomerAt,
+            mediaId: message.mediaId ?? null,
+            filename: message.filename ?? null,
+            location: (message.location ?? undefined) as object | undefined,
+            interactive: (message.interactive ?? undefined) as object | undefined,
+            contacts: (message.contacts ?? undefined) as object[] | undefined,
+            replyToWamid: message.replyToWamid ?? null,
+            replyToMessageId: message.replyToMessageId ?? null,
           },
         ],
         skipDuplicates: true,
@@ -654,6 +733,33 @@ export class ConversationRepository {
         kept: (kept ?? []).map((r) => keptStatus(wamid, { ...r, timestamp: new Date(r.timestamp) })),
       }
     })
+  }
+
+  /** The customer's latest message in a conversation. */
+  async latestInbound(conversationId: number): Promise<MessageRecord | null> {
+    return (await this.prisma.message.findFirst({
+      where: { conversationId, direction: 'inbound', wamid: { not: null } },
+      orderBy: { id: 'desc' },
+    })) as MessageRecord | null
+  }
+
+  /** Records that the customer's messages up to `messageId` were read (never moves back). */
+  async recordRead(conversationId: number, messageId: number, at: Date): Promise<ConversationRecord> {
+    await this.prisma.$executeRaw`
+      UPDATE conversations SET last_read_message_id = ${messageId}, last_read_at = ${at}, updated_at = now()
+      WHERE id = ${conversationId} AND (last_read_message_id IS NULL OR last_read_message_id <= ${messageId})`
+    return this.prisma.conversation.findUniqueOrThrow({ where: { id: conversationId } })
+  }
+
+  /** Inbound messages newer than the last read one, per conversation, in one query (for DataLoader). */
+  async unreadCounts(conversationIds: readonly number[]): Promise<Map<number, number>> {
+    const rows = await this.prisma.$queryRaw<{ id: number; unread: number }[]>`
+      SELECT c.id, count(m.id)::int AS unread
+      FROM conversations c JOIN messages m ON m.conversation_id = c.id AND m.direction = 'inbound'
+        AND m.id > COALESCE(c.last_read_message_id, 0) AND m.type <> 'reaction'
+      WHERE c.id = ANY(${[...conversationIds]}::int[])
+      GROUP BY c.id`
+    return new Map(rows.map((r) => [r.id, r.unread]))
   }
 
   findMessageByWamid(wamid: string): Promise<MessageRecord | null> {

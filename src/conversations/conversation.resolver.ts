@@ -6,6 +6,8 @@ import type { ConversationRecord, MessageRecord } from './conversation.repositor
 import type { ConversationService } from './conversation.service.js'
 import { Conversation, ConversationConnection, ConversationFilterInput } from './conversation.type.js'
 import { Message, MessageConnection, MessageError } from './message.type.js'
+import { MessageMedia, Reaction } from './message-parts.type.js'
+import { mediaView, reactionView } from './message-view.js'
 import { serviceWindowExpiresAt } from './service-window.js'
 
 @Resolver(() => Conversation)
@@ -53,6 +55,13 @@ export class ConversationResolver {
     return conversation.lastMessageId ? ctx.loaders.message.load(conversation.lastMessageId) : null
   }
 
+  @FieldResolver(() => Int, {
+    description: 'Inbound messages newer than the last one marked read (markConversationRead): an inbox badge.',
+  })
+  unreadCount(@Root() conversation: ConversationRecord, @Ctx() ctx: GraphQLContext): Promise<number> {
+    return ctx.loaders.unreadCount.load(conversation.id)
+  }
+
   @FieldResolver(() => Int, { description: 'How many messages the conversation has.' })
   messageCount(@Root() conversation: ConversationRecord, @Ctx() ctx: GraphQLContext): Promise<number> {
     return ctx.loaders.messageCount.load(conversation.id)
@@ -75,6 +84,23 @@ export class MessageResolver {
   @FieldResolver(() => Conversation)
   conversation(@Root() message: MessageRecord): Promise<ConversationRecord> {
     return this.service.get(message.conversationId)
+  }
+
+  @FieldResolver(() => MessageMedia, { nullable: true, description: 'The file of a media message.' })
+  async media(@Root() message: MessageRecord, @Ctx() ctx: GraphQLContext): Promise<MessageMedia | null> {
+    if (!message.mediaId) return null
+    const media = await ctx.loaders.media.load(message.mediaId)
+    return media && mediaView(message, media)
+  }
+
+  @FieldResolver(() => Message, { nullable: true, description: 'The message this one quotes, answers or reacts to.' })
+  replyTo(@Root() message: MessageRecord, @Ctx() ctx: GraphQLContext): Promise<MessageRecord | null> | null {
+    return message.replyToMessageId ? ctx.loaders.message.load(message.replyToMessageId) : null
+  }
+
+  @FieldResolver(() => [Reaction], { description: 'The customer’s and our reactions to this message.' })
+  async reactions(@Root() message: MessageRecord, @Ctx() ctx: GraphQLContext): Promise<Reaction[]> {
+    return message.wamid ? (await ctx.loaders.reactions.load(message.wamid)).map(reactionView) : []
   }
 
   @FieldResolver(() => MessageError, { nullable: true })

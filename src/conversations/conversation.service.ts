@@ -9,6 +9,8 @@ import type {
   MessageRecord,
 } from './conversation.repository.js'
 import { cursorSchema, firstSchema, type Page, toPage } from './pagination.js'
+import type { MediaRecord, MediaRepository } from '../media/media.repository.js'
+import type { ReactionRecord, ReactionRepository } from './reaction.repository.js'
 
 /** A row id inside a cursor: PostgreSQL `integer`. */
 const dbId = z.number().int().min(1).max(2_147_483_647)
@@ -52,9 +54,44 @@ const conversationPageSchema = z.object({
 
 const messagePageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([dbId])) })
 
+/** What a message shows besides its own row: its file and its reactions. */
+export interface MessageDetails {
+  media: MediaRecord | null
+  reactions: ReactionRecord[]
+}
+
 /** Reads for dashboards. */
 export class ConversationService {
-  constructor(private readonly conversations: ConversationRepository) {}
+  constructor(
+    private readonly conversations: ConversationRepository,
+    private readonly media: MediaRepository,
+    private readonly reactions: ReactionRepository,
+  ) {}
+
+  /** Each message's file and reactions, in two queries for any number of messages. */
+  async details(messages: readonly MessageRecord[]): Promise<Map<number, MessageDetails>> {
+    const mediaIds = [...new Set(messages.flatMap((m) => (m.mediaId ? [m.mediaId] : [])))]
+    const wamids = messages.flatMap((m) => (m.wamid ? [m.wamid] : []))
+    const [media, reactions] = await Promise.all([
+      mediaIds.length ? this.media.findMany(mediaIds) : [],
+      wamids.length ? this.reactions.forMessages(wamids) : new Map<string, ReactionRecord[]>(),
+    ])
+    const byId = new Map(media.map((m) => [m.id, m]))
+    return new Map(
+      messages.map((m) => [
+        m.id,
+        {
+          media: (m.mediaId && byId.get(m.mediaId)) || null,
+          reactions: (m.wamid && reactions.get(m.wamid)) || [],
+        },
+      ]),
+    )
+  }
+
+  /** Unread inbound messages per conversation, in one query. */
+  unreadCounts(conversationIds: readonly number[]): Promise<Map<number, number>> {
+    return conversationIds.length ? this.conversations.unreadCounts(conversationIds) : Promise.resolve(new Map())
+  }
 
   /** @throws NotFoundError for an unknown id. */
   async get(id: unknown): Promise<ConversationRecord> {

@@ -1,6 +1,7 @@
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
 import { Connection } from './connection.type.js'
+import { Location, MessageInteractive } from './message-parts.type.js'
 
 export enum MessageDirection {
   INBOUND = 'inbound',
@@ -49,11 +50,38 @@ export class Message {
   @Field(() => MessageDirection)
   direction!: MessageDirection
 
-  @Field(() => String, { description: 'text, template, …' })
+  @Field(() => String, {
+    description:
+      'text, template, image, video, audio, document, sticker, location, contacts, interactive, button, reaction; ' +
+      'received: also unsupported, system or any other type Meta sends (see payload).',
+  })
   type!: string
 
-  @Field(() => String, { nullable: true, description: 'The text; for templates, the text the customer sees.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'A readable text: the text; a template’s text as the customer sees it; a caption; a reply’s title; a ' +
+      'place’s name; or a marker like "[unsupported message]".',
+  })
   content!: string | null
+
+  @Field(() => Location, { nullable: true })
+  location!: Location | null
+
+  @Field(() => MessageInteractive, { nullable: true, description: 'Buttons or list sent, or the customer’s answer.' })
+  interactive!: MessageInteractive | null
+
+  @Field(() => [JSONObjectResolver], {
+    nullable: true,
+    description: 'Contacts the customer shared, as Meta sent them.',
+  })
+  contacts!: Record<string, unknown>[] | null
+
+  @Field(() => Int, {
+    nullable: true,
+    description: 'The message this one quotes, answers (a button or list reply) or reacts to.',
+  })
+  replyToMessageId!: number | null
 
   @Field(() => JSONObjectResolver, {
     nullable: true,

@@ -2,7 +2,8 @@ import { EventEmitter, on } from 'node:events'
 
 /** What dashboards can follow live. Carries ids only: subscribers read the current row. */
 export interface MessageEvent {
-  type: 'messageAdded' | 'messageStatusChanged'
+  /** messageUpdated: something else about it changed (a reaction, its file arrived). */
+  type: 'messageAdded' | 'messageStatusChanged' | 'messageUpdated'
   messageId: number
   conversationId: number
 }

@@ -1,12 +1,19 @@
-import { Arg, Ctx, Mutation, Resolver } from 'type-graphql'
+import { Arg, Ctx, Int, Mutation, Resolver } from 'type-graphql'
 import type { BatchService } from '../batches/batch.service.js'
-import type { MessageRecord } from '../conversations/conversation.repository.js'
+import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
+import { Conversation } from '../conversations/conversation.type.js'
 import { Message } from '../conversations/message.type.js'
 import type { GraphQLContext } from '../graphql/schema.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
-import { SendInConversationInput, SendTemplateInput, SendTextInput, toSendTemplateRequest } from './messaging.input.js'
-import type { MessagingService, SentText } from './messaging.service.js'
-import { SendTemplatePayload, SendTextPayload } from './messaging.type.js'
+import {
+  SendInConversationInput,
+  SendMessageInput,
+  SendTemplateInput,
+  SendTextInput,
+  toSendTemplateRequest,
+} from './messaging.input.js'
+import type { MessagingService, SentMessage } from './messaging.service.js'
+import { SendMessagePayload, SendTemplatePayload, SendTextPayload } from './messaging.type.js'
 
 const idempotencyKeyArg = {
   nullable: true,
@@ -33,11 +40,39 @@ export class MessagingResolver {
     @Arg('input', () => SendTextInput) input: SendTextInput,
     @Ctx() ctx: GraphQLContext,
     @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
-  ): Promise<SentText> {
-    return this.messaging.sendText(input, keyOf(ctx, idempotencyKey))
+  ): Promise<SentMessage> {
+    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
   }
 
-  @Mutation(() => Message, { description: 'Texts the customer of an existing conversation.' })
+  @Mutation(() => SendMessagePayload, {
+    description:
+      'Sends a message of any kind (text, media, location, buttons or list, reaction; see OutboundMessageType) ' +
+      'to a number; creates its conversation if needed.',
+  })
+  sendMessage(
+    @Arg('input', () => SendMessageInput) input: SendMessageInput,
+    @Ctx() ctx: GraphQLContext,
+    @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
+  ): Promise<SentMessage> {
+    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
+  }
+
+  @Mutation(() => Conversation, {
+    description:
+      "Tells Meta the customer's latest message was read (blue ticks), optionally showing the typing " +
+      'indicator; unreadCount becomes 0.',
+  })
+  markConversationRead(
+    @Arg('conversationId', () => Int) conversationId: number,
+    @Arg('typing', () => Boolean, { nullable: true, description: 'Also show "typing…" (up to 25 s).' })
+    typing?: boolean | null,
+  ): Promise<ConversationRecord> {
+    return this.messaging.markRead(conversationId, { typing })
+  }
+
+  @Mutation(() => Message, {
+    description: 'Sends a message of any kind (see OutboundMessageType) in an existing conversation.',
+  })
   sendInConversation(
     @Arg('input', () => SendInConversationInput) input: SendInConversationInput,
     @Ctx() ctx: GraphQLContext,

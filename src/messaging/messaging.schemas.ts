@@ -1,8 +1,7 @@
 import { z } from 'zod'
+import { withContent } from './message-content.schemas.js'
 import { normalizePhoneNumber } from './phone.js'
 
-/** Limits from Meta's Cloud API. */
-export const MAX_TEXT_LENGTH = 4096
 /** Default cap on recipients per template request (WHATSAPP_MAX_RECIPIENTS). */
 export const MAX_RECIPIENTS = 1000
 const INT32_MAX = 2_147_483_647
@@ -35,23 +34,25 @@ export const phoneNumberSchema = z.string({ error: stringError }).transform((val
 
 const requestId = id.nullish()
 
-const content = z
-  .string({ error: stringError })
-  .refine((s) => s.trim().length > 0, 'must not be empty')
-  .refine((s) => s.length <= MAX_TEXT_LENGTH, `must be at most ${MAX_TEXT_LENGTH} characters`)
-
 export const conversationIdSchema = id
 
 const body = { error: 'the body must be a JSON object' }
 
-export const sendTextSchema = z.object({ phoneNumber: phoneNumberSchema, content, requestId }, body)
-export type SendTextInput = z.input<typeof sendTextSchema>
+/** A send to a number: its recipient and a message of any kind (see withContent). */
+export const sendToNumberSchema = withContent({ phoneNumber: phoneNumberSchema, requestId })
 
-export const sendInConversationSchema = z.object(
-  { content, type: z.literal('text', { error: 'must be "text" (the only type supported for now)' }).optional() },
+/** A send in a conversation: a message of any kind. */
+export const sendInConversationSchema = withContent({})
+
+export const markReadSchema = z.object(
+  {
+    typing: z
+      .boolean({ error: 'must be true or false' })
+      .nullish()
+      .transform((v) => v ?? false),
+  },
   body,
 )
-export type SendInConversationInput = z.input<typeof sendInConversationSchema>
 
 const link = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
 

@@ -8,21 +8,25 @@ import { isServiceWindowOpen, serviceWindowExpiresAt } from '../conversations/se
 import { AppError, NotFoundError, ValidationError, WindowClosedError } from '../errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { IdempotencyKeyInput, IdempotencyService } from '../idempotency/idempotency.service.js'
-import type { AcceptedMessage, MetaApi, SendOptions } from '../meta/meta.client.js'
+import type { MetaApi } from '../meta/meta.client.js'
+import type { ReactionRepository } from '../conversations/reaction.repository.js'
 import { checkTemplateRequest } from '../templates/template.preflight.js'
 import type { TemplateService } from '../templates/template.service.js'
 import { renderTemplateText } from '../templates/template.render.js'
 import { parseInput } from '../validation.js'
+import type { ContentRequest } from './message-content.schemas.js'
 import type { MessageSender } from './message-sender.js'
 import {
   conversationIdSchema,
-  sendInConversationSchema,
+  markReadSchema,
   MAX_RECIPIENTS,
+  sendInConversationSchema,
   sendTemplateSchemaFor,
-  sendTextSchema,
+  sendToNumberSchema,
 } from './messaging.schemas.js'
+import type { ContentPreparer, PreparedContent } from './outgoing-content.js'
 
-export interface SentText {
+export interface SentMessage {
   message: MessageRecord
   conversation: ConversationRecord
 }
@@ -39,7 +43,8 @@ export interface TemplateSendResult {
 }
 
 /**
- * Sending messages: text to a number, text in a conversation, templates to many recipients.
+ * Sending messages of every kind to a number or in a conversation, templates to many recipients,
+ * and read receipts.
  * Every message row is written (`pending`) before Meta is called, and Meta's answer — the wamid,
  * or Meta's error — is recorded on it afterwards (see {@link MessageSender}). Each send may carry
  * an idempotency key.
@@ -47,6 +52,8 @@ export interface TemplateSendResult {
 export class MessagingService {
   constructor(
     private readonly conversations: ConversationRepository,
+    private readonly reactions: ReactionRepository,
+    private readonly content: ContentPreparer,
     private readonly templates: TemplateService,
     private readonly meta: MetaApi,
     private readonly sender: MessageSender,
@@ -76,30 +83,34 @@ export class MessagingService {
   }
 
   /**
-   * Sends a text to a phone number, creating its conversation if there is none.
+   * Sends a message of any kind to a phone number, creating its conversation if there is none.
    * @throws ValidationError, WindowClosedError, MetaApiError, MetaUnreachableError, DeliveryUnknownError,
    *   and the idempotency errors
    */
-  async sendText(input: unknown, idempotency?: IdempotencyKeyInput): Promise<SentText> {
-    const request = parseInput(sendTextSchema, input)
-    return this.idempotency.run(idempotency, 'sendText', request, async () => {
-      const { phoneNumber, content, requestId } = request
-      if (this.options.enforceServiceWindow)
-        this.checkServiceWindow(await this.conversations.findByPhoneNumber(phoneNumber))
+  async sendToNumber(input: unknown, idempotency?: IdempotencyKeyInput): Promise<SentMessage> {
+    const request = parseInput(sendToNumberSchema, input)
+    const { phoneNumber, requestId, message } = request
+    // A plain text keeps the fingerprint it always had, so a key used before rich messages still replays.
+    const fingerprint = isPlainText(message) ? { phoneNumber, content: message.content, requestId } : request
+    return this.idempotency.run(idempotency, 'sendText', fingerprint, async () => {
+      // Read only when needed: a plain send to a number is one statement before Meta and one after.
+      const existing =
+        this.options.enforceServiceWindow || message.replyTo !== null
+          ? await this.conversations.findByPhoneNumber(phoneNumber)
+          : null
+      this.checkServiceWindow(existing)
+      const prepared = await this.content.prepare(existing, message)
       const stored = await this.conversations.addMessageToNumber(phoneNumber, requestId ?? null, {
-        direction: 'outbound',
-        type: 'text',
-        content,
-        status: 'pending',
+        ...this.pendingOf(prepared),
         attemptedAt: new Date(),
       })
-      const message = await this.sendStored(stored.message, (o) => this.meta.sendText(phoneNumber, content, o))
-      return { message, conversation: stored.conversation }
+      const sent = await this.sendStored(stored.message, prepared, phoneNumber)
+      return { message: sent, conversation: stored.conversation }
     })
   }
 
   /**
-   * Sends a text in an existing conversation.
+   * Sends a message of any kind in an existing conversation.
    * @throws ValidationError, NotFoundError, WindowClosedError, MetaApiError, MetaUnreachableError,
    *   DeliveryUnknownError, and the idempotency errors
    */
@@ -109,8 +120,9 @@ export class MessagingService {
     idempotency?: IdempotencyKeyInput,
   ): Promise<MessageRecord> {
     const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
-    const { content } = parseInput(sendInConversationSchema, input)
-    return this.idempotency.run(idempotency, 'sendInConversation', { id, content }, async () => {
+    const { message } = parseInput(sendInConversationSchema, input)
+    const fingerprint = isPlainText(message) ? { id, content: message.content } : { id, message }
+    return this.idempotency.run(idempotency, 'sendInConversation', fingerprint, async () => {
       const conversation = await this.conversations.findById(id)
       if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
       this.checkServiceWindow(conversation)
@@ -123,10 +135,35 @@ export class MessagingService {
           },
         ])
       }
-      return this.sendNew(conversation, content, conversation.requestId, (o) => this.meta.sendText(to, content, o))
+      const prepared = await this.content.prepare(conversation, message)
+      const pending = await this.conversations.addMessage(conversation.id, {
+        ...this.pendingOf(prepared),
+        requestId: conversation.requestId,
+        attemptedAt: new Date(),
+      })
+      return this.sendStored(pending, prepared, to)
     })
   }
 
+  /**
+   * Tells Meta that the customer's latest message (and those before it) was read, optionally
+   * showing the typing indicator, and records it: newer inbound messages count as unread.
+   * @throws ValidationError, NotFoundError, MetaApiError, MetaUnreachableError
+   */
+  async markRead(conversationId: unknown, input: unknown): Promise<ConversationRecord> {
+    const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
+    const { typing } = parseInput(markReadSchema, input ?? {})
+    const conversation = await this.conversations.findById(id)
+    if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+    const latest = await this.conversations.latestInbound(id)
+    if (!latest) return conversation
+    const now = this.options.now?.() ?? new Date()
+    // Meta takes read receipts for 30 days after a message arrived; older ones are recorded here only.
+    if (now.getTime() - latest.createdAt.getTime() < READ_RECEIPT_MAX_AGE_MS) {
+      await this.meta.markRead(latest.wamid!, { typing })
+    }
+    return this.conversations.recordRead(id, latest.id, now)
+  }
   /**
    * Sends an approved template to every recipient, as one stored batch. One recipient failing
    * never fails the others: each gets its own result and its own `template` message.
@@ -168,32 +205,43 @@ export class MessagingService {
     })
   }
 
-  /** Stores a pending text and sends it. @throws what Meta answered when it was not sent */
-  private async sendNew(
-    conversation: ConversationRecord,
-    content: string,
-    requestId: number | null,
-    call: (options: SendOptions) => Promise<AcceptedMessage>,
-  ): Promise<MessageRecord> {
-    const pending = await this.conversations.addMessage(conversation.id, {
-      direction: 'outbound',
-      type: 'text',
-      content,
-      status: 'pending',
-      requestId,
-      attemptedAt: new Date(),
-    })
-    return this.sendStored(pending, call)
+  /** The pending row of a prepared send. */
+  private pendingOf(prepared: PreparedContent) {
+    return {
+      direction: 'outbound' as const,
+      type: prepared.type,
+      content: prepared.content,
+      status: 'pending' as const,
+      ...prepared.parts,
+    }
   }
 
   /** Sends a message stored `pending` (already claimed). @throws what Meta answered when it was not sent */
-  private async sendStored(
-    pending: MessageRecord,
-    call: (options: SendOptions) => Promise<AcceptedMessage>,
-  ): Promise<MessageRecord> {
+  private async sendStored(pending: MessageRecord, prepared: PreparedContent, to: string): Promise<MessageRecord> {
     this.events.publish({ type: 'messageAdded', messageId: pending.id, conversationId: pending.conversationId })
-    const { message, error } = await this.sender.send(pending, call)
+    const { message, error } = await this.sender.send(pending, (o) => this.meta.sendMessage(to, prepared.outgoing, o))
     if (error) throw error
+    if (prepared.outgoing.content.type === 'reaction') await this.recordReaction(message, prepared)
     return message
   }
+
+  /** Our reaction, once Meta took it, shows on the message it reacts to. */
+  private async recordReaction(message: MessageRecord, prepared: PreparedContent): Promise<void> {
+    const target = prepared.parts.replyToMessageId!
+    await this.reactions.apply({
+      targetWamid: prepared.parts.replyToWamid!,
+      actor: 'business',
+      emoji: prepared.content,
+      reactedAt: message.createdAt,
+      wamid: message.wamid,
+    })
+    this.events.publish({ type: 'messageUpdated', messageId: target, conversationId: message.conversationId })
+  }
 }
+
+/** A text with no reply: the request as it was before other kinds existed. */
+const isPlainText = (m: ContentRequest): m is Extract<ContentRequest, { type: 'text' }> =>
+  m.type === 'text' && m.replyTo === null
+
+/** Meta refuses read receipts for messages older than this. */
+const READ_RECEIPT_MAX_AGE_MS = 30 * 24 * 3600 * 1000

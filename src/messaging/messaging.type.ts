@@ -13,6 +13,9 @@ export class SendTextPayload {
   conversation!: Conversation
 }
 
+@ObjectType()
+export class SendMessagePayload extends SendTextPayload {}
+
 @ObjectType({ description: 'A failure of one recipient, with the same code as the API’s errors.' })
 export class SendError {
   @Field(() => String, {

@@ -1,7 +1,13 @@
-import type { ClientRequest } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import type { ClientRequest, IncomingMessage } from 'node:http'
+import { Readable } from 'node:stream'
 import got, { type Got, RequestError } from 'got'
 import { isMetaErrorBody, MetaApiError, MetaUnreachableError } from './meta.errors.js'
+import { type OutgoingMessage, toMetaRequest } from './meta.outgoing.js'
 import type {
+  MetaMediaInfoResponse,
+  MetaMediaUploadResponse,
+  MetaReadReceiptRequest,
   MetaSendMessageRequest,
   MetaSendMessageResponse,
   MetaTemplate,
@@ -60,6 +66,23 @@ export function messageIdFromCallbackData(data: unknown): number | null {
   return Number.isSafeInteger(id) && id > 0 ? id : null
 }
 
+/** A file to upload to Meta, read as it goes. */
+export interface MediaUpload {
+  stream: Readable
+  size: number
+  mimeType: string
+  filename: string | null
+}
+
+/** Where Meta keeps a file for the next few minutes, and what it says the file is. */
+export interface RemoteMediaInfo {
+  url: string
+  mimeType: string
+  /** As Meta gives it (hex). */
+  sha256: string | null
+  size: number | null
+}
+
 /** What the rest of the service needs from Meta. Implemented by the Graph API client and the simulator. */
 export interface MetaApi {
   /**
@@ -77,6 +100,28 @@ export interface MetaApi {
    * @see https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account/message_templates/
    */
   listTemplates(): Promise<RemoteTemplate[]>
+  /**
+   * Sends any kind of message (text, media, location, interactive, reaction), optionally quoting one.
+   * @see https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+   */
+  sendMessage(to: string, message: OutgoingMessage, options?: SendOptions): Promise<AcceptedMessage>
+  /**
+   * Uploads a file for sending; resolves to Meta's media id (usable for about 30 days).
+   * @see https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#upload-media
+   */
+  uploadMedia(file: MediaUpload): Promise<string>
+  /**
+   * Where to download a file (a customer's, by the id in its webhook) for the next few minutes.
+   * @see https://developers.facebook.com/docs/whatsapp/cloud-api/reference/media#retrieve-media-url
+   */
+  mediaInfo(mediaId: string): Promise<RemoteMediaInfo>
+  /** The bytes at a URL from {@link mediaInfo}, as a stream, once Meta answered 2xx. */
+  downloadMedia(url: string): Promise<Readable>
+  /**
+   * Marks an inbound message (and those before it) read, optionally showing the typing indicator.
+   * @see https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators
+   */
+  markRead(wamid: string, options: { typing: boolean }): Promise<void>
 }
 
 /** The request bodies Meta expects; shared by the client and the simulator. */
@@ -88,6 +133,14 @@ export const metaRequests = {
     type: 'text',
     text: { preview_url: false, body },
     ...callback(options),
+  }),
+  message: (to: string, message: OutgoingMessage, options: SendOptions = {}): MetaSendMessageRequest =>
+    toMetaRequest(to, message, callback(options)),
+  readReceipt: (wamid: string, typing: boolean): MetaReadReceiptRequest => ({
+    messaging_product: 'whatsapp',
+    status: 'read',
+    message_id: wamid,
+    ...(typing ? { typing_indicator: { type: 'text' } } : {}),
   }),
   template: (to: string, t: OutgoingTemplate, options: SendOptions = {}): MetaSendMessageRequest => ({
     messaging_product: 'whatsapp',
@@ -133,9 +186,11 @@ const TEMPLATE_PAGE_SIZE = 100
 /** A runaway `paging.next` loop stops here (100 × 100 templates is far above Meta's per-account cap). */
 const MAX_TEMPLATE_PAGES = 100
 
-/** What one call sends: a JSON body or query parameters, and who hears that it was written out. */
+/** What one call sends: a JSON body, a streamed body or query parameters, and who hears that it was written out. */
 interface CallOptions {
   json?: object
+  body?: Readable
+  headers?: Record<string, string>
   searchParams?: Record<string, string | number>
   onWritten?: () => void
 }
@@ -157,6 +212,8 @@ interface Answer {
  */
 export class MetaGraphClient implements MetaApi {
   private readonly http: Got
+  /** For Meta's download URLs, which are absolute and on another host than the Graph API. */
+  private readonly downloads: Got
 
   constructor(private readonly options: MetaGraphClientOptions) {
     this.http = got.extend({
@@ -170,6 +227,86 @@ export class MetaGraphClient implements MetaApi {
       retry: { limit: 0 },
       // Meta's error answers carry the body we need (code, details, fbtrace_id): read them like any other.
       throwHttpErrors: false,
+    })
+    this.downloads = got.extend({
+      headers: { authorization: `Bearer ${options.accessToken}`, 'user-agent': 'wa-gateway' },
+      // A large file takes longer than one call: bound the wait for its first byte and each pause.
+      timeout: { connect: Math.min(5_000, options.timeoutMs), response: options.timeoutMs },
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+    })
+  }
+
+  sendMessage(to: string, message: OutgoingMessage, options?: SendOptions): Promise<AcceptedMessage> {
+    return this.send(metaRequests.message(to, message, options), options?.onWritten)
+  }
+
+  async uploadMedia(file: MediaUpload): Promise<string> {
+    // Multipart framed by hand around the stream, so its length is known and the file never sits in memory.
+    const boundary = `----wa-gateway-${randomBytes(12).toString('hex')}`
+    const field = (name: string, value: string) =>
+      `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`
+    const filename = (file.filename ?? 'file').replace(/["\r\n\\]/g, '_')
+    const head = Buffer.from(
+      field('messaging_product', 'whatsapp') +
+        field('type', file.mimeType) +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\n` +
+        `Content-Type: ${file.mimeType}\r\n\r\n`,
+    )
+    const tail = Buffer.from(`\r\n--${boundary}--\r\n`)
+    const body = Readable.from(
+      (async function* () {
+        yield head
+        yield* file.stream
+        yield tail
+      })(),
+    )
+    const answer = await this.call<MetaMediaUploadResponse>('POST', `${this.options.phoneNumberId}/media`, {
+      body,
+      headers: {
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + file.size + tail.length),
+      },
+    })
+    if (typeof answer.id !== 'string' || !answer.id)
+      throw new MetaUnreachableError('Meta took the upload but gave no id')
+    return answer.id
+  }
+
+  async mediaInfo(mediaId: string): Promise<RemoteMediaInfo> {
+    const body = await this.call<MetaMediaInfoResponse>('GET', encodeURIComponent(mediaId), {})
+    if (typeof body.url !== 'string') throw new MetaUnreachableError('Meta described the media without a URL')
+    const size = Number(body.file_size)
+    return {
+      url: body.url,
+      mimeType: body.mime_type,
+      sha256: typeof body.sha256 === 'string' ? body.sha256 : null,
+      size: Number.isSafeInteger(size) && size >= 0 ? size : null,
+    }
+  }
+
+  async downloadMedia(url: string): Promise<Readable> {
+    const target = new URL(url)
+    // Our token goes only to Meta over https, or to the configured Graph API's own origin (a fake in tests).
+    if (target.protocol !== 'https:' && target.origin !== new URL(this.options.graphApiUrl).origin) {
+      throw new MetaUnreachableError(`Refusing to send the access token to ${target.origin}`)
+    }
+    const stream = this.downloads.stream(target)
+    const response = await new Promise<IncomingMessage>((resolve, reject) => {
+      stream.once('response', resolve)
+      stream.once('error', (err) => reject(toMetaError(err)))
+    })
+    const status = response.statusCode ?? 0
+    if (status < 200 || status >= 300) {
+      stream.destroy()
+      throw new MetaUnreachableError(`Meta's media download answered HTTP ${status}`)
+    }
+    return stream
+  }
+
+  async markRead(wamid: string, options: { typing: boolean }): Promise<void> {
+    await this.call('POST', `${this.options.phoneNumberId}/messages`, {
+      json: metaRequests.readReceipt(wamid, options.typing),
     })
   }
 
@@ -213,7 +350,7 @@ export class MetaGraphClient implements MetaApi {
    * One call to the Graph API, resolving to its JSON body when Meta answered 2xx.
    * @throws MetaApiError when Meta refused it, MetaUnreachableError otherwise
    */
-  private async call<T>(method: 'GET' | 'POST', path: string, options: CallOptions): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, options: CallOptions): Promise<T> {
     let answer: Answer
     try {
       answer = await this.exchange(method, path, options)
@@ -233,12 +370,12 @@ export class MetaGraphClient implements MetaApi {
   }
 
   private exchange(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
-    { json, searchParams, onWritten }: CallOptions,
+    { json, body, headers, searchParams, onWritten }: CallOptions,
   ): Promise<Answer> {
     return new Promise((resolve, reject) => {
-      const stream = this.http.stream(path, { method, json, searchParams })
+      const stream = this.http.stream(path, { method, json, body, headers, searchParams })
       if (onWritten) stream.once('request', (req: ClientRequest) => req.once('finish', onWritten))
       let statusCode = 0
       const chunks: Buffer[] = []

@@ -1,14 +1,18 @@
 import { randomBytes } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import {
   type AcceptedMessage,
+  type MediaUpload,
   type MetaApi,
   metaRequests,
   type OutgoingTemplate,
   type SendOptions,
+  type RemoteMediaInfo,
   type RemoteTemplate,
   toRemoteTemplate,
 } from './meta.client.js'
 import { MetaApiError } from './meta.errors.js'
+import type { OutgoingMessage } from './meta.outgoing.js'
 import { metaJson, signWebhook } from './meta.webhooks.js'
 import type { MetaSendMessageRequest, MetaTemplate } from './meta.types.js'
 
@@ -121,6 +125,27 @@ export class MetaSimulator implements MetaApi {
     return SIMULATED_TEMPLATES.map((t) => toRemoteTemplate(structuredClone(t)))
   }
 
+  async sendMessage(to: string, message: OutgoingMessage, options?: SendOptions): Promise<AcceptedMessage> {
+    return this.accept(metaRequests.message(to, message, options), options)
+  }
+
+  /** Takes the file (read to its end, then forgotten) and names it as Meta would. */
+  async uploadMedia(file: MediaUpload): Promise<string> {
+    for await (const _ of file.stream);
+    return String(1_000_000_000_000_000 + Math.floor(Math.random() * 1e15))
+  }
+
+  /** The simulator sends no customer media, so it knows none. */
+  async mediaInfo(mediaId: string): Promise<RemoteMediaInfo> {
+    throw simulatorError(100, `Unsupported get request. Object with ID '${mediaId}' does not exist`, 400)
+  }
+
+  async downloadMedia(url: string): Promise<Readable> {
+    throw simulatorError(100, `The simulator serves no media (${url})`, 404)
+  }
+
+  async markRead(): Promise<void> {}
+
   private accept(request: MetaSendMessageRequest, options?: SendOptions): AcceptedMessage {
     options?.onWritten?.()
     this.sent.push(request)
@@ -146,6 +171,13 @@ export class MetaSimulator implements MetaApi {
     setTimeout(post, webhooks.delayMs, 'delivered').unref()
     setTimeout(post, webhooks.delayMs * 2, 'read').unref()
   }
+}
+
+function simulatorError(code: number, message: string, status: number): MetaApiError {
+  return new MetaApiError(
+    { message, type: 'GraphMethodException', code, fbtrace_id: `SIM${randomBytes(8).toString('hex')}` },
+    status,
+  )
 }
 
 /** Webhook bodies as Meta writes them (escaped non-ASCII and slashes), for the simulator. */

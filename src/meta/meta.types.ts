@@ -40,7 +40,71 @@ export interface MetaTemplateMessageRequest {
   biz_opaque_callback_data?: string
 }
 
-export type MetaSendMessageRequest = MetaTextMessageRequest | MetaTemplateMessageRequest
+/** A media object of a send: Meta's id of an upload, or a public link (exactly one). */
+export interface MetaMediaObject {
+  id?: string
+  link?: string
+  caption?: string
+  filename?: string
+}
+
+export interface MetaInteractive {
+  type: 'button' | 'list'
+  header?: { type: 'text'; text: string }
+  body: { text: string }
+  footer?: { text: string }
+  action:
+    | { buttons: { type: 'reply'; reply: { id: string; title: string } }[] }
+    | {
+        button: string
+        sections: { title?: string; rows: { id: string; title: string; description?: string }[] }[]
+      }
+}
+
+/** Every other kind of send: media, location, interactive, reaction. */
+export interface MetaRichMessageRequest {
+  messaging_product: 'whatsapp'
+  recipient_type: 'individual'
+  to: string
+  type: 'image' | 'video' | 'audio' | 'document' | 'sticker' | 'location' | 'interactive' | 'reaction'
+  image?: MetaMediaObject
+  video?: MetaMediaObject
+  audio?: MetaMediaObject
+  document?: MetaMediaObject
+  sticker?: MetaMediaObject
+  location?: { latitude: number; longitude: number; name?: string; address?: string }
+  interactive?: MetaInteractive
+  reaction?: { message_id: string; emoji: string }
+  biz_opaque_callback_data?: string
+}
+
+/** Any send may quote a message (the customer sees it quoted): `context.message_id`. */
+export type MetaSendMessageRequest = (MetaTextMessageRequest | MetaTemplateMessageRequest | MetaRichMessageRequest) & {
+  context?: { message_id: string }
+}
+
+/** A read receipt, optionally with the typing indicator. */
+export interface MetaReadReceiptRequest {
+  messaging_product: 'whatsapp'
+  status: 'read'
+  message_id: string
+  typing_indicator?: { type: 'text' }
+}
+
+/** `POST /{phone-number-id}/media`'s answer. */
+export interface MetaMediaUploadResponse {
+  id: string
+}
+
+/** `GET /{media-id}`: a download URL valid for about 5 minutes, and what the file is. */
+export interface MetaMediaInfoResponse {
+  messaging_product: 'whatsapp'
+  url: string
+  mime_type: string
+  sha256: string
+  file_size: string | number
+  id: string
+}
 
 export interface MetaSendMessageResponse {
   messaging_product: 'whatsapp'

@@ -1,10 +1,34 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { messageIdFromCallbackData } from './meta.client.js'
+import { MEDIA_KINDS, type MediaKind } from './meta.limits.js'
+import type { LocationContent } from './meta.outgoing.js'
 
 /**
  * Meta's webhook payloads for WhatsApp, read into plain changes the rest of the service applies.
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
  */
+
+/** A customer's file, as the webhook names it (fetched from Meta afterwards). */
+export interface InboundMedia {
+  kind: MediaKind
+  metaId: string
+  mimeType: string | null
+  /** As Meta gives it (base64 or hex). */
+  sha256: string | null
+  filename: string | null
+  /** A voice note (audio recorded in WhatsApp). */
+  voice: boolean
+}
+
+/** The customer's answer to our buttons or list, or a tap on a template's quick-reply button. */
+export interface InboundInteractiveReply {
+  type: 'button_reply' | 'list_reply' | 'button'
+  id: string | null
+  title: string | null
+  description: string | null
+  /** A template button's payload. */
+  payload: string | null
+}
 
 /** A message a customer sent us. */
 export interface InboundMessageChange {
@@ -16,11 +40,20 @@ export interface InboundMessageChange {
   contactName: string | null
   wamid: string
   type: string
-  /** Text, or the text of a button / interactive reply; null for media and unsupported types. */
+  /** A readable text: the text, a caption, a reply's title, a place's name, a marker for unsupported types. */
   content: string | null
   /** Meta's message object as received. */
   payload: Record<string, unknown>
   timestamp: Date
+  /** The wamid of the message it quotes, answers or reacts to (Meta's `context.id`). */
+  contextWamid: string | null
+  media: InboundMedia | null
+  location: LocationContent | null
+  /** Shared contacts, as Meta sent them. */
+  contacts: Record<string, unknown>[] | null
+  interactive: InboundInteractiveReply | null
+  /** A reaction to one of the conversation's messages (not a message of its own); a null emoji removes it. */
+  reaction: { targetWamid: string; emoji: string | null } | null
 }
 
 export type DeliveryState = 'sent' | 'delivered' | 'read' | 'failed'
@@ -89,28 +122,80 @@ function timestampOf(v: unknown): Date {
   return new Date(seconds * 1000)
 }
 
-function contentOf(message: Obj): string | null {
-  const type = str(message.type)
-  const part = isObj(message[type ?? '']) ? (message[type!] as Obj) : {}
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null)
+
+function mediaOf(type: string | null, part: Obj): InboundMedia | null {
+  const kind = MEDIA_KINDS.find((k) => k === type)
+  const metaId = str(part.id)
+  if (!kind || !metaId) return null
+  return {
+    kind,
+    metaId,
+    mimeType: str(part.mime_type),
+    sha256: str(part.sha256),
+    filename: str(part.filename),
+    voice: part.voice === true,
+  }
+}
+
+function locationOf(part: Obj): LocationContent | null {
+  const latitude = num(part.latitude)
+  const longitude = num(part.longitude)
+  if (latitude === null || longitude === null) return null
+  return { latitude, longitude, name: str(part.name), address: str(part.address) }
+}
+
+function interactiveOf(type: string | null, part: Obj): InboundInteractiveReply | null {
+  if (type === 'button') {
+    return { type: 'button', id: null, title: str(part.text), description: null, payload: str(part.payload) }
+  }
+  if (type !== 'interactive') return null
+  const kind = str(part.type)
+  const reply = kind === 'button_reply' || kind === 'list_reply' ? part[kind] : null
+  if (!isObj(reply)) return null
+  return {
+    type: kind as 'button_reply' | 'list_reply',
+    id: str(reply.id),
+    title: str(reply.title),
+    description: str(reply.description),
+    payload: null,
+  }
+}
+
+const contactName = (c: Obj) => (isObj(c.name) ? (str(c.name.formatted_name) ?? str(c.name.first_name)) : null)
+
+/** A readable text for the message, where one exists; a visible marker for what we cannot show. */
+function contentOf(message: Obj, type: string | null, part: Obj): string | null {
   switch (type) {
     case 'text':
       return str(part.body)
     case 'button':
       return str(part.text) ?? str(part.payload)
     case 'interactive': {
-      const reply = [part.button_reply, part.list_reply].find(isObj)
-      return reply ? (str(reply.title) ?? str(reply.id)) : null
+      const reply = interactiveOf(type, part)
+      return reply ? (reply.title ?? reply.id) : '[interactive message]'
     }
     case 'image':
     case 'video':
-    case 'document':
+    case 'sticker':
+    case 'audio':
       return str(part.caption)
+    case 'document':
+      return str(part.caption) ?? str(part.filename)
     case 'location':
-      return str(part.name) ?? str(part.address)
+      return str(part.name) ?? str(part.address) ?? `${String(part.latitude)}, ${String(part.longitude)}`
+    case 'contacts':
+      return list(message.contacts).map(contactName).filter(Boolean).join(', ') || '[contacts]'
     case 'reaction':
       return str(part.emoji)
+    case 'system':
+      return str(part.body) ?? '[system message]'
+    case 'unsupported': {
+      const error = list(message.errors)[0]
+      return `[unsupported message${error ? `: ${str(error.title) ?? str(error.message) ?? String(error.code)}` : ''}]`
+    }
     default:
-      return null
+      return `[${type ?? 'unknown'} message]`
   }
 }
 
@@ -144,16 +229,26 @@ export function readWebhook(body: unknown): WebhookChange[] {
           const userId = str(message.from_user_id)
           const contact =
             contacts.find((c) => (from && c.wa_id === from) || (userId && c.user_id === userId)) ?? contacts[0]
+          const type = str(message.type)
+          const part = isObj(message[type ?? '']) ? (message[type!] as Obj) : {}
+          const context = isObj(message.context) ? message.context : {}
+          const reactionTarget = type === 'reaction' ? str(part.message_id) : null
           changes.push({
             kind: 'inbound-message',
             from,
             userId: userId ?? str(contact?.user_id),
             contactName: isObj(contact?.profile) ? str(contact.profile.name) : null,
             wamid,
-            type: str(message.type) ?? 'unknown',
-            content: contentOf(message),
+            type: type ?? 'unknown',
+            content: contentOf(message, type, part),
             payload: message,
             timestamp: timestampOf(message.timestamp),
+            contextWamid: str(context.id),
+            media: mediaOf(type, part),
+            location: type === 'location' ? locationOf(part) : null,
+            contacts: type === 'contacts' ? list(message.contacts) : null,
+            interactive: interactiveOf(type, part),
+            reaction: reactionTarget ? { targetWamid: reactionTarget, emoji: str(part.emoji) } : null,
           })
         }
         for (const status of list(value.statuses)) {

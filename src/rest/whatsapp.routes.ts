@@ -1,13 +1,14 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { callerOf } from '../auth/auth.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
-import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
-import { serviceWindowExpiresAt } from '../conversations/service-window.js'
+import type { MessageRecord } from '../conversations/conversation.repository.js'
 import { errorPayload, ValidationError } from '../errors.js'
+import type { MediaService } from '../media/media.service.js'
+import { mediaRoutes } from './media.routes.js'
+import { restConversation, restMessage, restPage } from './rest.shapes.js'
 import type { Gate } from '../auth/auth.js'
 import { RateLimitedError } from '../auth/rate-limit.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
-import type { Page } from '../conversations/pagination.js'
 import type { MessagingService } from '../messaging/messaging.service.js'
 import type { TemplateService } from '../templates/template.service.js'
 
@@ -15,34 +16,9 @@ export interface WhatsappRoutesOptions {
   conversations: ConversationService
   messaging: MessagingService
   templates: TemplateService
+  media: MediaService
   gate: Gate
 }
-
-const restMessage = (m: MessageRecord) => ({
-  message_id: m.id,
-  conversation_id: m.conversationId,
-  content: m.content,
-  message_type: m.type,
-  direction: m.direction,
-  status: m.status,
-  wamid: m.wamid,
-  created_at: m.createdAt.toISOString(),
-})
-
-const restPage = async <T, R>(page: Page<T>, shape: (node: T) => R) => ({
-  success: true,
-  data: page.nodes.map(shape),
-  page_info: { has_next_page: page.hasNextPage, end_cursor: page.cursors.at(-1) ?? null },
-  total_count: await page.totalCount(),
-})
-
-const restConversation = (c: ConversationRecord) => ({
-  conversation_id: c.id,
-  phone_number: c.phoneNumber,
-  request_id: c.requestId,
-  contact_name: c.contactName,
-  service_window_expires_at: serviceWindowExpiresAt(c)?.toISOString() ?? null,
-})
 
 /**
  * The documented REST paths under /api/whatsapp, each a thin call into the same services as the
@@ -50,7 +26,7 @@ const restConversation = (c: ConversationRecord) => ({
  */
 export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   app: FastifyInstance,
-  { conversations, messaging, templates, gate },
+  { conversations, messaging, templates, media, gate },
 ) => {
   app.decorateRequest('caller', '')
   app.addHook('onRequest', async (request, reply) => {
@@ -68,21 +44,32 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
     return { scope: request.caller, key: Array.isArray(key) ? key.join(',') : key, field: 'Idempotency-Key' }
   }
 
+  /** A message just sent, shaped: its file read back when it has one (a new message has no reactions yet). */
+  const sent = async (m: MessageRecord) =>
+    restMessage(m, m.mediaId ? (await conversations.details([m])).get(m.id) : undefined)
+
   app.post('/send', async (request) => {
-    const { message, conversation } = await messaging.sendText(request.body, keyOf(request))
-    return { success: true, data: { message: restMessage(message), conversation: restConversation(conversation) } }
+    const { message, conversation } = await messaging.sendToNumber(request.body, keyOf(request))
+    return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
   })
 
   app.post<{ Params: { id: string } }>('/conversations/:id/messages', async (request) => {
     const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
+    // The documented fields first, as they always were; the message's other fields after them.
+    const { message_id, conversation_id, content, status, wamid, ...rest } = await sent(m)
+    return { success: true, data: { message_id, conversation_id, content, status, wamid, ...rest } }
+  })
+
+  app.post<{ Params: { id: string } }>('/conversations/:id/read', async (request) => {
+    const c = await messaging.markRead(request.params.id, request.body)
+    const unread = await conversations.unreadCounts([c.id])
     return {
       success: true,
       data: {
-        message_id: m.id,
-        conversation_id: m.conversationId,
-        content: m.content,
-        status: m.status,
-        wamid: m.wamid,
+        conversation_id: c.id,
+        last_read_message_id: c.lastReadMessageId,
+        read_at: c.lastReadAt?.toISOString() ?? null,
+        unread_count: unread.get(c.id) ?? 0,
       },
     }
   })
@@ -117,16 +104,26 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       if (!(err instanceof ValidationError)) throw err
       throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
     })
-    return restPage(page, (c) => ({ ...restConversation(c), last_message_at: c.lastMessageAt?.toISOString() ?? null }))
+    const unread = await conversations.unreadCounts(page.nodes.map((c) => c.id))
+    return restPage(page, (c) => ({
+      ...restConversation(c),
+      last_message_at: c.lastMessageAt?.toISOString() ?? null,
+      unread_count: unread.get(c.id) ?? 0,
+      last_read_at: c.lastReadAt?.toISOString() ?? null,
+    }))
   })
 
   app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
     '/conversations/:id/messages',
     async (request) => {
       const { first, after } = request.query
-      return restPage(await conversations.messagePage(request.params.id, { first, after }), restMessage)
+      const page = await conversations.messagePage(request.params.id, { first, after })
+      const details = await conversations.details(page.nodes)
+      return restPage(page, (m) => restMessage(m, details.get(m.id)))
     },
   )
+
+  await app.register(mediaRoutes, { media })
 
   app.get<{ Querystring: Record<string, unknown> }>('/templates', async (request) => {
     const list = await templates.list({ ...request.query, refresh: true })

@@ -3,11 +3,13 @@ import type { ConversationRepository, MessageRecord } from '../conversations/con
 import { phoneNumberSchema } from '../messaging/messaging.schemas.js'
 import { simulatedWebhook } from '../meta/meta.simulator.js'
 import { parseInput } from '../validation.js'
-import { ForbiddenError, UnauthenticatedError, WebhooksNotConfiguredError } from '../errors.js'
+import { describeError, ForbiddenError, UnauthenticatedError, WebhooksNotConfiguredError } from '../errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { DeliveryStatusService } from '../messaging/delivery-status.service.js'
 import { type InboundMessageChange, isValidSignature, readWebhook, type WebhookChange } from '../meta/meta.webhooks.js'
 import type { TemplateRepository } from '../templates/template.repository.js'
+import type { ReactionRepository } from '../conversations/reaction.repository.js'
+import type { MediaService } from '../media/media.service.js'
 import type { WebhookRepository } from './webhook.repository.js'
 
 /** Attempts to apply one delivery before it is marked failed (kept for inspection). */
@@ -15,13 +17,19 @@ const MAX_APPLY_ATTEMPTS = 5
 /** Statuses for wamids that never appeared are forgotten after this long. */
 const PENDING_STATUS_TTL_MS = 7 * 24 * 3600 * 1000
 
-const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err))
-
 const simulateInboundSchema = z.object({
   phoneNumber: phoneNumberSchema,
   content: z.string().trim().min(1, 'must not be empty').max(4096),
   contactName: z.string().max(200).nullish(),
 })
+
+/** Where the parts of inbound messages other than the message itself go. */
+export interface InboundParts {
+  reactions: ReactionRepository
+  media: MediaService
+  /** Told when a customer's file was recorded, to fetch it from Meta. */
+  onMediaRecorded: () => void
+}
 
 export interface WebhookOptions {
   /** App secrets whose signatures are accepted (two during a rotation). */
@@ -57,6 +65,7 @@ export class WebhookService {
   constructor(
     private readonly webhooks: WebhookRepository,
     private readonly conversations: ConversationRepository,
+    private readonly inbound: InboundParts,
     private readonly templates: TemplateRepository,
     private readonly statuses: DeliveryStatusService,
     private readonly events: EventBus,
@@ -145,7 +154,7 @@ export class WebhookService {
     } catch (err) {
       // Not something we can ever apply: kept for inspection.
       this.options.onError?.(err, eventId)
-      return this.webhooks.markFailed(eventId, describe(err))
+      return this.webhooks.markFailed(eventId, describeError(err))
     }
     try {
       for (const change of changes) await this.applyChange(change)
@@ -154,8 +163,8 @@ export class WebhookService {
       // Applying is idempotent, so a failure of ours (a deadlock, a lost connection) is retried;
       // Meta already has its 200 and will not send it again.
       this.options.onError?.(err, eventId)
-      const attempts = await this.webhooks.markForRetry(eventId, describe(err))
-      if (attempts >= MAX_APPLY_ATTEMPTS) return this.webhooks.markFailed(eventId, describe(err))
+      const attempts = await this.webhooks.markForRetry(eventId, describeError(err))
+      if (attempts >= MAX_APPLY_ATTEMPTS) return this.webhooks.markFailed(eventId, describeError(err))
       setTimeout(() => this.enqueue([{ id: eventId }]), 200 * 2 ** attempts).unref()
     }
   }
@@ -177,14 +186,45 @@ export class WebhookService {
       waUserId: change.userId,
       contactName: change.contactName,
     })
+    if (change.reaction) return this.applyReaction(conversation.id, change, change.reaction)
+    const replyTo = change.contextWamid ? await this.conversations.findMessageByWamid(change.contextWamid) : null
+    // Stored before the message, under an id derived from its wamid: a delivery applied twice stores one file.
+    const mediaId = change.media ? await this.inbound.media.recordInbound(change.wamid, change.media) : null
     const message = await this.conversations.addInbound(conversation.id, {
       wamid: change.wamid,
       type: change.type,
       content: change.content,
       payload: change.payload,
       sentByCustomerAt: change.timestamp,
+      mediaId,
+      filename: change.media?.filename ?? null,
+      location: change.location,
+      interactive: change.interactive,
+      contacts: change.contacts,
+      replyToWamid: change.contextWamid,
+      replyToMessageId: replyTo?.id ?? null,
     })
+    if (mediaId) this.inbound.onMediaRecorded()
     if (message) this.events.publish({ type: 'messageAdded', messageId: message.id, conversationId: conversation.id })
+  }
+
+  /** A reaction shows on the message it reacts to; it is not a message of its own. */
+  private async applyReaction(
+    conversationId: number,
+    change: InboundMessageChange,
+    reaction: NonNullable<InboundMessageChange['reaction']>,
+  ): Promise<void> {
+    await this.conversations.touchInbound(conversationId, change.timestamp)
+    const changed = await this.inbound.reactions.apply({
+      targetWamid: reaction.targetWamid,
+      actor: 'customer',
+      emoji: reaction.emoji,
+      reactedAt: change.timestamp,
+      wamid: change.wamid,
+    })
+    const target = changed ? await this.conversations.findMessageByWamid(reaction.targetWamid) : null
+    if (target)
+      this.events.publish({ type: 'messageUpdated', messageId: target.id, conversationId: target.conversationId })
   }
 
   private enqueue(ids: { id: number; body?: string }[]): void {

@@ -19,6 +19,13 @@ export type Scalars = {
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> }
 }
 
+/** A reply button: up to 3, titles of at most 20 characters. */
+export type ButtonInput = {
+  /** Comes back in the customer’s reply (Message.interactive.id). */
+  id: Scalars['String']['input']
+  title: Scalars['String']['input']
+}
+
 /** A customer's WhatsApp thread: one per phone number. */
 export type Conversation = {
   __typename?: 'Conversation'
@@ -42,6 +49,8 @@ export type Conversation = {
   requestId?: Maybe<Scalars['Int']['output']>
   /** When the 24-hour customer-service window closes (last inbound message + 24 h); null if the customer never wrote. Outside it only templates can be sent. */
   serviceWindowExpiresAt?: Maybe<Scalars['DateTime']['output']>
+  /** Inbound messages newer than the last one marked read (markConversationRead): an inbox badge. */
+  unreadCount: Scalars['Int']['output']
   updatedAt: Scalars['DateTime']['output']
   /** Meta’s business-scoped user id, when Meta sent one. */
   waUserId?: Maybe<Scalars['String']['output']>
@@ -82,9 +91,77 @@ export type ConversationFilterInput = {
   updatedSince?: InputMaybe<Scalars['DateTime']['input']>
 }
 
+export type InteractiveButton = {
+  __typename?: 'InteractiveButton'
+  id: Scalars['String']['output']
+  title: Scalars['String']['output']
+}
+
+export type InteractiveList = {
+  __typename?: 'InteractiveList'
+  button: Scalars['String']['output']
+  sections: Array<InteractiveListSection>
+}
+
+export type InteractiveListRow = {
+  __typename?: 'InteractiveListRow'
+  description?: Maybe<Scalars['String']['output']>
+  id: Scalars['String']['output']
+  title: Scalars['String']['output']
+}
+
+export type InteractiveListSection = {
+  __typename?: 'InteractiveListSection'
+  rows: Array<InteractiveListRow>
+  title?: Maybe<Scalars['String']['output']>
+}
+
+/** A list: at most 10 sections and 10 rows in all. */
+export type ListInput = {
+  /** The label of the button that opens the list (at most 20 characters). */
+  button: Scalars['String']['input']
+  sections: Array<ListSectionInput>
+}
+
+export type ListRowInput = {
+  /** At most 72 characters. */
+  description?: InputMaybe<Scalars['String']['input']>
+  id: Scalars['String']['input']
+  /** At most 24 characters. */
+  title: Scalars['String']['input']
+}
+
+export type ListSectionInput = {
+  rows: Array<ListRowInput>
+  /** Required when there are several sections. */
+  title?: InputMaybe<Scalars['String']['input']>
+}
+
+export type Location = {
+  __typename?: 'Location'
+  address?: Maybe<Scalars['String']['output']>
+  latitude: Scalars['Float']['output']
+  longitude: Scalars['Float']['output']
+  name?: Maybe<Scalars['String']['output']>
+}
+
+export type LocationInput = {
+  address?: InputMaybe<Scalars['String']['input']>
+  /** -90 to 90. */
+  latitude: Scalars['Float']['input']
+  /** -180 to 180. */
+  longitude: Scalars['Float']['input']
+  name?: InputMaybe<Scalars['String']['input']>
+}
+
+/** READY: stored here, served at url. DOWNLOADING: a customer’s file still being fetched from Meta. FAILED: fetching it failed for good (error says why). REMOTE: a link we sent (url is that link). UPLOADING: being stored. */
+export type MediaStatus = 'DOWNLOADING' | 'FAILED' | 'READY' | 'REMOTE' | 'UPLOADING'
+
 export type Message = {
   __typename?: 'Message'
-  /** The text; for templates, the text the customer sees. */
+  /** Contacts the customer shared, as Meta sent them. */
+  contacts?: Maybe<Array<Scalars['JSONObject']['output']>>
+  /** A readable text: the text; a template’s text as the customer sees it; a caption; a reply’s title; a place’s name; or a marker like "[unsupported message]". */
   content?: Maybe<Scalars['String']['output']>
   conversation: Conversation
   conversationId: Scalars['Int']['output']
@@ -96,10 +173,21 @@ export type Message = {
   /** Outbound: when Meta reported it failed. */
   failedAt?: Maybe<Scalars['DateTime']['output']>
   id: Scalars['Int']['output']
+  /** Buttons or list sent, or the customer’s answer. */
+  interactive?: Maybe<MessageInteractive>
+  location?: Maybe<Location>
+  /** The file of a media message. */
+  media?: Maybe<MessageMedia>
   /** Inbound: Meta’s message object as received (replies, media, unsupported types). */
   payload?: Maybe<Scalars['JSONObject']['output']>
+  /** The customer’s and our reactions to this message. */
+  reactions: Array<Reaction>
   /** Outbound: when Meta reported it read. */
   readAt?: Maybe<Scalars['DateTime']['output']>
+  /** The message this one quotes, answers or reacts to. */
+  replyTo?: Maybe<Message>
+  /** The message this one quotes, answers (a button or list reply) or reacts to. */
+  replyToMessageId?: Maybe<Scalars['Int']['output']>
   requestId?: Maybe<Scalars['Int']['output']>
   /** Outbound: when Meta reported it sent. */
   sentAt?: Maybe<Scalars['DateTime']['output']>
@@ -108,7 +196,7 @@ export type Message = {
   status: MessageStatus
   /** For templates: name, language and components sent. */
   template?: Maybe<Scalars['JSONObject']['output']>
-  /** text, template, … */
+  /** text, template, image, video, audio, document, sticker, location, contacts, interactive, button, reaction; received: also unsupported, system or any other type Meta sends (see payload). */
   type: Scalars['String']['output']
   updatedAt: Scalars['DateTime']['output']
   /** Meta's message id, once Meta accepted it. */
@@ -142,13 +230,55 @@ export type MessageError = {
   message: Scalars['String']['output']
 }
 
+/** Sent (type button or list): header, body, footer, buttons or list. Received (type button_reply, list_reply, or button for a template’s quick reply): id, title, description, payload of what the customer chose. */
+export type MessageInteractive = {
+  __typename?: 'MessageInteractive'
+  body?: Maybe<Scalars['String']['output']>
+  buttons?: Maybe<Array<InteractiveButton>>
+  description?: Maybe<Scalars['String']['output']>
+  footer?: Maybe<Scalars['String']['output']>
+  header?: Maybe<Scalars['String']['output']>
+  /** The chosen button or row id. */
+  id?: Maybe<Scalars['String']['output']>
+  list?: Maybe<InteractiveList>
+  /** A template quick-reply button’s payload. */
+  payload?: Maybe<Scalars['String']['output']>
+  title?: Maybe<Scalars['String']['output']>
+  type: Scalars['String']['output']
+}
+
+/** The file of an image, video, audio, document or sticker message. */
+export type MessageMedia = {
+  __typename?: 'MessageMedia'
+  caption?: Maybe<Scalars['String']['output']>
+  /** Why fetching a customer’s file failed. */
+  error?: Maybe<Scalars['String']['output']>
+  filename?: Maybe<Scalars['String']['output']>
+  /** Ours (med_…): send it again with mediaId. */
+  id: Scalars['String']['output']
+  mimeType?: Maybe<Scalars['String']['output']>
+  /** Hex SHA-256 of the bytes. */
+  sha256?: Maybe<Scalars['String']['output']>
+  /** Bytes. */
+  size?: Maybe<Scalars['Int']['output']>
+  status: MediaStatus
+  /** Where to get the bytes: /api/whatsapp/media/{id} (same bearer token), or the link we sent. */
+  url?: Maybe<Scalars['String']['output']>
+  /** A voice note recorded in WhatsApp. */
+  voice: Scalars['Boolean']['output']
+}
+
 /** PENDING: stored, Meta not answered yet. UNKNOWN: Meta may have accepted it but its answer never came; settled by its status webhook, never re-sent. SENT/DELIVERED/READ/FAILED: as Meta reports. */
 export type MessageStatus = 'DELIVERED' | 'FAILED' | 'PENDING' | 'READ' | 'SENT' | 'UNKNOWN'
 
 export type Mutation = {
   __typename?: 'Mutation'
-  /** Texts the customer of an existing conversation. */
+  /** Tells Meta the customer's latest message was read (blue ticks), optionally showing the typing indicator; unreadCount becomes 0. */
+  markConversationRead: Conversation
+  /** Sends a message of any kind (see OutboundMessageType) in an existing conversation. */
   sendInConversation: Message
+  /** Sends a message of any kind (text, media, location, buttons or list, reaction; see OutboundMessageType) to a number; creates its conversation if needed. */
+  sendMessage: SendMessagePayload
   /** Sends an approved template to each recipient, as a stored batch (see templateBatch). */
   sendTemplate: SendTemplatePayload
   /** Texts a number; creates its conversation if needed. */
@@ -157,9 +287,19 @@ export type Mutation = {
   simulateInboundMessage: Message
 }
 
+export type MutationMarkConversationReadArgs = {
+  conversationId: Scalars['Int']['input']
+  typing?: InputMaybe<Scalars['Boolean']['input']>
+}
+
 export type MutationSendInConversationArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>
   input: SendInConversationInput
+}
+
+export type MutationSendMessageArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
+  input: SendMessageInput
 }
 
 export type MutationSendTemplateArgs = {
@@ -176,8 +316,9 @@ export type MutationSimulateInboundMessageArgs = {
   input: SimulateInboundMessageInput
 }
 
-/** Only TEXT for now. */
-export type OutboundMessageType = 'TEXT'
+/** TEXT: content. IMAGE, VIDEO, DOCUMENT: mediaId or link, caption (DOCUMENT also filename). AUDIO, STICKER: mediaId or link. LOCATION: location. INTERACTIVE: content (the body) with buttons or list, header, footer. REACTION: replyTo and emoji ("" removes it). */
+export type OutboundMessageType =
+  'AUDIO' | 'DOCUMENT' | 'IMAGE' | 'INTERACTIVE' | 'LOCATION' | 'REACTION' | 'STICKER' | 'TEXT' | 'VIDEO'
 
 /** Relay-style page information. */
 export type PageInfo = {
@@ -240,6 +381,16 @@ export type QueryTemplatesArgs = {
   status?: InputMaybe<Scalars['String']['input']>
 }
 
+export type Reaction = {
+  __typename?: 'Reaction'
+  /** Who reacted. */
+  by: ReactionActor
+  emoji: Scalars['String']['output']
+  reactedAt: Scalars['DateTime']['output']
+}
+
+export type ReactionActor = 'BUSINESS' | 'CUSTOMER'
+
 /** A failure of one recipient, with the same code as the API’s errors. */
 export type SendError = {
   __typename?: 'SendError'
@@ -250,10 +401,67 @@ export type SendError = {
   meta?: Maybe<Scalars['JSONObject']['output']>
 }
 
+/** A message of any kind in an existing conversation. */
 export type SendInConversationInput = {
-  content: Scalars['String']['input']
+  buttons?: InputMaybe<Array<ButtonInput>>
+  /** IMAGE, VIDEO, DOCUMENT: at most 1,024 characters. */
+  caption?: InputMaybe<Scalars['String']['input']>
+  /** TEXT: the text. INTERACTIVE: the body. */
+  content?: InputMaybe<Scalars['String']['input']>
   conversationId: Scalars['Int']['input']
+  /** REACTION: one emoji, or "" to remove ours. */
+  emoji?: InputMaybe<Scalars['String']['input']>
+  /** DOCUMENT: the name the customer sees. */
+  filename?: InputMaybe<Scalars['String']['input']>
+  /** INTERACTIVE: a footer (at most 60 characters). */
+  footer?: InputMaybe<Scalars['String']['input']>
+  /** INTERACTIVE: a text header (at most 60 characters). */
+  header?: InputMaybe<Scalars['String']['input']>
+  /** A public https URL of the file, instead of mediaId. */
+  link?: InputMaybe<Scalars['String']['input']>
+  list?: InputMaybe<ListInput>
+  location?: InputMaybe<LocationInput>
+  /** A file uploaded with POST /api/whatsapp/media. */
+  mediaId?: InputMaybe<Scalars['String']['input']>
+  /** Our id of the message to quote (any type) or to react to (REACTION). */
+  replyTo?: InputMaybe<Scalars['Int']['input']>
   type?: OutboundMessageType
+}
+
+/** A message of any kind to a number; creates its conversation if needed. */
+export type SendMessageInput = {
+  buttons?: InputMaybe<Array<ButtonInput>>
+  /** IMAGE, VIDEO, DOCUMENT: at most 1,024 characters. */
+  caption?: InputMaybe<Scalars['String']['input']>
+  /** TEXT: the text. INTERACTIVE: the body. */
+  content?: InputMaybe<Scalars['String']['input']>
+  /** REACTION: one emoji, or "" to remove ours. */
+  emoji?: InputMaybe<Scalars['String']['input']>
+  /** DOCUMENT: the name the customer sees. */
+  filename?: InputMaybe<Scalars['String']['input']>
+  /** INTERACTIVE: a footer (at most 60 characters). */
+  footer?: InputMaybe<Scalars['String']['input']>
+  /** INTERACTIVE: a text header (at most 60 characters). */
+  header?: InputMaybe<Scalars['String']['input']>
+  /** A public https URL of the file, instead of mediaId. */
+  link?: InputMaybe<Scalars['String']['input']>
+  list?: InputMaybe<ListInput>
+  location?: InputMaybe<LocationInput>
+  /** A file uploaded with POST /api/whatsapp/media. */
+  mediaId?: InputMaybe<Scalars['String']['input']>
+  /** International format, e.g. +50212345678. */
+  phoneNumber: Scalars['String']['input']
+  /** Our id of the message to quote (any type) or to react to (REACTION). */
+  replyTo?: InputMaybe<Scalars['Int']['input']>
+  /** The service request to link the conversation to. */
+  requestId?: InputMaybe<Scalars['Int']['input']>
+  type?: OutboundMessageType
+}
+
+export type SendMessagePayload = {
+  __typename?: 'SendMessagePayload'
+  conversation: Conversation
+  message: Message
 }
 
 export type SendSummary = {

@@ -1,0 +1,128 @@
+import type { PrismaClient } from '../db/database.js'
+
+export type MediaSource = 'upload' | 'inbound' | 'link'
+export type MediaStatus = 'uploading' | 'downloading' | 'ready' | 'failed' | 'remote'
+
+export interface MediaRecord {
+  id: string
+  source: MediaSource
+  status: MediaStatus
+  mimeType: string | null
+  size: number | null
+  sha256: string | null
+  filename: string | null
+  link: string | null
+  metaMediaId: string | null
+  metaUploadedAt: Date | null
+  expectedSha256: string | null
+  attempts: number
+  nextAttemptAt: Date | null
+  error: string | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface NewMedia {
+  id: string
+  source: MediaSource
+  status: MediaStatus
+  mimeType?: string | null
+  filename?: string | null
+  link?: string | null
+  metaMediaId?: string | null
+  expectedSha256?: string | null
+  nextAttemptAt?: Date | null
+}
+
+/** Files and their bytes (in ordered chunks). The only code that talks to the database about them. */
+export class MediaRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async create(media: NewMedia): Promise<MediaRecord> {
+    return (await this.prisma.media.create({ data: media })) as MediaRecord
+  }
+
+  /** Creates it unless one has this id already (a webhook delivered again). */
+  async createOnce(media: NewMedia): Promise<void> {
+    await this.prisma.media.createMany({ data: [media], skipDuplicates: true })
+  }
+
+  async find(id: string): Promise<MediaRecord | null> {
+    return (await this.prisma.media.findUnique({ where: { id } })) as MediaRecord | null
+  }
+
+  /** By id, in one query (for DataLoader). */
+  async findMany(ids: readonly string[]): Promise<MediaRecord[]> {
+    return (await this.prisma.media.findMany({ where: { id: { in: [...ids] } } })) as MediaRecord[]
+  }
+
+  /** Its bytes are all stored and checked: it may be served. */
+  async markReady(id: string, file: { size: number; sha256: string }): Promise<MediaRecord> {
+    return (await this.prisma.media.update({
+      where: { id },
+      data: { status: 'ready', size: file.size, sha256: file.sha256, error: null, nextAttemptAt: null },
+    })) as MediaRecord
+  }
+
+  async markUploadedToMeta(id: string, metaMediaId: string, at: Date): Promise<void> {
+    await this.prisma.media.update({ where: { id }, data: { metaMediaId, metaUploadedAt: at } })
+  }
+
+  /** Removes the file and its bytes. */
+  async delete(id: string): Promise<void> {
+    await this.prisma.media.deleteMany({ where: { id } })
+  }
+
+  /**
+   * Takes up to `limit` inbound files whose download is due, for `leaseMs` (another instance takes
+   * a file only once its lease ran out: its downloader died). Counts the attempt.
+   */
+  async claimDownloads(limit: number, leaseMs: number): Promise<MediaRecord[]> {
+    return this.prisma.$queryRaw<MediaRecord[]>`
+      UPDATE media SET attempts = attempts + 1, next_attempt_at = now() + ${leaseMs} * interval '1 millisecond',
+                       updated_at = now()
+      WHERE id IN (
+        SELECT id FROM media WHERE status = 'downloading' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING id, source, status::text AS status, mime_type AS "mimeType", size, sha256, filename, link,
+                meta_media_id AS "metaMediaId", meta_uploaded_at AS "metaUploadedAt",
+                expected_sha256 AS "expectedSha256", attempts, next_attempt_at AS "nextAttemptAt", error,
+                created_at AS "createdAt", updated_at AS "updatedAt"`
+  }
+
+  /** When the next inbound download is due, if any is waiting. */
+  async nextDownloadAt(): Promise<Date | null> {
+    const next = await this.prisma.media.findFirst({
+      where: { status: 'downloading' },
+      orderBy: { nextAttemptAt: 'asc' },
+      select: { nextAttemptAt: true },
+    })
+    return next?.nextAttemptAt ?? null
+  }
+
+  /** A download failed: tried again at `retryAt`, or failed for good (null). */
+  async downloadFailed(id: string, error: string, retryAt: Date | null): Promise<void> {
+    await this.prisma.media.update({
+      where: { id },
+      data: retryAt ? { error, nextAttemptAt: retryAt } : { error, status: 'failed', nextAttemptAt: null },
+    })
+  }
+
+  async writeChunk(mediaId: string, seq: number, data: Uint8Array): Promise<void> {
+    await this.prisma.mediaChunk.create({ data: { mediaId, seq, data: data as Uint8Array<ArrayBuffer> } })
+  }
+
+  /** Chunks `from` to `to` (inclusive), in order. */
+  async readChunks(mediaId: string, from: number, to: number): Promise<Uint8Array[]> {
+    const rows = await this.prisma.mediaChunk.findMany({
+      where: { mediaId, seq: { gte: from, lte: to } },
+      orderBy: { seq: 'asc' },
+      select: { data: true },
+    })
+    return rows.map((r) => r.data)
+  }
+
+  async deleteChunks(mediaId: string): Promise<void> {
+    await this.prisma.mediaChunk.deleteMany({ where: { mediaId } })
+  }
+}

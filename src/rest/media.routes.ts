@@ -1,0 +1,113 @@
+import multipart from '@fastify/multipart'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import {
+  PayloadTooLargeError,
+  RangeNotSatisfiableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../errors.js'
+import { etagOf, type MediaService } from '../media/media.service.js'
+import { MAX_MEDIA_BYTES } from '../meta/meta.limits.js'
+
+/** Room for the multipart framing around the largest file. */
+const MULTIPART_OVERHEAD = 64 * 1024
+
+/** Types a browser shows in place; anything else is downloaded, never rendered from our origin. */
+const INLINE = /^(image\/(jpeg|png|webp)|video\/(mp4|3gpp)|audio\/|application\/pdf$)/
+
+/** A file name for an upload whose part says only application/octet-stream. */
+const BY_EXTENSION: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  mp4: 'video/mp4',
+  '3gp': 'video/3gpp',
+  aac: 'audio/aac',
+  amr: 'audio/amr',
+  mp3: 'audio/mpeg',
+  m4a: 'audio/mp4',
+  ogg: 'audio/ogg',
+  opus: 'audio/ogg',
+  pdf: 'application/pdf',
+  txt: 'text/plain',
+  doc: 'application/msword',
+  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xls: 'application/vnd.ms-excel',
+  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  ppt: 'application/vnd.ms-powerpoint',
+  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+}
+
+const mimeTypeOf = (declared: string, filename: string) =>
+  declared && declared !== 'application/octet-stream'
+    ? declared
+    : (BY_EXTENSION[filename.split('.').pop()?.toLowerCase() ?? ''] ?? declared)
+
+/**
+ * `POST /media` (a multipart upload, field `file`) and `GET /media/:mediaId` (the bytes, with
+ * Range). Both stream: a file never sits whole in memory.
+ */
+export const mediaRoutes: FastifyPluginAsync<{ media: MediaService }> = async (app: FastifyInstance, { media }) => {
+  await app.register(multipart, {
+    limits: { files: 1, fields: 10, fieldSize: 1024, parts: 12, fileSize: MAX_MEDIA_BYTES + 1 },
+  })
+
+  app.post('/media', async (request, reply) => {
+    if (!request.isMultipart()) {
+      throw new UnsupportedMediaTypeError('Send the file as multipart/form-data, in a field named "file"')
+    }
+    // Refused before a byte is stored when the client says how much is coming.
+    if (Number(request.headers['content-length']) > MAX_MEDIA_BYTES + MULTIPART_OVERHEAD) {
+      reply.header('connection', 'close')
+      throw new PayloadTooLargeError(`file: at most ${MAX_MEDIA_BYTES} bytes (a document; other kinds less)`)
+    }
+    const part = await request.file()
+    if (!part || part.fieldname !== 'file') {
+      throw new ValidationError([{ path: 'file', message: 'is required: a multipart field named "file"' }])
+    }
+    try {
+      const stored = await media.upload({
+        stream: part.file,
+        mimeType: mimeTypeOf(part.mimetype, part.filename),
+        filename: part.filename || null,
+      })
+      return {
+        success: true,
+        data: { media_id: stored.id, mime_type: stored.mimeType, size: stored.size, sha256: stored.sha256 },
+      }
+    } catch (err) {
+      // The rest of the upload is not read: end the connection rather than drain it.
+      if (err instanceof PayloadTooLargeError) reply.header('connection', 'close')
+      throw err
+    }
+  })
+
+  app.get<{ Params: { mediaId: string } }>('/media/:mediaId', async (request, reply) => {
+    const range = request.headers.range
+    const ifNoneMatch = request.headers['if-none-match']
+    let file
+    try {
+      file = await media.download(request.params.mediaId, { range, ifNoneMatch })
+    } catch (err) {
+      if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${err.size}`)
+      throw err
+    }
+    const type = file.media.mimeType ?? 'application/octet-stream'
+    reply
+      .header('etag', etagOf(file.media))
+      .header('accept-ranges', 'bytes')
+      // An id's bytes never change.
+      .header('cache-control', 'private, max-age=31536000, immutable')
+      .header('x-content-type-options', 'nosniff')
+    if (file.status === 304) return reply.code(304).send()
+    const name = file.media.filename ? `; filename*=UTF-8''${encodeURIComponent(file.media.filename)}` : ''
+    reply
+      .code(file.status)
+      .type(type)
+      .header('content-length', String(file.end - file.start + 1))
+      .header('content-disposition', `${INLINE.test(type) ? 'inline' : 'attachment'}${name}`)
+    if (file.status === 206) reply.header('content-range', `bytes ${file.start}-${file.end}/${file.media.size}`)
+    return reply.send(file.body)
+  })
+}
