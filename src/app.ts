@@ -125,11 +125,6 @@ export async function createApp(
     const mediaRepository = new MediaRepository(database.prisma)
     const mediaStore = new DatabaseMediaStore(mediaRepository)
     const media = new MediaService(mediaRepository, mediaStore, meta)
-    const mediaFetcher = new MediaFetcher(mediaRepository, mediaStore, meta, {
-      maxAttempts: config.metaRetry.maxRetries + 2,
-      retryBaseMs: config.metaRetry.baseDelayMs,
-      onError: (err, mediaId) => server.log.warn({ err, mediaId }, "a customer's file could not be fetched from Meta"),
-    })
     const loaderSources = {
       conversations: conversationRepository,
       media: mediaRepository,
@@ -143,6 +138,20 @@ export async function createApp(
         ? await PostgresEventBus.connect(config.database.url, (err) => server.log.error({ err }, 'event bus'))
         : new InProcessEventBus()
     opened.unshift(() => events.close())
+    const mediaFetcher = new MediaFetcher(mediaRepository, mediaStore, meta, {
+      maxAttempts: config.metaRetry.maxRetries + 2,
+      retryBaseMs: config.metaRetry.baseDelayMs,
+      onError: (err, mediaId) => server.log.warn({ err, mediaId }, "a customer's file could not be fetched from Meta"),
+      // Dashboards showing the message learn that its file is there (or failed).
+      onSettled: (mediaId) =>
+        void conversationRepository
+          .messagesWithMedia(mediaId)
+          .then((messages) => {
+            for (const m of messages)
+              events.publish({ type: 'messageUpdated', messageId: m.id, conversationId: m.conversationId })
+          })
+          .catch((err) => server.log.error({ err, mediaId }, 'after a download')),
+    })
     const statuses = new DeliveryStatusService(conversationRepository, events)
     const sendRate = new SendRateLimiter(
       config.messagesPerSecond,

@@ -735,6 +735,11 @@ export class ConversationRepository {
     })
   }
 
+  /** The messages carrying a file. */
+  messagesWithMedia(mediaId: string): Promise<{ id: number; conversationId: number }[]> {
+    return this.prisma.message.findMany({ where: { mediaId }, select: { id: true, conversationId: true } })
+  }
+
   /** The customer's latest message in a conversation. */
   async latestInbound(conversationId: number): Promise<MessageRecord | null> {
     return (await this.prisma.message.findFirst({

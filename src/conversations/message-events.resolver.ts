@@ -35,4 +35,18 @@ export class MessageEventsResolver {
   ): Promise<MessageRecord> {
     return this.service.message(event.messageId)
   }
+
+  @Subscription(() => Message, {
+    description:
+      'A message that changed otherwise: a reaction was added or removed, or a customer’s file finished ' +
+      'downloading (or failed to).',
+    subscribe: ({ args, context }: SubscribeData) =>
+      context.events.subscribe('messageUpdated', args.conversationId ?? null),
+  })
+  messageUpdated(
+    @Root() event: MessageEvent,
+    @Arg('conversationId', () => Int, { nullable: true }) _conversationId?: number | null,
+  ): Promise<MessageRecord> {
+    return this.service.message(event.messageId)
+  }
 }

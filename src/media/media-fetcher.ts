@@ -16,6 +16,8 @@ export interface MediaFetcherOptions {
   /** How often to look for due downloads (another instance's, or after a restart). */
   pollMs?: number
   onError?: (err: unknown, mediaId: string) => void
+  /** Told when a file's download ended, ready or failed for good. */
+  onSettled?: (mediaId: string) => void
 }
 
 /** Meta's hash of a file in a webhook is base64; its media lookup gives hex. Either matches `hex`. */
@@ -110,12 +112,16 @@ export class MediaFetcher {
         throw new Error(`the bytes do not match the sha256 Meta gave (${expected}, got ${stored.sha256})`)
       }
       await this.media.markReady(file.id, stored)
+      this.options.onSettled?.(file.id)
     } catch (err) {
       await this.store.remove(file.id).catch(() => {})
       const last = file.attempts >= this.options.maxAttempts
       const wait = this.options.retryBaseMs * 2 ** (file.attempts - 1) * (0.75 + Math.random() / 2)
       await this.media.downloadFailed(file.id, describeError(err), last ? null : new Date(Date.now() + wait))
-      if (last) this.options.onError?.(err, file.id)
+      if (last) {
+        this.options.onError?.(err, file.id)
+        this.options.onSettled?.(file.id)
+      }
     }
   }
 }
