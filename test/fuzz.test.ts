@@ -4,10 +4,15 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { signWebhook } from '../src/meta/meta.webhooks.js'
-import { ConversationsDocument, SendTemplateDocument, SendTextDocument } from './graphql/generated.js'
+import {
+  ConversationsDocument,
+  SendInConversationDocument,
+  SendTemplateDocument,
+  SendTextDocument,
+} from './graphql/generated.js'
 import { FakeMetaServer } from './helpers/fake-meta.js'
 import { API_TOKEN, startTestApp, type TestApp } from './helpers/test-app.js'
-import { APP_SECRET, inboundText, metaJson, statusUpdate, webhookEnv } from './helpers/webhooks.js'
+import { APP_SECRET, inboundMessage, inboundText, metaJson, statusUpdate, webhookEnv } from './helpers/webhooks.js'
 import { print } from 'graphql'
 
 let meta: FakeMetaServer
@@ -51,6 +56,19 @@ const FIELDS = [
   'filter',
   'conversationId',
   'input',
+  'mediaId',
+  'link',
+  'caption',
+  'filename',
+  'location',
+  'latitude',
+  'buttons',
+  'list',
+  'sections',
+  'rows',
+  'replyTo',
+  'emoji',
+  'typing',
 ]
 
 function generator(seed: number) {
@@ -76,6 +94,13 @@ function generator(seed: number) {
       () => 'text',
       () => 'body',
       () => 'button',
+      () => 'image',
+      () => 'interactive',
+      () => 'reaction',
+      () => 'location',
+      () => '👍',
+      () => 'https://example.gt/a.jpg',
+      () => 'med_AAAAAAAAAAAAAAAAAAAAAA',
       () => '__proto__',
       () => 'bm90LWEtY3Vyc29y',
       () => new Date(rnd() * 4e12).toISOString(),
@@ -133,6 +158,9 @@ it('never answers 500 to malformed REST requests', async () => {
       ['GET', `/api/whatsapp/templates?${query}`, false],
       ['GET', `/api/whatsapp/conversations?${query}`, false],
       ['GET', `/api/whatsapp/conversations/${id}/messages?${query}`, false],
+      ['POST', `/api/whatsapp/conversations/${id}/read`, true],
+      ['POST', '/api/whatsapp/media', true],
+      ['GET', `/api/whatsapp/media/${id}`, false],
     ])
     const status = await call(method, path, withBody ? body : undefined, withBody ? type : undefined)
     if (status >= 500) failures.push(`${status} ${method} ${path} ${body.slice(0, 200)}`)
@@ -143,7 +171,9 @@ it('never answers 500 to malformed REST requests', async () => {
 
 it('never answers 500 to malformed GraphQL requests or variables', async () => {
   const g = generator(42)
-  const documents = [SendTextDocument, SendTemplateDocument, ConversationsDocument].map((d) => print(d))
+  const documents = [SendTextDocument, SendTemplateDocument, ConversationsDocument, SendInConversationDocument].map(
+    (d) => print(d),
+  )
   const failures: string[] = []
   for (let i = 0; i < 300; i++) {
     const document = g.pick(documents)
@@ -171,6 +201,23 @@ it('never answers 500 to signed but malformed webhooks, and keeps what it cannot
   const shapes = [
     inboundText({ from: '50212345678', wamid: 'wamid.F', text: 'x' }),
     statusUpdate({ wamid: 'wamid.F', status: 'read' }),
+    inboundMessage('50212345678', {
+      id: 'wamid.I',
+      type: 'image',
+      image: { id: '1', mime_type: 'image/jpeg', sha256: 'x' },
+    }),
+    inboundMessage('50212345678', {
+      id: 'wamid.R',
+      type: 'reaction',
+      reaction: { message_id: 'wamid.F', emoji: '👍' },
+    }),
+    inboundMessage('50212345678', {
+      id: 'wamid.B',
+      type: 'interactive',
+      context: { from: '50222223333', id: 'wamid.F' },
+      interactive: { type: 'list_reply', list_reply: { id: 'r1', title: 'Lunes' } },
+    }),
+    inboundMessage('50212345678', { id: 'wamid.L', type: 'location', location: { latitude: 14.6, longitude: -90.5 } }),
   ]
   for (let i = 0; i < 150; i++) {
     const mutated = structuredClone(g.pick(shapes)) as any
@@ -178,7 +225,21 @@ it('never answers 500 to signed but malformed webhooks, and keeps what it cannot
     const key = g.pick(['messages', 'statuses', 'contacts', 'metadata'])
     if (g.rnd() < 0.5) value[key] = g.value(3)
     else if (Array.isArray(value[key]) && value[key][0])
-      value[key][0][g.pick(['id', 'timestamp', 'from', 'type', 'status', 'text'])] = g.value(2)
+      value[key][0][
+        g.pick([
+          'id',
+          'timestamp',
+          'from',
+          'type',
+          'status',
+          'text',
+          'image',
+          'reaction',
+          'interactive',
+          'location',
+          'context',
+        ])
+      ] = g.value(2)
     const body = g.rnd() < 0.2 ? JSON.stringify(g.value(3)) : metaJson(mutated)
     const status = await call('POST', '/webhooks/whatsapp', body, 'application/json', {
       'x-hub-signature-256': signWebhook(body, APP_SECRET),

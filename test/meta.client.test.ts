@@ -1,4 +1,6 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { Readable } from 'node:stream'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -159,5 +161,61 @@ describe('MetaGraphClient', () => {
     expect(writtenAfter).toBeLessThan(900) // not when the answer came
     await sent
     expect(meta.requests.at(-1)!.body).toMatchObject({ biz_opaque_callback_data: 'wa-gateway:message:7' })
+  })
+
+  it('uploads a file as a streamed multipart body with its type, and names it by Meta’s id', async () => {
+    const bytes = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(300_000)])
+    const id = await client.uploadMedia({
+      stream: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]),
+      size: bytes.length,
+      mimeType: 'application/pdf',
+      filename: 'factura "1".pdf',
+    })
+    expect(meta.uploads.get(id)).toMatchObject({
+      mimeType: 'application/pdf',
+      size: bytes.length,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      filename: 'factura _1_.pdf',
+    })
+    expect(meta.requests.at(-1)).toMatchObject({ method: 'POST', path: `/v23.0/${meta.phoneNumberId}/media` })
+  })
+
+  it('looks a customer’s file up and downloads it with the token; an expired URL is an error, not a file', async () => {
+    const bytes = randomBytes(50_000)
+    const id = meta.addInboundMedia(bytes, 'image/jpeg')
+    const info = await client.mediaInfo(id)
+    expect(info).toEqual({
+      url: expect.stringContaining(meta.url),
+      mimeType: 'image/jpeg',
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      size: bytes.length,
+    })
+    const chunks: Buffer[] = []
+    for await (const chunk of await client.downloadMedia(info.url)) chunks.push(chunk as Buffer)
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true)
+
+    meta.failDownloads(id, 1, 404)
+    await expect(client.downloadMedia(info.url)).rejects.toBeInstanceOf(MetaUnreachableError)
+    await expect(client.mediaInfo('404404404')).rejects.toMatchObject({ metaCode: 100 })
+  })
+
+  it('never sends the access token to a plain-http host other than the Graph API’s', async () => {
+    const before = meta.requests.length
+    await expect(client.downloadMedia('http://127.0.0.2:9/file')).rejects.toThrow(/Refusing to send the access token/)
+    expect(meta.requests.length).toBe(before)
+  })
+
+  it('marks a message read, with the typing indicator when asked', async () => {
+    await client.markRead('wamid.IN1', { typing: true })
+    await client.markRead('wamid.IN2', { typing: false })
+    expect(meta.readReceipts.slice(-2)).toMatchObject([
+      { messageId: 'wamid.IN1', typing: true },
+      { messageId: 'wamid.IN2', typing: false },
+    ])
+    expect(meta.requests.at(-1)!.body).toEqual({
+      messaging_product: 'whatsapp',
+      status: 'read',
+      message_id: 'wamid.IN2',
+    })
   })
 })

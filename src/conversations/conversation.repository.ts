@@ -351,7 +351,9 @@ export class ConversationRepository {
     // phone number order, as by every statement that writes several (no deadlocks between them).
     const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>`
       WITH v AS (
-        SELECT v.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
+        SELECT v.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id,
+               -- A reaction shows on the message it reacts to: it is no conversation's last message.
+               v.type <> 'reaction' AS bubble
         FROM unnest(${ords}::int[], ${phones}::text[], ${requestIds}::int[], ${directions}::text[], ${types}::text[],
                     ${contents}::text[], ${templates}::text[], ${statuses}::text[], ${attemptedAts}::text[],
                     ${part('mediaId')}::text[], ${part('filename')}::text[], ${part('location')}::text[],
@@ -360,7 +362,9 @@ export class ConversationRepository {
                     media_id, filename, location, interactive, reply_to_wamid, reply_to_message_id)
       ), c AS (
         INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
-        SELECT v.phone, v.request_id, ${now}, v.id, now() FROM v ORDER BY v.phone
+        SELECT v.phone, v.request_id, CASE WHEN v.bubble THEN ${now}::timestamptz END,
+               CASE WHEN v.bubble THEN v.id END, now()
+        FROM v ORDER BY v.phone
         ON CONFLICT (phone_number) DO UPDATE
           SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
               last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
@@ -422,8 +426,8 @@ export class ConversationRepository {
         RETURNING *
       ), touched AS (
         UPDATE conversations
-        SET last_message_at = GREATEST(last_message_at, ${now}),
-            last_message_id = GREATEST(last_message_id, (SELECT id FROM m)),
+        SET last_message_at = GREATEST(last_message_at, (SELECT ${now}::timestamptz FROM m WHERE m.type <> 'reaction')),
+            last_message_id = GREATEST(last_message_id, (SELECT id FROM m WHERE m.type <> 'reaction')),
             updated_at = now()
         WHERE id = ${conversationId}
       )
@@ -431,9 +435,14 @@ export class ConversationRepository {
     return created
   }
 
-  /** The customer wrote at `at` (a reaction): the customer-service window runs from there. */
+  /**
+   * The customer reacted at `at`: the customer-service window runs from there, but a reaction is
+   * no conversation's last message.
+   */
   async touchInbound(conversationId: number, at: Date): Promise<void> {
-    await this.touchConversation(conversationId, at, true)
+    await this.prisma.$executeRaw`
+      UPDATE conversations SET last_inbound_at = GREATEST(last_inbound_at, ${at}), updated_at = now()
+      WHERE id = ${conversationId}`
   }
 
   /** Moves last activity forward (never back: replays and delayed webhooks arrive out of order). */
@@ -444,7 +453,7 @@ export class ConversationRepository {
       SET ${inboundSql}
           last_message_at = GREATEST(last_message_at, ${at}),
           -- The subquery is evaluated before this statement waits for the row lock: never go back.
-          last_message_id = GREATEST(last_message_id, (SELECT max(id) FROM messages WHERE conversation_id = ${conversationId})),
+          last_message_id = GREATEST(last_message_id, (SELECT max(id) FROM messages WHERE conversation_id = ${conversationId} AND type <> 'reaction')),
           updated_at = now()
       WHERE id = ${conversationId}`
   }

@@ -71,7 +71,13 @@ export class MediaService {
    * that kind's limit: past it the upload stops and nothing is kept.
    * @throws ValidationError (type), PayloadTooLargeError (size)
    */
-  async upload(file: { stream: AsyncIterable<Uint8Array>; mimeType: string; filename: string | null }) {
+  async upload(file: {
+    stream: AsyncIterable<Uint8Array>
+    mimeType: string
+    filename: string | null
+    /** At least this many bytes are coming (the request's length less its framing), when known. */
+    declaredBytes?: number
+  }) {
     const kind = mediaKindOf(file.mimeType)
     if (!kind) {
       throw new ValidationError([
@@ -83,6 +89,9 @@ export class MediaService {
     }
     const id = newMediaId()
     const maxBytes = MEDIA_LIMITS[kind].maxBytes
+    const tooLarge = () =>
+      new PayloadTooLargeError(`file: a ${kind} may be at most ${maxBytes} bytes (${maxBytes / 1024 / 1024} MB)`)
+    if ((file.declaredBytes ?? 0) > maxBytes) throw tooLarge()
     await this.media.create({
       id,
       source: 'upload',
@@ -133,7 +142,9 @@ export class MediaService {
       throw new NotFoundError(`Media ${id} cannot be served: ${why}`)
     }
     const ready = media as MediaDownload['media']
-    if (headers.ifNoneMatch && headers.ifNoneMatch.split(',').some((t) => t.trim() === etagOf(ready))) {
+    // If-None-Match compares weakly (RFC 9110 §13.1.2): W/"…" names it too, and * any stored file.
+    const tags = headers.ifNoneMatch?.split(',').map((t) => t.trim().replace(/^W\//, '')) ?? []
+    if (tags.some((t) => t === '*' || t === etagOf(ready))) {
       return { media: ready, status: 304, start: 0, end: ready.size - 1, body: null }
     }
     const range = parseRange(headers.range, ready.size)

@@ -30,7 +30,8 @@ const text = (max: number) =>
   z
     .string({ error: stringError })
     .refine((s) => s.trim().length > 0, 'must not be empty')
-    .refine((s) => s.length <= max, `must be at most ${max} characters`)
+    // Characters as people (and Meta) count them: an emoji is one, not two UTF-16 units.
+    .refine((s) => [...s].length <= max, `must be at most ${max} characters`)
     .refine((s) => !/\p{Cs}/u.test(s), 'must be valid Unicode text')
 
 const optionalText = (max: number) => text(max).nullish()
@@ -87,14 +88,14 @@ const list = z.object(
   { error: 'must be an object with button and sections' },
 )
 
-/** An emoji (one grapheme that is a pictograph or a flag), or '' to remove a reaction. */
+/** An emoji (one grapheme that is a pictograph, a flag or a keycap such as 1️⃣), or '' to remove a reaction. */
 const emoji = z
   .string({ error: stringError })
   .refine(
     (s) =>
       s === '' ||
       ([...new Intl.Segmenter().segment(s)].length === 1 &&
-        /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(s)),
+        /\p{Extended_Pictographic}|\p{Regional_Indicator}|\u20E3/u.test(s)),
     'must be a single emoji, or "" to remove the reaction',
   )
 

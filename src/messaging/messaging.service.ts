@@ -218,7 +218,10 @@ export class MessagingService {
 
   /** Sends a message stored `pending` (already claimed). @throws what Meta answered when it was not sent */
   private async sendStored(pending: MessageRecord, prepared: PreparedContent, to: string): Promise<MessageRecord> {
-    this.events.publish({ type: 'messageAdded', messageId: pending.id, conversationId: pending.conversationId })
+    // A reaction is no new bubble: dashboards hear of it as a change of the message it reacts to.
+    if (prepared.type !== 'reaction') {
+      this.events.publish({ type: 'messageAdded', messageId: pending.id, conversationId: pending.conversationId })
+    }
     const { message, error } = await this.sender.send(pending, (o) => this.meta.sendMessage(to, prepared.outgoing, o))
     if (error) throw error
     if (prepared.outgoing.content.type === 'reaction') await this.recordReaction(message, prepared)

@@ -81,6 +81,9 @@ export class ContentPreparer {
     if (!target || !conversation || target.conversationId !== conversation.id) {
       throw invalid('replyTo', `message ${messageId} is not in this conversation`)
     }
+    if (target.type === 'reaction') {
+      throw invalid('replyTo', `message ${messageId} is a reaction, not a message to answer or react to`)
+    }
     if (!target.wamid)
       throw invalid('replyTo', `message ${messageId} was never accepted by Meta, so it cannot be quoted`)
     return { id: target.id, wamid: target.wamid }

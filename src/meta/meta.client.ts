@@ -86,11 +86,6 @@ export interface RemoteMediaInfo {
 /** What the rest of the service needs from Meta. Implemented by the Graph API client and the simulator. */
 export interface MetaApi {
   /**
-   * Sends a text message to `to` (digits, E.164 without `+`).
-   * @see https://developers.facebook.com/docs/whatsapp/cloud-api/messages/text-messages
-   */
-  sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage>
-  /**
    * Sends an approved template to `to`.
    * @see https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates
    */
@@ -310,6 +305,7 @@ export class MetaGraphClient implements MetaApi {
     })
   }
 
+  /** A text to `to` (the service sends texts through {@link sendMessage}; this is the benchmarks' baseline). */
   sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage> {
     return this.send(metaRequests.text(to, body, options), options?.onWritten)
   }

@@ -98,10 +98,6 @@ export class MetaSimulator implements MetaApi {
   /** Every message the simulator accepted, oldest first. */
   readonly sent: MetaSendMessageRequest[] = []
 
-  async sendText(to: string, body: string, options?: SendOptions): Promise<AcceptedMessage> {
-    return this.accept(metaRequests.text(to, body, options), options)
-  }
-
   async sendTemplate(to: string, template: OutgoingTemplate, options?: SendOptions): Promise<AcceptedMessage> {
     if (!SIMULATED_TEMPLATES.some((t) => t.name === template.name && t.language === template.language)) {
       throw new MetaApiError(

@@ -1,6 +1,8 @@
 import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import {
+  MalformedRequestError,
+  MediaNotReadyError,
   PayloadTooLargeError,
   RangeNotSatisfiableError,
   UnsupportedMediaTypeError,
@@ -58,19 +60,30 @@ export const mediaRoutes: FastifyPluginAsync<{ media: MediaService }> = async (a
       throw new UnsupportedMediaTypeError('Send the file as multipart/form-data, in a field named "file"')
     }
     // Refused before a byte is stored when the client says how much is coming.
-    if (Number(request.headers['content-length']) > MAX_MEDIA_BYTES + MULTIPART_OVERHEAD) {
+    const length = Number(request.headers['content-length'])
+    if (length > MAX_MEDIA_BYTES + MULTIPART_OVERHEAD) {
       reply.header('connection', 'close')
       throw new PayloadTooLargeError(`file: at most ${MAX_MEDIA_BYTES} bytes (a document; other kinds less)`)
     }
-    const part = await request.file()
+    // The parser's own errors (no boundary, a body cut short) are the client's: 400, not 500.
+    const unreadable = (err: unknown) =>
+      (err as { statusCode?: number }).statusCode
+        ? err // @fastify/multipart's limits: 413 already
+        : new MalformedRequestError(`The multipart body could not be read: ${(err as Error).message}`)
+    const part = await request.file().catch((err: unknown) => {
+      throw unreadable(err)
+    })
     if (!part || part.fieldname !== 'file') {
       throw new ValidationError([{ path: 'file', message: 'is required: a multipart field named "file"' }])
     }
+    let streamError: unknown
+    part.file.once('error', (err) => (streamError = err))
     try {
       const stored = await media.upload({
         stream: part.file,
         mimeType: mimeTypeOf(part.mimetype, part.filename),
         filename: part.filename || null,
+        declaredBytes: Number.isSafeInteger(length) ? length - MULTIPART_OVERHEAD : undefined,
       })
       return {
         success: true,
@@ -79,6 +92,7 @@ export const mediaRoutes: FastifyPluginAsync<{ media: MediaService }> = async (a
     } catch (err) {
       // The rest of the upload is not read: end the connection rather than drain it.
       if (err instanceof PayloadTooLargeError) reply.header('connection', 'close')
+      if (err !== undefined && err === streamError) throw unreadable(err)
       throw err
     }
   })
@@ -91,6 +105,7 @@ export const mediaRoutes: FastifyPluginAsync<{ media: MediaService }> = async (a
       file = await media.download(request.params.mediaId, { range, ifNoneMatch })
     } catch (err) {
       if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${err.size}`)
+      if (err instanceof MediaNotReadyError) reply.header('retry-after', String(err.retryAfterSeconds))
       throw err
     }
     const type = file.media.mimeType ?? 'application/octet-stream'
