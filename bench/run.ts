@@ -5,14 +5,15 @@
  * service in production mode (`node --enable-source-maps dist/main.js`, as `npm start` runs it),
  * and, built into bench/build by bench/tsconfig.build.json, the fake Meta Graph API
  * (bench/fake-meta-process.ts), the baselines (bench/graphql-baseline.ts, bench/got-direct.ts), the
- * seed and the load (autocannon, bench/load-worker.ts). Only this orchestrator runs through tsx.
+ * seed, the load (autocannon, bench/load-worker.ts) and the media baseline (bench/media-baseline.ts).
+ * Only this orchestrator runs through tsx (with the media benchmark's client, bench/media.ts).
  * Each benchmark prints the median of several runs, its baseline from the same run, the ratio and
  * the target, plus the service's peak RSS. See BENCHMARKS.md.
  *
  * Options:
  *   --quick                 one short run of everything (also BENCH_QUICK=1)
  *   --db pglite,postgres    which databases (default both; --quick: pglite)
- *   --only graphql,webhook,send,fanout
+ *   --only graphql,webhook,send,fanout,media
  *   --runs N --duration S   runs per measurement and seconds per run
  *   --rates 80,1000         the fan-out's messages per second
  *   --cpu-prof              profile the service processes (node --cpu-prof) into bench/profiles/
@@ -57,13 +58,14 @@ import {
   busyBetween,
   cpuTicks,
 } from './lib.js'
+import { benchMedia } from './media.js'
 import { summarizeProfiles } from './profile-top.js'
 
 const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' },
     db: { type: 'string' },
-    only: { type: 'string', default: 'graphql,webhook,send,fanout' },
+    only: { type: 'string', default: 'graphql,webhook,send,fanout,media' },
     runs: { type: 'string' },
     duration: { type: 'string' },
     rates: { type: 'string', default: '80,1000' },
@@ -1149,6 +1151,11 @@ async function main() {
           ['webhook', benchWebhook],
           ['send', benchSend],
           ['fanout', benchFanout],
+          [
+            'media',
+            (d: string, url: string, f: FakeMeta) =>
+              benchMedia({ db: d, runs: RUNS, quick, log, startService: (label) => startService(label, url, f) }),
+          ],
         ] as const
         for (const [name, bench] of benches) {
           if (!only.has(name)) continue
