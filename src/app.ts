@@ -38,7 +38,7 @@ import { ReactionRepository } from './conversations/reaction.repository.js'
 import { MediaFetcher } from './media/media-fetcher.js'
 import { MediaRepository } from './media/media.repository.js'
 import { MediaService } from './media/media.service.js'
-import { DatabaseMediaStore } from './media/media.store.js'
+import { type MediaStore, openMediaStore } from './media/media.store.js'
 import { type MetaApi, MetaGraphClient } from './meta/meta.client.js'
 import { MetaSimulator } from './meta/meta.simulator.js'
 import { handleHttpError } from './rest/rest.errors.js'
@@ -58,6 +58,7 @@ export interface App {
   database: Database
   webhooks: WebhookService
   mediaFetcher: MediaFetcher
+  mediaStore: MediaStore
   events: EventBus
   /** Starts listening on the configured host and port; resolves to the base URL. */
   listen(): Promise<string>
@@ -123,7 +124,8 @@ export async function createApp(
     const conversationRepository = new ConversationRepository(database.prisma)
     const reactionRepository = new ReactionRepository(database.prisma)
     const mediaRepository = new MediaRepository(database.prisma)
-    const mediaStore = new DatabaseMediaStore(mediaRepository)
+    const mediaStore = await openMediaStore(config.database)
+    opened.unshift(() => mediaStore.close())
     const media = new MediaService(mediaRepository, mediaStore, meta)
     const loaderSources = {
       conversations: conversationRepository,
@@ -345,6 +347,7 @@ export async function createApp(
       database,
       webhooks,
       mediaFetcher,
+      mediaStore,
       events,
       listen: () => server.listen({ host: config.host, port: config.port }),
       async close() {
@@ -355,6 +358,7 @@ export async function createApp(
         await server.close()
         await webhooks.drained()
         await mediaFetcher.stop()
+        await mediaStore.close()
         rateLimiter.close()
         idempotency.close()
         await events.close()

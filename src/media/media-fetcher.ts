@@ -77,9 +77,15 @@ export class MediaFetcher {
   private async fill(): Promise<void> {
     const free = (this.options.concurrency ?? 4) - this.running
     if (free <= 0 || this.stopped) return
-    const claimed = await this.media.claimDownloads(free, this.options.leaseMs ?? 10 * 60_000)
+    // The slots are taken before the claim's round trip, so overlapping looks never exceed them.
+    this.running += free
+    let claimed: MediaRecord[] = []
+    try {
+      claimed = await this.media.claimDownloads(free, this.options.leaseMs ?? 10 * 60_000)
+    } finally {
+      this.running -= free - claimed.length
+    }
     for (const file of claimed) {
-      this.running++
       const work = this.fetch(file)
         .catch((err) => this.options.onError?.(err, file.id))
         .finally(() => {

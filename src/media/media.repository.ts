@@ -107,22 +107,4 @@ export class MediaRepository {
       data: retryAt ? { error, nextAttemptAt: retryAt } : { error, status: 'failed', nextAttemptAt: null },
     })
   }
-
-  async writeChunk(mediaId: string, seq: number, data: Uint8Array): Promise<void> {
-    await this.prisma.mediaChunk.create({ data: { mediaId, seq, data: data as Uint8Array<ArrayBuffer> } })
-  }
-
-  /** Chunks `from` to `to` (inclusive), in order. */
-  async readChunks(mediaId: string, from: number, to: number): Promise<Uint8Array[]> {
-    const rows = await this.prisma.mediaChunk.findMany({
-      where: { mediaId, seq: { gte: from, lte: to } },
-      orderBy: { seq: 'asc' },
-      select: { data: true },
-    })
-    return rows.map((r) => r.data)
-  }
-
-  async deleteChunks(mediaId: string): Promise<void> {
-    await this.prisma.mediaChunk.deleteMany({ where: { mediaId } })
-  }
 }

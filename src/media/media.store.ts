@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto'
-import { Readable } from 'node:stream'
-import type { MediaRepository } from './media.repository.js'
+import type { Readable } from 'node:stream'
+import type { DatabaseConfig } from '../config.js'
 
 /**
- * Where media bytes live. Every instance sharing the database must serve every file, for as long
- * as its message exists (Meta deletes its copy within weeks), so the bytes are kept in the database
- * itself: no new part to run. A deployment that outgrows that (many GB of video) adds an object
- * store behind this same interface.
+ * Where media bytes live. Every instance that shares the database must serve every file, for as
+ * long as its message exists (Meta deletes its copy within weeks), without a new part to run:
+ * on PostgreSQL the bytes are in the database itself ({@link PostgresMediaStore}); the embedded
+ * database has one instance, and keeps them in files beside its data folder ({@link FileMediaStore}).
+ * A deployment that outgrows that (many GB of video) adds an object store behind this interface.
  */
 export interface MediaStore {
   /**
@@ -17,6 +18,11 @@ export interface MediaStore {
   /** Bytes `start` to `end` (inclusive) of a stored file, as a stream. */
   read(mediaId: string, start: number, end: number): Readable
   remove(mediaId: string): Promise<void>
+  /** Bytes stored for `mediaId` (0: none). */
+  stored(mediaId: string): Promise<number>
+  /** How many files have bytes stored (checks, tests). */
+  count(): Promise<number>
+  close(): Promise<void>
 }
 
 /** More bytes than the file's kind allows arrived. */
@@ -27,62 +33,36 @@ export class MediaTooLargeError extends Error {
   }
 }
 
-/** Bytes per stored chunk: what one write or read holds in memory, and the step of a seek. */
-export const CHUNK_BYTES = 256 * 1024
-/** Chunks fetched per query when reading (1 MiB). */
-const READ_AHEAD = 4
+/** Media ids are ours (`med_` and base64url): safe in file names and SQL literals, checked anyway. */
+export function assertMediaId(mediaId: string): void {
+  if (!/^med_[\w-]{10,40}$/.test(mediaId)) throw new Error(`not a media id: ${mediaId}`)
+}
 
-/** The bytes in `media_chunks`, in order, CHUNK_BYTES each (the last one shorter). */
-export class DatabaseMediaStore implements MediaStore {
-  constructor(private readonly media: MediaRepository) {}
+/** Counts and hashes bytes as they pass, refusing more than `maxBytes`. */
+export class Measure {
+  private readonly hash = createHash('sha256')
+  size = 0
 
-  async write(mediaId: string, source: AsyncIterable<Uint8Array>, maxBytes: number) {
-    const hash = createHash('sha256')
-    let size = 0
-    let seq = 0
-    let pending: Buffer[] = []
-    let pendingBytes = 0
-    const flush = async (bytes: number) => {
-      const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes)
-      await this.media.writeChunk(mediaId, seq++, all.subarray(0, bytes))
-      const rest = all.subarray(bytes)
-      pending = rest.length ? [rest] : []
-      pendingBytes = rest.length
-    }
-    for await (const piece of source) {
-      size += piece.length
-      if (size > maxBytes) throw new MediaTooLargeError(maxBytes)
-      hash.update(piece)
-      pending.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength))
-      pendingBytes += piece.length
-      while (pendingBytes >= CHUNK_BYTES) await flush(CHUNK_BYTES)
-    }
-    if (pendingBytes > 0) await flush(pendingBytes)
-    return { size, sha256: hash.digest('hex') }
+  constructor(private readonly maxBytes: number) {}
+
+  /** @throws MediaTooLargeError */
+  add(piece: Uint8Array): void {
+    this.size += piece.length
+    if (this.size > this.maxBytes) throw new MediaTooLargeError(this.maxBytes)
+    this.hash.update(piece)
   }
 
-  read(mediaId: string, start: number, end: number): Readable {
-    const media = this.media
-    return Readable.from(
-      (async function* () {
-        const last = Math.floor(end / CHUNK_BYTES)
-        for (let seq = Math.floor(start / CHUNK_BYTES); seq <= last; seq += READ_AHEAD) {
-          const to = Math.min(last, seq + READ_AHEAD - 1)
-          const chunks = await media.readChunks(mediaId, seq, to)
-          // A file removed while being read: end with an error, never with fewer bytes than announced.
-          if (chunks.length !== to - seq + 1) throw new Error(`media ${mediaId} lost its bytes while being read`)
-          for (const [i, data] of chunks.entries()) {
-            const offset = (seq + i) * CHUNK_BYTES
-            const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-            yield buffer.subarray(Math.max(0, start - offset), Math.min(buffer.length, end - offset + 1))
-          }
-        }
-      })(),
-      { objectMode: false },
-    )
+  result(): { size: number; sha256: string } {
+    return { size: this.size, sha256: this.hash.digest('hex') }
   }
+}
 
-  async remove(mediaId: string): Promise<void> {
-    await this.media.deleteChunks(mediaId)
+/** The store for the configured database. */
+export async function openMediaStore(database: DatabaseConfig): Promise<MediaStore> {
+  if (database.kind === 'postgres') {
+    const { PostgresMediaStore } = await import('./postgres-media.store.js')
+    return new PostgresMediaStore(database.url)
   }
+  const { FileMediaStore } = await import('./file-media.store.js')
+  return FileMediaStore.beside(database.dataDir)
 }

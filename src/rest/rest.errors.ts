@@ -9,12 +9,18 @@ import {
 } from '../errors.js'
 
 /** Fastify's own request errors (bad JSON, too large, wrong content type) as domain errors. */
-export function toAppError(err: unknown): AppError {
+export function toAppError(err: unknown, url = ''): AppError {
   if (err instanceof AppError) return err
   const fastifyError = err as Partial<FastifyError>
   const status = fastifyError.statusCode ?? 500
   if (status === 413) return new PayloadTooLargeError('The request body is too large')
-  if (status === 415) return new UnsupportedMediaTypeError('Send the body as application/json')
+  if (status === 415) {
+    return new UnsupportedMediaTypeError(
+      url.split('?')[0].endsWith('/media')
+        ? 'Send the file as multipart/form-data, in a field named "file"'
+        : 'Send the body as application/json',
+    )
+  }
   if (status >= 400 && status < 500) {
     const message =
       fastifyError.code === 'FST_ERR_CTP_EMPTY_JSON_BODY'
@@ -33,7 +39,7 @@ export function toAppError(err: unknown): AppError {
  * GraphQL's shape.
  */
 export function handleHttpError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
-  const appError = toAppError(err)
+  const appError = toAppError(err, request.url)
   if (appError instanceof InternalError) request.log.error({ err }, 'internal error')
   const payload = errorPayload(appError)
   if (request.url.startsWith('/graphql')) {
