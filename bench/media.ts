@@ -23,6 +23,8 @@ import { createInterface } from 'node:readline'
 import {
   API_TOKEN,
   cpuSecondsOf,
+  cpuTicks,
+  postgresCpuSeconds,
   firstJsonLine,
   fmt,
   median,
@@ -343,6 +345,10 @@ interface Phase {
   /** The process's peak RSS during the phase (MB). */
   peakRss: number
   cpuSeconds: number
+  /** CPU time of every PostgreSQL process during the phase (what storing in the database costs there). */
+  postgresCpuSeconds: number
+  /** How busy the machine's cores were, 0 to 1. */
+  busy: number
 }
 
 /** Runs `work` (moving `bytes`) and measures the wall time, the process's CPU time and its peak RSS. */
@@ -355,6 +361,8 @@ async function phase(target: Target, bytes: number, work: () => Promise<void>): 
     if (r) peak = Math.max(peak, r.rss)
   }, 50)
   const cpu0 = cpuSecondsOf(pid) ?? NaN
+  const pg0 = postgresCpuSeconds()
+  const ticks0 = cpuTicks()
   const t0 = performance.now()
   try {
     await work()
@@ -363,9 +371,17 @@ async function phase(target: Target, bytes: number, work: () => Promise<void>): 
   }
   const seconds = (performance.now() - t0) / 1000
   const cpu1 = cpuSecondsOf(pid) ?? NaN
+  const ticks1 = cpuTicks()
   const r = rssOf(pid)
   if (r) peak = Math.max(peak, r.rss, hwmReset ? r.hwm : 0)
-  return { seconds, mbPerSecond: bytes / MiB / seconds, peakRss: peak, cpuSeconds: cpu1 - cpu0 }
+  return {
+    seconds,
+    mbPerSecond: bytes / MiB / seconds,
+    peakRss: peak,
+    cpuSeconds: cpu1 - cpu0,
+    postgresCpuSeconds: postgresCpuSeconds() - pg0,
+    busy: 1 - (ticks1.idle - ticks0.idle) / (ticks1.total - ticks0.total),
+  }
 }
 
 interface Round {
@@ -484,6 +500,18 @@ export async function benchMedia(options: MediaBenchOptions): Promise<MediaSumma
         metric: `${direction}: server CPU s per 100 MiB`,
         value: fmt(cpu('service'), 2),
         baseline: fmt(cpu('baseline'), 2),
+      })
+      if (options.db === 'postgres') {
+        // What bounds the service on two cores: PostgreSQL's own CPU for the same bytes.
+        const pgCpu = median(
+          of('service', direction, 'postgresCpuSeconds').map((c) => c / ((doc.size * concurrency) / (100 * MiB))),
+        )
+        rows.push({ metric: `${direction}: PostgreSQL CPU s per 100 MiB`, value: fmt(pgCpu, 2) })
+      }
+      rows.push({
+        metric: `${direction}: machine busy % (service run / baseline run)`,
+        value: fmt(100 * median(of('service', direction, 'busy'))),
+        baseline: fmt(100 * median(of('baseline', direction, 'busy'))),
       })
     }
     const peaks = measured.map((m) => Math.max(m.service.upload.peakRss, m.service.download.peakRss))

@@ -4,9 +4,9 @@ import { to as copyTo } from 'pg-copy-streams'
 import { assertMediaId, Measure, type MediaStore } from './media.store.js'
 
 /** Bytes per row of `media_chunks`: what a write holds in memory, and one INSERT. */
-export const CHUNK_BYTES = 1024 * 1024
+export const CHUNK_BYTES = 512 * 1024
 /** Chunks read per COPY statement: a slow reader holds a connection for at most this much. */
-const CHUNKS_PER_READ = 8
+const CHUNKS_PER_READ = 16
 
 /**
  * The bytes in `media_chunks`, CHUNK_BYTES a row, in order, on connections of their own (a few
@@ -25,27 +25,30 @@ export class PostgresMediaStore implements MediaStore {
   async write(mediaId: string, source: AsyncIterable<Uint8Array>, maxBytes: number) {
     assertMediaId(mediaId)
     const measure = new Measure(maxBytes)
+    // One buffer per upload, filled and sent again and again: a fresh 1 MiB a chunk costs page
+    // faults and garbage collection (pg copies the parameter before the query resolves).
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES)
+    let filled = 0
     let seq = 0
-    let pending: Buffer[] = []
-    let pendingBytes = 0
-    const flush = async (bytes: number) => {
-      const all = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes)
+    const flush = async () => {
       await this.pool.query('INSERT INTO media_chunks (media_id, seq, data) VALUES ($1, $2, $3)', [
         mediaId,
         seq++,
-        all.subarray(0, bytes),
+        chunk.subarray(0, filled),
       ])
-      const rest = all.subarray(bytes)
-      pending = rest.length ? [rest] : []
-      pendingBytes = rest.length
+      filled = 0
     }
     for await (const piece of source) {
       measure.add(piece)
-      pending.push(Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength))
-      pendingBytes += piece.length
-      while (pendingBytes >= CHUNK_BYTES) await flush(CHUNK_BYTES)
+      for (let at = 0; at < piece.length;) {
+        const n = Math.min(piece.length - at, CHUNK_BYTES - filled)
+        chunk.set(piece.subarray(at, at + n), filled)
+        filled += n
+        at += n
+        if (filled === CHUNK_BYTES) await flush()
+      }
     }
-    if (pendingBytes > 0) await flush(pendingBytes)
+    if (filled > 0) await flush()
     return measure.result()
   }
 
@@ -57,13 +60,18 @@ export class PostgresMediaStore implements MediaStore {
         const last = Math.floor(end / CHUNK_BYTES)
         for (let seq = Math.floor(start / CHUNK_BYTES); seq <= last; seq += CHUNKS_PER_READ) {
           const to = Math.min(last, seq + CHUNKS_PER_READ - 1)
-          let expected = seq
-          for await (const data of copyChunks(pool, mediaId, seq, to)) {
-            const offset = expected++ * CHUNK_BYTES
-            yield data.subarray(Math.max(0, start - offset), Math.min(data.length, end - offset + 1))
+          // The rows' bytes, back to back, are the file's from chunk `seq` on.
+          let position = seq * CHUNK_BYTES
+          for await (const piece of copyChunks(pool, mediaId, seq, to)) {
+            const from = Math.max(0, start - position)
+            const upTo = Math.min(piece.length, end - position + 1)
+            position += piece.length
+            if (upTo > from) yield piece.subarray(from, upTo)
           }
           // A file removed while being read: end with an error, never with fewer bytes than announced.
-          if (expected !== to + 1) throw new Error(`media ${mediaId} lost its bytes while being read`)
+          if (position < Math.min(end + 1, (to + 1) * CHUNK_BYTES)) {
+            throw new Error(`media ${mediaId} lost its bytes while being read`)
+          }
         }
       })(),
       { objectMode: false },
@@ -112,26 +120,24 @@ async function* copyChunks(pool: pg.Pool, mediaId: string, from: number, to: num
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1')
 
 /**
- * The values of a one-column `COPY … (FORMAT binary)` stream: a header, then per row a field
- * count, a length and the bytes, then -1.
+ * The bytes of the values of a one-column `COPY … (FORMAT binary)` stream, back to back, in the
+ * pieces they arrive in (a 1 MiB row is never gathered into one buffer). The stream is a header,
+ * then per row a field count, a length and the bytes, then -1.
  * @see https://www.postgresql.org/docs/current/sql-copy.html#id-1.9.3.55.9.4
  */
 export async function* binaryCopyValues(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const input = source[Symbol.asyncIterator]()
-  let parts: Buffer[] = []
-  let available = 0
-  const take = async (n: number): Promise<Buffer> => {
-    while (available < n) {
-      const { value, done } = await input.next()
-      if (done) throw new Error('the COPY stream ended in the middle of a row')
-      parts.push(value)
-      available += value.length
-    }
-    const all = parts.length === 1 ? parts[0] : Buffer.concat(parts, available)
-    const taken = all.subarray(0, n)
-    const rest = all.subarray(n)
-    parts = rest.length ? [rest] : []
-    available = rest.length
+  let buffered: Buffer = Buffer.alloc(0)
+  const more = async () => {
+    const { value, done } = await input.next()
+    if (done) throw new Error('the COPY stream ended in the middle of a row')
+    buffered = buffered.length ? Buffer.concat([buffered, value]) : value
+  }
+  /** `n` framing bytes (a few at a time: their copies are small). */
+  const take = async (n: number) => {
+    while (buffered.length < n) await more()
+    const taken = buffered.subarray(0, n)
+    buffered = buffered.subarray(n)
     return taken
   }
   const header = await take(SIGNATURE.length + 8)
@@ -145,8 +151,14 @@ export async function* binaryCopyValues(source: AsyncIterable<Buffer>): AsyncGen
       return
     }
     if (fields !== 1) throw new Error(`a COPY row with ${fields} fields, expected 1`)
-    const length = (await take(4)).readInt32BE(0)
-    if (length < 0) throw new Error('a COPY row with a null value')
-    yield await take(length)
+    let remaining = (await take(4)).readInt32BE(0)
+    if (remaining < 0) throw new Error('a COPY row with a null value')
+    while (remaining > 0) {
+      if (buffered.length === 0) await more()
+      const piece = buffered.subarray(0, remaining)
+      buffered = buffered.subarray(piece.length)
+      remaining -= piece.length
+      yield piece
+    }
   }
 }
