@@ -14,15 +14,15 @@ import { IdempotencyService } from './idempotency/idempotency.service.js'
 import { MessageSender } from './messaging/message-sender.js'
 import { MemorySlotSource, SendRateLimiter } from './messaging/send-rate.js'
 import { PostgresSlotSource } from './messaging/send-rate.repository.js'
-import { RateLimitedError, RateLimiter } from './auth/rate-limit.js'
+import { RateLimiter } from './auth/rate-limit.js'
 import type { Config } from './config.js'
 import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
 import { createConversationLoaders } from './conversations/conversation.loaders.js'
 import { ConversationRepository } from './conversations/conversation.repository.js'
 import { ConversationService } from './conversations/conversation.service.js'
-import { type Database, openDatabase } from './db/database.js'
+import { type Database, databaseUnreachable, openDatabase } from './db/database.js'
 import { SnapshotRepository } from './db/snapshot.repository.js'
-import { AppError, errorPayload } from './errors.js'
+import { AppError, DatabaseUnavailableError, errorPayload } from './errors.js'
 import { createApolloServer } from './graphql/apollo.js'
 import { GraphQLResponseCache } from './graphql/response-cache.js'
 import { getSchema, type GraphQLContext } from './graphql/schema.js'
@@ -280,9 +280,11 @@ export async function createApp(
         let token: string
         try {
           token = await gateOnce(request)
-        } catch (err) {
+        } catch (thrown) {
+          const err = databaseUnreachable(thrown) ? new DatabaseUnavailableError(thrown) : thrown
           if (!(err instanceof AppError)) throw err
-          const headers = err instanceof RateLimitedError ? [['retry-after', String(err.retryAfterSeconds)]] : []
+          const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds
+          const headers = typeof retryAfter === 'number' ? [['retry-after', String(retryAfter)]] : []
           throw new GraphQLError(err.message, {
             extensions: {
               ...errorPayload(err),

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'META_TOKEN_INVALID'
   | 'META_UNREACHABLE'
   | 'META_OUTCOME_UNKNOWN'
+  | 'DATABASE_UNAVAILABLE'
   | 'INTERNAL_SERVER_ERROR'
 
 export abstract class AppError extends Error {
@@ -72,6 +73,18 @@ export class NotFoundError extends AppError {
   readonly code = 'NOT_FOUND'
   readonly httpStatus = 404
   override name = 'NotFoundError'
+}
+
+/** The database cannot be reached: an outage to wait out, not a bug. */
+export class DatabaseUnavailableError extends AppError {
+  readonly code = 'DATABASE_UNAVAILABLE'
+  readonly httpStatus = 503
+  override name = 'DatabaseUnavailableError'
+  /** Seconds after which asking again makes sense. */
+  readonly retryAfterSeconds = 5
+  constructor(cause?: unknown) {
+    super('The database is unreachable for now: retry shortly', { cause })
+  }
 }
 
 /** Something failed on our side. The message shown to clients is generic; the cause is logged. */

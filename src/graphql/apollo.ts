@@ -8,7 +8,8 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { unwrapResolverError } from '@apollo/server/errors'
 import type { FastifyBaseLogger } from 'fastify'
 import type { GraphQLFormattedError } from 'graphql'
-import { AppError, errorPayload, InternalError } from '../errors.js'
+import { databaseUnreachable } from '../db/database.js'
+import { AppError, DatabaseUnavailableError, errorPayload, InternalError } from '../errors.js'
 import type { Config } from '../config.js'
 import { queryLimitsPlugin } from './limits.js'
 import { getSchema, type GraphQLContext } from './schema.js'
@@ -20,7 +21,8 @@ import { getSchema, type GraphQLContext } from './schema.js'
  */
 export function formatErrorWith(log: FastifyBaseLogger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error)
+    const unwrapped = unwrapResolverError(error)
+    const original = databaseUnreachable(unwrapped) ? new DatabaseUnavailableError(unwrapped) : unwrapped
     if (original instanceof AppError) {
       if (original instanceof InternalError) log.error({ err: original.cause ?? original }, 'internal error')
       const { code, message, ...details } = errorPayload(original)
@@ -40,6 +42,21 @@ export function formatErrorWith(log: FastifyBaseLogger) {
       extensions: { code: 'INTERNAL_SERVER_ERROR' },
     }
   }
+}
+
+/** An operation that met a database outage answers 503 with Retry-After, as REST does. */
+const databaseOutagePlugin: ApolloServerPlugin<GraphQLContext> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        const body = response.body
+        const errors = body.kind === 'single' ? body.singleResult.errors : undefined
+        if (!errors?.some((e) => e.extensions?.code === 'DATABASE_UNAVAILABLE')) return
+        response.http.status = 503
+        response.http.headers.set('retry-after', String(new DatabaseUnavailableError().retryAfterSeconds))
+      },
+    }
+  },
 }
 
 export async function createApolloServer(options: {
@@ -67,6 +84,7 @@ export async function createApolloServer(options: {
       // Inline traces are for federated subgraphs, which this schema is not.
       ApolloServerPluginInlineTraceDisabled(),
       queryLimitsPlugin(schema, config),
+      databaseOutagePlugin,
       config.sandbox
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, includeCookies: false })
         : ApolloServerPluginLandingPageDisabled(),

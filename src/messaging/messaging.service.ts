@@ -164,6 +164,7 @@ export class MessagingService {
     }
     return this.conversations.recordRead(id, latest.id, now)
   }
+
   /**
    * Sends an approved template to every recipient, as one stored batch. One recipient failing
    * never fails the others: each gets its own result and its own `template` message.

@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { databaseUnreachable } from '../db/database.js'
 import {
   AppError,
+  DatabaseUnavailableError,
   errorPayload,
   InternalError,
   MalformedRequestError,
@@ -11,6 +13,7 @@ import {
 /** Fastify's own request errors (bad JSON, too large, wrong content type) as domain errors. */
 export function toAppError(err: unknown, url = ''): AppError {
   if (err instanceof AppError) return err
+  if (databaseUnreachable(err)) return new DatabaseUnavailableError(err)
   const fastifyError = err as Partial<FastifyError>
   const status = fastifyError.statusCode ?? 500
   if (status === 413) return new PayloadTooLargeError('The request body is too large')
@@ -41,6 +44,10 @@ export function toAppError(err: unknown, url = ''): AppError {
 export function handleHttpError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const appError = toAppError(err, request.url)
   if (appError instanceof InternalError) request.log.error({ err }, 'internal error')
+  if (appError instanceof DatabaseUnavailableError) request.log.warn({ err }, 'database unavailable')
+  // An outage, a rate limit, a file still downloading: when to ask again.
+  const retryAfter = (appError as { retryAfterSeconds?: unknown }).retryAfterSeconds
+  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
   const payload = errorPayload(appError)
   if (request.url.startsWith('/graphql')) {
     const { code, message, ...details } = payload
