@@ -16,6 +16,7 @@ import { MemorySlotSource, SendRateLimiter } from './messaging/send-rate.js'
 import { PostgresSlotSource } from './messaging/send-rate.repository.js'
 import { RateLimiter } from './auth/rate-limit.js'
 import type { Config } from './config.js'
+import { loggerOptions } from './logging.js'
 import { ConversationResolver, MessageResolver } from './conversations/conversation.resolver.js'
 import { createConversationLoaders } from './conversations/conversation.loaders.js'
 import { ConversationRepository } from './conversations/conversation.repository.js'
@@ -98,12 +99,7 @@ export async function createApp(
   } = {},
 ): Promise<App> {
   const server = Fastify({
-    logger: {
-      level: config.logLevel,
-      ...(options.logStream ? { stream: options.logStream } : {}),
-      // Tokens and signatures never reach the logs.
-      redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]'],
-    },
+    logger: loggerOptions(config, { stream: options.logStream, isTTY: process.stdout.isTTY === true }),
     // A caller's X-Request-Id is kept when it looks like one; otherwise we make one. Every log line
     // of the request carries it, and so does the response.
     requestIdHeader: false,
