@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'META_UNREACHABLE'
   | 'META_OUTCOME_UNKNOWN'
   | 'DATABASE_UNAVAILABLE'
+  | 'EVENTS_MISSED'
   | 'INTERNAL_SERVER_ERROR'
 
 export abstract class AppError extends Error {
@@ -84,6 +85,16 @@ export class DatabaseUnavailableError extends AppError {
   readonly retryAfterSeconds = 5
   constructor(cause?: unknown) {
     super('The database is unreachable for now: retry shortly', { cause })
+  }
+}
+
+/** Live events may have been lost while this instance could not hear the others: read again. */
+export class EventsMissedError extends AppError {
+  readonly code = 'EVENTS_MISSED'
+  readonly httpStatus = 503
+  override name = 'EventsMissedError'
+  constructor() {
+    super('Events may have been missed while the event connection was down: read again what you show')
   }
 }
 

@@ -6,10 +6,7 @@ import type { Config } from './config.js'
  * except on a developer's terminal, where pino-pretty prints them readably. Tokens and signatures
  * never reach either.
  */
-export function loggerOptions(
-  config: Pick<Config, 'env' | 'logLevel'>,
-  output: { stream?: Writable; isTTY: boolean },
-) {
+export function loggerOptions(config: Pick<Config, 'env' | 'logLevel'>, output: { stream?: Writable; isTTY: boolean }) {
   const pretty = !output.stream && output.isTTY && config.env === 'development'
   return {
     level: config.logLevel,

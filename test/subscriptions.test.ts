@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MessageAddedDocument, MessageStatusChangedDocument } from './graphql/generated.js'
 import { FakeMetaServer } from './helpers/fake-meta.js'
@@ -76,4 +77,49 @@ describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => 
       }
     },
   )
+
+  describe.runIf(TEST_DATABASE.kind === 'postgres')('when the LISTEN connection drops', () => {
+    /** Ends this instance's LISTEN connection from the server side, as a failover or an idle timeout would. */
+    const dropListener = async () => {
+      const admin = new pg.Client({ connectionString: t.databaseUrl })
+      await admin.connect()
+      try {
+        const { rows } = await admin.query(
+          `SELECT pg_terminate_backend(pid) AS gone FROM pg_stat_activity
+           WHERE application_name = 'wa-gateway events' AND datname = current_database()`,
+        )
+        expect(rows.length).toBeGreaterThan(0)
+      } finally {
+        await admin.end()
+      }
+    }
+    const next = <T>(sub: { next(): Promise<T> }) =>
+      Promise.race([
+        sub.next(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no event')), 10_000)),
+      ])
+
+    it('tells subscribers to read again, and publishes what was sent meanwhile once it is back', async () => {
+      const first = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000006', content: 'antes' })
+      const conversationId = first.body.data.conversation.conversation_id
+      const sub = t.subscribe(MessageAddedDocument, { conversationId })
+      await sub.ready()
+      await dropListener()
+      // Published while the connection is down: kept, not dropped.
+      const during = await t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, {
+        content: 'durante',
+      })
+      expect(during.status).toBe(200)
+      const seen: unknown[] = []
+      for (let i = 0; i < 4 && !seen.some((r: any) => r.data?.messageAdded?.content === 'durante'); i++) {
+        seen.push(await next(sub))
+      }
+      expect(seen).toContainEqual({
+        data: null,
+        errors: [expect.objectContaining({ extensions: { code: 'EVENTS_MISSED' } })],
+      })
+      expect(seen).toContainEqual({ data: { messageAdded: expect.objectContaining({ content: 'durante' }) } })
+      await sub.close()
+    })
+  })
 })

@@ -1,4 +1,5 @@
 import { Arg, Int, Resolver, Root, Subscription } from 'type-graphql'
+import { EventsMissedError } from '../errors.js'
 import type { MessageEvent } from '../events/event-bus.js'
 import type { GraphQLContext } from '../graphql/schema.js'
 import type { MessageRecord } from './conversation.repository.js'
@@ -7,10 +8,20 @@ import { Message } from './message.type.js'
 
 type SubscribeData = { args: { conversationId?: number | null }; context: GraphQLContext }
 
-/** Live updates for dashboards, over graphql-ws at /graphql. Each event is read fresh from the database. */
+/**
+ * Live updates for dashboards, over graphql-ws at /graphql. Each event is read fresh from the
+ * database. When events may have been lost (an instance stopped hearing the others for a while),
+ * every subscription gets one result with the error EVENTS_MISSED and goes on: read again what you show.
+ */
 @Resolver()
 export class MessageEventsResolver {
   constructor(private readonly service: ConversationService) {}
+
+  /** The message an event names; EVENTS_MISSED as this event's error when events may have been lost. */
+  private messageOf(event: MessageEvent): Promise<MessageRecord> {
+    if (event.type === 'eventsMissed') return Promise.reject(new EventsMissedError())
+    return this.service.message(event.messageId)
+  }
 
   @Subscription(() => Message, {
     description: 'Every new message, inbound or outbound; optionally of one conversation.',
@@ -21,7 +32,7 @@ export class MessageEventsResolver {
     @Root() event: MessageEvent,
     @Arg('conversationId', () => Int, { nullable: true }) _conversationId?: number | null,
   ): Promise<MessageRecord> {
-    return this.service.message(event.messageId)
+    return this.messageOf(event)
   }
 
   @Subscription(() => Message, {
@@ -33,7 +44,7 @@ export class MessageEventsResolver {
     @Root() event: MessageEvent,
     @Arg('conversationId', () => Int, { nullable: true }) _conversationId?: number | null,
   ): Promise<MessageRecord> {
-    return this.service.message(event.messageId)
+    return this.messageOf(event)
   }
 
   @Subscription(() => Message, {
@@ -47,6 +58,6 @@ export class MessageEventsResolver {
     @Root() event: MessageEvent,
     @Arg('conversationId', () => Int, { nullable: true }) _conversationId?: number | null,
   ): Promise<MessageRecord> {
-    return this.service.message(event.messageId)
+    return this.messageOf(event)
   }
 }

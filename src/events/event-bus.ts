@@ -2,11 +2,18 @@ import { EventEmitter, on } from 'node:events'
 
 /** What dashboards can follow live. Carries ids only: subscribers read the current row. */
 export interface MessageEvent {
-  /** messageUpdated: something else about it changed (a reaction, its file arrived). */
-  type: 'messageAdded' | 'messageStatusChanged' | 'messageUpdated'
+  /**
+   * messageUpdated: something else about it changed (a reaction, its file arrived).
+   * eventsMissed: events may have been lost (this instance stopped hearing the others for a while);
+   * it reaches every subscriber, who should read what it shows again.
+   */
+  type: 'messageAdded' | 'messageStatusChanged' | 'messageUpdated' | 'eventsMissed'
   messageId: number
   conversationId: number
 }
+
+/** Told to every subscriber when events may have been lost. */
+export const EVENTS_MISSED: MessageEvent = { type: 'eventsMissed', messageId: 0, conversationId: 0 }
 
 /**
  * Publishes message events to every subscriber of every instance that shares the database.
@@ -37,7 +44,7 @@ export class LocalFanOut {
   subscribe(type: MessageEvent['type'], conversationId: number | null): AsyncIterableIterator<MessageEvent> {
     const events = on(this.emitter, 'event') as AsyncIterableIterator<[MessageEvent]>
     const matches = (e: MessageEvent) =>
-      e.type === type && (conversationId === null || e.conversationId === conversationId)
+      e.type === 'eventsMissed' || (e.type === type && (conversationId === null || e.conversationId === conversationId))
     const iterator: AsyncIterableIterator<MessageEvent> = {
       async next() {
         for (;;) {

@@ -1,7 +1,9 @@
 import pg from 'pg'
-import { type EventBus, LocalFanOut, type MessageEvent } from './event-bus.js'
+import { type EventBus, EVENTS_MISSED, LocalFanOut, type MessageEvent } from './event-bus.js'
 
 const CHANNEL = 'wa_gateway_events'
+/** Events kept while the connection is down, at most; past that the oldest go (subscribers are told). */
+const OUTBOX_MAX = 10_000
 
 /**
  * Events across every instance sharing one PostgreSQL database, through LISTEN/NOTIFY. An instance
@@ -26,7 +28,8 @@ export class PostgresEventBus implements EventBus {
   }
 
   private async listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url })
+    // Named, so an operator (or a test) can tell it in pg_stat_activity.
+    const client = new pg.Client({ connectionString: this.url, application_name: 'wa-gateway events' })
     client.on('notification', (message) => {
       if (message.channel !== CHANNEL || !message.payload) return
       try {
@@ -42,8 +45,24 @@ export class PostgresEventBus implements EventBus {
     await client.connect()
     await client.query(`LISTEN ${CHANNEL}`)
     if (this.closed) return void (await client.end())
+    const resumed = this.client === null && this.wasListening
     this.client = client
+    this.wasListening = true
+    if (resumed) {
+      // While the connection was down, other instances' events went unheard: subscribers read again.
+      this.local.emit(EVENTS_MISSED)
+      this.outboxLost = false
+      if (this.outbox.length && !this.flushing) {
+        this.flushing = true
+        this.flush()
+      }
+    }
   }
+
+  /** Whether a LISTEN connection was ever up (a reconnection is then a resumption). */
+  private wasListening = false
+  /** Whether events of this instance were dropped from a full outbox while the connection was down. */
+  private outboxLost = false
 
   private reconnect(broken: pg.Client): void {
     if (this.closed || this.client !== broken) return
@@ -68,6 +87,12 @@ export class PostgresEventBus implements EventBus {
    */
   publish(event: MessageEvent): void {
     this.outbox.push(JSON.stringify(event))
+    if (this.outbox.length > OUTBOX_MAX) {
+      this.outbox.splice(0, this.outbox.length - OUTBOX_MAX)
+      if (!this.outboxLost)
+        this.onError(new Error('events dropped: the LISTEN connection is down and the outbox is full'))
+      this.outboxLost = true
+    }
     if (this.flushing) return
     this.flushing = true
     setImmediate(() => this.flush())
@@ -76,22 +101,26 @@ export class PostgresEventBus implements EventBus {
   private flushing = false
 
   private flush(): void {
-    const payloads = this.outbox.splice(0)
     const client = this.client
-    if (!payloads.length || !client) {
+    if (!this.outbox.length || !client) {
+      // Kept while the connection is down: flushed once it is back (see listen).
       this.flushing = false
-      if (payloads.length)
-        this.onError(new Error(`${payloads.length} events not published: the LISTEN connection is down`))
-      return // an empty outbox: flushed by close() already
+      return
     }
+    const payloads = this.outbox.splice(0)
     client
       .query('SELECT pg_notify($1, payload) FROM unnest($2::text[]) WITH ORDINALITY AS e(payload, n) ORDER BY n', [
         CHANNEL,
         payloads,
       ])
-      .catch(this.onError)
+      .catch((err: unknown) => {
+        // Not sent (the connection broke): they go out again, first, once it is back.
+        if (!this.closed) this.outbox.unshift(...payloads)
+        this.onError(err)
+        this.reconnect(client)
+      })
       .finally(() => {
-        if (this.outbox.length && !this.closed) this.flush()
+        if (this.outbox.length && !this.closed && this.client) this.flush()
         else this.flushing = false
       })
   }
