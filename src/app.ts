@@ -181,7 +181,9 @@ export async function createApp(
       staleAttemptMs: (config.meta.mode === 'graph-api' ? config.meta.timeoutMs : 15_000) + 35_000,
       onError: (err, context) => server.log.error({ err }, `template batch: ${context}`),
     })
-    const idempotency = new IdempotencyService(new IdempotencyRepository(database.prisma))
+    const idempotency = new IdempotencyService(new IdempotencyRepository(database.prisma), {
+      leaseMs: config.idempotencyLeaseMs,
+    })
     opened.unshift(async () => idempotency.close())
     const messaging = new MessagingService(
       conversationRepository,

@@ -51,6 +51,8 @@ export interface Config {
   rateLimitPerMinute: number
   /** Retries of Meta's retryable errors: how many, and the first backoff (it doubles). */
   metaRetry: { maxRetries: number; baseDelayMs: number }
+  /** How long a request holds its idempotency key without renewing it (its process is then taken for dead). */
+  idempotencyLeaseMs: number
   /** Most recipients per template request. */
   maxRecipients: number
   /** Sends to Meta per second for the business number, over any one-second window, all instances together. */
@@ -131,6 +133,7 @@ const envSchema = z.object({
   WHATSAPP_MESSAGES_PER_SECOND: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(10_000).default(80)),
   WHATSAPP_RETRY_MAX: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(10).default(3)),
   WHATSAPP_RETRY_BASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(60_000).default(500)),
+  IDEMPOTENCY_LEASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(100).max(600_000).default(30_000)),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
     blankToUndefined,
     z.coerce.number().int().min(100).max(120_000).default(15_000),
@@ -274,6 +277,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },
+    idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
     messagesPerSecond: e.WHATSAPP_MESSAGES_PER_SECOND,
     maxRecipients: e.WHATSAPP_MAX_RECIPIENTS,
   }

@@ -7,7 +7,7 @@ import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingErr
 import { parseInput } from '../validation.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
-import type { MessageSender, SendOutcome } from '../messaging/message-sender.js'
+import { type MessageSender, type SendOutcome, storedFailure } from '../messaging/message-sender.js'
 import {
   type BatchMessage,
   type BatchProgress,
@@ -102,6 +102,8 @@ export class BatchService {
     template: OutgoingTemplate,
     content: string,
     recipients: NewBatchRecipient[],
+    /** Told the batch's id once it is stored, before anyone is contacted. */
+    onStored: (batchId: number) => Promise<void> = async () => {},
   ): Promise<{ batch: BatchRecord; outcomes: BatchRecipientOutcome[] }> {
     if (this.stopping) {
       throw new ServiceStoppingError('The service is shutting down: send the template again shortly', undefined, {
@@ -113,6 +115,7 @@ export class BatchService {
       recipients,
       this.options.storeFirst,
     )
+    await onStored(batch.id)
     const rest = first.length < recipients.length ? this.batches.storeRest(batch) : null
     this.publishAdded(first)
     const work = this.process(batch, first, rest && { stored: rest, expected: recipients.length - first.length })
@@ -257,6 +260,17 @@ export class BatchService {
     for (const m of messages) {
       this.events.publish({ type: 'messageStatusChanged', messageId: m.id, conversationId: m.conversationId })
     }
+  }
+
+  /** Each recipient's outcome as stored, in request order, once the batch completed; null before. */
+  async outcomesIfCompleted(batchId: number): Promise<BatchRecipientOutcome[] | null> {
+    const batch = await this.batches.findById(batchId)
+    if (batch?.status !== 'completed') return null
+    return (await this.batches.messages(batchId)).map((message) => ({
+      phoneNumber: message.recipient ?? message.to,
+      message,
+      error: storedFailure(message),
+    }))
   }
 
   /** @throws ValidationError, NotFoundError */

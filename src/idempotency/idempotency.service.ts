@@ -12,6 +12,18 @@ import type { IdempotencyRepository } from './idempotency.repository.js'
 
 /** How long a key and its response are kept. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
+/** How long a request holds its key without renewing it: after that its process counts as dead. */
+export const IDEMPOTENCY_LEASE_MS = 30_000
+
+/** What a request stored before calling Meta, for another to take over from if its process dies. */
+export type Progress = { messageId: number } | { batchId: number }
+
+/**
+ * The outcome of a request whose process died, read from what it stored: its result or its error.
+ * `settled: false`: not final yet (Meta's answer still unknown, a fan-out still running): answered,
+ * not kept, so the next request with the key reads it again.
+ */
+export type Resumed<T> = { settled: boolean } & ({ value: T } | { error: AppError })
 
 /** The idempotency key of one call, and where it came from. */
 export interface IdempotencyKeyInput {
@@ -38,9 +50,17 @@ export class IdempotencyService {
 
   constructor(
     private readonly repository: IdempotencyRepository,
-    private readonly ttlMs = IDEMPOTENCY_TTL_MS,
+    private readonly options: { ttlMs?: number; leaseMs?: number } = {},
   ) {
     this.sweeper = setInterval(() => void this.repository.sweep().catch(() => {}), 10 * 60_000).unref()
+  }
+
+  private get ttlMs() {
+    return this.options.ttlMs ?? IDEMPOTENCY_TTL_MS
+  }
+
+  private get leaseMs() {
+    return this.options.leaseMs ?? IDEMPOTENCY_LEASE_MS
   }
 
   close(): void {
@@ -49,6 +69,10 @@ export class IdempotencyService {
 
   /**
    * Runs `fn` once per key: `operation` and `request` (the validated input) identify the request.
+   * While it runs it holds the key on a lease, renewed as it goes; `fn` notes what it stored before
+   * calling Meta (`track`). If its process dies, the lease lapses and the next request with the key
+   * takes over: with nothing noted, nothing was sent and `fn` runs; otherwise `resume` reads the
+   * outcome from what was stored, so nothing Meta may have taken is sent again.
    * @throws ValidationError for a malformed key, IdempotencyKeyReusedError, IdempotencyKeyInFlightError,
    *   or the first call's error again
    */
@@ -56,10 +80,11 @@ export class IdempotencyService {
     idempotency: IdempotencyKeyInput | undefined,
     operation: string,
     request: unknown,
-    fn: () => Promise<T>,
+    fn: (track: (progress: Progress) => Promise<void>) => Promise<T>,
+    resume?: (progress: Progress) => Promise<Resumed<T>>,
   ): Promise<T> {
     const key = idempotency?.key
-    if (key === undefined || key === null) return fn()
+    if (key === undefined || key === null) return fn(async () => {})
     if (!KEY_PATTERN.test(key)) {
       throw new ValidationError([
         { path: idempotency!.field, message: 'must be 1 to 255 visible ASCII characters (a UUID is a good key)' },
@@ -67,21 +92,28 @@ export class IdempotencyService {
     }
     const { scope, field } = idempotency!
     const fingerprint = createHash('sha256').update(operation).update('\n').update(stableJson(request)).digest('hex')
-    const existing = await this.repository.claim(scope, key, fingerprint, this.ttlMs)
-    if (existing) {
-      if (existing.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(field)
-      if (existing.response === null) throw new IdempotencyKeyInFlightError()
-      return replay(existing.response as Stored) as T
+    const claim = await this.repository.claim(scope, key, fingerprint, this.ttlMs, this.leaseMs)
+    if (claim.kind === 'held') {
+      if (claim.existing.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError(field)
+      if (claim.existing.response === null) throw new IdempotencyKeyInFlightError()
+      return replay(claim.existing.response as Stored) as T
     }
+    const progress = claim.kind === 'taken-over' ? (claim.progress as Progress | null) : null
+    if (progress && resume) return this.resume(scope, key, progress, resume)
+    const renewal = setInterval(
+      () => void this.repository.renew(scope, key, this.leaseMs).catch(() => {}),
+      this.leaseMs / 3,
+    ).unref()
     let stored: Stored
     let outcome: { value: T } | { error: unknown }
     try {
-      const value = await fn()
+      const value = await fn((p) => this.repository.note(scope, key, p as Prisma.InputJsonValue))
       outcome = { value }
       stored = { ok: encode(value) }
     } catch (error) {
       if (error instanceof ServiceStoppingError && error.nothingDone) {
         // Nothing happened: the same key may be sent again once the service is back.
+        clearInterval(renewal)
         await this.repository.release(scope, key)
         throw error
       }
@@ -89,10 +121,35 @@ export class IdempotencyService {
       // Every outcome of a request that started is kept, failures of ours included: the send may
       // have reached Meta before them, and running it again could double it.
       stored = { error: encodeError(error instanceof AppError ? error : null) }
+    } finally {
+      clearInterval(renewal)
     }
     await this.repository.complete(scope, key, stored as Prisma.InputJsonValue, this.ttlMs)
     if ('error' in outcome) throw outcome.error
     return outcome.value
+  }
+
+  /** Answers a taken-over request from what its dead predecessor stored; keeps the answer once settled. */
+  private async resume<T>(
+    scope: string,
+    key: string,
+    progress: Progress,
+    resume: (progress: Progress) => Promise<Resumed<T>>,
+  ): Promise<T> {
+    let resumed: Resumed<T>
+    try {
+      resumed = await resume(progress)
+    } catch (err) {
+      await this.repository.lapse(scope, key)
+      throw err
+    }
+    if (!resumed.settled) await this.repository.lapse(scope, key)
+    else {
+      const stored: Stored = 'value' in resumed ? { ok: encode(resumed.value) } : { error: encodeError(resumed.error) }
+      await this.repository.complete(scope, key, stored as Prisma.InputJsonValue, this.ttlMs)
+    }
+    if ('error' in resumed) throw resumed.error
+    return resumed.value
   }
 }
 

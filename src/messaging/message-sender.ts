@@ -1,5 +1,5 @@
 import type { ConversationRepository, MessageRecord } from '../conversations/conversation.repository.js'
-import { AppError } from '../errors.js'
+import { AppError, ReplayedError } from '../errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { AcceptedMessage, SendOptions } from '../meta/meta.client.js'
 import { DeliveryUnknownError, MetaApiError, MetaUnreachableError } from '../meta/meta.errors.js'
@@ -109,6 +109,20 @@ export class MessageSender {
     })
     return { message, error: err }
   }
+}
+
+/**
+ * The error a stored outbound message stands for, read back later (a takeover after its sender
+ * died): null when Meta took it; its refusal when it failed; unknown while Meta's answer is missing.
+ */
+export function storedFailure(message: MessageRecord): AppError | null {
+  if (message.wamid !== null && message.status !== 'failed' && message.status !== 'pending') return null
+  if (message.status === 'failed') {
+    return new ReplayedError('META_API_ERROR', 502, message.errorMessage ?? 'Failed', {
+      meta: { code: message.errorCode, details: message.errorDetails, fbtrace_id: message.errorTraceId },
+    })
+  }
+  return new DeliveryUnknownError(message.id, null)
 }
 
 /** The message was no longer ours to send (see ConversationRepository.markAttempt). */

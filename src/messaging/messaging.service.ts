@@ -1,13 +1,20 @@
-import type { BatchService } from '../batches/batch.service.js'
+import type { BatchRecipientOutcome, BatchService } from '../batches/batch.service.js'
 import type {
   ConversationRecord,
   ConversationRepository,
   MessageRecord,
 } from '../conversations/conversation.repository.js'
 import { isServiceWindowOpen, serviceWindowExpiresAt } from '../conversations/service-window.js'
-import { AppError, NotFoundError, ValidationError, WindowClosedError } from '../errors.js'
+import {
+  AppError,
+  BatchInterruptedError,
+  InternalError,
+  NotFoundError,
+  ValidationError,
+  WindowClosedError,
+} from '../errors.js'
 import type { EventBus } from '../events/event-bus.js'
-import type { IdempotencyKeyInput, IdempotencyService } from '../idempotency/idempotency.service.js'
+import type { IdempotencyKeyInput, IdempotencyService, Progress, Resumed } from '../idempotency/idempotency.service.js'
 import type { MetaApi } from '../meta/meta.client.js'
 import type { ReactionRepository } from '../conversations/reaction.repository.js'
 import { checkTemplateRequest } from '../templates/template.preflight.js'
@@ -15,7 +22,7 @@ import type { TemplateService } from '../templates/template.service.js'
 import { renderTemplateText } from '../templates/template.render.js'
 import { parseInput } from '../validation.js'
 import type { ContentRequest } from './message-content.schemas.js'
-import type { MessageSender } from './message-sender.js'
+import { type MessageSender, storedFailure } from './message-sender.js'
 import {
   conversationIdSchema,
   markReadSchema,
@@ -92,21 +99,33 @@ export class MessagingService {
     const { phoneNumber, requestId, message } = request
     // A plain text keeps the fingerprint it always had, so a key used before rich messages still replays.
     const fingerprint = isPlainText(message) ? { phoneNumber, content: message.content, requestId } : request
-    return this.idempotency.run(idempotency, 'sendText', fingerprint, async () => {
-      // Read only when needed: a plain send to a number is one statement before Meta and one after.
-      const existing =
-        this.options.enforceServiceWindow || message.replyTo !== null
-          ? await this.conversations.findByPhoneNumber(phoneNumber)
-          : null
-      this.checkServiceWindow(existing)
-      const prepared = await this.content.prepare(existing, message)
-      const stored = await this.conversations.addMessageToNumber(phoneNumber, requestId ?? null, {
-        ...this.pendingOf(prepared),
-        attemptedAt: new Date(),
-      })
-      const sent = await this.sendStored(stored.message, prepared, phoneNumber)
-      return { message: sent, conversation: stored.conversation }
-    })
+    return this.idempotency.run(
+      idempotency,
+      'sendText',
+      fingerprint,
+      async (track) => {
+        // Read only when needed: a plain send to a number is one statement before Meta and one after.
+        const existing =
+          this.options.enforceServiceWindow || message.replyTo !== null
+            ? await this.conversations.findByPhoneNumber(phoneNumber)
+            : null
+        this.checkServiceWindow(existing)
+        const prepared = await this.content.prepare(existing, message)
+        const stored = await this.conversations.addMessageToNumber(phoneNumber, requestId ?? null, {
+          ...this.pendingOf(prepared),
+          attemptedAt: new Date(),
+        })
+        await track({ messageId: stored.message.id })
+        const sent = await this.sendStored(stored.message, prepared, phoneNumber)
+        return { message: sent, conversation: stored.conversation }
+      },
+      async (progress) => {
+        const resumed = await this.resumeSend(progress)
+        if (!('value' in resumed)) return resumed
+        const conversation = await this.conversations.findById(resumed.value.conversationId)
+        return { ...resumed, value: { message: resumed.value, conversation: conversation! } }
+      },
+    )
   }
 
   /**
@@ -122,27 +141,46 @@ export class MessagingService {
     const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
     const { message } = parseInput(sendInConversationSchema, input)
     const fingerprint = isPlainText(message) ? { id, content: message.content } : { id, message }
-    return this.idempotency.run(idempotency, 'sendInConversation', fingerprint, async () => {
-      const conversation = await this.conversations.findById(id)
-      if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
-      this.checkServiceWindow(conversation)
-      const to = conversation.phoneNumber
-      if (!to) {
-        throw new ValidationError([
-          {
-            path: 'conversationId',
-            message: 'this customer has no phone number we can send to (a username-only user)',
-          },
-        ])
-      }
-      const prepared = await this.content.prepare(conversation, message)
-      const pending = await this.conversations.addMessage(conversation.id, {
-        ...this.pendingOf(prepared),
-        requestId: conversation.requestId,
-        attemptedAt: new Date(),
-      })
-      return this.sendStored(pending, prepared, to)
-    })
+    return this.idempotency.run(
+      idempotency,
+      'sendInConversation',
+      fingerprint,
+      async (track) => {
+        const conversation = await this.conversations.findById(id)
+        if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+        this.checkServiceWindow(conversation)
+        const to = conversation.phoneNumber
+        if (!to) {
+          throw new ValidationError([
+            {
+              path: 'conversationId',
+              message: 'this customer has no phone number we can send to (a username-only user)',
+            },
+          ])
+        }
+        const prepared = await this.content.prepare(conversation, message)
+        const pending = await this.conversations.addMessage(conversation.id, {
+          ...this.pendingOf(prepared),
+          requestId: conversation.requestId,
+          attemptedAt: new Date(),
+        })
+        await track({ messageId: pending.id })
+        return this.sendStored(pending, prepared, to)
+      },
+      (progress) => this.resumeSend(progress),
+    )
+  }
+
+  /**
+   * The outcome of a send whose process died after storing its message: what the message shows
+   * now. Never sent again: `pending` or `unknown` may have reached Meta (its status webhook settles it).
+   */
+  private async resumeSend(progress: Progress): Promise<Resumed<MessageRecord>> {
+    const message = 'messageId' in progress ? await this.conversations.findMessage(progress.messageId) : null
+    if (!message)
+      return { settled: true, error: new InternalError(new Error(`no message for ${JSON.stringify(progress)}`)) }
+    const error = storedFailure(message)
+    return error ? { settled: message.status === 'failed', error } : { settled: true, value: message }
   }
 
   /**
@@ -174,36 +212,40 @@ export class MessagingService {
    */
   async sendTemplate(input: unknown, idempotency?: IdempotencyKeyInput): Promise<TemplateSendResult> {
     const request = parseInput(this.templateSchema, input)
-    return this.idempotency.run(idempotency, 'sendTemplate', request, async () => {
-      const template = { name: request.templateName, language: request.languageCode, components: request.components }
-      // Pre-flight: refuse what Meta would refuse for every recipient, before anyone is contacted.
-      const known = await this.templates.findForSend(template.name, template.language)
-      if (!known) {
-        throw new ValidationError([
-          {
-            path: 'templateName',
-            message: `Meta has no template ${template.name} in language ${template.language} (synced just now)`,
-          },
-        ])
-      }
-      const problems = checkTemplateRequest(known, request)
-      if (problems.length) throw new ValidationError(problems)
-      const content = renderTemplateText(known.components, request.components) ?? `[template ${template.name}]`
+    return this.idempotency.run(
+      idempotency,
+      'sendTemplate',
+      request,
+      async (track) => {
+        const template = { name: request.templateName, language: request.languageCode, components: request.components }
+        // Pre-flight: refuse what Meta would refuse for every recipient, before anyone is contacted.
+        const known = await this.templates.findForSend(template.name, template.language)
+        if (!known) {
+          throw new ValidationError([
+            {
+              path: 'templateName',
+              message: `Meta has no template ${template.name} in language ${template.language} (synced just now)`,
+            },
+          ])
+        }
+        const problems = checkTemplateRequest(known, request)
+        if (problems.length) throw new ValidationError(problems)
+        const content = renderTemplateText(known.components, request.components) ?? `[template ${template.name}]`
 
-      const { batch, outcomes } = await this.batches.run(template, content, request.recipients)
-      const results = outcomes.map(({ phoneNumber, message, error }): RecipientResult =>
-        error
-          ? { phoneNumber, success: false, error, message }
-          : { phoneNumber, success: true, wamid: message.wamid!, message },
-      )
-      const sent = results.filter((r) => r.success).length
-      const unknown = results.filter((r) => !r.success && r.error.code === 'META_OUTCOME_UNKNOWN').length
-      return {
-        batchId: batch.id,
-        summary: { total: results.length, sent, failed: results.length - sent, unknown },
-        results,
-      }
-    })
+        const { batch, outcomes } = await this.batches.run(template, content, request.recipients, (id) =>
+          track({ batchId: id }),
+        )
+        return templateResult(batch.id, outcomes)
+      },
+      // A fan-out whose process died is finished by another instance: its outcome once it completes.
+      async (progress): Promise<Resumed<TemplateSendResult>> => {
+        const batchId = 'batchId' in progress ? progress.batchId : 0
+        const outcomes = await this.batches.outcomesIfCompleted(batchId)
+        return outcomes
+          ? { settled: true, value: templateResult(batchId, outcomes) }
+          : { settled: false, error: new BatchInterruptedError(batchId, null) }
+      },
+    )
   }
 
   /** The pending row of a prepared send. */
@@ -241,6 +283,18 @@ export class MessagingService {
     })
     this.events.publish({ type: 'messageUpdated', messageId: target, conversationId: message.conversationId })
   }
+}
+
+/** The answer to a template request: each recipient's outcome, and how many of each. */
+function templateResult(batchId: number, outcomes: BatchRecipientOutcome[]): TemplateSendResult {
+  const results = outcomes.map(({ phoneNumber, message, error }): RecipientResult =>
+    error
+      ? { phoneNumber, success: false, error, message }
+      : { phoneNumber, success: true, wamid: message.wamid!, message },
+  )
+  const sent = results.filter((r) => r.success).length
+  const unknown = results.filter((r) => !r.success && r.error.code === 'META_OUTCOME_UNKNOWN').length
+  return { batchId, summary: { total: results.length, sent, failed: results.length - sent, unknown }, results }
 }
 
 /** A text with no reply: the request as it was before other kinds existed. */
