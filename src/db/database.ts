@@ -35,7 +35,7 @@ export async function adapterFactoryFor(
  * operating system, whose page cache already keeps it; PostgreSQL's default (128 MB) mostly
  * duplicated that, inside this process's memory. The pages it touches stay resident (WebAssembly
  * memory never shrinks): 8 MB rather than 16 kept the send benchmark's peak ~6 MB lower, at no
- * measurable cost per request (BENCHMARKS.md, sixth run).
+ * measurable cost per request (measured in commit ed19dd5).
  */
 export const EMBEDDED_SHARED_BUFFERS = '8MB'
 

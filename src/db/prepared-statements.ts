@@ -26,7 +26,7 @@ const VALUE_LIST = /\bIN\s*\(\s*\$\d+\s*,/i
  * Names for PostgreSQL prepared statements, so that each connection parses a hot statement once
  * instead of on every execution: Prisma's driver adapter sends every query unnamed unless given a
  * `statementNameGenerator`. On the send path this takes ~40% off PostgreSQL's CPU per message
- * (BENCHMARKS.md, tenth run). A statement is named once it has run `after` times, and at most `max`
+ * (measured in commit a5a19d5). A statement is named once it has run `after` times, and at most `max`
  * of them ever are, because every connection keeps each statement it prepared until it closes (the
  * URL parameter is Prisma's `statement_cache_size`). Texts with a list of values (`IN ($1,$2,…)`,
  * one text per list length) are never named, so they cannot take the places of the rest.

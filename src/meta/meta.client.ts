@@ -203,7 +203,7 @@ interface Answer {
  *
  * Calls go through got's stream API, reading the answer whole and deciding on its status here:
  * got's promise wrapper costs about a third more CPU per call (~85 µs here), and a send is the
- * service's hottest path (BENCHMARKS.md, ninth run).
+ * service's hottest path (measured in commit 38191df).
  */
 export class MetaGraphClient implements MetaApi {
   private readonly http: Got
