@@ -1,5 +1,10 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 import { ValidationError } from './errors.js'
+
+/** "is required" when missing, "must be a string" when of another type. */
+export const stringError = (issue: { input?: unknown }) =>
+  issue.input === undefined ? 'is required' : 'must be a string'
+export const requiredString = () => z.string({ error: stringError })
 
 /** `recipients[1].phoneNumber` from zod's `['recipients', 1, 'phoneNumber']`. */
 export function formatPath(path: readonly PropertyKey[]): string {

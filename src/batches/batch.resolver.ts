@@ -1,6 +1,6 @@
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
-import { pageArgs, toConnection } from '../conversations/connection.type.js'
-import type { GraphQLContext } from '../graphql/schema.js'
+import { pageArgs, toConnection } from '../shared/connection.type.js'
+import type { GraphQLContext } from '../graphql/context.js'
 import type { BatchProgress, BatchRecord } from './batch.repository.js'
 import type { BatchService } from './batch.service.js'
 import {

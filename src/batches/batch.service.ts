@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto'
 import type { ConversationRepository } from '../conversations/conversation.repository.js'
 import DataLoader from 'dataloader'
 import { z } from 'zod'
-import { cursorSchema, firstSchema, type Page, toPage } from '../conversations/pagination.js'
+import { cursorSchema, firstSchema, type Page, toPage } from '../shared/pagination.js'
 import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingError } from '../errors.js'
 import { parseInput } from '../validation.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
-import { type MessageSender, type SendOutcome, storedFailure } from '../messaging/message-sender.js'
+import { type MessageSender, type SendOutcome, storedFailure } from '../messages/message-sender.js'
 import {
   type BatchMessage,
   type BatchProgress,

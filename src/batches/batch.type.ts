@@ -1,6 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
-import { Connection } from '../conversations/connection.type.js'
+import { Connection } from '../shared/connection.type.js'
 import { Message, MessageStatus } from '../conversations/message.type.js'
 
 export enum TemplateBatchStatus {

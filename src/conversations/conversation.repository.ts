@@ -2,7 +2,7 @@ import type { PrismaClient } from '../db/database.js'
 import type { InteractiveContent, LocationContent } from '../meta/meta.outgoing.js'
 import type { InboundInteractiveReply } from '../meta/meta.webhooks.js'
 import { Prisma } from '../generated/prisma/client.js'
-import { Coalescer } from '../db/coalescer.js'
+import { Coalescer } from '../shared/coalescer.js'
 import { statementRefused } from '../db/database.js'
 
 export type MessageDirection = 'inbound' | 'outbound'

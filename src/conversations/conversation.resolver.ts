@@ -1,13 +1,13 @@
 import { DateTimeResolver } from 'graphql-scalars'
 import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
-import type { GraphQLContext } from '../graphql/schema.js'
-import { pageArgs, toConnection } from './connection.type.js'
+import type { GraphQLContext } from '../graphql/context.js'
+import { pageArgs, toConnection } from '../shared/connection.type.js'
 import type { ConversationRecord, MessageRecord } from './conversation.repository.js'
 import type { ConversationService } from './conversation.service.js'
 import { Conversation, ConversationConnection, ConversationFilterInput } from './conversation.type.js'
 import { Message, MessageConnection, MessageError } from './message.type.js'
 import { MessageMedia, Reaction } from './message-parts.type.js'
-import { mediaView, reactionView } from './message-view.js'
+import { mediaView, reactionView } from './message.view.js'
 import { serviceWindowExpiresAt } from './service-window.js'
 
 @Resolver(() => Conversation)

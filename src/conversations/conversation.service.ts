@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { NotFoundError } from '../errors.js'
-import { conversationIdSchema } from '../messaging/messaging.schemas.js'
+import { idSchema } from '../shared/ids.js'
 import { parseInput } from '../validation.js'
 import type {
   ConversationCursor,
@@ -8,7 +8,7 @@ import type {
   ConversationRepository,
   MessageRecord,
 } from './conversation.repository.js'
-import { cursorSchema, firstSchema, type Page, toPage } from './pagination.js'
+import { cursorSchema, firstSchema, type Page, toPage } from '../shared/pagination.js'
 import type { MediaRecord, MediaRepository } from '../media/media.repository.js'
 import type { ReactionRecord, ReactionRepository } from './reaction.repository.js'
 
@@ -25,7 +25,7 @@ const conversationFilterSchema = z
         .string({ error: 'must be a string' })
         .transform((v) => v.replace(/\D/g, '').replace(/^00/, ''))
         .refine((digits) => digits.length >= 3, 'must have at least 3 digits'),
-      requestId: conversationIdSchema,
+      requestId: idSchema,
       lastMessageDirection: z.preprocess(
         lowercase,
         z.enum(['inbound', 'outbound'], { error: 'must be INBOUND or OUTBOUND' }),
@@ -95,7 +95,7 @@ export class ConversationService {
 
   /** @throws NotFoundError for an unknown id. */
   async get(id: unknown): Promise<ConversationRecord> {
-    const conversationId = parseInput(conversationIdSchema, id, 'id')
+    const conversationId = parseInput(idSchema, id, 'id')
     const conversation = await this.conversations.findById(conversationId)
     if (!conversation) throw new NotFoundError(`Conversation ${conversationId} does not exist`)
     return conversation
@@ -127,7 +127,7 @@ export class ConversationService {
    * @throws ValidationError, NotFoundError
    */
   async messagePage(conversationId: unknown, args: { first?: unknown; after?: unknown }): Promise<Page<MessageRecord>> {
-    const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
+    const id = parseInput(idSchema, conversationId, 'conversationId')
     const { first, after } = parseInput(messagePageSchema, args)
     if (!(await this.conversations.findById(id))) throw new NotFoundError(`Conversation ${id} does not exist`)
     const rows = await this.conversations.messagePage(id, first, after?.[0] ?? null)
@@ -141,7 +141,7 @@ export class ConversationService {
 
   /** @throws NotFoundError */
   async message(id: unknown): Promise<MessageRecord> {
-    const messageId = parseInput(conversationIdSchema, id, 'id')
+    const messageId = parseInput(idSchema, id, 'id')
     const message = await this.conversations.findMessage(messageId)
     if (!message) throw new NotFoundError(`Message ${messageId} does not exist`)
     return message

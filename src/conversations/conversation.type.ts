@@ -1,6 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars'
 import { Field, InputType, Int, ObjectType } from 'type-graphql'
-import { Connection } from './connection.type.js'
+import { Connection } from '../shared/connection.type.js'
 import { MessageDirection, MessageStatus } from './message.type.js'
 
 @ObjectType({ description: "A customer's WhatsApp thread: one per phone number." })

@@ -1,7 +1,7 @@
 import { Arg, Int, Resolver, Root, Subscription } from 'type-graphql'
 import { EventsMissedError } from '../errors.js'
 import type { MessageEvent } from '../events/event-bus.js'
-import type { GraphQLContext } from '../graphql/schema.js'
+import type { GraphQLContext } from '../graphql/context.js'
 import type { MessageRecord } from './conversation.repository.js'
 import type { ConversationService } from './conversation.service.js'
 import { Message } from './message.type.js'

@@ -1,6 +1,6 @@
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
-import { Connection } from './connection.type.js'
+import { Connection } from '../shared/connection.type.js'
 import { Location, MessageInteractive } from './message-parts.type.js'
 
 export enum MessageDirection {

@@ -12,7 +12,8 @@ import { databaseUnreachable } from '../db/database.js'
 import { AppError, DatabaseUnavailableError, errorPayload, InternalError } from '../errors.js'
 import type { Config } from '../config.js'
 import { queryLimitsPlugin } from './limits.js'
-import { getSchema, type GraphQLContext } from './schema.js'
+import type { GraphQLContext } from './context.js'
+import { getSchema } from './schema.js'
 
 /**
  * Maps errors once for GraphQL: our domain errors keep their `code` (and details such as `fields`

@@ -9,7 +9,7 @@ import {
   type SelectionSetNode,
 } from 'graphql'
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity'
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../conversations/pagination.js'
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/pagination.js'
 
 export interface QueryLimits {
   maxDepth: number

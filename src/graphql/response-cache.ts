@@ -2,7 +2,7 @@ import type { ApolloServerPlugin } from '@apollo/server'
 import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type DocumentNode, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql'
-import { Coalescer } from '../db/coalescer.js'
+import { Coalescer } from '../shared/coalescer.js'
 
 /**
  * Root fields whose answers depend on the database alone: no clock, no Meta, not on who asks.

@@ -1,14 +1,10 @@
 import 'reflect-metadata'
-import type DataLoader from 'dataloader'
-import type { BatchProgress } from '../batches/batch.repository.js'
 import { BatchResolver } from '../batches/batch.resolver.js'
 import type { GraphQLSchema } from 'graphql'
-import { buildSchema, type ContainerType } from 'type-graphql'
+import { buildSchema } from 'type-graphql'
+import type { GraphQLContext } from './context.js'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
 import { MessageEventsResolver } from '../conversations/message-events.resolver.js'
-import type { EventBus } from '../events/event-bus.js'
-import type { ConversationLoaders } from '../conversations/conversation.loaders.js'
-import type { ResponseCacheState } from './response-cache.js'
 import { MessagingResolver } from '../messaging/messaging.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
@@ -22,19 +18,6 @@ export const resolvers = [
   TemplateResolver,
   WebhookResolver,
 ] as const
-
-/** Per-request context. `container` hands type-graphql the resolver instances of this app. */
-export interface GraphQLContext {
-  container: ContainerType
-  events: EventBus
-  loaders: ConversationLoaders
-  /** Progress counts of template batches, batched per request. */
-  batchProgress: DataLoader<number, BatchProgress>
-  /** Whose request this is (a digest of the API token), for idempotency keys. */
-  caller: string
-  /** What the response cache notes about this request (absent when it is off, or for a GET). */
-  responseCache?: ResponseCacheState
-}
 
 let schema: Promise<GraphQLSchema> | undefined
 

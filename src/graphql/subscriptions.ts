@@ -16,7 +16,7 @@ import type { Gate } from '../auth/auth.js'
 import { AppError, errorPayload } from '../errors.js'
 import { formatErrorWith } from './apollo.js'
 import { limitsProblem, type QueryLimits } from './limits.js'
-import type { GraphQLContext } from './schema.js'
+import type { GraphQLContext } from './context.js'
 
 export interface SubscriptionServerOptions {
   server: Server

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
-import type { DatabaseConfig } from '../config.js'
 
 /**
  * Where media bytes live. Every instance that shares the database must serve every file, for as
@@ -55,14 +54,4 @@ export class Measure {
   result(): { size: number; sha256: string } {
     return { size: this.size, sha256: this.hash.digest('hex') }
   }
-}
-
-/** The store for the configured database. */
-export async function openMediaStore(database: DatabaseConfig): Promise<MediaStore> {
-  if (database.kind === 'postgres') {
-    const { PostgresMediaStore } = await import('./postgres-media.store.js')
-    return new PostgresMediaStore(database.url)
-  }
-  const { FileMediaStore } = await import('./file-media.store.js')
-  return FileMediaStore.beside(database.dataDir)
 }

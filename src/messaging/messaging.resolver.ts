@@ -3,7 +3,7 @@ import type { BatchService } from '../batches/batch.service.js'
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
 import { Conversation } from '../conversations/conversation.type.js'
 import { Message } from '../conversations/message.type.js'
-import type { GraphQLContext } from '../graphql/schema.js'
+import type { GraphQLContext } from '../graphql/context.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import {
   SendInConversationInput,

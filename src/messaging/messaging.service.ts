@@ -1,3 +1,4 @@
+import { idSchema } from '../shared/ids.js'
 import type { BatchRecipientOutcome, BatchService } from '../batches/batch.service.js'
 import type {
   ConversationRecord,
@@ -22,9 +23,8 @@ import type { TemplateService } from '../templates/template.service.js'
 import { renderTemplateText } from '../templates/template.render.js'
 import { parseInput } from '../validation.js'
 import type { ContentRequest } from './message-content.schemas.js'
-import { type MessageSender, storedFailure } from './message-sender.js'
+import { type MessageSender, storedFailure } from '../messages/message-sender.js'
 import {
-  conversationIdSchema,
   markReadSchema,
   MAX_RECIPIENTS,
   sendInConversationSchema,
@@ -138,7 +138,7 @@ export class MessagingService {
     input: unknown,
     idempotency?: IdempotencyKeyInput,
   ): Promise<MessageRecord> {
-    const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
+    const id = parseInput(idSchema, conversationId, 'conversationId')
     const { message } = parseInput(sendInConversationSchema, input)
     const fingerprint = isPlainText(message) ? { id, content: message.content } : { id, message }
     return this.idempotency.run(
@@ -189,7 +189,7 @@ export class MessagingService {
    * @throws ValidationError, NotFoundError, MetaApiError, MetaUnreachableError
    */
   async markRead(conversationId: unknown, input: unknown): Promise<ConversationRecord> {
-    const id = parseInput(conversationIdSchema, conversationId, 'conversationId')
+    const id = parseInput(idSchema, conversationId, 'conversationId')
     const { typing } = parseInput(markReadSchema, input ?? {})
     const conversation = await this.conversations.findById(id)
     if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)

@@ -1,10 +1,2 @@
-/**
- * Normalises a phone number typed in international format (`+502 1234-5678`, `+50212345678`,
- * `00502 1234 5678`) to the digits WhatsApp uses (`50212345678`), or returns null when it is not one.
- * E.164: a country code that does not start with 0, at most 15 digits in all.
- */
-export function normalizePhoneNumber(input: string): string | null {
-  const compact = input.trim().replace(/[\s().-]/g, '')
-  const match = /^(?:\+|00)([1-9]\d{7,14})$/.exec(compact)
-  return match ? match[1] : null
-}
+// Moved to ../shared/phone.js; this path stays until test/ and bench/ import the new one.
+export * from '../shared/phone.js'

@@ -1,8 +1,8 @@
 import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
 import type { MessageDetails } from '../conversations/conversation.service.js'
-import { mediaView } from '../conversations/message-view.js'
+import { mediaView } from '../conversations/message.view.js'
 import { serviceWindowExpiresAt } from '../conversations/service-window.js'
-import type { Page } from '../conversations/pagination.js'
+import type { Page } from '../shared/pagination.js'
 
 /** The documented snake_case shapes of the REST answers (fields are added, never changed). */
 

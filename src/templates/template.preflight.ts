@@ -1,5 +1,5 @@
 import type { FieldIssue } from '../errors.js'
-import type { SendTemplateRequest, TemplateComponentInput } from '../messaging/messaging.schemas.js'
+import type { TemplateComponentInput } from './template.schemas.js'
 import type { TemplateComponentRecord, TemplateRecord } from './template.repository.js'
 
 const MEDIA = new Set(['IMAGE', 'VIDEO', 'DOCUMENT'])
@@ -20,7 +20,10 @@ const describe = (keys: string[]) => keys.map((k) => `{{${k}}}`).join(', ')
  * Returns the problems; none means the request fits.
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates
  */
-export function checkTemplateRequest(template: TemplateRecord, request: SendTemplateRequest): FieldIssue[] {
+export function checkTemplateRequest(
+  template: TemplateRecord,
+  request: { components: TemplateComponentInput[] },
+): FieldIssue[] {
   const issues: FieldIssue[] = []
   if (template.status !== 'APPROVED') {
     issues.push({

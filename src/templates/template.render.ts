@@ -1,4 +1,4 @@
-import type { TemplateComponentInput } from '../messaging/messaging.schemas.js'
+import type { TemplateComponentInput } from './template.schemas.js'
 import type { TemplateComponentRecord } from './template.repository.js'
 
 type Parameters = TemplateComponentInput['parameters']

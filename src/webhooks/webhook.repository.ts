@@ -1,4 +1,4 @@
-import { Coalescer } from '../db/coalescer.js'
+import { Coalescer } from '../shared/coalescer.js'
 import { type PrismaClient, statementRefused } from '../db/database.js'
 
 export interface WebhookEventRecord {

@@ -1,0 +1,54 @@
+import { type ClassType, Field, Int, ObjectType } from 'type-graphql'
+import type { Page } from './pagination.js'
+
+@ObjectType({ description: 'Relay-style page information.' })
+export class PageInfo {
+  @Field(() => Boolean)
+  hasNextPage!: boolean
+
+  @Field(() => String, { nullable: true, description: 'Pass as `after` for the next page.' })
+  endCursor!: string | null
+}
+
+/** A Relay-style connection type (`edges { node cursor }`, `pageInfo`, `totalCount`) for `node`. */
+export function Connection<T extends object>(node: ClassType<T>, name: string) {
+  @ObjectType(`${name}Edge`)
+  class Edge {
+    @Field(() => node)
+    node!: T
+
+    @Field(() => String)
+    cursor!: string
+  }
+
+  @ObjectType()
+  abstract class ConnectionType {
+    @Field(() => [Edge])
+    edges!: Edge[]
+
+    @Field(() => PageInfo)
+    pageInfo!: PageInfo
+
+    @Field(() => Int, { description: 'Matching items in all pages.' })
+    totalCount!: number | Promise<number>
+  }
+  return ConnectionType
+}
+
+/** The connection shape of a page from a service. */
+export function toConnection<T>(page: Page<T>) {
+  return {
+    edges: page.nodes.map((node, i) => ({ node, cursor: page.cursors[i] })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+    // A getter: the count runs only when a query selects totalCount.
+    get totalCount() {
+      return page.totalCount()
+    },
+  }
+}
+
+/** The `first` / `after` arguments of every connection field. */
+export const pageArgs = {
+  first: { nullable: true, description: 'Page size: 20 by default, at most 100.' },
+  after: { nullable: true, description: 'The endCursor of the previous page.' },
+} as const
