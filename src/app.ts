@@ -2,7 +2,6 @@
 import 'reflect-metadata'
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify'
 import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify'
-import { GraphQLError } from 'graphql'
 import { randomUUID } from 'node:crypto'
 import type { Writable } from 'node:stream'
 import { bearerAuthenticator, callerOf, createGate } from './auth/auth.js'
@@ -21,9 +20,9 @@ import { ConversationResolver, MessageResolver } from './conversations/conversat
 import { createConversationLoaders } from './conversations/conversation.loaders.js'
 import { ConversationRepository } from './conversations/conversation.repository.js'
 import { ConversationService } from './conversations/conversation.service.js'
-import { type Database, databaseUnreachable, openDatabase } from './db/database.js'
+import { type Database, openDatabase } from './db/database.js'
 import { SnapshotRepository } from './db/snapshot.repository.js'
-import { AppError, DatabaseUnavailableError, errorPayload } from './errors.js'
+import { domainError, toGraphQLError } from './errors/error.answers.js'
 import { createApolloServer } from './graphql/apollo.js'
 import { GraphQLResponseCache } from './graphql/response-cache.js'
 import type { GraphQLContext } from './graphql/context.js'
@@ -281,16 +280,9 @@ export async function createApp(
         try {
           token = await gateOnce(request)
         } catch (thrown) {
-          const err = databaseUnreachable(thrown) ? new DatabaseUnavailableError(thrown) : thrown
-          if (!(err instanceof AppError)) throw err
-          const retryAfter = (err as { retryAfterSeconds?: unknown }).retryAfterSeconds
-          const headers = typeof retryAfter === 'number' ? [['retry-after', String(retryAfter)]] : []
-          throw new GraphQLError(err.message, {
-            extensions: {
-              ...errorPayload(err),
-              http: { status: err.httpStatus, headers: new Map(headers as [string, string][]) },
-            },
-          })
+          const err = domainError(thrown)
+          if (!err) throw thrown
+          throw toGraphQLError(err, { http: true, repeatMessage: true })
         }
         return {
           container,

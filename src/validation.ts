@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ValidationError } from './errors.js'
+import { ValidationError } from './errors/errors.js'
 
 /** "is required" when missing, "must be a string" when of another type. */
 export const stringError = (issue: { input?: unknown }) =>

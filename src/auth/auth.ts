@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { UnauthenticatedError } from '../errors.js'
+import { UnauthenticatedError } from '../errors/errors.js'
 import type { RateLimiter } from './rate-limit.js'
 
 const digest = (s: string) => createHash('sha256').update(s).digest()

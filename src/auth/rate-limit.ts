@@ -1,18 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { PrismaClient } from '../db/database.js'
-import { AppError } from '../errors.js'
-
-export class RateLimitedError extends AppError {
-  readonly code = 'RATE_LIMITED'
-  readonly httpStatus = 429
-  override name = 'RateLimitedError'
-  constructor(readonly retryAfterSeconds: number) {
-    super(`Too many requests for this token: retry in ${retryAfterSeconds} s`)
-  }
-  override details() {
-    return { retryAfterSeconds: this.retryAfterSeconds }
-  }
-}
+import { RateLimitedError } from '../errors/errors.js'
 
 /**
  * Per-token request limits in fixed one-minute windows, counted in the database so that every

@@ -3,7 +3,7 @@ import type { ConversationRepository } from '../conversations/conversation.repos
 import DataLoader from 'dataloader'
 import { z } from 'zod'
 import { cursorSchema, firstSchema, type Page, toPage } from '../shared/pagination.js'
-import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingError } from '../errors.js'
+import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingError } from '../errors/errors.js'
 import { parseInput } from '../validation.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { MetaApi, OutgoingTemplate } from '../meta/meta.client.js'

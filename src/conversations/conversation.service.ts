@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { NotFoundError } from '../errors.js'
+import { NotFoundError } from '../errors/errors.js'
 import { idSchema } from '../shared/ids.js'
 import { parseInput } from '../validation.js'
 import type {

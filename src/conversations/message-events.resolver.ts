@@ -1,5 +1,5 @@
 import { Arg, Int, Resolver, Root, Subscription } from 'type-graphql'
-import { EventsMissedError } from '../errors.js'
+import { EventsMissedError } from '../errors/errors.js'
 import type { MessageEvent } from '../events/event-bus.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import type { MessageRecord } from './conversation.repository.js'

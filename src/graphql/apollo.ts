@@ -8,8 +8,8 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import { unwrapResolverError } from '@apollo/server/errors'
 import type { FastifyBaseLogger } from 'fastify'
 import type { GraphQLFormattedError } from 'graphql'
-import { databaseUnreachable } from '../db/database.js'
-import { AppError, DatabaseUnavailableError, errorPayload, InternalError } from '../errors.js'
+import { domainError, errorHeaders, graphqlExtensions } from '../errors/error.answers.js'
+import { DatabaseUnavailableError, InternalError } from '../errors/errors.js'
 import type { Config } from '../config.js'
 import { queryLimitsPlugin } from './limits.js'
 import type { GraphQLContext } from './context.js'
@@ -23,11 +23,15 @@ import { getSchema } from './schema.js'
 export function formatErrorWith(log: FastifyBaseLogger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const unwrapped = unwrapResolverError(error)
-    const original = databaseUnreachable(unwrapped) ? new DatabaseUnavailableError(unwrapped) : unwrapped
-    if (original instanceof AppError) {
-      if (original instanceof InternalError) log.error({ err: original.cause ?? original }, 'internal error')
-      const { code, message, ...details } = errorPayload(original)
-      return { message, locations: formatted.locations, path: formatted.path, extensions: { code, ...details } }
+    const known = domainError(unwrapped)
+    if (known) {
+      if (known instanceof InternalError) log.error({ err: known.cause ?? known }, 'internal error')
+      return {
+        message: known.message,
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: graphqlExtensions(known),
+      }
     }
     // Apollo wraps failures (a resolver's, or the context's) as INTERNAL_SERVER_ERROR GraphQLErrors:
     // those are masked below; GraphQL's own errors (parse, validation, variables) pass.
@@ -35,7 +39,7 @@ export function formatErrorWith(log: FastifyBaseLogger) {
       const { stacktrace: _, ...extensions } = formatted.extensions ?? {}
       return { ...formatted, extensions }
     }
-    log.error({ err: original }, 'unexpected error in a GraphQL operation')
+    log.error({ err: unwrapped }, 'unexpected error in a GraphQL operation')
     return {
       message: 'Internal server error',
       locations: formatted.locations,
@@ -53,8 +57,9 @@ const databaseOutagePlugin: ApolloServerPlugin<GraphQLContext> = {
         const body = response.body
         const errors = body.kind === 'single' ? body.singleResult.errors : undefined
         if (!errors?.some((e) => e.extensions?.code === 'DATABASE_UNAVAILABLE')) return
-        response.http.status = 503
-        response.http.headers.set('retry-after', String(new DatabaseUnavailableError().retryAfterSeconds))
+        const outage = new DatabaseUnavailableError()
+        response.http.status = outage.httpStatus
+        for (const [name, value] of Object.entries(errorHeaders(outage))) response.http.headers.set(name, value)
       },
     }
   },

@@ -10,6 +10,8 @@ import {
 } from 'graphql'
 import { type ComplexityEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity'
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../shared/pagination.js'
+import { toGraphQLError } from '../errors/error.answers.js'
+import { QueryTooComplexError } from '../errors/errors.js'
 
 export interface QueryLimits {
   maxDepth: number
@@ -53,8 +55,8 @@ export function operationDepth(document: DocumentNode, operationName?: string | 
   return depthOf(operation?.selectionSet, new Set())
 }
 
-const tooComplex = (message: string, extra: Record<string, number>) =>
-  new GraphQLError(message, { extensions: { code: 'QUERY_TOO_COMPLEX', ...extra, http: { status: 400 } } })
+const tooComplex = (message: string, measures: Record<string, number>) =>
+  toGraphQLError(new QueryTooComplexError(message, measures), { http: true })
 
 /**
  * Why an operation is over `limits` (nested deeper than `maxDepth`, or costing more than

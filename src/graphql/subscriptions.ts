@@ -13,7 +13,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws'
 import { WebSocketServer } from 'ws'
 import type { Gate } from '../auth/auth.js'
-import { AppError, errorPayload } from '../errors.js'
+import { domainError, toGraphQLError } from '../errors/error.answers.js'
 import { formatErrorWith } from './apollo.js'
 import { limitsProblem, type QueryLimits } from './limits.js'
 import type { GraphQLContext } from './context.js'
@@ -58,9 +58,10 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
         let token: string
         try {
           token = await options.gate(ctx.connectionParams?.authorization)
-        } catch (err) {
-          if (err instanceof AppError) return [new GraphQLError(err.message, { extensions: errorPayload(err) })]
-          throw err
+        } catch (thrown) {
+          const err = domainError(thrown)
+          if (err) return [toGraphQLError(err, { repeatMessage: true })]
+          throw thrown
         }
         let document
         try {

@@ -6,7 +6,7 @@ import {
   ReplayedError,
   ServiceStoppingError,
   ValidationError,
-} from '../errors.js'
+} from '../errors/errors.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import type { IdempotencyRepository } from './idempotency.repository.js'
 

@@ -1,4 +1,4 @@
-import { describeError } from '../errors.js'
+import { describeError } from '../errors/errors.js'
 import type { MetaApi } from '../meta/meta.client.js'
 import { MAX_MEDIA_BYTES } from '../meta/meta.limits.js'
 import type { MediaRecord, MediaRepository } from './media.repository.js'

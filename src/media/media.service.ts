@@ -6,7 +6,7 @@ import {
   PayloadTooLargeError,
   RangeNotSatisfiableError,
   ValidationError,
-} from '../errors.js'
+} from '../errors/errors.js'
 import type { MetaApi } from '../meta/meta.client.js'
 import { baseMimeType, MEDIA_LIMITS, mediaKindOf, SUPPORTED_MIME_TYPES } from '../meta/meta.limits.js'
 import type { MediaRecord, MediaRepository } from './media.repository.js'

@@ -1,5 +1,5 @@
 import type { ConversationRepository, MessageRecord } from '../conversations/conversation.repository.js'
-import { AppError, ReplayedError } from '../errors.js'
+import { AppError, ReplayedError } from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { AcceptedMessage, SendOptions } from '../meta/meta.client.js'
 import { DeliveryUnknownError, MetaApiError, MetaUnreachableError } from '../meta/meta.errors.js'

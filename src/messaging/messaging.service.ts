@@ -13,7 +13,7 @@ import {
   NotFoundError,
   ValidationError,
   WindowClosedError,
-} from '../errors.js'
+} from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { IdempotencyKeyInput, IdempotencyService, Progress, Resumed } from '../idempotency/idempotency.service.js'
 import type { MetaApi } from '../meta/meta.client.js'

@@ -3,7 +3,7 @@ import type {
   ConversationRepository,
   MessageParts,
 } from '../conversations/conversation.repository.js'
-import { NotFoundError, ValidationError } from '../errors.js'
+import { NotFoundError, ValidationError } from '../errors/errors.js'
 import type { MediaService } from '../media/media.service.js'
 import { MEDIA_LIMITS, mediaKindOf, type MediaKind } from '../meta/meta.limits.js'
 import type { OutgoingMessage } from '../meta/meta.outgoing.js'

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js'
+import { AppError } from '../errors/errors.js'
 import type { MetaErrorBody } from './meta.types.js'
 
 /**

@@ -2,12 +2,10 @@ import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import {
   MalformedRequestError,
-  MediaNotReadyError,
   PayloadTooLargeError,
-  RangeNotSatisfiableError,
   UnsupportedMediaTypeError,
   ValidationError,
-} from '../errors.js'
+} from '../errors/errors.js'
 import { etagOf, type MediaService } from '../media/media.service.js'
 import { MAX_MEDIA_BYTES } from '../meta/meta.limits.js'
 
@@ -100,14 +98,7 @@ export const mediaRoutes: FastifyPluginAsync<{ media: MediaService }> = async (a
   app.get<{ Params: { mediaId: string } }>('/media/:mediaId', async (request, reply) => {
     const range = request.headers.range
     const ifNoneMatch = request.headers['if-none-match']
-    let file
-    try {
-      file = await media.download(request.params.mediaId, { range, ifNoneMatch })
-    } catch (err) {
-      if (err instanceof RangeNotSatisfiableError) reply.header('content-range', `bytes */${err.size}`)
-      if (err instanceof MediaNotReadyError) reply.header('retry-after', String(err.retryAfterSeconds))
-      throw err
-    }
+    const file = await media.download(request.params.mediaId, { range, ifNoneMatch })
     const type = file.media.mimeType ?? 'application/octet-stream'
     reply
       .header('etag', etagOf(file.media))

@@ -1,19 +1,18 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { databaseUnreachable } from '../db/database.js'
+import { domainError, httpAnswer } from '../errors/error.answers.js'
 import {
-  AppError,
+  type AppError,
   DatabaseUnavailableError,
-  errorPayload,
   InternalError,
   MalformedRequestError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
-} from '../errors.js'
+} from '../errors/errors.js'
 
 /** Fastify's own request errors (bad JSON, too large, wrong content type) as domain errors. */
 export function toAppError(err: unknown, url = ''): AppError {
-  if (err instanceof AppError) return err
-  if (databaseUnreachable(err)) return new DatabaseUnavailableError(err)
+  const known = domainError(err)
+  if (known) return known
   const fastifyError = err as Partial<FastifyError>
   const status = fastifyError.statusCode ?? 500
   if (status === 413) return new PayloadTooLargeError('The request body is too large')
@@ -45,13 +44,6 @@ export function handleHttpError(err: unknown, request: FastifyRequest, reply: Fa
   const appError = toAppError(err, request.url)
   if (appError instanceof InternalError) request.log.error({ err }, 'internal error')
   if (appError instanceof DatabaseUnavailableError) request.log.warn({ err }, 'database unavailable')
-  // An outage, a rate limit, a file still downloading: when to ask again.
-  const retryAfter = (appError as { retryAfterSeconds?: unknown }).retryAfterSeconds
-  if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter))
-  const payload = errorPayload(appError)
-  if (request.url.startsWith('/graphql')) {
-    const { code, message, ...details } = payload
-    return reply.status(appError.httpStatus).send({ errors: [{ message, extensions: { code, ...details } }] })
-  }
-  return reply.status(appError.httpStatus).send({ success: false, error: payload })
+  const answer = httpAnswer(appError, request.url.startsWith('/graphql') ? 'graphql' : 'rest')
+  return reply.status(answer.status).headers(answer.headers).send(answer.body)
 }

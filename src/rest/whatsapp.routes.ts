@@ -2,12 +2,11 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastif
 import { callerOf } from '../auth/auth.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import type { MessageRecord } from '../conversations/conversation.repository.js'
-import { errorPayload, ValidationError } from '../errors.js'
+import { errorPayload, ValidationError } from '../errors/errors.js'
 import type { MediaService } from '../media/media.service.js'
 import { mediaRoutes } from './media.routes.js'
 import { restConversation, restMessage, restPage } from './rest.shapes.js'
 import type { Gate } from '../auth/auth.js'
-import { RateLimitedError } from '../auth/rate-limit.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
 import type { MessagingService } from '../messaging/messaging.service.js'
 import type { TemplateService } from '../templates/template.service.js'
@@ -29,13 +28,8 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   { conversations, messaging, templates, media, gate },
 ) => {
   app.decorateRequest('caller', '')
-  app.addHook('onRequest', async (request, reply) => {
-    try {
-      request.caller = callerOf(await gate(request.headers.authorization))
-    } catch (err) {
-      if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds))
-      throw err
-    }
+  app.addHook('onRequest', async (request) => {
+    request.caller = callerOf(await gate(request.headers.authorization))
   })
 
   // `Idempotency-Key` (optional) on every send: see IdempotencyService.

@@ -1,4 +1,4 @@
-import type { FieldIssue } from '../errors.js'
+import type { FieldIssue } from '../errors/errors.js'
 import type { TemplateComponentInput } from './template.schemas.js'
 import type { TemplateComponentRecord, TemplateRecord } from './template.repository.js'
 

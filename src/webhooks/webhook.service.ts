@@ -3,7 +3,7 @@ import type { ConversationRepository, MessageRecord } from '../conversations/con
 import { phoneNumberSchema } from '../shared/phone.js'
 import { simulatedWebhook } from '../meta/meta.simulated-webhooks.js'
 import { parseInput } from '../validation.js'
-import { describeError, ForbiddenError, UnauthenticatedError, WebhooksNotConfiguredError } from '../errors.js'
+import { describeError, ForbiddenError, UnauthenticatedError, WebhooksNotConfiguredError } from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { DeliveryStatusService } from '../messages/delivery-status.service.js'
 import { type InboundMessageChange, isValidSignature, readWebhook, type WebhookChange } from '../meta/meta.webhooks.js'

@@ -1,6 +1,6 @@
 /**
- * Domain errors. Each has a stable `code` that clients can rely on and the HTTP status the REST
- * edge answers with; both edges (GraphQL `formatError`, the REST error handler) map them once.
+ * Every error a client can be answered with. Each has a stable `code` that clients can rely on and
+ * the HTTP status it is answered with; error.answers.ts turns them into HTTP and GraphQL answers.
  */
 export type ErrorCode =
   | 'MALFORMED_REQUEST'
@@ -95,6 +95,35 @@ export class EventsMissedError extends AppError {
   override name = 'EventsMissedError'
   constructor() {
     super('Events may have been missed while the event connection was down: read again what you show')
+  }
+}
+
+/** Too many requests for one API token (REST and GraphQL alike). */
+export class RateLimitedError extends AppError {
+  readonly code = 'RATE_LIMITED'
+  readonly httpStatus = 429
+  override name = 'RateLimitedError'
+  constructor(readonly retryAfterSeconds: number) {
+    super(`Too many requests for this token: retry in ${retryAfterSeconds} s`)
+  }
+  override details() {
+    return { retryAfterSeconds: this.retryAfterSeconds }
+  }
+}
+
+/** A GraphQL operation nested too deep or costing too much (the numbers say by how much). */
+export class QueryTooComplexError extends AppError {
+  readonly code = 'QUERY_TOO_COMPLEX'
+  readonly httpStatus = 400
+  override name = 'QueryTooComplexError'
+  constructor(
+    message: string,
+    private readonly measures: Record<string, number>,
+  ) {
+    super(message)
+  }
+  override details() {
+    return this.measures
   }
 }
 
