@@ -1,0 +1,184 @@
+import type { FastifyInstance } from 'fastify'
+import { bearerAuthenticator, createGate } from '../auth/auth.js'
+import { RateLimiter } from '../auth/rate-limit.js'
+import { BatchRepository } from '../batches/batch.repository.js'
+import { BatchResolver } from '../batches/batch.resolver.js'
+import { BatchService } from '../batches/batch.service.js'
+import { batchTuning } from '../batches/batch.tuning.js'
+import type { Config } from '../config.js'
+import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
+import { ConversationRepository } from '../conversations/conversation.repository.js'
+import { ConversationService } from '../conversations/conversation.service.js'
+import { MessageEventsResolver } from '../conversations/message-events.resolver.js'
+import { ReactionRepository } from '../conversations/reaction.repository.js'
+import { openDatabase } from '../db/database.js'
+import { type EventBus, InProcessEventBus } from '../events/event-bus.js'
+import { PostgresEventBus } from '../events/postgres-event-bus.js'
+import { IdempotencyRepository } from '../idempotency/idempotency.repository.js'
+import { IdempotencyService } from '../idempotency/idempotency.service.js'
+import { MediaFetcher } from '../media/media-fetcher.js'
+import { openMediaStore } from '../media/media-store.open.js'
+import { MediaRepository } from '../media/media.repository.js'
+import { MediaService } from '../media/media.service.js'
+import { DeliveryStatusService } from '../messages/delivery-status.service.js'
+import { MessageSender } from '../messages/message-sender.js'
+import { MemorySlotSource, SendRateLimiter } from '../messages/send-rate.js'
+import { PostgresSlotSource } from '../messages/send-rate.repository.js'
+import { MessagingResolver } from '../messaging/messaging.resolver.js'
+import { MessagingService } from '../messaging/messaging.service.js'
+import { ContentPreparer } from '../messaging/outgoing-content.js'
+import { type MetaApi, MetaGraphClient } from '../meta/meta.client.js'
+import { MetaSimulator } from '../meta/meta.simulator.js'
+import { TemplateRepository } from '../templates/template.repository.js'
+import { TemplateResolver } from '../templates/template.resolver.js'
+import { TemplateService } from '../templates/template.service.js'
+import { WebhookRepository } from '../webhooks/webhook.repository.js'
+import { WebhookResolver } from '../webhooks/webhook.resolver.js'
+import { WebhookService } from '../webhooks/webhook.service.js'
+import type { ShutdownStack } from './shutdown.js'
+
+export type Services = Awaited<ReturnType<typeof wire>>
+
+function createMetaApi(config: Config, server: FastifyInstance): MetaApi {
+  if (config.meta.mode === 'graph-api') return new MetaGraphClient(config.meta)
+  return new MetaSimulator({
+    phoneNumberId: config.meta.phoneNumberId,
+    webhooks: {
+      // Our own webhook endpoint, once listening.
+      url: () => {
+        const address = server.server.address()
+        return address && typeof address === 'object' ? `http://127.0.0.1:${address.port}/webhooks/whatsapp` : null
+      },
+      appSecret: config.webhooks.appSecrets[0],
+      delayMs: config.meta.statusDelayMs,
+    },
+  })
+}
+
+/**
+ * Builds every object of the service once, in dependency order; whatever it opens registers its
+ * close on `stack`. `server` is for its logger and, in simulator mode, its address.
+ */
+export async function wire(
+  config: Config,
+  server: FastifyInstance,
+  stack: ShutdownStack,
+  options: { queryEvents?: boolean } = {},
+) {
+  const log = server.log
+  const database = await openDatabase(config.database, { queryEvents: options.queryEvents })
+  stack.defer(() => database.close())
+  const meta = createMetaApi(config, server)
+  const conversationRepository = new ConversationRepository(database.prisma)
+  const reactionRepository = new ReactionRepository(database.prisma)
+  const mediaRepository = new MediaRepository(database.prisma)
+  const mediaStore = await openMediaStore(config.database)
+  stack.defer(() => mediaStore.close())
+  const media = new MediaService(mediaRepository, mediaStore, meta)
+  const templateRepository = new TemplateRepository(database.prisma)
+  const conversations = new ConversationService(conversationRepository, mediaRepository, reactionRepository)
+  const templates = new TemplateService(templateRepository, meta)
+  const events: EventBus =
+    config.database.kind === 'postgres'
+      ? await PostgresEventBus.connect(config.database.url, (err) => log.error({ err }, 'event bus'))
+      : new InProcessEventBus()
+  stack.defer(() => events.close())
+  const idempotency = new IdempotencyService(new IdempotencyRepository(database.prisma), {
+    leaseMs: config.idempotencyLeaseMs,
+  })
+  stack.defer(() => idempotency.close())
+  const rateLimiter = new RateLimiter(database.prisma, config.rateLimitPerMinute)
+  stack.defer(() => rateLimiter.close())
+
+  const mediaFetcher = new MediaFetcher(mediaRepository, mediaStore, meta, {
+    maxAttempts: config.metaRetry.maxRetries + 2,
+    retryBaseMs: config.metaRetry.baseDelayMs,
+    onError: (err, mediaId) => log.warn({ err, mediaId }, "a customer's file could not be fetched from Meta"),
+    // Dashboards showing the message learn that its file is there (or failed).
+    onSettled: (mediaId) =>
+      void conversationRepository
+        .messagesWithMedia(mediaId)
+        .then((messages) => {
+          for (const m of messages)
+            events.publish({ type: 'messageUpdated', messageId: m.id, conversationId: m.conversationId })
+        })
+        .catch((err) => log.error({ err, mediaId }, 'after a download')),
+  })
+  stack.defer(() => mediaFetcher.stop())
+  const statuses = new DeliveryStatusService(conversationRepository, events)
+  const sendRate = new SendRateLimiter(
+    config.messagesPerSecond,
+    // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
+    config.database.kind === 'postgres'
+      ? new PostgresSlotSource(database.prisma, config.meta.phoneNumberId)
+      : new MemorySlotSource(),
+  )
+  const sender = new MessageSender(conversationRepository, statuses, events, sendRate, {
+    retry: config.metaRetry,
+    onTokenInvalid: (err) =>
+      log.error(
+        { metaCode: err.metaCode, fbtraceId: err.fbtraceId },
+        'Meta rejected WHATSAPP_ACCESS_TOKEN (190): sends fail until it is replaced',
+      ),
+    onError: (err) => log.error({ err }, 'after a send Meta accepted'),
+  })
+  const batches = new BatchService(new BatchRepository(database.prisma), conversationRepository, sender, meta, events, {
+    ...batchTuning(config),
+    onError: (err, context) => log.error({ err }, `template batch: ${context}`),
+  })
+  const messaging = new MessagingService(
+    conversationRepository,
+    reactionRepository,
+    new ContentPreparer(conversationRepository, media),
+    templates,
+    meta,
+    sender,
+    batches,
+    idempotency,
+    events,
+    { enforceServiceWindow: config.enforceServiceWindow, maxRecipients: config.maxRecipients },
+  )
+  const webhooks = new WebhookService(
+    new WebhookRepository(database.prisma),
+    conversationRepository,
+    { reactions: reactionRepository, media, onMediaRecorded: () => mediaFetcher.kick() },
+    templateRepository,
+    statuses,
+    events,
+    {
+      ...config.webhooks,
+      allowSimulation: config.env !== 'production',
+      phoneNumberId: config.meta.phoneNumberId,
+      onError: (err, eventId) => log.error({ err, eventId }, 'a webhook delivery could not be applied'),
+    },
+  )
+  // Deliveries still being applied finish before the database closes.
+  stack.defer(() => webhooks.drained())
+
+  return {
+    database,
+    meta,
+    mediaStore,
+    mediaFetcher,
+    events,
+    conversations,
+    messaging,
+    templates,
+    media,
+    webhooks,
+    batches,
+    authenticate: bearerAuthenticator(config.apiTokens),
+    gate: createGate(config.apiTokens, rateLimiter),
+    loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
+    /** One instance of each resolver class of the schema (graphql/schema.ts lists the classes). */
+    resolvers: [
+      new ConversationResolver(conversations),
+      new MessageResolver(conversations),
+      new MessageEventsResolver(conversations),
+      new MessagingResolver(messaging, batches),
+      new BatchResolver(batches),
+      new TemplateResolver(templates),
+      new WebhookResolver(webhooks),
+    ],
+  }
+}

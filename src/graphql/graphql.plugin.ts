@@ -1,0 +1,109 @@
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { callerOf, type Gate } from '../auth/auth.js'
+import type { BatchService } from '../batches/batch.service.js'
+import type { Config } from '../config.js'
+import { createConversationLoaders, type LoaderSources } from '../conversations/conversation.loaders.js'
+import type { PrismaClient } from '../db/database.js'
+import { SnapshotRepository } from '../db/snapshot.repository.js'
+import { domainError, toGraphQLError } from '../errors/error.answers.js'
+import type { EventBus } from '../events/event-bus.js'
+import { createApolloServer } from './apollo.js'
+import type { GraphQLContext } from './context.js'
+import { GraphQLResponseCache } from './response-cache.js'
+import { getSchema, resolvers } from './schema.js'
+import { startSubscriptionServer } from './subscriptions.js'
+
+export interface GraphQLOptions {
+  config: Config['graphql']
+  prisma: PrismaClient
+  gate: Gate
+  /** Token check alone, for the subscription handshake. */
+  authenticate: (authorization: string | undefined) => string | null
+  events: EventBus
+  loaderSources: LoaderSources
+  batches: BatchService
+  /** One instance of each class in schema.ts's `resolvers`. */
+  resolvers: object[]
+  /** Registers a close, run in reverse order of registration. */
+  defer: (close: () => unknown) => void
+}
+
+/**
+ * GraphQL at /graphql: queries and mutations over HTTP (Apollo, behind the response cache when it
+ * is on), subscriptions over graphql-ws on the same path; both with the same bearer tokens and a
+ * context from the one builder below.
+ */
+export async function registerGraphQL(server: FastifyInstance, options: GraphQLOptions): Promise<void> {
+  const { config, gate, events, loaderSources, batches } = options
+  const instances = new Map(options.resolvers.map((r) => [r.constructor, r]))
+  const missing = resolvers.filter((cls) => !instances.has(cls))
+  if (missing.length) throw new Error(`no instance of ${missing.map((cls) => cls.name).join(', ')}`)
+  const container = { get: (cls: unknown) => instances.get(cls as never) }
+
+  const snapshots = new SnapshotRepository(options.prisma)
+  const responseCache =
+    config.responseCacheBytes > 0
+      ? new GraphQLResponseCache(() => snapshots.current(), config.responseCacheBytes)
+      : null
+
+  /**
+   * The context of one operation. Loaders cache for an HTTP request; a subscription lives long, and
+   * each event must read fresh rows, so its loaders do not.
+   */
+  const contextOf = (token: string, request?: FastifyRequest): GraphQLContext => ({
+    container,
+    events,
+    loaders: createConversationLoaders(loaderSources, request ? undefined : { cache: false }),
+    batchProgress: batches.progressLoader(),
+    caller: callerOf(token),
+    ...(request && { responseCache: responseCache?.stateOf(request) }),
+  })
+
+  const apollo = await createApolloServer({
+    config,
+    log: server.log,
+    plugins: [fastifyApolloDrainPlugin(server), ...(responseCache ? [responseCache.plugin()] : [])],
+  })
+  await apollo.start()
+  // Stopping Apollo drains the HTTP server: requests in flight finish first.
+  options.defer(() => apollo.stop())
+  // The gate runs once per request, whether the response cache or the context asks first.
+  const gated = new WeakMap<FastifyRequest, Promise<string>>()
+  const gateOnce = (request: FastifyRequest) => {
+    let token = gated.get(request)
+    if (!token) gated.set(request, (token = gate(request.headers.authorization)))
+    return token
+  }
+  const graphqlHandler = fastifyApolloHandler(apollo, {
+    context: async (request) => {
+      let token: string
+      try {
+        token = await gateOnce(request)
+      } catch (thrown) {
+        const err = domainError(thrown)
+        if (!err) throw thrown
+        throw toGraphQLError(err, { http: true, repeatMessage: true })
+      }
+      return contextOf(token, request)
+    },
+  })
+  server.route({
+    method: ['GET', 'POST', 'OPTIONS'],
+    url: '/graphql',
+    handler: responseCache ? responseCache.handler(gateOnce, graphqlHandler) : graphqlHandler,
+  })
+  // Subscriptions: sent {"authorization": "Bearer <token>"} in the connection_init payload.
+  const subscriptions = startSubscriptionServer({
+    server: server.server,
+    schema: await getSchema(),
+    gate,
+    authenticate: options.authenticate,
+    limits: config,
+    introspection: config.introspection,
+    context: (token) => contextOf(token),
+    log: server.log,
+  })
+  // Open WebSockets would hold the HTTP server's close: they end first.
+  options.defer(() => subscriptions.close())
+}
