@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Database, openDatabase, type PrismaClient } from '../src/db/database.js'
-import { PostgresSlotSource, TAKEOVER_GUARD_MS } from '../src/messaging/send-rate.repository.js'
+import { PostgresSlotSource, TAKEOVER_GUARD_MS } from '../src/messages/send-rate.repository.js'
 import { scratchDatabase, TEST_DATABASE } from './helpers/test-app.js'
 
 let db: Database
