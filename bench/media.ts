@@ -46,7 +46,7 @@ const RATIO_TARGET = 0.5
 const IDLE_TIMEOUT_MS = 60_000
 const PATH = '/api/whatsapp/media'
 
-/** What the orchestrator's startService gives back (bench/run.ts's Service, as far as this needs it). */
+/** What the orchestrator's startService gives back (bench/services.ts's Service, as far as this needs it). */
 export interface MediaService {
   url: string
   child: ChildProcess
@@ -60,7 +60,7 @@ export interface MediaBenchOptions {
   runs: number
   quick: boolean
   log: (...args: unknown[]) => void
-  /** Starts the service in production mode, its RSS sampled (bench/run.ts's startService). */
+  /** Starts the service in production mode, its RSS sampled (bench/services.ts's startService). */
   startService: (label: string) => Promise<MediaService>
 }
 

@@ -6,41 +6,42 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConversationsDocument, SendTextDocument } from './graphql/generated.js'
-import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
+import { metaTemplate } from './helpers/fake-meta.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
-import { scratchDatabase, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { scratchDatabase, TEST_DATABASE } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { inboundText, postWebhook, webhookEnv } from './helpers/webhooks.js'
 
-let meta: FakeMetaServer
-let t: TestApp
 let proxy: TcpProxy | null = null
-let drop = async () => {}
 let conversationId: number
 
-beforeAll(async () => {
-  meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'appointment_reminder' })] })
-  let databaseUrl: string | undefined
-  if (TEST_DATABASE.kind === 'postgres') {
+const ctx = useTestApp({
+  meta: { templates: [metaTemplate({ name: 'appointment_reminder' })] },
+  env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' },
+  // On PostgreSQL, the app reaches its database through a proxy the tests cut.
+  database: async () => {
+    if (TEST_DATABASE.kind !== 'postgres') return undefined
     const database = await scratchDatabase()
-    drop = database.drop
     const url = new URL(database.url)
     proxy = await TcpProxy.start({ host: url.hostname, port: Number(url.port || 5432) })
     url.hostname = '127.0.0.1'
     url.port = String(proxy.port)
-    databaseUrl = url.toString()
-  }
-  t = await startTestApp({ meta, databaseUrl, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
-  const sent = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'Hola' })
+    return {
+      url: url.toString(),
+      drop: async () => {
+        await proxy?.close()
+        await database.drop()
+      },
+    }
+  },
+  ignoreCloseError: true, // the embedded database was closed by the test
+})
+beforeAll(async () => {
+  const sent = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'Hola' })
   conversationId = sent.body.data.conversation.conversation_id
 })
-
-afterAll(async () => {
-  proxy?.restore()
-  await t?.close().catch(() => {}) // the embedded database was closed by the test
-  await proxy?.close()
-  await drop()
-  await meta?.close()
-})
+// Registered after useTestApp, so it runs before the app closes.
+afterAll(() => proxy?.restore())
 
 const multipart = () => {
   const form = new FormData()
@@ -67,7 +68,7 @@ const REST_CALLS: [string, string, unknown?][] = [
 async function outageAnswers() {
   const answers: { what: string; status: number; code: unknown; retryAfter: string | null }[] = []
   for (const [method, path, body] of REST_CALLS) {
-    const res = await t.rest(method, path.replace('/1/', `/${conversationId}/`), body)
+    const res = await ctx.t.rest(method, path.replace('/1/', `/${conversationId}/`), body)
     answers.push({
       what: `${method} ${path}`,
       status: res.status,
@@ -75,7 +76,7 @@ async function outageAnswers() {
       retryAfter: res.headers.get('retry-after'),
     })
   }
-  const upload = await fetch(`${t.url}/api/whatsapp/media`, {
+  const upload = await fetch(`${ctx.t.url}/api/whatsapp/media`, {
     method: 'POST',
     headers: { authorization: 'Bearer test-token-0123456789abcdef' },
     body: multipart(),
@@ -87,8 +88,8 @@ async function outageAnswers() {
     retryAfter: upload.headers.get('retry-after'),
   })
   for (const [what, call] of [
-    ['query conversations', () => t.gql(ConversationsDocument, { first: 5 })],
-    ['mutation sendText', () => t.gql(SendTextDocument, { input: { phoneNumber: '+50212345678', content: 'x' } })],
+    ['query conversations', () => ctx.t.gql(ConversationsDocument, { first: 5 })],
+    ['mutation sendText', () => ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50212345678', content: 'x' } })],
   ] as const) {
     const res = await call()
     answers.push({
@@ -98,7 +99,7 @@ async function outageAnswers() {
       retryAfter: res.headers.get('retry-after'),
     })
   }
-  const webhook = await postWebhook(t, inboundText({ from: '50255550001', wamid: 'wamid.OUTAGE', text: 'Hola' }))
+  const webhook = await postWebhook(ctx.t, inboundText({ from: '50255550001', wamid: 'wamid.OUTAGE', text: 'Hola' }))
   answers.push({
     what: 'POST /webhooks/whatsapp',
     status: webhook.status,
@@ -113,13 +114,13 @@ const UNAVAILABLE = { status: 503, code: 'DATABASE_UNAVAILABLE', retryAfter: '5'
 describe(`a database outage (${TEST_DATABASE.kind})`, () => {
   it('answers 503 DATABASE_UNAVAILABLE with Retry-After on every path, operation and webhook; /readyz says so', async () => {
     if (proxy) proxy.cut()
-    else await t.app.database.close()
+    else await ctx.t.app.database.close()
     const answers = await outageAnswers()
     expect(answers).toEqual(answers.map(({ what }) => ({ what, ...UNAVAILABLE })))
-    const ready = await t.rest('GET', '/readyz', undefined, { token: null })
+    const ready = await ctx.t.rest('GET', '/readyz', undefined, { token: null })
     expect(ready.status).toBe(503)
     expect(ready.body).toEqual({ status: 'unavailable', reason: 'database unreachable' })
-    expect((await t.rest('GET', '/healthz', undefined, { token: null })).status).toBe(200)
+    expect((await ctx.t.rest('GET', '/healthz', undefined, { token: null })).status).toBe(200)
   })
 
   it.skipIf(TEST_DATABASE.kind !== 'postgres')('recovers by itself once the database is back', async () => {
@@ -127,16 +128,16 @@ describe(`a database outage (${TEST_DATABASE.kind})`, () => {
     const deadline = Date.now() + 15_000
     let status = 0
     while (Date.now() < deadline && status !== 200) {
-      status = (await t.rest('GET', '/api/whatsapp/conversations')).status
+      status = (await ctx.t.rest('GET', '/api/whatsapp/conversations')).status
       if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
     }
     expect(status).toBe(200)
-    expect((await t.rest('GET', '/readyz', undefined, { token: null })).status).toBe(200)
+    expect((await ctx.t.rest('GET', '/readyz', undefined, { token: null })).status).toBe(200)
     // The webhook refused during the outage is taken when Meta delivers it again.
-    const again = await postWebhook(t, inboundText({ from: '50255550001', wamid: 'wamid.OUTAGE', text: 'Hola' }))
+    const again = await postWebhook(ctx.t, inboundText({ from: '50255550001', wamid: 'wamid.OUTAGE', text: 'Hola' }))
     expect(again.status).toBe(200)
-    await t.app.webhooks.drained()
-    const sent = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'De vuelta' })
+    await ctx.t.app.webhooks.drained()
+    const sent = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'De vuelta' })
     expect(sent.status).toBe(200)
   })
 })

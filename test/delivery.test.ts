@@ -6,17 +6,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TemplateBatchDocument } from './graphql/generated.js'
-import { busiestWindow, FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { busiestWindow, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
 import { BatchRepository } from '../src/batches/batch.repository.js'
 import { BatchService } from '../src/batches/batch.service.js'
 import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 import { InProcessEventBus } from '../src/events/event-bus.js'
-import { DeliveryStatusService } from '../src/messaging/delivery-status.service.js'
-import { MessageSender } from '../src/messaging/message-sender.js'
-import { SendRateLimiter } from '../src/messaging/send-rate.js'
-import { EXCLUSIVE_LATE_MS } from '../src/messaging/send-rate.repository.js'
+import { DeliveryStatusService } from '../src/messages/delivery-status.service.js'
+import { MessageSender } from '../src/messages/message-sender.js'
+import { SendRateLimiter } from '../src/messages/send-rate.js'
+import { EXCLUSIVE_LATE_MS } from '../src/messages/send-rate.repository.js'
 import { type FakeMetaThread, startFakeMetaThread } from './helpers/fake-meta-thread.js'
-import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { nodes, startTestApp, TEST_DATABASE } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
 
 const aviso = metaTemplate({
@@ -24,29 +25,19 @@ const aviso = metaTemplate({
   components: [{ type: 'BODY', text: 'Hola {{1}}, vamos en camino.' }],
 })
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start({ templates: [aviso] })
-  t = await startTestApp({
-    meta,
-    env: {
-      ...webhookEnv,
-      WHATSAPP_MESSAGES_PER_SECOND: '100',
-      WHATSAPP_RETRY_MAX: '3',
-      // Short, so that the answer held back below times out quickly; long enough for a loaded machine.
-      WHATSAPP_REQUEST_TIMEOUT_MS: '2500',
-    },
-  })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
+const ctx = useTestApp({
+  meta: { templates: [aviso] },
+  env: {
+    ...webhookEnv,
+    WHATSAPP_MESSAGES_PER_SECOND: '100',
+    WHATSAPP_RETRY_MAX: '3',
+    // Short, so that the answer held back below times out quickly; long enough for a loaded machine.
+    WHATSAPP_REQUEST_TIMEOUT_MS: '2500',
+  },
 })
 
 const phone = (prefix: string, i: number) => `${prefix}${String(i).padStart(4, '0')}`
-const fanOut = (recipients: string[], app = t) =>
+const fanOut = (recipients: string[], app = ctx.t) =>
   app.rest('POST', '/api/whatsapp/send-template', {
     templateName: 'aviso_servicio',
     languageCode: 'es',
@@ -54,11 +45,11 @@ const fanOut = (recipients: string[], app = t) =>
     recipients: recipients.map((to) => ({ phoneNumber: `+${to}` })),
   })
 const attemptsTo = (to: string) =>
-  meta.requests.filter((r) => r.path.endsWith('/messages') && (r.body as { to?: string })?.to === to).length
+  ctx.meta.requests.filter((r) => r.path.endsWith('/messages') && (r.body as { to?: string })?.to === to).length
 
 /** Runs `body` while storing a message for `recipient` also runs `action` (PL/pgSQL) first. */
 async function whileStoring(recipient: string, action: string, body: () => Promise<void>) {
-  const prisma = t.app.database.prisma
+  const prisma = ctx.t.app.database.prisma
   await prisma.$executeRawUnsafe(`
     CREATE FUNCTION on_store_for_test() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -79,14 +70,14 @@ async function whileStoring(recipient: string, action: string, body: () => Promi
 describe('a template fan-out against Meta’s failures', () => {
   it('ends each recipient sent exactly once, failed with a permanent code, or unknown — never missing or doubled', async () => {
     const to = Array.from({ length: 30 }, (_, i) => phone('5027100', i))
-    meta.failFor(to[1], META_ERRORS.serverError, 2) // 5xx: retried
-    meta.failFor(to[2], META_ERRORS.throttled, 1) // 130429: retried
-    meta.failFor(to[3], META_ERRORS.pairRate, 2) // 131056: that recipient retried later
-    meta.failFor(to[4], META_ERRORS.undeliverable) // 131026: permanent
-    meta.failFor(to[5], META_ERRORS.templateMissing) // 132001: permanent
-    meta.failFor(to[6], META_ERRORS.tokenExpired) // 190: permanent, surfaced
-    meta.acceptThenHang(6_000, to[7]) // Meta takes it, the answer never arrives in time
-    meta.failFor(to[8], META_ERRORS.serverError) // retryable, but never recovers
+    ctx.meta.failFor(to[1], META_ERRORS.serverError, 2) // 5xx: retried
+    ctx.meta.failFor(to[2], META_ERRORS.throttled, 1) // 130429: retried
+    ctx.meta.failFor(to[3], META_ERRORS.pairRate, 2) // 131056: that recipient retried later
+    ctx.meta.failFor(to[4], META_ERRORS.undeliverable) // 131026: permanent
+    ctx.meta.failFor(to[5], META_ERRORS.templateMissing) // 132001: permanent
+    ctx.meta.failFor(to[6], META_ERRORS.tokenExpired) // 190: permanent, surfaced
+    ctx.meta.acceptThenHang(6_000, to[7]) // Meta takes it, the answer never arrives in time
+    ctx.meta.failFor(to[8], META_ERRORS.serverError) // retryable, but never recovers
 
     const res = await fanOut(to)
     expect(res.status).toBe(200)
@@ -104,14 +95,14 @@ describe('a template fan-out against Meta’s failures', () => {
 
     // The ledger: once for every recipient that is sent or unknown-but-taken, never for a failure.
     const batchId = Number(res.headers.get('x-template-batch-id'))
-    const stored = await t.app.database.prisma.message.findMany({
+    const stored = await ctx.t.app.database.prisma.message.findMany({
       where: { batchId },
       include: { conversation: true },
       orderBy: { id: 'asc' },
     })
     expect(stored.map((m) => m.conversation.phoneNumber)).toEqual(to)
     for (const [i, m] of stored.entries()) {
-      const ledger = meta.sendsTo(to[i])
+      const ledger = ctx.meta.sendsTo(to[i])
       if ([4, 5, 6, 8].includes(i)) {
         expect(ledger).toHaveLength(0)
         expect(m).toMatchObject({ status: 'failed', errorCode: [131026, 132001, 190, 1][[4, 5, 6, 8].indexOf(i)] })
@@ -123,13 +114,13 @@ describe('a template fan-out against Meta’s failures', () => {
         expect(m).toMatchObject({ status: 'sent', wamid: ledger[0].wamid })
       }
     }
-    expect(meta.malformed).toEqual([])
+    expect(ctx.meta.malformed).toEqual([])
 
     // The unknown one is settled by Meta's status webhook, found through our callback data.
-    const taken = meta.sendsTo(to[7])[0]
+    const taken = ctx.meta.sendsTo(to[7])[0]
     expect(taken.request.biz_opaque_callback_data).toBe(`wa-gateway:message:${stored[7].id}`)
     const hook = await postWebhook(
-      t,
+      ctx.t,
       statusUpdate({
         wamid: taken.wamid,
         status: 'delivered',
@@ -138,13 +129,13 @@ describe('a template fan-out against Meta’s failures', () => {
       }),
     )
     expect(hook.status).toBe(200)
-    await t.app.webhooks.drained()
-    const settled = await t.app.database.prisma.message.findUniqueOrThrow({ where: { id: stored[7].id } })
+    await ctx.t.app.webhooks.drained()
+    const settled = await ctx.t.app.database.prisma.message.findUniqueOrThrow({ where: { id: stored[7].id } })
     expect(settled).toMatchObject({ status: 'delivered', wamid: taken.wamid })
-    expect(meta.sendsTo(to[7])).toHaveLength(1) // settled, not re-sent
+    expect(ctx.meta.sendsTo(to[7])).toHaveLength(1) // settled, not re-sent
 
     // The batch as a dashboard sees it.
-    const { body } = await t.gql(TemplateBatchDocument, { id: batchId, first: 100 })
+    const { body } = await ctx.t.gql(TemplateBatchDocument, { id: batchId, first: 100 })
     expect(body.errors).toBeUndefined()
     const batch = body.data!.templateBatch
     expect(batch).toMatchObject({ id: batchId, templateName: 'aviso_servicio', status: 'COMPLETED', total: 30 })
@@ -157,7 +148,7 @@ describe('a template fan-out against Meta’s failures', () => {
 
   it('marks a send a dead process left pending as unknown (not failed, not re-sent)', async () => {
     // What a process killed mid-call leaves behind: pending, its call to Meta started long ago.
-    const prisma = t.app.database.prisma
+    const prisma = ctx.t.app.database.prisma
     const conversation = await prisma.conversation.create({ data: { phoneNumber: '50271009999' } })
     const left = await prisma.message.create({
       data: {
@@ -180,11 +171,11 @@ describe('a template fan-out against Meta’s failures', () => {
     for (let i = 0; i < 80 && (await statusOf(left.id)) === 'pending'; i++) await new Promise((r) => setTimeout(r, 100))
     expect(await statusOf(left.id)).toBe('unknown')
     expect(await statusOf(fresh.id)).toBe('pending') // a call in flight now is left alone
-    expect(meta.sendsTo('50271009999')).toHaveLength(0)
+    expect(ctx.meta.sendsTo('50271009999')).toHaveLength(0)
   })
 
   it('lets only one sender claim a message for Meta, and none once a webhook settled it', async () => {
-    const repository = new ConversationRepository(t.app.database.prisma)
+    const repository = new ConversationRepository(ctx.t.app.database.prisma)
     const { message } = await repository.addMessageToNumber('50271008888', null, {
       direction: 'outbound',
       type: 'template',
@@ -204,7 +195,7 @@ describe('a template fan-out against Meta’s failures', () => {
   it('resumes a fan-out whose owner died before its last recipients had messages: each sent once', async () => {
     // What a process killed between a large fan-out's two statements leaves: the batch, messages
     // for its first recipients, the others only on the batch row; its owner silent for long.
-    const prisma = t.app.database.prisma
+    const prisma = ctx.t.app.database.prisma
     const to = Array.from({ length: 6 }, (_, i) => phone('5027600', i))
     const template = { name: 'aviso_servicio', language: 'es', components: [] }
     const { batch, messages } = await new BatchRepository(prisma).create(
@@ -218,7 +209,7 @@ describe('a template fan-out against Meta’s failures', () => {
     const state = () => prisma.templateBatch.findUniqueOrThrow({ where: { id: batch.id } })
     for (let i = 0; i < 100 && (await state()).status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 100))
     expect(await state()).toMatchObject({ status: 'completed', unstored: null })
-    expect(to.map((n) => meta.sendsTo(n).length)).toEqual([1, 1, 1, 1, 1, 1])
+    expect(to.map((n) => ctx.meta.sendsTo(n).length)).toEqual([1, 1, 1, 1, 1, 1])
     const stored = await prisma.message.findMany({ where: { batchId: batch.id }, orderBy: { id: 'asc' } })
     expect(stored.map((m) => [m.recipient, m.status])).toEqual(to.map((n) => [`+${n}`, 'sent']))
   })
@@ -226,7 +217,7 @@ describe('a template fan-out against Meta’s failures', () => {
   it('leaves a batch to the instance that took it over before its owner stored the rest', async () => {
     // An owner whose first statement was slow enough to look dead: another instance took the
     // batch over and stored its last recipients between the owner's two statements.
-    const prisma = t.app.database.prisma
+    const prisma = ctx.t.app.database.prisma
     class Overtaken extends BatchRepository {
       override async storeRest(batch: Parameters<BatchRepository['storeRest']>[0]) {
         await new BatchRepository(prisma).storeRest(batch)
@@ -240,9 +231,9 @@ describe('a template fan-out against Meta’s failures', () => {
       new DeliveryStatusService(conversations, events),
       events,
       new SendRateLimiter(100),
-      { retry: t.app.config.metaRetry },
+      { retry: ctx.t.app.config.metaRetry },
     )
-    const owner = new BatchService(new Overtaken(prisma), conversations, sender, t.app.meta, events, {
+    const owner = new BatchService(new Overtaken(prisma), conversations, sender, ctx.t.app.meta, events, {
       concurrency: 4,
       exclusive: false,
       staleAttemptMs: 60_000,
@@ -262,7 +253,7 @@ describe('a template fan-out against Meta’s failures', () => {
     // Released, so this test's app (standing in for the other instance) sends the rest.
     for (let i = 0; i < 100 && (await state()).status !== 'completed'; i++) await new Promise((r) => setTimeout(r, 100))
     expect(await state()).toMatchObject({ status: 'completed' })
-    expect(to.map((n) => meta.sendsTo(n).length)).toEqual([1, 1, 1, 1, 1])
+    expect(to.map((n) => ctx.meta.sendsTo(n).length)).toEqual([1, 1, 1, 1, 1])
   })
 
   // The embedded database stores a fan-out whole, in one statement (see storeFirst in src/app.ts).
@@ -272,13 +263,13 @@ describe('a template fan-out against Meta’s failures', () => {
       // 100 messages/s here: the first 10 recipients are stored with the batch, the other 5 after,
       // in a statement held back here for 2.5 s.
       const to = Array.from({ length: 15 }, (_, i) => phone('5027800', i))
-      const prisma = t.app.database.prisma
+      const prisma = ctx.t.app.database.prisma
       await whileStoring(`+${to[12]}`, 'PERFORM pg_sleep(2.5)', async () => {
         const answer = fanOut(to)
         const until = Date.now() + 2_000
-        while (meta.sendsTo(to[0]).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+        while (ctx.meta.sendsTo(to[0]).length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
         // Sent, while the rest is not stored yet (the batch row still holds it).
-        expect(meta.sendsTo(to[0])).toHaveLength(1)
+        expect(ctx.meta.sendsTo(to[0])).toHaveLength(1)
         const { batchId } = await prisma.message.findFirstOrThrow({ where: { recipient: `+${to[0]}` } })
         const batch = await prisma.templateBatch.findUniqueOrThrow({ where: { id: batchId! } })
         expect(batch.unstored).toMatchObject({
@@ -294,7 +285,7 @@ describe('a template fan-out against Meta’s failures', () => {
         expect(res.status).toBe(200)
         expect(res.body.summary).toEqual({ total: 15, sent: 15, failed: 0 })
         expect(res.body.results.map((r: { phoneNumber: string }) => r.phoneNumber)).toEqual(to.map((n) => `+${n}`))
-        expect(to.map((n) => meta.sendsTo(n).length)).toEqual(Array(15).fill(1))
+        expect(to.map((n) => ctx.meta.sendsTo(n).length)).toEqual(Array(15).fill(1))
       })
     },
   )
@@ -304,33 +295,33 @@ describe('a template fan-out against Meta’s failures', () => {
     async () => {
       // 100 messages/s here: the first 10 recipients are stored with the batch, the other 5 after.
       const to = Array.from({ length: 15 }, (_, i) => phone('5027700', i))
-      const prisma = t.app.database.prisma
+      const prisma = ctx.t.app.database.prisma
       let res!: Awaited<ReturnType<typeof fanOut>>
       await whileStoring(`+${to[12]}`, "RAISE EXCEPTION 'the database refuses, for the test'", async () => {
         res = await fanOut(to)
       })
       expect(res.status).toBe(503)
       expect(res.body.error).toMatchObject({ code: 'BATCH_INTERRUPTED', batchId: expect.any(Number) })
-      expect(to.map((n) => meta.sendsTo(n).length)).toEqual([...Array(10).fill(1), ...Array(5).fill(0)])
+      expect(to.map((n) => ctx.meta.sendsTo(n).length)).toEqual([...Array(10).fill(1), ...Array(5).fill(0)])
 
       // Released with its last recipients still on the batch row: the sweep stores and sends them.
       const state = () => prisma.templateBatch.findUniqueOrThrow({ where: { id: res.body.error.batchId } })
       for (let i = 0; i < 100 && (await state()).status !== 'completed'; i++)
         await new Promise((r) => setTimeout(r, 100))
       expect(await state()).toMatchObject({ status: 'completed', unstored: null })
-      expect(to.map((n) => meta.sendsTo(n).length)).toEqual(Array(15).fill(1))
+      expect(to.map((n) => ctx.meta.sendsTo(n).length)).toEqual(Array(15).fill(1))
     },
   )
 
   it('refuses a bad batch id with NOT_FOUND, and pages recipients', async () => {
-    const missing = await t.gql(TemplateBatchDocument, { id: 987654 })
+    const missing = await ctx.t.gql(TemplateBatchDocument, { id: 987654 })
     expect(missing.body.errors?.[0].extensions?.code).toBe('NOT_FOUND')
 
     const res = await fanOut([phone('5027200', 1), phone('5027200', 2), phone('5027200', 3)])
     const id = Number(res.headers.get('x-template-batch-id'))
-    const first = (await t.gql(TemplateBatchDocument, { id, first: 2 })).body.data!.templateBatch.recipients
+    const first = (await ctx.t.gql(TemplateBatchDocument, { id, first: 2 })).body.data!.templateBatch.recipients
     expect(first).toMatchObject({ totalCount: 3, pageInfo: { hasNextPage: true } })
-    const rest = (await t.gql(TemplateBatchDocument, { id, first: 2, after: first.pageInfo.endCursor })).body.data!
+    const rest = (await ctx.t.gql(TemplateBatchDocument, { id, first: 2, after: first.pageInfo.endCursor })).body.data!
       .templateBatch.recipients
     expect(nodes(rest).map((r) => r.phoneNumber)).toEqual([`+${phone('5027200', 3)}`])
     expect(rest.pageInfo.hasNextPage).toBe(false)

@@ -3,16 +3,11 @@
  * media, every kind of send and read receipts, accepted and refused as Meta does.
  */
 import { createHash } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FakeMetaServer, generatedChunks } from './helpers/fake-meta.js'
+import { describe, expect, it } from 'vitest'
+import { generatedChunks } from './helpers/fake-meta.js'
+import { useTestApp } from './helpers/setup.js'
 
-let meta: FakeMetaServer
-beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-})
-afterAll(async () => {
-  await meta?.close()
-})
+const ctx = useTestApp({ app: false })
 
 const KB = 1024
 const MB = 1024 * KB
@@ -20,10 +15,10 @@ const TO = '50255551234'
 const sha256 = (bytes: Buffer | Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 
 const graph = (method: string, path: string, init: { body?: BodyInit; headers?: Record<string, string> } = {}) =>
-  fetch(`${meta.url}/${meta.apiVersion}/${path}`, {
+  fetch(`${ctx.meta.url}/${ctx.meta.apiVersion}/${path}`, {
     method,
     body: init.body,
-    headers: { authorization: `Bearer ${meta.accessToken}`, ...init.headers },
+    headers: { authorization: `Bearer ${ctx.meta.accessToken}`, ...init.headers },
   })
 
 /** A multipart upload; `fields` overrides or removes (undefined) the usual ones. */
@@ -32,7 +27,7 @@ const upload = (file: Blob | undefined, fields: Record<string, string | undefine
   const all = { messaging_product: 'whatsapp', type: file?.type, ...fields }
   for (const [name, value] of Object.entries(all)) if (value !== undefined) form.append(name, value)
   if (file) form.append('file', file, filename)
-  return graph('POST', `${meta.phoneNumberId}/media`, { body: form })
+  return graph('POST', `${ctx.meta.phoneNumberId}/media`, { body: form })
 }
 const bytesOf = (size: number, fill = 7) => Buffer.alloc(size, fill)
 const uploadId = async (bytes: Buffer<ArrayBuffer>, type: string) => {
@@ -42,7 +37,7 @@ const uploadId = async (bytes: Buffer<ArrayBuffer>, type: string) => {
 }
 
 const lookup = async (id: string) => (await graph('GET', id)).json() as Promise<Record<string, string>>
-const download = (url: string, token: string | null = meta.accessToken) =>
+const download = (url: string, token: string | null = ctx.meta.accessToken) =>
   fetch(url, { headers: token === null ? {} : { authorization: `Bearer ${token}` } })
 
 /** Meta's error body with this code, recorded in `malformed` when it is a refusal of a malformed request. */
@@ -63,7 +58,7 @@ describe('media upload', () => {
     expect(res.status).toBe(200)
     const { id } = (await res.json()) as { id: string }
     expect(id).toMatch(/^\d{16}$/)
-    expect(meta.uploads.get(id)).toEqual({
+    expect(ctx.meta.uploads.get(id)).toEqual({
       mimeType: 'image/jpeg',
       size: bytes.length,
       sha256: sha256(bytes),
@@ -71,8 +66,8 @@ describe('media upload', () => {
       bytes,
       at: expect.any(Number),
     })
-    const recorded = meta.requests.at(-1)!
-    expect(recorded.path).toBe(`/${meta.apiVersion}/${meta.phoneNumberId}/media`)
+    const recorded = ctx.meta.requests.at(-1)!
+    expect(recorded.path).toBe(`/${ctx.meta.apiVersion}/${ctx.meta.phoneNumberId}/media`)
     expect(recorded.body).toEqual({
       messaging_product: 'whatsapp',
       type: 'image/jpeg',
@@ -82,15 +77,15 @@ describe('media upload', () => {
 
   it('accepts a voice note as audio/ogg; codecs=opus, keeping the parameter', async () => {
     const id = await uploadId(bytesOf(2 * KB), 'audio/ogg; codecs=opus')
-    expect(meta.uploads.get(id)!.mimeType).toBe('audio/ogg; codecs=opus')
+    expect(ctx.meta.uploads.get(id)!.mimeType).toBe('audio/ogg; codecs=opus')
     expect((await lookup(id)).mime_type).toBe('audio/ogg; codecs=opus')
   })
 
   it('refuses a type Meta does not take with 131053', async () => {
-    const before = meta.malformed.length
+    const before = ctx.meta.malformed.length
     await expectMetaError(await upload(new Blob([bytesOf(100)], { type: 'audio/opus' })), 400, 131053, /audio\/opus/)
     await expectMetaError(await upload(new Blob([bytesOf(100)], { type: 'image/gif' })), 400, 131053, /image\/gif/)
-    expect(meta.malformed.length).toBe(before + 2)
+    expect(ctx.meta.malformed.length).toBe(before + 2)
   })
 
   it('refuses a file over its kind’s limit with 131053 (a sticker over 500 KB), and takes one at the limit', async () => {
@@ -107,7 +102,7 @@ describe('media upload', () => {
   it('counts and hashes a large upload as it streams, without keeping its bytes', async () => {
     const bytes = bytesOf(21 * MB, 3)
     const id = await uploadId(bytes, 'application/pdf')
-    const record = meta.uploads.get(id)!
+    const record = ctx.meta.uploads.get(id)!
     expect(record).toMatchObject({ size: bytes.length, sha256: sha256(bytes), mimeType: 'application/pdf' })
     expect(record.bytes).toBeUndefined()
     expect((await lookup(id)).file_size).toBe(String(21 * MB))
@@ -118,7 +113,7 @@ describe('media upload', () => {
     await expectMetaError(await upload(file, { messaging_product: undefined }), 400, 100, /messaging_product/)
     await expectMetaError(await upload(undefined, { type: 'image/png' }), 400, 100, /file/)
     await expectMetaError(await upload(file, { type: undefined }), 400, 100, /type/)
-    const json = await graph('POST', `${meta.phoneNumberId}/media`, {
+    const json = await graph('POST', `${ctx.meta.phoneNumberId}/media`, {
       body: JSON.stringify({ messaging_product: 'whatsapp', type: 'image/png' }),
       headers: { 'content-type': 'application/json' },
     })
@@ -129,7 +124,7 @@ describe('media upload', () => {
     const form = new FormData()
     form.append('messaging_product', 'whatsapp')
     form.append('file', new Blob([bytesOf(10)], { type: 'image/png' }))
-    const res = await fetch(`${meta.url}/${meta.apiVersion}/${meta.phoneNumberId}/media`, {
+    const res = await fetch(`${ctx.meta.url}/${ctx.meta.apiVersion}/${ctx.meta.phoneNumberId}/media`, {
       method: 'POST',
       body: form,
     })
@@ -150,7 +145,7 @@ describe('media look-up, download and delete', () => {
       file_size: String(bytes.length),
       id,
     })
-    expect(info.url.startsWith(meta.url)).toBe(true)
+    expect(info.url.startsWith(ctx.meta.url)).toBe(true)
 
     const res = await download(info.url)
     expect(res.status).toBe(200)
@@ -172,20 +167,20 @@ describe('media look-up, download and delete', () => {
 
   it('expires the download URL after mediaUrlTtlMs; a fresh look-up gives a working one', async () => {
     const id = await uploadId(bytesOf(64), 'image/png')
-    meta.mediaUrlTtlMs = 30
+    ctx.meta.mediaUrlTtlMs = 30
     try {
       const { url } = await lookup(id)
       await new Promise((resolve) => setTimeout(resolve, 60))
       expect((await download(url)).status).toBe(404)
     } finally {
-      meta.mediaUrlTtlMs = 5 * 60_000
+      ctx.meta.mediaUrlTtlMs = 5 * 60_000
     }
     expect((await download((await lookup(id)).url)).status).toBe(200)
   })
 
   it('fails the next downloads of a media id as told', async () => {
     const id = await uploadId(bytesOf(64), 'image/png')
-    meta.failDownloads(id, 2, 503)
+    ctx.meta.failDownloads(id, 2, 503)
     const { url } = await lookup(id)
     expect((await download(url)).status).toBe(503)
     expect((await download(url)).status).toBe(503)
@@ -198,14 +193,14 @@ describe('media look-up, download and delete', () => {
     const res = await graph('DELETE', id)
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ success: true })
-    expect(meta.deletedMedia).toContain(id)
-    expect(meta.uploads.has(id)).toBe(true) // the record of what was uploaded stays
+    expect(ctx.meta.deletedMedia).toContain(id)
+    expect(ctx.meta.uploads.has(id)).toBe(true) // the record of what was uploaded stays
 
-    const malformed = meta.malformed.length
+    const malformed = ctx.meta.malformed.length
     const body = await expectMetaError(await graph('GET', id), 400, 100)
     expect(body.error).toMatchObject({ type: 'GraphMethodException', error_subcode: 33 })
     expect(body.error.message).toContain(`'${id}'`)
-    expect(meta.malformed.length).toBe(malformed) // an unknown id is not a malformed request
+    expect(ctx.meta.malformed.length).toBe(malformed) // an unknown id is not a malformed request
     expect((await download(url)).status).toBe(404)
     await expectMetaError(await graph('DELETE', id), 400, 100)
     await expectMetaError(await sendMessage({ type: 'image', image: { id } }), 400, 100, /media id/)
@@ -215,9 +210,9 @@ describe('media look-up, download and delete', () => {
 describe('inbound media', () => {
   it('registers a file: webhook fields carry base64 sha256, the look-up hex, the download the bytes', async () => {
     const bytes = Buffer.from('inbound jpeg bytes')
-    const id = meta.addInboundMedia(bytes, 'image/jpeg')
+    const id = ctx.meta.addInboundMedia(bytes, 'image/jpeg')
     const digest = createHash('sha256').update(bytes).digest()
-    expect(meta.inboundMediaWebhookFields(id)).toEqual({
+    expect(ctx.meta.inboundMediaWebhookFields(id)).toEqual({
       id,
       mime_type: 'image/jpeg',
       sha256: digest.toString('base64'),
@@ -230,16 +225,16 @@ describe('inbound media', () => {
   it('can claim another sha256 than the bytes have, to test a mismatch', async () => {
     const claimed = sha256(Buffer.from('something else'))
     const bytes = Buffer.from('the real bytes')
-    const id = meta.addInboundMedia(bytes, 'audio/ogg; codecs=opus', { sha256: claimed })
+    const id = ctx.meta.addInboundMedia(bytes, 'audio/ogg; codecs=opus', { sha256: claimed })
     const info = await lookup(id)
     expect(info.sha256).toBe(claimed)
-    expect(meta.inboundMediaWebhookFields(id).sha256).toBe(Buffer.from(claimed, 'hex').toString('base64'))
+    expect(ctx.meta.inboundMediaWebhookFields(id).sha256).toBe(Buffer.from(claimed, 'hex').toString('base64'))
     expect(sha256(Buffer.from(await (await download(info.url)).arrayBuffer()))).not.toBe(claimed)
   })
 
   it('generates a large file on the fly: a 30 MB download streams with the sha256 the look-up reports', async () => {
     const size = 30 * MB + 123
-    const id = meta.addInboundMedia({ size, seed: 42 }, 'application/pdf')
+    const id = ctx.meta.addInboundMedia({ size, seed: 42 }, 'application/pdf')
     const info = await lookup(id)
     expect(info.file_size).toBe(String(size))
 
@@ -255,8 +250,8 @@ describe('inbound media', () => {
     expect(hash.digest('hex')).toBe(info.sha256)
 
     // Deterministic: the same seed gives the same bytes, another seed others.
-    expect((await lookup(meta.addInboundMedia({ size, seed: 42 }, 'application/pdf'))).sha256).toBe(info.sha256)
-    expect((await lookup(meta.addInboundMedia({ size, seed: 43 }, 'application/pdf'))).sha256).not.toBe(info.sha256)
+    expect((await lookup(ctx.meta.addInboundMedia({ size, seed: 42 }, 'application/pdf'))).sha256).toBe(info.sha256)
+    expect((await lookup(ctx.meta.addInboundMedia({ size, seed: 43 }, 'application/pdf'))).sha256).not.toBe(info.sha256)
     const expected = createHash('sha256')
     for (const chunk of generatedChunks({ size, seed: 42 })) expected.update(chunk)
     expect(expected.digest('hex')).toBe(info.sha256)
@@ -264,7 +259,7 @@ describe('inbound media', () => {
 })
 
 const sendMessage = (message: Record<string, unknown>) =>
-  graph('POST', `${meta.phoneNumberId}/messages`, {
+  graph('POST', `${ctx.meta.phoneNumberId}/messages`, {
     body: JSON.stringify({ messaging_product: 'whatsapp', recipient_type: 'individual', to: TO, ...message }),
     headers: { 'content-type': 'application/json' },
   })
@@ -278,7 +273,7 @@ async function expectAccepted(message: Record<string, unknown>) {
     contacts: [{ input: TO, wa_id: TO }],
     messages: [{ id: expect.stringMatching(/^wamid\./) }],
   })
-  expect(meta.accepted.at(-1)).toMatchObject({ wamid: body.messages[0].id, request: message })
+  expect(ctx.meta.accepted.at(-1)).toMatchObject({ wamid: body.messages[0].id, request: message })
 }
 
 const buttons = (...titles: string[]) => ({
@@ -294,7 +289,7 @@ const rows = (n: number, prefix = 'r') =>
 describe('sends', () => {
   it('takes media of every kind by uploaded id or https link, with caption and filename where allowed', async () => {
     const image = await uploadId(bytesOf(100), 'image/jpeg')
-    const inbound = meta.addInboundMedia(bytesOf(100), 'video/mp4')
+    const inbound = ctx.meta.addInboundMedia(bytesOf(100), 'video/mp4')
     await expectAccepted({ type: 'image', image: { id: image, caption: 'Su técnico' } })
     await expectAccepted({ type: 'video', video: { id: inbound, caption: 'x'.repeat(1024) } })
     await expectAccepted({ type: 'audio', audio: { link: 'https://cdn.example.com/a.ogg' } })
@@ -321,7 +316,7 @@ describe('sends', () => {
     await expectMetaError(await sendMessage({ type: 'sticker', sticker: { id, caption: 'no' } }), 400, 100, /caption/)
     await expectMetaError(await sendMessage({ type: 'image', image: { id, filename: 'a.png' } }), 400, 100, /filename/)
     await expectMetaError(await sendMessage({ type: 'image', image: { id, caption: 'x'.repeat(1025) } }), 400, 131009)
-    expect(meta.malformed.at(-1)!.problem).toMatch(/caption/)
+    expect(ctx.meta.malformed.at(-1)!.problem).toMatch(/caption/)
   })
 
   it('takes a location and refuses coordinates out of range', async () => {
@@ -460,27 +455,27 @@ describe('sends', () => {
 
 describe('read receipts', () => {
   const read = (body: Record<string, unknown>) =>
-    graph('POST', `${meta.phoneNumberId}/messages`, {
+    graph('POST', `${ctx.meta.phoneNumberId}/messages`, {
       body: JSON.stringify({ messaging_product: 'whatsapp', status: 'read', ...body }),
       headers: { 'content-type': 'application/json' },
     })
 
   it('marks a message read, with or without the typing indicator, and records it apart from sends', async () => {
-    const sends = meta.accepted.length
+    const sends = ctx.meta.accepted.length
     for (const body of [{ message_id: 'wamid.R1' }, { message_id: 'wamid.R2', typing_indicator: { type: 'text' } }]) {
       const res = await read(body)
       expect(res.status).toBe(200)
       expect(await res.json()).toEqual({ success: true })
     }
-    expect(meta.readReceipts.slice(-2)).toEqual([
+    expect(ctx.meta.readReceipts.slice(-2)).toEqual([
       { messageId: 'wamid.R1', typing: false, at: expect.any(Number) },
       { messageId: 'wamid.R2', typing: true, at: expect.any(Number) },
     ])
-    expect(meta.accepted.length).toBe(sends)
+    expect(ctx.meta.accepted.length).toBe(sends)
   })
 
   it('refuses a missing or invalid message_id, another status or typing indicator type, with 100', async () => {
-    const receipts = meta.readReceipts.length
+    const receipts = ctx.meta.readReceipts.length
     await expectMetaError(await read({}), 400, 100, /message_id/)
     await expectMetaError(await read({ message_id: 'R1' }), 400, 100, /message_id/)
     await expectMetaError(await read({ message_id: 'wamid.R1', status: 'delivered' }), 400, 100, /status/)
@@ -491,6 +486,6 @@ describe('read receipts', () => {
       /typing/,
     )
     await expectMetaError(await read({ message_id: 'wamid.R1', typing_indicator: true }), 400, 100, /typing/)
-    expect(meta.readReceipts.length).toBe(receipts)
+    expect(ctx.meta.readReceipts.length).toBe(receipts)
   })
 })

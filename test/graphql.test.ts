@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   ConversationDocument,
   ConversationsDocument,
@@ -7,14 +7,12 @@ import {
   SendTextDocument,
   TemplatesDocument,
 } from './graphql/generated.js'
-import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
-import { nodes, startTestApp, type TestApp } from './helpers/test-app.js'
+import { META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { nodes } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start({
+const ctx = useTestApp({
+  meta: {
     templates: [
       metaTemplate({
         name: 'appointment_reminder',
@@ -32,17 +30,12 @@ beforeAll(async () => {
       }),
       metaTemplate({ name: 'sr_update', parameter_format: 'NAMED', status: 'PAUSED' }),
     ],
-  })
-  t = await startTestApp({ meta })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
+  },
 })
 
 describe('GraphQL mutations', () => {
   it('sendText sends through Meta and returns the message and its conversation', async () => {
-    const { status, body } = await t.gql(SendTextDocument, {
+    const { status, body } = await ctx.t.gql(SendTextDocument, {
       input: { phoneNumber: '+50212345678', content: 'Hola desde GraphQL', requestId: 55 },
     })
     expect(status).toBe(200)
@@ -55,7 +48,7 @@ describe('GraphQL mutations', () => {
       type: 'text',
       content: 'Hola desde GraphQL',
       status: 'SENT',
-      wamid: meta.accepted.at(-1)!.wamid,
+      wamid: ctx.meta.accepted.at(-1)!.wamid,
       requestId: 55,
       error: null,
     })
@@ -64,8 +57,8 @@ describe('GraphQL mutations', () => {
 
   it('gives a bad input the same field errors as REST, with extensions.code VALIDATION_FAILED', async () => {
     const input = { phoneNumber: '12345', content: '' }
-    const { body } = await t.gql(SendTextDocument, { input })
-    const rest = await t.rest('POST', '/api/whatsapp/send', input)
+    const { body } = await ctx.t.gql(SendTextDocument, { input })
+    const rest = await ctx.t.rest('POST', '/api/whatsapp/send', input)
     expect(body.data).toBeNull()
     expect(body.errors).toEqual([
       {
@@ -79,26 +72,26 @@ describe('GraphQL mutations', () => {
   })
 
   it('sendInConversation texts an existing conversation; NOT_FOUND for an unknown one', async () => {
-    const sent = await t.gql(SendTextDocument, { input: { phoneNumber: '+50233334444', content: 'uno' } })
+    const sent = await ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50233334444', content: 'uno' } })
     const conversationId = sent.body.data!.sendText.conversation.id
-    const { body } = await t.gql(SendInConversationDocument, { input: { conversationId, content: 'dos' } })
+    const { body } = await ctx.t.gql(SendInConversationDocument, { input: { conversationId, content: 'dos' } })
     expect(body.data!.sendInConversation).toMatchObject({ conversationId, content: 'dos', status: 'SENT' })
-    expect(meta.requests.at(-1)!.body).toMatchObject({ to: '50233334444', text: { body: 'dos' } })
+    expect(ctx.meta.requests.at(-1)!.body).toMatchObject({ to: '50233334444', text: { body: 'dos' } })
 
-    const missing = await t.gql(SendInConversationDocument, { input: { conversationId: 424242, content: 'x' } })
+    const missing = await ctx.t.gql(SendInConversationDocument, { input: { conversationId: 424242, content: 'x' } })
     expect(missing.body.errors![0].extensions).toEqual({ code: 'NOT_FOUND' })
   })
 
   it('a refusal by Meta is META_API_ERROR with Meta’s details, and the message shows the failure', async () => {
-    meta.failFor('50261616161', META_ERRORS.undeliverable)
-    const { body } = await t.gql(SendTextDocument, { input: { phoneNumber: '+50261616161', content: 'x' } })
+    ctx.meta.failFor('50261616161', META_ERRORS.undeliverable)
+    const { body } = await ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50261616161', content: 'x' } })
     expect(body.errors![0].extensions).toEqual({
       code: 'META_API_ERROR',
       meta: { code: 131026, type: 'OAuthException', details: 'Message Undeliverable.', fbtrace_id: expect.any(String) },
     })
-    const list = await t.gql(ConversationsDocument, {})
+    const list = await ctx.t.gql(ConversationsDocument, {})
     const conversation = nodes(list.body.data!.conversations).find((c) => c.phoneNumber === '50261616161')!
-    const detail = await t.gql(ConversationDocument, { id: conversation.id })
+    const detail = await ctx.t.gql(ConversationDocument, { id: conversation.id })
     expect(nodes(detail.body.data!.conversation.messages)[0]).toMatchObject({
       status: 'FAILED',
       wamid: null,
@@ -111,8 +104,8 @@ describe('GraphQL mutations', () => {
   })
 
   it('sendTemplate maps the GraphQL input to Meta’s components and reports each recipient', async () => {
-    meta.failFor('50298765432', META_ERRORS.throttled)
-    const { body } = await t.gql(SendTemplateDocument, {
+    ctx.meta.failFor('50298765432', META_ERRORS.throttled)
+    const { body } = await ctx.t.gql(SendTemplateDocument, {
       input: {
         templateName: 'appointment_reminder',
         languageCode: 'es',
@@ -142,7 +135,7 @@ describe('GraphQL mutations', () => {
       error: { code: 'META_API_ERROR', meta: { code: 130429 } },
       message: { status: 'FAILED' },
     })
-    expect(meta.sendsTo('50212345678').at(-1)!.request).toMatchObject({
+    expect(ctx.meta.sendsTo('50212345678').at(-1)!.request).toMatchObject({
       template: {
         name: 'appointment_reminder',
         language: { code: 'es' },
@@ -172,9 +165,9 @@ describe('GraphQL mutations', () => {
 
 describe('GraphQL queries', () => {
   it('templates syncs from Meta on refresh, reads the database otherwise, and filters by status', async () => {
-    const before = meta.requests.length
-    const refreshed = await t.gql(TemplatesDocument, { refresh: true })
-    expect(meta.requests.length).toBe(before + 1)
+    const before = ctx.meta.requests.length
+    const refreshed = await ctx.t.gql(TemplatesDocument, { refresh: true })
+    expect(ctx.meta.requests.length).toBe(before + 1)
     expect(refreshed.body.data!.templates.map((x) => [x.name, x.status, x.parameterFormat])).toEqual([
       ['appointment_reminder', 'APPROVED', 'POSITIONAL'],
       ['sr_update', 'PAUSED', 'NAMED'],
@@ -194,18 +187,18 @@ describe('GraphQL queries', () => {
       },
     ])
 
-    const cached = await t.gql(TemplatesDocument, { status: 'APPROVED' })
-    expect(meta.requests.length).toBe(before + 1)
+    const cached = await ctx.t.gql(TemplatesDocument, { status: 'APPROVED' })
+    expect(ctx.meta.requests.length).toBe(before + 1)
     expect(cached.body.data!.templates.map((x) => x.name)).toEqual(['appointment_reminder'])
   })
 
   it('conversation(id) is NOT_FOUND for an unknown id; conversations lists newest activity first', async () => {
-    const missing = await t.gql(ConversationDocument, { id: 987654 })
+    const missing = await ctx.t.gql(ConversationDocument, { id: 987654 })
     expect(missing.body.errors![0].extensions!.code).toBe('NOT_FOUND')
 
-    await t.gql(SendTextDocument, { input: { phoneNumber: '+50270000001', content: 'a' } })
-    await t.gql(SendTextDocument, { input: { phoneNumber: '+50270000002', content: 'b' } })
-    const { body } = await t.gql(ConversationsDocument, { first: 2 })
+    await ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50270000001', content: 'a' } })
+    await ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50270000002', content: 'b' } })
+    const { body } = await ctx.t.gql(ConversationsDocument, { first: 2 })
     expect(nodes(body.data!.conversations).map((c) => [c.phoneNumber, [c.lastMessage!.content]])).toEqual([
       ['50270000002', ['b']],
       ['50270000001', ['a']],
@@ -213,7 +206,7 @@ describe('GraphQL queries', () => {
     const [newest] = nodes(body.data!.conversations)
     expect(newest.lastMessage!.conversation.id).toBe(newest.id)
 
-    const tooMany = await t.gql(ConversationsDocument, { first: 5000 })
+    const tooMany = await ctx.t.gql(ConversationsDocument, { first: 5000 })
     expect(tooMany.body.errors![0].extensions).toMatchObject({
       code: 'VALIDATION_FAILED',
       fields: [{ path: 'first', message: expect.stringContaining('100') }],
@@ -223,27 +216,27 @@ describe('GraphQL queries', () => {
 
 describe('GraphQL over HTTP', () => {
   it('refuses operations without a valid token with 401 UNAUTHENTICATED', async () => {
-    const { status, body } = await t.gql(ConversationsDocument, {}, { token: 'not-the-token-123456' })
+    const { status, body } = await ctx.t.gql(ConversationsDocument, {}, { token: 'not-the-token-123456' })
     expect(status).toBe(401)
     expect(body.errors![0].extensions!.code).toBe('UNAUTHENTICATED')
   })
 
   it('serves Apollo Sandbox to a browser at /graphql without a token', async () => {
-    const res = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } })
+    const res = await fetch(`${ctx.t.url}/graphql`, { headers: { accept: 'text/html' } })
     expect(res.status).toBe(200)
     expect(await res.text()).toMatch(/sandbox/i)
   })
 
   it('answers malformed JSON and GraphQL syntax errors with GraphQL errors, not 500s', async () => {
-    const bad = await t.rest('POST', '/graphql', undefined, { raw: '{"query": ' })
+    const bad = await ctx.t.rest('POST', '/graphql', undefined, { raw: '{"query": ' })
     expect(bad.status).toBe(400)
     expect(bad.body.errors[0].extensions.code).toBe('MALFORMED_REQUEST')
 
-    const syntax = await t.rest('POST', '/graphql', { query: '{ conversations { ' })
+    const syntax = await ctx.t.rest('POST', '/graphql', { query: '{ conversations { ' })
     expect(syntax.status).toBe(400)
     expect(syntax.body.errors[0].extensions.code).toBe('GRAPHQL_PARSE_FAILED')
 
-    const unknownField = await t.rest('POST', '/graphql', { query: '{ nope }' })
+    const unknownField = await ctx.t.rest('POST', '/graphql', { query: '{ nope }' })
     expect(unknownField.status).toBe(400)
     expect(unknownField.body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED')
     expect(JSON.stringify(unknownField.body)).not.toContain('stacktrace')

@@ -6,12 +6,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { MessageMediaDocument } from './graphql/generated.js'
-import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
+import { META_ERRORS } from './helpers/fake-meta.js'
 import { DOWNLOAD_PATH } from './helpers/fake-meta-media.js'
 import { CHUNK_BYTES } from '../src/media/postgres-media.store.js'
-import { API_TOKEN, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { API_TOKEN, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { inboundMessage, postWebhook, webhookEnv } from './helpers/webhooks.js'
 
 const KB = 1024
@@ -21,17 +22,7 @@ const CHUNK = CHUNK_BYTES
 const TO = '50212345678'
 const env = { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' }
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-  t = await startTestApp({ meta, env })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp({ env })
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex')
 const auth = (token: string | null = API_TOKEN): Record<string, string> =>
@@ -46,7 +37,7 @@ async function upload(
 ) {
   const form = new FormData()
   form.append(options.field ?? 'file', new Blob([bytes as Uint8Array<ArrayBuffer>], { type }), filename)
-  const res = await fetch(`${(options.app ?? t).url}/api/whatsapp/media`, {
+  const res = await fetch(`${(options.app ?? ctx.t).url}/api/whatsapp/media`, {
     method: 'POST',
     headers: auth(options.token),
     body: form,
@@ -68,7 +59,7 @@ async function download(
   options: { app?: TestApp; token?: string | null } = {},
 ) {
   const path = idOrPath.startsWith('/') ? idOrPath : `/api/whatsapp/media/${idOrPath}`
-  const res = await fetch(`${(options.app ?? t).url}${path}`, { headers: { ...auth(options.token), ...headers } })
+  const res = await fetch(`${(options.app ?? ctx.t).url}${path}`, { headers: { ...auth(options.token), ...headers } })
   const bytes = Buffer.from(await res.arrayBuffer())
   let json: any
   try {
@@ -79,10 +70,10 @@ async function download(
   return { status: res.status, headers: res.headers, bytes, json }
 }
 
-const mediaRow = (id: string) => t.app.database.prisma.media.findUnique({ where: { id } })
+const mediaRow = (id: string) => ctx.t.app.database.prisma.media.findUnique({ where: { id } })
 const counts = async () => ({
-  media: await t.app.database.prisma.media.count(),
-  stored: await t.app.mediaStore.count(),
+  media: await ctx.t.app.database.prisma.media.count(),
+  stored: await ctx.t.app.mediaStore.count(),
 })
 
 /** Polls until `check` answers something truthy, or fails after `ms`. */
@@ -112,7 +103,7 @@ async function settled(app: TestApp, mediaId: string) {
 
 let wamidSeq = 0
 /** Posts an inbound media message; resolves once it is applied, with its stored message. */
-async function receive(from: string, message: Record<string, unknown>, app = t) {
+async function receive(from: string, message: Record<string, unknown>, app = ctx.t) {
   const wamid = `wamid.MEDIA${++wamidSeq}_${randomBytes(4).toString('hex')}`
   const res = await postWebhook(app, inboundMessage(from, { id: wamid, ...message }))
   expect(res.status).toBe(200)
@@ -123,16 +114,16 @@ async function receive(from: string, message: Record<string, unknown>, app = t) 
 }
 
 /** The REST shape of one message of a conversation, by its id. */
-async function restMessageOf(conversationId: number, messageId: number, app = t) {
+async function restMessageOf(conversationId: number, messageId: number, app = ctx.t) {
   const res = await app.rest('GET', `/api/whatsapp/conversations/${conversationId}/messages?first=100`)
   expect(res.status).toBe(200)
   return res.body.data.find((m: any) => m.message_id === messageId)
 }
 
 const downloadsOf = (metaId: string) =>
-  meta.requests.filter((r) => r.path === DOWNLOAD_PATH && r.query.get('mid') === metaId).length
+  ctx.meta.requests.filter((r) => r.path === DOWNLOAD_PATH && r.query.get('mid') === metaId).length
 const lookupsOf = (metaId: string) =>
-  meta.requests.filter((r) => r.method === 'GET' && r.path === `/${meta.apiVersion}/${metaId}`).length
+  ctx.meta.requests.filter((r) => r.method === 'GET' && r.path === `/${ctx.meta.apiVersion}/${metaId}`).length
 
 describe('POST /api/whatsapp/media', () => {
   it('stores a file and answers its id, type, size and hex sha256; on PostgreSQL in chunks of CHUNK_BYTES', async () => {
@@ -158,9 +149,9 @@ describe('POST /api/whatsapp/media', () => {
       filename: 'unidad.jpg',
       metaMediaId: null,
     })
-    expect(await t.app.mediaStore.stored(id)).toBe(bytes.length)
+    expect(await ctx.t.app.mediaStore.stored(id)).toBe(bytes.length)
     if (TEST_DATABASE.kind === 'postgres') {
-      const chunks = await t.app.database.prisma.mediaChunk.findMany({
+      const chunks = await ctx.t.app.database.prisma.mediaChunk.findMany({
         where: { mediaId: id },
         orderBy: { seq: 'asc' },
       })
@@ -216,7 +207,7 @@ describe('POST /api/whatsapp/media', () => {
       ...Array.from({ length: 10 }, () => randomBytes(64 * KB)),
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]
-    const res = await fetch(`${t.url}/api/whatsapp/media`, {
+    const res = await fetch(`${ctx.t.url}/api/whatsapp/media`, {
       method: 'POST',
       headers: { ...auth(), 'content-type': `multipart/form-data; boundary=${boundary}` },
       body: new ReadableStream({
@@ -241,7 +232,7 @@ describe('POST /api/whatsapp/media', () => {
     const started = Date.now()
     const answer = await new Promise<{ status: number; body: any }>((resolve, reject) => {
       const boundary = 'xxBOUNDARYxx'
-      const req = httpRequest(`${t.url}/api/whatsapp/media`, {
+      const req = httpRequest(`${ctx.t.url}/api/whatsapp/media`, {
         method: 'POST',
         headers: {
           ...auth(),
@@ -271,10 +262,10 @@ describe('POST /api/whatsapp/media', () => {
   })
 
   it('answers 415 to a body that is not multipart', async () => {
-    const json = await t.rest('POST', '/api/whatsapp/media', { file: 'aGVsbG8=' })
+    const json = await ctx.t.rest('POST', '/api/whatsapp/media', { file: 'aGVsbG8=' })
     expect(json.status).toBe(415)
     expect(json.body.error).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringContaining('multipart') })
-    const raw = await t.rest('POST', '/api/whatsapp/media', undefined, { raw: 'hello', contentType: 'image/jpeg' })
+    const raw = await ctx.t.rest('POST', '/api/whatsapp/media', undefined, { raw: 'hello', contentType: 'image/jpeg' })
     expect(raw.status).toBe(415)
     expect(raw.body.error).toEqual({ code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringContaining('multipart') })
   })
@@ -287,7 +278,7 @@ describe('POST /api/whatsapp/media', () => {
 
     const form = new FormData()
     form.append('caption', 'no file here')
-    const res = await fetch(`${t.url}/api/whatsapp/media`, { method: 'POST', headers: auth(), body: form })
+    const res = await fetch(`${ctx.t.url}/api/whatsapp/media`, { method: 'POST', headers: auth(), body: form })
     expect(res.status).toBe(422)
     expect(((await res.json()) as any).error).toMatchObject({ code: 'VALIDATION_FAILED', fields: [{ path: 'file' }] })
     expect(await counts()).toEqual(before)
@@ -296,7 +287,7 @@ describe('POST /api/whatsapp/media', () => {
   it('answers 400 MALFORMED_REQUEST to a multipart body it cannot read, and 422 to an empty file, storing nothing', async () => {
     const before = await counts()
     const post = async (contentType: string, body: Buffer) => {
-      const res = await fetch(`${t.url}/api/whatsapp/media`, {
+      const res = await fetch(`${ctx.t.url}/api/whatsapp/media`, {
         method: 'POST',
         headers: { ...auth(), 'content-type': contentType },
         body: new Uint8Array(body),
@@ -441,14 +432,14 @@ describe('GET /api/whatsapp/media/:mediaId', () => {
 })
 
 describe('sending a file', () => {
-  const send = (body: Record<string, unknown>) => t.rest('POST', '/api/whatsapp/send', body)
-  const messageCount = () => t.app.database.prisma.message.count()
+  const send = (body: Record<string, unknown>) => ctx.t.rest('POST', '/api/whatsapp/send', body)
+  const messageCount = () => ctx.t.app.database.prisma.message.count()
 
   it('uploads it to Meta once, sends its Meta id, and answers the message with its media', async () => {
     const pdf = randomBytes(200 * KB)
     const id = await uploaded(pdf, 'application/pdf', 'original.pdf')
-    const uploadsBefore = meta.uploads.size
-    const requestsBefore = meta.requests.length
+    const uploadsBefore = ctx.meta.uploads.size
+    const requestsBefore = ctx.meta.requests.length
 
     const res = await send({
       phoneNumber: '+50212345678',
@@ -458,17 +449,17 @@ describe('sending a file', () => {
       filename: 'Factura-1.pdf',
     })
     expect(res.status).toBe(200)
-    expect(meta.uploads.size).toBe(uploadsBefore + 1)
-    const [metaId, record] = [...meta.uploads].at(-1)!
+    expect(ctx.meta.uploads.size).toBe(uploadsBefore + 1)
+    const [metaId, record] = [...ctx.meta.uploads].at(-1)!
     expect(record).toMatchObject({ mimeType: 'application/pdf', size: pdf.length, sha256: sha256(pdf) })
     expect(record.bytes!.equals(pdf)).toBe(true)
 
-    const calls = meta.requests.slice(requestsBefore)
+    const calls = ctx.meta.requests.slice(requestsBefore)
     expect(calls.map((r) => `${r.method} ${r.path}`)).toEqual([
-      `POST /v24.0/${meta.phoneNumberId}/media`,
-      `POST /v24.0/${meta.phoneNumberId}/messages`,
+      `POST /v24.0/${ctx.meta.phoneNumberId}/media`,
+      `POST /v24.0/${ctx.meta.phoneNumberId}/messages`,
     ])
-    expect(calls[0].authorization).toBe(`Bearer ${meta.accessToken}`)
+    expect(calls[0].authorization).toBe(`Bearer ${ctx.meta.accessToken}`)
     expect(calls[0].body).toEqual({
       messaging_product: 'whatsapp',
       type: 'application/pdf',
@@ -480,7 +471,7 @@ describe('sending a file', () => {
       type: 'document',
       document: { id: metaId, caption: 'Su factura', filename: 'Factura-1.pdf' },
     })
-    expect(meta.malformed).toEqual([])
+    expect(ctx.meta.malformed).toEqual([])
 
     const message = res.body.data.message
     expect(message).toMatchObject({
@@ -488,7 +479,7 @@ describe('sending a file', () => {
       message_type: 'document',
       direction: 'outbound',
       status: 'sent',
-      wamid: meta.accepted.at(-1)!.wamid,
+      wamid: ctx.meta.accepted.at(-1)!.wamid,
     })
     expect(message.media).toEqual({
       media_id: id,
@@ -507,11 +498,11 @@ describe('sending a file', () => {
     // Sent again: Meta still has it, so no second upload.
     const again = await send({ phoneNumber: '+50212345678', type: 'document', mediaId: id })
     expect(again.status).toBe(200)
-    expect(meta.uploads.size).toBe(uploadsBefore + 1)
-    expect(meta.requests.slice(requestsBefore + 2).map((r) => `${r.method} ${r.path}`)).toEqual([
-      `POST /v24.0/${meta.phoneNumberId}/messages`,
+    expect(ctx.meta.uploads.size).toBe(uploadsBefore + 1)
+    expect(ctx.meta.requests.slice(requestsBefore + 2).map((r) => `${r.method} ${r.path}`)).toEqual([
+      `POST /v24.0/${ctx.meta.phoneNumberId}/messages`,
     ])
-    expect(meta.accepted.at(-1)!.request).toMatchObject({
+    expect(ctx.meta.accepted.at(-1)!.request).toMatchObject({
       type: 'document',
       document: { id: metaId, filename: 'original.pdf' },
     })
@@ -527,16 +518,16 @@ describe('sending a file', () => {
   it('uploads a file once when two sends of it start together', async () => {
     const jpeg = randomBytes(50 * KB)
     const id = await uploaded(jpeg, 'image/jpeg', 'foto.jpg')
-    const uploadsBefore = meta.uploads.size
+    const uploadsBefore = ctx.meta.uploads.size
     const [a, b] = await Promise.all([
       send({ phoneNumber: '+50212345678', type: 'image', mediaId: id, caption: 'uno' }),
       send({ phoneNumber: '+50212345678', type: 'image', mediaId: id, caption: 'dos' }),
     ])
     expect([a.status, b.status]).toEqual([200, 200])
-    expect(meta.uploads.size).toBe(uploadsBefore + 1)
-    const metaId = [...meta.uploads.keys()].at(-1)!
+    expect(ctx.meta.uploads.size).toBe(uploadsBefore + 1)
+    const metaId = [...ctx.meta.uploads.keys()].at(-1)!
     expect(
-      meta.accepted
+      ctx.meta.accepted
         .slice(-2)
         .map((x) => (x.request as any).image)
         .sort((x: any, y: any) => x.caption.localeCompare(y.caption)),
@@ -548,7 +539,7 @@ describe('sending a file', () => {
 
   it('refuses a file of another kind, or an unknown one, with 422 on mediaId and nothing sent', async () => {
     const id = await uploaded(randomBytes(1000), 'application/pdf', 'doc.pdf')
-    const requestsBefore = meta.requests.length
+    const requestsBefore = ctx.meta.requests.length
     const messagesBefore = await messageCount()
     for (const [type, mediaId, why] of [
       ['image', id, /application\/pdf/],
@@ -561,17 +552,17 @@ describe('sending a file', () => {
       expect(res.body.error.code).toBe('VALIDATION_FAILED')
       expect(res.body.error.fields).toEqual([{ path: 'mediaId', message: expect.stringMatching(why) }])
     }
-    expect(meta.requests.length).toBe(requestsBefore)
+    expect(ctx.meta.requests.length).toBe(requestsBefore)
     expect(await messageCount()).toBe(messagesBefore)
   })
 
   it('sends a link as the link, and shows it as a remote file', async () => {
     const link = 'https://cdn.example.com/fotos/unidad-42.jpg'
-    const uploadsBefore = meta.uploads.size
+    const uploadsBefore = ctx.meta.uploads.size
     const res = await send({ phoneNumber: '+50212345678', type: 'image', link, caption: 'La unidad' })
     expect(res.status).toBe(200)
-    expect(meta.uploads.size).toBe(uploadsBefore)
-    expect(meta.accepted.at(-1)!.request).toMatchObject({ type: 'image', image: { link, caption: 'La unidad' } })
+    expect(ctx.meta.uploads.size).toBe(uploadsBefore)
+    expect(ctx.meta.accepted.at(-1)!.request).toMatchObject({ type: 'image', image: { link, caption: 'La unidad' } })
     expect(res.body.data.message.media).toEqual({
       media_id: expect.stringMatching(/^med_/),
       mime_type: null,
@@ -592,7 +583,7 @@ describe('sending a file', () => {
 
   it('refuses a link that is not https, or both a link and a mediaId, with 422 and nothing sent', async () => {
     const id = await uploaded(randomBytes(1000), 'image/jpeg', 'a.jpg')
-    const requestsBefore = meta.requests.length
+    const requestsBefore = ctx.meta.requests.length
     const plain = await send({ phoneNumber: '+50212345678', type: 'image', link: 'http://cdn.example.com/a.jpg' })
     expect(plain.status).toBe(422)
     expect(plain.body.error.fields).toEqual([{ path: 'link', message: 'must be a public https URL' }])
@@ -601,14 +592,14 @@ describe('sending a file', () => {
     expect(both.body.error.fields).toEqual([
       { path: 'mediaId', message: 'give either mediaId or link for image messages' },
     ])
-    expect(meta.requests.length).toBe(requestsBefore)
+    expect(ctx.meta.requests.length).toBe(requestsBefore)
   })
 
   it('answers 502 META_API_ERROR when Meta refuses the upload, storing no message; a later send uploads it', async () => {
     const id = await uploaded(randomBytes(3000), 'image/png', 'plano.png')
     const messagesBefore = await messageCount()
-    const acceptedBefore = meta.accepted.length
-    meta.failNext(META_ERRORS.mediaUploadError('Unsupported Image mime type image/png.'))
+    const acceptedBefore = ctx.meta.accepted.length
+    ctx.meta.failNext(META_ERRORS.mediaUploadError('Unsupported Image mime type image/png.'))
     const res = await send({ phoneNumber: '+50212345678', type: 'image', mediaId: id })
     expect(res.status).toBe(502)
     expect(res.body.error).toMatchObject({
@@ -616,28 +607,28 @@ describe('sending a file', () => {
       message: '(#131053) Media upload error',
       meta: { code: 131053 },
     })
-    expect(meta.accepted.length).toBe(acceptedBefore)
+    expect(ctx.meta.accepted.length).toBe(acceptedBefore)
     expect(await messageCount()).toBe(messagesBefore)
     expect(await mediaRow(id)).toMatchObject({ status: 'ready', metaMediaId: null })
 
     const later = await send({ phoneNumber: '+50212345678', type: 'image', mediaId: id })
     expect(later.status).toBe(200)
-    expect(meta.accepted.at(-1)!.request).toMatchObject({ image: { id: [...meta.uploads.keys()].at(-1) } })
+    expect(ctx.meta.accepted.at(-1)!.request).toMatchObject({ image: { id: [...ctx.meta.uploads.keys()].at(-1) } })
   })
 })
 
 describe('a customer’s file (inbound webhook)', () => {
   const conversationIdOf = async (phoneNumber: string) =>
-    (await t.app.database.prisma.conversation.findUnique({ where: { phoneNumber } }))!.id
+    (await ctx.t.app.database.prisma.conversation.findUnique({ where: { phoneNumber } }))!.id
 
   it('fetches an image in the background and shows it ready, serving exactly its bytes', async () => {
     const jpeg = randomBytes(700 * KB + 3)
-    const metaId = meta.addInboundMedia(jpeg, 'image/jpeg')
+    const metaId = ctx.meta.addInboundMedia(jpeg, 'image/jpeg')
     const { message, mediaId } = await receive('50255550010', {
       type: 'image',
-      image: { ...meta.inboundMediaWebhookFields(metaId), caption: 'La unidad' },
+      image: { ...ctx.meta.inboundMediaWebhookFields(metaId), caption: 'La unidad' },
     })
-    await settled(t, mediaId)
+    await settled(ctx.t, mediaId)
     const rest = await restMessageOf(await conversationIdOf('50255550010'), message.id)
     expect(rest).toMatchObject({ message_type: 'image', content: 'La unidad', direction: 'inbound' })
     expect(rest.media).toEqual({
@@ -661,32 +652,32 @@ describe('a customer’s file (inbound webhook)', () => {
 
   it('stores the file once when the same webhook arrives twice', async () => {
     const bytes = randomBytes(5000)
-    const metaId = meta.addInboundMedia(bytes, 'image/png')
+    const metaId = ctx.meta.addInboundMedia(bytes, 'image/png')
     const wamid = `wamid.TWICE_${randomBytes(4).toString('hex')}`
     const payload = inboundMessage('50255550011', {
       id: wamid,
       type: 'image',
-      image: meta.inboundMediaWebhookFields(metaId),
+      image: ctx.meta.inboundMediaWebhookFields(metaId),
     })
-    expect((await postWebhook(t, payload)).status).toBe(200)
-    expect((await postWebhook(t, payload)).status).toBe(200)
-    await t.app.webhooks.drained()
-    const messages = await t.app.database.prisma.message.findMany({ where: { wamid } })
+    expect((await postWebhook(ctx.t, payload)).status).toBe(200)
+    expect((await postWebhook(ctx.t, payload)).status).toBe(200)
+    await ctx.t.app.webhooks.drained()
+    const messages = await ctx.t.app.database.prisma.message.findMany({ where: { wamid } })
     expect(messages).toHaveLength(1)
-    const row = await settled(t, messages[0].mediaId!)
+    const row = await settled(ctx.t, messages[0].mediaId!)
     expect(row).toMatchObject({ status: 'ready', sha256: sha256(bytes), size: 5000 })
-    expect(await t.app.database.prisma.media.count({ where: { metaMediaId: metaId } })).toBe(1)
+    expect(await ctx.t.app.database.prisma.media.count({ where: { metaMediaId: metaId } })).toBe(1)
     expect(downloadsOf(metaId)).toBe(1)
   })
 
   it('marks a voice note as voice, keeping its codecs', async () => {
     const ogg = randomBytes(30 * KB)
-    const metaId = meta.addInboundMedia(ogg, 'audio/ogg; codecs=opus')
+    const metaId = ctx.meta.addInboundMedia(ogg, 'audio/ogg; codecs=opus')
     const { message, mediaId } = await receive('50255550012', {
       type: 'audio',
-      audio: { ...meta.inboundMediaWebhookFields(metaId), voice: true },
+      audio: { ...ctx.meta.inboundMediaWebhookFields(metaId), voice: true },
     })
-    await settled(t, mediaId)
+    await settled(ctx.t, mediaId)
     const rest = await restMessageOf(await conversationIdOf('50255550012'), message.id)
     expect(rest).toMatchObject({ message_type: 'audio', content: null })
     expect(rest.media).toEqual({
@@ -708,12 +699,12 @@ describe('a customer’s file (inbound webhook)', () => {
 
   it('keeps a document’s file name (shown as its content when it has no caption)', async () => {
     const pdf = randomBytes(300 * KB)
-    const metaId = meta.addInboundMedia(pdf, 'application/pdf')
+    const metaId = ctx.meta.addInboundMedia(pdf, 'application/pdf')
     const { message, mediaId } = await receive('50255550013', {
       type: 'document',
-      document: { ...meta.inboundMediaWebhookFields(metaId), filename: 'Cotización 7.pdf' },
+      document: { ...ctx.meta.inboundMediaWebhookFields(metaId), filename: 'Cotización 7.pdf' },
     })
-    await settled(t, mediaId)
+    await settled(ctx.t, mediaId)
     const rest = await restMessageOf(await conversationIdOf('50255550013'), message.id)
     expect(rest).toMatchObject({ message_type: 'document', content: 'Cotización 7.pdf' })
     expect(rest.media).toMatchObject({
@@ -733,10 +724,13 @@ describe('a customer’s file (inbound webhook)', () => {
 
   it('tries a failing download again and ends ready with the right bytes', async () => {
     const jpeg = randomBytes(20 * KB)
-    const metaId = meta.addInboundMedia(jpeg, 'image/jpeg')
-    meta.failDownloads(metaId, 2, 503)
-    const { mediaId } = await receive('50255550014', { type: 'image', image: meta.inboundMediaWebhookFields(metaId) })
-    const row = await settled(t, mediaId)
+    const metaId = ctx.meta.addInboundMedia(jpeg, 'image/jpeg')
+    ctx.meta.failDownloads(metaId, 2, 503)
+    const { mediaId } = await receive('50255550014', {
+      type: 'image',
+      image: ctx.meta.inboundMediaWebhookFields(metaId),
+    })
+    const row = await settled(ctx.t, mediaId)
     expect(row).toMatchObject({ status: 'ready', size: jpeg.length, sha256: sha256(jpeg), attempts: 3, error: null })
     // Each attempt looks the file up again (a fresh URL) and downloads it.
     expect(lookupsOf(metaId)).toBe(3)
@@ -747,16 +741,16 @@ describe('a customer’s file (inbound webhook)', () => {
   it('never serves a file whose bytes do not match Meta’s sha256; it ends failed, the message kept', async () => {
     const jpeg = randomBytes(10 * KB)
     const wrong = sha256(Buffer.from('something else'))
-    const metaId = meta.addInboundMedia(jpeg, 'image/jpeg', { sha256: wrong })
+    const metaId = ctx.meta.addInboundMedia(jpeg, 'image/jpeg', { sha256: wrong })
     const { message, mediaId } = await receive('50255550015', {
       type: 'image',
-      image: { ...meta.inboundMediaWebhookFields(metaId), caption: 'Foto del medidor' },
+      image: { ...ctx.meta.inboundMediaWebhookFields(metaId), caption: 'Foto del medidor' },
     })
-    const row = await settled(t, mediaId)
+    const row = await settled(ctx.t, mediaId)
     expect(row.status).toBe('failed')
     expect(row.attempts).toBeGreaterThan(1)
     expect(downloadsOf(metaId)).toBe(row.attempts)
-    expect(await t.app.mediaStore.stored(mediaId)).toBe(0)
+    expect(await ctx.t.app.mediaStore.stored(mediaId)).toBe(0)
 
     const rest = await restMessageOf(await conversationIdOf('50255550015'), message.id)
     expect(rest).toMatchObject({ message_type: 'image', content: 'Foto del medidor' })
@@ -776,13 +770,16 @@ describe('a customer’s file (inbound webhook)', () => {
 
   it('answers the webhook without waiting for the download, and 409 MEDIA_NOT_READY while it runs', async () => {
     const jpeg = randomBytes(40 * KB)
-    const metaId = meta.addInboundMedia(jpeg, 'image/jpeg')
+    const metaId = ctx.meta.addInboundMedia(jpeg, 'image/jpeg')
     const stallMs = 2_000
-    meta.stall(stallMs)
+    ctx.meta.stall(stallMs)
     let mediaId: string
     try {
       const started = Date.now()
-      const received = await receive('50255550016', { type: 'image', image: meta.inboundMediaWebhookFields(metaId) })
+      const received = await receive('50255550016', {
+        type: 'image',
+        image: ctx.meta.inboundMediaWebhookFields(metaId),
+      })
       mediaId = received.mediaId
       expect(Date.now() - started).toBeLessThan(stallMs / 2)
 
@@ -792,13 +789,13 @@ describe('a customer’s file (inbound webhook)', () => {
       expect(early.json.error.code).toBe('MEDIA_NOT_READY')
       const rest = await restMessageOf(
         await conversationIdOf('50255550016'),
-        (await t.app.database.prisma.message.findFirst({ where: { mediaId } }))!.id,
+        (await ctx.t.app.database.prisma.message.findFirst({ where: { mediaId } }))!.id,
       )
       expect(rest.media).toMatchObject({ media_id: mediaId, status: 'downloading', size: null, sha256: null })
     } finally {
-      meta.stall(0)
+      ctx.meta.stall(0)
     }
-    const row = await settled(t, mediaId)
+    const row = await settled(ctx.t, mediaId)
     expect(row.status).toBe('ready')
     expect((await download(mediaId)).bytes.equals(jpeg)).toBe(true)
   })
@@ -806,7 +803,7 @@ describe('a customer’s file (inbound webhook)', () => {
 
 describe('GraphQL Message.media', () => {
   const graphqlMedia = async (messageId: number) => {
-    const res = await t.gql(MessageMediaDocument, { id: messageId })
+    const res = await ctx.t.gql(MessageMediaDocument, { id: messageId })
     expect(res.body.errors).toBeUndefined()
     return res.body.data!.message.media
   }
@@ -827,7 +824,7 @@ describe('GraphQL Message.media', () => {
   it('shows the same file as REST: a sent document, a received voice note, a failed download', async () => {
     const pdf = randomBytes(2000)
     const id = await uploaded(pdf, 'application/pdf', 'x.pdf')
-    const sent = await t.rest('POST', '/api/whatsapp/send', {
+    const sent = await ctx.t.rest('POST', '/api/whatsapp/send', {
       phoneNumber: '+50212345678',
       type: 'document',
       mediaId: id,
@@ -851,26 +848,26 @@ describe('GraphQL Message.media', () => {
     })
 
     const ogg = randomBytes(4000)
-    const voiceId = meta.addInboundMedia(ogg, 'audio/ogg; codecs=opus')
+    const voiceId = ctx.meta.addInboundMedia(ogg, 'audio/ogg; codecs=opus')
     const voice = await receive('50255550020', {
       type: 'audio',
-      audio: { ...meta.inboundMediaWebhookFields(voiceId), voice: true },
+      audio: { ...ctx.meta.inboundMediaWebhookFields(voiceId), voice: true },
     })
-    await settled(t, voice.mediaId)
+    await settled(ctx.t, voice.mediaId)
     const voiceRest = await restMessageOf(voice.message.conversationId, voice.message.id)
     expect(await graphqlMedia(voice.message.id)).toEqual(asGraphql(voiceRest.media))
     expect(voiceRest.media).toMatchObject({ voice: true, status: 'ready', sha256: sha256(ogg) })
 
-    const badId = meta.addInboundMedia(randomBytes(100), 'image/jpeg', { sha256: sha256(Buffer.from('x')) })
-    const bad = await receive('50255550020', { type: 'image', image: meta.inboundMediaWebhookFields(badId) })
-    await settled(t, bad.mediaId)
+    const badId = ctx.meta.addInboundMedia(randomBytes(100), 'image/jpeg', { sha256: sha256(Buffer.from('x')) })
+    const bad = await receive('50255550020', { type: 'image', image: ctx.meta.inboundMediaWebhookFields(badId) })
+    await settled(ctx.t, bad.mediaId)
     const badRest = await restMessageOf(bad.message.conversationId, bad.message.id)
     expect(await graphqlMedia(bad.message.id)).toEqual(asGraphql(badRest.media))
     expect(badRest.media).toMatchObject({ status: 'failed', error: expect.stringContaining('sha256') })
   })
 
   it('is null for a message without a file', async () => {
-    const sent = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'hola' })
+    const sent = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'hola' })
     expect(await graphqlMedia(sent.body.data.message.message_id)).toBeNull()
   })
 })
@@ -883,12 +880,12 @@ describe('a 20 MB document', () => {
     const digest = sha256(bytes)
     const id = await uploaded(bytes, 'application/pdf', 'manual.pdf')
     expect(await mediaRow(id)).toMatchObject({ size, sha256: digest })
-    expect(await t.app.mediaStore.stored(id)).toBe(size)
+    expect(await ctx.t.app.mediaStore.stored(id)).toBe(size)
     if (TEST_DATABASE.kind === 'postgres') {
-      expect(await t.app.database.prisma.mediaChunk.count({ where: { mediaId: id } })).toBe(size / CHUNK)
+      expect(await ctx.t.app.database.prisma.mediaChunk.count({ where: { mediaId: id } })).toBe(size / CHUNK)
     }
 
-    const res = await fetch(`${t.url}/api/whatsapp/media/${id}`, { headers: auth() })
+    const res = await fetch(`${ctx.t.url}/api/whatsapp/media/${id}`, { headers: auth() })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-length')).toBe(String(size))
     const hash = createHash('sha256')
@@ -910,39 +907,32 @@ describe('a 20 MB document', () => {
 })
 
 describe.skipIf(TEST_DATABASE.kind !== 'postgres')('two instances on one PostgreSQL database (PostgreSQL only)', () => {
-  let b: TestApp
-
-  beforeAll(async () => {
-    b = await startTestApp({ meta, databaseUrl: t.databaseUrl, env })
-  })
-  afterAll(async () => {
-    await b?.close()
-  })
+  const b = useTestApp({ meta: () => ctx.meta, database: () => ctx.t.databaseUrl, env })
 
   it('serves a file uploaded on one instance from the other, ranges included', async () => {
     const bytes = randomBytes(CHUNK * 2 + 17)
     const id = await uploaded(bytes, 'application/pdf', 'a.pdf')
-    const whole = await download(id, {}, { app: b })
+    const whole = await download(id, {}, { app: b.t })
     expect(whole.status).toBe(200)
     expect(whole.bytes.equals(bytes)).toBe(true)
-    const part = await download(id, { range: `bytes=${CHUNK - 3}-${CHUNK + 3}` }, { app: b })
+    const part = await download(id, { range: `bytes=${CHUNK - 3}-${CHUNK + 3}` }, { app: b.t })
     expect(part.status).toBe(206)
     expect(part.bytes.equals(bytes.subarray(CHUNK - 3, CHUNK + 4))).toBe(true)
 
-    const back = await uploaded(bytes.subarray(0, 999), 'text/plain', 'b.txt', b)
+    const back = await uploaded(bytes.subarray(0, 999), 'text/plain', 'b.txt', b.t)
     expect((await download(back)).bytes.equals(bytes.subarray(0, 999))).toBe(true)
   })
 
   it('serves a customer’s file fetched by one instance from the other, fetched once', async () => {
     for (const [receiver, server] of [
-      [t, b],
-      [b, t],
+      [ctx.t, b.t],
+      [b.t, ctx.t],
     ]) {
       const jpeg = randomBytes(300 * KB)
-      const metaId = meta.addInboundMedia(jpeg, 'image/jpeg')
+      const metaId = ctx.meta.addInboundMedia(jpeg, 'image/jpeg')
       const { mediaId } = await receive(
         '50255550030',
-        { type: 'image', image: meta.inboundMediaWebhookFields(metaId) },
+        { type: 'image', image: ctx.meta.inboundMediaWebhookFields(metaId) },
         receiver,
       )
       const row = await settled(receiver, mediaId)

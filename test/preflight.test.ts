@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
-
-let meta: FakeMetaServer
-let t: TestApp
+import { beforeEach, describe, expect, it } from 'vitest'
+import { metaTemplate } from './helpers/fake-meta.js'
+import { startTestApp } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 
 const srUpdate = metaTemplate({
   name: 'sr_update',
@@ -52,30 +50,23 @@ const good = {
   recipients: [{ phoneNumber: '+50212345678' }, { phoneNumber: '+50298765432' }],
 }
 
-beforeAll(async () => {
-  meta = await FakeMetaServer.start({ templates: [srUpdate, orderDocument, named, paused] })
-  t = await startTestApp({ meta })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp({ meta: { templates: [srUpdate, orderDocument, named, paused] } })
 
-const sends = () => meta.requests.filter((r) => r.path.endsWith('/messages')).length
-const templateFetches = () => meta.requests.filter((r) => r.path.endsWith('/message_templates')).length
+const sends = () => ctx.meta.requests.filter((r) => r.path.endsWith('/messages')).length
+const templateFetches = () => ctx.meta.requests.filter((r) => r.path.endsWith('/message_templates')).length
 const withComponents = (components: unknown[], templateName = 'sr_update') => ({ ...good, templateName, components })
 
 describe('pre-flight template checks', () => {
   beforeEach(() => {
-    meta.templates = [srUpdate, orderDocument, named, paused]
+    ctx.meta.templates = [srUpdate, orderDocument, named, paused]
   })
 
   it('syncs a template it has not seen once, then sends a request that fits', async () => {
     const fetches = templateFetches()
-    const res = await t.rest('POST', '/api/whatsapp/send-template', good)
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', good)
     expect(res.body.summary).toEqual({ total: 2, sent: 2, failed: 0 })
     expect(templateFetches()).toBe(fetches + 1)
-    await t.rest('POST', '/api/whatsapp/send-template', good)
+    await ctx.t.rest('POST', '/api/whatsapp/send-template', good)
     expect(templateFetches()).toBe(fetches + 1) // known now: no sync
   })
 
@@ -158,7 +149,7 @@ describe('pre-flight template checks', () => {
     ],
   ])('refuses %s with 422 at the exact field, and Meta is not called', async (_what, body, path, message) => {
     const before = sends()
-    const res = await t.rest('POST', '/api/whatsapp/send-template', body)
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', body)
     expect(res.status).toBe(422)
     expect(res.body.error.fields).toContainEqual({ path, message: expect.stringMatching(message) })
     expect(sends()).toBe(before)
@@ -167,7 +158,7 @@ describe('pre-flight template checks', () => {
 
 describe('recipient cap', () => {
   it('refuses more recipients than WHATSAPP_MAX_RECIPIENTS before sending anything', async () => {
-    const capped = await startTestApp({ meta, env: { WHATSAPP_MAX_RECIPIENTS: '3' } })
+    const capped = await startTestApp({ meta: ctx.meta, env: { WHATSAPP_MAX_RECIPIENTS: '3' } })
     try {
       const before = sends()
       const recipients = ['+50212340001', '+50212340002', '+50212340003', '+50212340004'].map((phoneNumber) => ({

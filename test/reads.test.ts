@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   ConversationDocument,
   ConversationsDocument,
@@ -6,38 +6,29 @@ import {
   MessageDocument,
   TemplatesDocument,
 } from './graphql/generated.js'
-import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
-import { nodes, startTestApp, type TestApp } from './helpers/test-app.js'
+import { metaTemplate } from './helpers/fake-meta.js'
+import { nodes } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { inboundText, postWebhook, webhookEnv } from './helpers/webhooks.js'
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start({
+const ctx = useTestApp({
+  meta: {
     templates: [
       metaTemplate({ name: 'a_utility', language: 'es' }),
       metaTemplate({ name: 'a_utility', language: 'en_US' }),
       metaTemplate({ name: 'b_marketing', category: 'MARKETING' }),
     ],
-  })
-  t = await startTestApp({
-    meta,
-    // These tests count what executing a query costs; the response cache has its own (response-cache.test.ts).
-    env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false', GRAPHQL_RESPONSE_CACHE_MB: '0' },
-  })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
+  },
+  // These tests count what executing a query costs; the response cache has its own (response-cache.test.ts).
+  env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false', GRAPHQL_RESPONSE_CACHE_MB: '0' },
 })
 
 const send = (phoneNumber: string, content: string, requestId?: number) =>
-  t.rest('POST', '/api/whatsapp/send', { phoneNumber, content, requestId })
+  ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber, content, requestId })
 
 /** `count` conversations with `perConversation` messages each, straight into the database. */
 async function seed(prefix: string, count: number, perConversation: number) {
-  const prisma = t.app.database.prisma
+  const prisma = ctx.t.app.database.prisma
   const base = Date.parse('2026-01-01T00:00:00Z')
   for (let i = 0; i < count; i++) {
     const conversation = await prisma.conversation.create({
@@ -64,7 +55,7 @@ describe('conversations connection', () => {
     let after: string | null | undefined
     let pages = 0
     for (;;) {
-      const { body } = await t.gql(ConversationsDocument, { first: 7, after, filter: { phoneNumber: '5021100' } })
+      const { body } = await ctx.t.gql(ConversationsDocument, { first: 7, after, filter: { phoneNumber: '5021100' } })
       const page = body.data!.conversations
       expect(page.totalCount).toBe(25)
       seen.push(...nodes(page).map((c) => c.phoneNumber!))
@@ -79,10 +70,10 @@ describe('conversations connection', () => {
   it('filters by phone number in any format, request id, last message and text, and updated since', async () => {
     await send('+502 4444-0101', 'Su técnico llega a las 10', 501)
     await send('+50244440202', 'otra cosa', 502)
-    await postWebhook(t, inboundText({ from: '50244440303', wamid: 'wamid.FILTER', text: 'Necesito ayuda' }))
-    await t.app.webhooks.drained()
+    await postWebhook(ctx.t, inboundText({ from: '50244440303', wamid: 'wamid.FILTER', text: 'Necesito ayuda' }))
+    await ctx.t.app.webhooks.drained()
     const find = async (filter: Record<string, unknown>) => {
-      const { body } = await t.gql(ConversationsDocument, { first: 100, filter })
+      const { body } = await ctx.t.gql(ConversationsDocument, { first: 100, filter })
       expect(body.errors).toBeUndefined()
       return nodes(body.data!.conversations).map((c) => c.phoneNumber)
     }
@@ -100,11 +91,11 @@ describe('conversations connection', () => {
     await seed('5021200', 50, 2)
     const countOnce = async (first: number) => {
       let queries = 0
-      const stop = t.app.database.onQuery((sql) => {
+      const stop = ctx.t.app.database.onQuery((sql) => {
         queries++
         if (process.env.SHOW_SQL) console.log('SQL', sql.slice(0, 100))
       })
-      const { body } = await t.gql(ConversationsDocument, { first, filter: { phoneNumber: '5021200' } })
+      const { body } = await ctx.t.gql(ConversationsDocument, { first, filter: { phoneNumber: '5021200' } })
       stop()
       const list = nodes(body.data!.conversations)
       expect(list).toHaveLength(first)
@@ -123,10 +114,10 @@ describe('conversations connection', () => {
     await seed('5021777', 3, 1)
     const read = async (selection: string) => {
       const counts: string[] = []
-      const stop = t.app.database.onQuery((sql) => {
+      const stop = ctx.t.app.database.onQuery((sql) => {
         if (/\bCOUNT\(/i.test(sql)) counts.push(sql)
       })
-      const res = await t.rest('POST', '/graphql', {
+      const res = await ctx.t.rest('POST', '/graphql', {
         query: `{ conversations(first: 2, filter: { phoneNumber: "5021777" }) { ${selection} } }`,
       })
       stop()
@@ -142,11 +133,11 @@ describe('conversations connection', () => {
   })
 
   it('refuses a page size over the maximum and a forged cursor with field errors', async () => {
-    const big = await t.gql(ConversationsDocument, { first: 101 })
+    const big = await ctx.t.gql(ConversationsDocument, { first: 101 })
     expect(big.body.errors![0].extensions).toMatchObject({ code: 'VALIDATION_FAILED', fields: [{ path: 'first' }] })
-    const forged = await t.gql(ConversationsDocument, { after: 'bm90LWEtY3Vyc29y' })
+    const forged = await ctx.t.gql(ConversationsDocument, { after: 'bm90LWEtY3Vyc29y' })
     expect(forged.body.errors![0].extensions).toMatchObject({ fields: [{ path: 'after' }] })
-    const filter = await t.gql(ConversationsDocument, { filter: { search: 'x' } })
+    const filter = await ctx.t.gql(ConversationsDocument, { filter: { search: 'x' } })
     expect(filter.body.errors![0].extensions).toMatchObject({ fields: [{ path: 'filter.search' }] })
   })
 })
@@ -156,16 +147,16 @@ describe('messages connection', () => {
     const first = await send('+50233339999', 'm0')
     const conversationId = first.body.data.conversation.conversation_id
     for (let i = 1; i < 30; i++)
-      await t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: `m${i}` })
+      await ctx.t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: `m${i}` })
 
     const seen: string[] = []
     let after: string | null | undefined
     for (let page = 0; ; page++) {
-      const { body } = await t.gql(ConversationDocument, { id: conversationId, first: 8, after })
+      const { body } = await ctx.t.gql(ConversationDocument, { id: conversationId, first: 8, after })
       const messages = body.data!.conversation.messages
       seen.push(...nodes(messages).map((m) => m.content!))
       // a customer keeps the conversation going while the dashboard scrolls
-      await t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: `new${page}` })
+      await ctx.t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: `new${page}` })
       if (!messages.pageInfo.hasNextPage) break
       after = messages.pageInfo.endCursor
     }
@@ -175,12 +166,12 @@ describe('messages connection', () => {
   it('finds one message by id and by wamid; NOT_FOUND otherwise', async () => {
     const sent = await send('+50233338888', 'buscame')
     const { message_id, wamid } = sent.body.data.message
-    expect((await t.gql(MessageDocument, { id: message_id })).body.data!.message).toMatchObject({
+    expect((await ctx.t.gql(MessageDocument, { id: message_id })).body.data!.message).toMatchObject({
       content: 'buscame',
       wamid,
     })
-    expect((await t.gql(MessageByWamidDocument, { wamid })).body.data!.messageByWamid.id).toBe(message_id)
-    expect((await t.gql(MessageByWamidDocument, { wamid: 'wamid.NOPE' })).body.errors![0].extensions!.code).toBe(
+    expect((await ctx.t.gql(MessageByWamidDocument, { wamid })).body.data!.messageByWamid.id).toBe(message_id)
+    expect((await ctx.t.gql(MessageByWamidDocument, { wamid: 'wamid.NOPE' })).body.errors![0].extensions!.code).toBe(
       'NOT_FOUND',
     )
   })
@@ -189,45 +180,45 @@ describe('messages connection', () => {
 describe('REST reads', () => {
   it('GET /api/whatsapp/conversations pages and filters like GraphQL', async () => {
     await seed('5021300', 5, 1)
-    const first = await t.rest('GET', '/api/whatsapp/conversations?first=3&phoneNumber=5021300')
+    const first = await ctx.t.rest('GET', '/api/whatsapp/conversations?first=3&phoneNumber=5021300')
     expect(first.status).toBe(200)
     expect(first.body).toMatchObject({ success: true, total_count: 5, page_info: { has_next_page: true } })
     expect(first.body.data[0]).toMatchObject({ conversation_id: expect.any(Number), phone_number: '50213000004' })
-    const next = await t.rest(
+    const next = await ctx.t.rest(
       'GET',
       `/api/whatsapp/conversations?first=3&phoneNumber=5021300&after=${first.body.page_info.end_cursor}`,
     )
     expect(next.body.data.map((c: { phone_number: string }) => c.phone_number)).toEqual(['50213000001', '50213000000'])
     expect(next.body.page_info).toEqual({ has_next_page: false, end_cursor: expect.any(String) })
 
-    const bad = await t.rest('GET', '/api/whatsapp/conversations?first=1000')
+    const bad = await ctx.t.rest('GET', '/api/whatsapp/conversations?first=1000')
     expect(bad.status).toBe(422)
     expect(bad.body.error.fields[0].path).toBe('first')
-    expect((await t.rest('GET', '/api/whatsapp/conversations', undefined, { token: null })).status).toBe(401)
+    expect((await ctx.t.rest('GET', '/api/whatsapp/conversations', undefined, { token: null })).status).toBe(401)
   })
 
   it('GET /api/whatsapp/conversations/:id/messages pages newest first; 404 for unknown ids', async () => {
     const sent = await send('+50233337777', 'uno')
     const id = sent.body.data.conversation.conversation_id
-    await t.rest('POST', `/api/whatsapp/conversations/${id}/messages`, { content: 'dos' })
-    const res = await t.rest('GET', `/api/whatsapp/conversations/${id}/messages?first=1`)
+    await ctx.t.rest('POST', `/api/whatsapp/conversations/${id}/messages`, { content: 'dos' })
+    const res = await ctx.t.rest('GET', `/api/whatsapp/conversations/${id}/messages?first=1`)
     expect(res.body).toMatchObject({ success: true, total_count: 2, page_info: { has_next_page: true } })
     expect(res.body.data).toEqual([
       expect.objectContaining({ content: 'dos', direction: 'outbound', message_type: 'text' }),
     ])
-    expect((await t.rest('GET', '/api/whatsapp/conversations/999999/messages')).status).toBe(404)
+    expect((await ctx.t.rest('GET', '/api/whatsapp/conversations/999999/messages')).status).toBe(404)
   })
 })
 
 describe('templates filters', () => {
   it('filters by status, language, category and name', async () => {
-    await t.gql(TemplatesDocument, { refresh: true })
+    await ctx.t.gql(TemplatesDocument, { refresh: true })
     const names = async (variables: Record<string, string>) =>
-      (await t.gql(TemplatesDocument, variables)).body.data!.templates.map((x) => `${x.name}/${x.language}`)
+      (await ctx.t.gql(TemplatesDocument, variables)).body.data!.templates.map((x) => `${x.name}/${x.language}`)
     expect(await names({ language: 'en_US' })).toEqual(['a_utility/en_US'])
     expect(await names({ category: 'marketing' })).toEqual(['b_marketing/es'])
     expect(await names({ name: 'a_utility' })).toEqual(['a_utility/en_US', 'a_utility/es'])
-    const rest = await t.rest('GET', '/api/whatsapp/templates?language=es&category=UTILITY')
+    const rest = await ctx.t.rest('GET', '/api/whatsapp/templates?language=es&category=UTILITY')
     expect(rest.body.data.map((x: { name: string }) => x.name)).toEqual(['a_utility'])
   })
 })

@@ -1,28 +1,22 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { META_ERRORS } from './helpers/fake-meta.js'
+import { type TestApp } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 
-let meta: FakeMetaServer
-let t: TestApp
 let conversationId: number
 
+const ctx = useTestApp()
 beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-  t = await startTestApp({ meta })
-  const res = await t.rest('POST', '/api/whatsapp/send', {
+  const res = await ctx.t.rest('POST', '/api/whatsapp/send', {
     phoneNumber: '+50212345678',
     content: 'Hola',
     requestId: 123,
   })
   conversationId = res.body.data.conversation.conversation_id
 })
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
 
 const post = (id: number | string, body: unknown, options?: Parameters<TestApp['rest']>[3]) =>
-  t.rest('POST', `/api/whatsapp/conversations/${id}/messages`, body, options)
+  ctx.t.rest('POST', `/api/whatsapp/conversations/${id}/messages`, body, options)
 
 describe('POST /api/whatsapp/conversations/:id/messages', () => {
   it('texts the conversation’s number and answers the documented shape', async () => {
@@ -36,7 +30,7 @@ describe('POST /api/whatsapp/conversations/:id/messages', () => {
         conversation_id: conversationId,
         content,
         status: 'sent',
-        wamid: meta.accepted.at(-1)!.wamid,
+        wamid: ctx.meta.accepted.at(-1)!.wamid,
         // Added after the documented fields, for the other kinds of message.
         message_type: 'text',
         direction: 'outbound',
@@ -49,19 +43,25 @@ describe('POST /api/whatsapp/conversations/:id/messages', () => {
         reactions: [],
       },
     })
-    expect(Object.keys(res.body.data).slice(0, 5)).toEqual(['message_id', 'conversation_id', 'content', 'status', 'wamid'])
-    expect(meta.requests.at(-1)!.body).toMatchObject({ to: '50212345678', type: 'text', text: { body: content } })
+    expect(Object.keys(res.body.data).slice(0, 5)).toEqual([
+      'message_id',
+      'conversation_id',
+      'content',
+      'status',
+      'wamid',
+    ])
+    expect(ctx.meta.requests.at(-1)!.body).toMatchObject({ to: '50212345678', type: 'text', text: { body: content } })
   })
 
   it('accepts "type": "text" and refuses a type WhatsApp has not with 422 on the type field', async () => {
     expect((await post(conversationId, { content: 'ok', type: 'text' })).status).toBe(200)
-    const before = meta.requests.length
+    const before = ctx.meta.requests.length
     const res = await post(conversationId, { content: 'a poll', type: 'poll' })
     expect(res.status).toBe(422)
     expect(res.body.error.fields).toEqual([
       { path: 'type', message: expect.stringContaining('text, image, video, audio, document, sticker') },
     ])
-    expect(meta.requests.length).toBe(before)
+    expect(ctx.meta.requests.length).toBe(before)
   })
 
   it('answers 404 for an unknown conversation, and 422 for an id that is not one', async () => {
@@ -85,11 +85,11 @@ describe('POST /api/whatsapp/conversations/:id/messages', () => {
   })
 
   it('answers 502 with Meta’s error when Meta refuses (token expired) and records the failure', async () => {
-    meta.failNext(META_ERRORS.tokenExpired())
+    ctx.meta.failNext(META_ERRORS.tokenExpired())
     const res = await post(conversationId, { content: 'x' })
     expect(res.status).toBe(502)
     expect(res.body.error).toMatchObject({ code: 'META_TOKEN_INVALID', meta: { code: 190, error_subcode: 463 } })
-    const last = await t.app.database.prisma.message.findFirst({ orderBy: { id: 'desc' } })
+    const last = await ctx.t.app.database.prisma.message.findFirst({ orderBy: { id: 'desc' } })
     expect(last).toMatchObject({ status: 'failed', errorCode: 190, content: 'x' })
   })
 

@@ -1,23 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConversationDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
-import { chronological, startTestApp, type TestApp } from './helpers/test-app.js'
+import { chronological, type TestApp } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-  t = await startTestApp({ meta })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp()
 
 const send = (body: unknown, options?: Parameters<TestApp['rest']>[3]) =>
-  t.rest('POST', '/api/whatsapp/send', body, options)
+  ctx.t.rest('POST', '/api/whatsapp/send', body, options)
 
 describe('POST /api/whatsapp/send', () => {
   it('sends a text through Meta, stores it and answers the documented shape', async () => {
@@ -58,10 +49,10 @@ describe('POST /api/whatsapp/send', () => {
     })
     expect(res.body.data.message.conversation_id).toBe(res.body.data.conversation.conversation_id)
 
-    const last = meta.requests.at(-1)!
+    const last = ctx.meta.requests.at(-1)!
     expect(last.method).toBe('POST')
-    expect(last.path).toBe(`/v24.0/${meta.phoneNumberId}/messages`)
-    expect(last.authorization).toBe(`Bearer ${meta.accessToken}`)
+    expect(last.path).toBe(`/v24.0/${ctx.meta.phoneNumberId}/messages`)
+    expect(last.authorization).toBe(`Bearer ${ctx.meta.accessToken}`)
     expect(last.body).toEqual({
       messaging_product: 'whatsapp',
       recipient_type: 'individual',
@@ -71,7 +62,7 @@ describe('POST /api/whatsapp/send', () => {
       // Our message id, echoed in its status webhooks: it settles the message if Meta's answer is lost.
       biz_opaque_callback_data: `wa-gateway:message:${res.body.data.message.message_id}`,
     })
-    expect(meta.accepted.at(-1)!.wamid).toBe(res.body.data.message.wamid)
+    expect(ctx.meta.accepted.at(-1)!.wamid).toBe(res.body.data.message.wamid)
   })
 
   it('reuses the conversation of a number, however it is typed, and links the newest request id', async () => {
@@ -91,7 +82,7 @@ describe('POST /api/whatsapp/send', () => {
       request_id: 8,
     })
 
-    const { body } = await t.gql(ConversationDocument, { id })
+    const { body } = await ctx.t.gql(ConversationDocument, { id })
     expect(chronological(body.data!.conversation.messages).map((m) => [m.content, m.status, m.requestId])).toEqual([
       ['uno', 'SENT', 7],
       ['dos', 'SENT', 7],
@@ -103,14 +94,14 @@ describe('POST /api/whatsapp/send', () => {
     await send({ phoneNumber: '+50233330000', content: 'first' })
     const statements: string[] = []
     // The shared limits (request rate, send rate) and change notices are taken in blocks, not per send.
-    const stop = t.app.database.onQuery((sql) => {
+    const stop = ctx.t.app.database.onQuery((sql) => {
       if (!/rate_limit_windows|send_rate_slots|pg_notify/.test(sql)) statements.push(sql)
     })
     const res = await send({ phoneNumber: '+50233330000', content: 'second' })
     stop()
     expect(res.status).toBe(200)
     expect(statements).toHaveLength(2)
-    const conversation = await t.app.database.prisma.conversation.findUniqueOrThrow({
+    const conversation = await ctx.t.app.database.prisma.conversation.findUniqueOrThrow({
       where: { id: res.body.data.conversation.conversation_id },
     })
     expect(conversation.lastMessageId).toBe(res.body.data.message.message_id)
@@ -118,11 +109,11 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('stores concurrent sends to different numbers in one statement, each with its own conversation', async () => {
-    const repository = new ConversationRepository(t.app.database.prisma)
+    const repository = new ConversationRepository(ctx.t.app.database.prisma)
     await send({ phoneNumber: '+50244550000', content: 'existing', requestId: 41 })
     const numbers = Array.from({ length: 8 }, (_, i) => `5024455000${i}`)
     let statements = 0
-    const stop = t.app.database.onQuery((sql) => {
+    const stop = ctx.t.app.database.onQuery((sql) => {
       if (sql.includes('INSERT INTO conversations')) statements++
     })
     const stored = await Promise.all(
@@ -148,7 +139,7 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('fails only the send the database refuses when sends share a statement', async () => {
-    const repository = new ConversationRepository(t.app.database.prisma)
+    const repository = new ConversationRepository(ctx.t.app.database.prisma)
     const message = { direction: 'outbound', type: 'text', content: 'x', status: 'pending' } as const
     const results = await Promise.allSettled([
       repository.addMessageToNumber('50245660001', null, message),
@@ -156,11 +147,11 @@ describe('POST /api/whatsapp/send', () => {
       repository.addMessageToNumber('50245660003', null, message),
     ])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
-    expect(await t.app.database.prisma.conversation.count({ where: { phoneNumber: '50245660002' } })).toBe(0)
+    expect(await ctx.t.app.database.prisma.conversation.count({ where: { phoneNumber: '50245660002' } })).toBe(0)
   })
 
   it('stores and sends a text with a lone UTF-16 surrogate (as U+FFFD), not a 500', async () => {
-    const res = await t.rest('POST', '/api/whatsapp/send', undefined, {
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send', undefined, {
       raw: '{"phoneNumber": "+50245670001", "content": "Hola \\ud800 mundo"}',
     })
     expect(res.status).toBe(200)
@@ -186,13 +177,13 @@ describe('POST /api/whatsapp/send', () => {
     [{ phoneNumber: '+50212345678', content: 'x', requestId: 1.5 }, 'requestId', /positive integer/],
     [{ phoneNumber: '+50212345678', content: 'x', requestId: 2 ** 31 }, 'requestId', /too large/],
   ])('refuses %j with 422 naming the field', async (body, field, message) => {
-    const before = meta.requests.length
+    const before = ctx.meta.requests.length
     const res = await send(body)
     expect(res.status).toBe(422)
     expect(res.body.success).toBe(false)
     expect(res.body.error.code).toBe('VALIDATION_FAILED')
     expect(res.body.error.fields).toContainEqual({ path: field, message: expect.stringMatching(message) })
-    expect(meta.requests.length).toBe(before)
+    expect(ctx.meta.requests.length).toBe(before)
   })
 
   it('refuses a body that is not an object with 422, and unparsable JSON with 400', async () => {
@@ -216,17 +207,17 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('answers 401 without a valid bearer token, and sends nothing', async () => {
-    const before = meta.requests.length
+    const before = ctx.meta.requests.length
     for (const token of [null, 'wrong-token-0123456789', '']) {
       const res = await send({ phoneNumber: '+50212345678', content: 'x' }, { token })
       expect(res.status).toBe(401)
       expect(res.body).toEqual({ success: false, error: { code: 'UNAUTHENTICATED', message: expect.any(String) } })
     }
-    expect(meta.requests.length).toBe(before)
+    expect(ctx.meta.requests.length).toBe(before)
   })
 
   it("answers 502 with Meta's code, details and fbtrace_id when Meta refuses, and keeps the failed message", async () => {
-    meta.failFor('50299990000', META_ERRORS.undeliverable)
+    ctx.meta.failFor('50299990000', META_ERRORS.undeliverable)
     const res = await send({ phoneNumber: '+50299990000', content: 'no llega' })
     expect(res.status).toBe(502)
     expect(res.body).toEqual({
@@ -242,7 +233,7 @@ describe('POST /api/whatsapp/send', () => {
         },
       },
     })
-    const conversations = await t.app.database.prisma.conversation.findUnique({
+    const conversations = await ctx.t.app.database.prisma.conversation.findUnique({
       where: { phoneNumber: '50299990000' },
       include: { messages: true },
     })
@@ -278,7 +269,7 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('answers unknown routes with 404 in the same error shape', async () => {
-    const res = await t.rest('GET', '/api/whatsapp/nope')
+    const res = await ctx.t.rest('GET', '/api/whatsapp/nope')
     expect(res.status).toBe(404)
     expect(res.body).toEqual({ success: false, error: { code: 'NOT_FOUND', message: expect.any(String) } })
   })

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ConversationDocument, TemplatesDocument } from './graphql/generated.js'
-import { FakeMetaServer, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
-import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
-
-let meta: FakeMetaServer
-let t: TestApp
+import { META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
+import { nodes, TEST_DATABASE } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 
 const appointmentReminder = metaTemplate({
   name: 'appointment_reminder',
@@ -26,26 +24,19 @@ const serviceConfirmation = metaTemplate({
   ],
 })
 
-beforeAll(async () => {
-  meta = await FakeMetaServer.start({ templates: [appointmentReminder, serviceConfirmation], maxPageSize: 25 })
-  t = await startTestApp({ meta })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp({ meta: { templates: [appointmentReminder, serviceConfirmation], maxPageSize: 25 } })
 
 describe('GET /api/whatsapp/templates', () => {
   beforeEach(() => {
-    meta.templates = [appointmentReminder, serviceConfirmation]
+    ctx.meta.templates = [appointmentReminder, serviceConfirmation]
   })
 
   it('fetches every page from Meta, syncs the database and answers the documented shape', async () => {
     const many = Array.from({ length: 60 }, (_, i) => metaTemplate({ name: `bulk_${String(i).padStart(2, '0')}` }))
-    meta.templates = [appointmentReminder, ...many]
-    const before = meta.requests.length
+    ctx.meta.templates = [appointmentReminder, ...many]
+    const before = ctx.meta.requests.length
 
-    const res = await t.rest('GET', '/api/whatsapp/templates')
+    const res = await ctx.t.rest('GET', '/api/whatsapp/templates')
     expect(res.status).toBe(200)
     expect(res.body.success).toBe(true)
     expect(res.body.data).toHaveLength(61)
@@ -58,63 +49,63 @@ describe('GET /api/whatsapp/templates', () => {
       components: appointmentReminder.components,
     })
 
-    const pages = meta.requests.slice(before)
+    const pages = ctx.meta.requests.slice(before)
     expect(pages.length).toBe(3) // 61 templates, 25 per page
     for (const page of pages) {
-      expect(page.path).toBe(`/v24.0/${meta.businessAccountId}/message_templates`)
+      expect(page.path).toBe(`/v24.0/${ctx.meta.businessAccountId}/message_templates`)
       expect(page.query.get('fields')).toContain('components')
     }
     expect(pages[0].query.get('after')).toBeNull()
     expect(pages[2].query.get('after')).not.toBeNull()
 
-    const stored = await t.app.database.prisma.template.count({ where: { removedAt: null } })
+    const stored = await ctx.t.app.database.prisma.template.count({ where: { removedAt: null } })
     expect(stored).toBe(61)
   })
 
   it('marks templates Meta no longer returns, instead of keeping them as approved', async () => {
-    await t.rest('GET', '/api/whatsapp/templates')
-    meta.templates = [serviceConfirmation]
-    const res = await t.rest('GET', '/api/whatsapp/templates')
+    await ctx.t.rest('GET', '/api/whatsapp/templates')
+    ctx.meta.templates = [serviceConfirmation]
+    const res = await ctx.t.rest('GET', '/api/whatsapp/templates')
     expect(res.body.data.map((d: { name: string }) => d.name)).toEqual(['service_confirmation'])
 
-    const gone = await t.app.database.prisma.template.findUnique({
+    const gone = await ctx.t.app.database.prisma.template.findUnique({
       where: { name_language: { name: 'appointment_reminder', language: 'es' } },
     })
     expect(gone!.removedAt).toBeInstanceOf(Date)
-    const { body } = await t.gql(TemplatesDocument, {})
+    const { body } = await ctx.t.gql(TemplatesDocument, {})
     expect(body.data!.templates.map((x) => x.name)).toEqual(['service_confirmation'])
 
     // It comes back when Meta lists it again.
-    meta.templates = [appointmentReminder, serviceConfirmation]
-    await t.rest('GET', '/api/whatsapp/templates')
-    const back = await t.app.database.prisma.template.findUnique({
+    ctx.meta.templates = [appointmentReminder, serviceConfirmation]
+    await ctx.t.rest('GET', '/api/whatsapp/templates')
+    const back = await ctx.t.app.database.prisma.template.findUnique({
       where: { name_language: { name: 'appointment_reminder', language: 'es' } },
     })
     expect(back!.removedAt).toBeNull()
   })
 
   it('updates a template whose status changed at Meta, and filters by status', async () => {
-    meta.templates = [appointmentReminder, { ...serviceConfirmation, status: 'PAUSED' }]
-    const all = await t.rest('GET', '/api/whatsapp/templates')
+    ctx.meta.templates = [appointmentReminder, { ...serviceConfirmation, status: 'PAUSED' }]
+    const all = await ctx.t.rest('GET', '/api/whatsapp/templates')
     expect(all.body.data.find((d: { name: string }) => d.name === 'service_confirmation').status).toBe('PAUSED')
-    const approved = await t.rest('GET', '/api/whatsapp/templates?status=approved')
+    const approved = await ctx.t.rest('GET', '/api/whatsapp/templates?status=approved')
     expect(approved.body.data.map((d: { name: string }) => d.name)).toEqual(['appointment_reminder'])
-    const bad = await t.rest('GET', '/api/whatsapp/templates?status=a&status=b')
+    const bad = await ctx.t.rest('GET', '/api/whatsapp/templates?status=a&status=b')
     expect(bad.status).toBe(422)
     expect(bad.body.error.fields[0].path).toBe('status')
   })
 
   it('answers 502 with Meta’s error when Meta refuses, and keeps the synced templates', async () => {
-    await t.rest('GET', '/api/whatsapp/templates')
-    meta.failNext(META_ERRORS.tokenExpired())
-    const res = await t.rest('GET', '/api/whatsapp/templates')
+    await ctx.t.rest('GET', '/api/whatsapp/templates')
+    ctx.meta.failNext(META_ERRORS.tokenExpired())
+    const res = await ctx.t.rest('GET', '/api/whatsapp/templates')
     expect(res.status).toBe(502)
     expect(res.body.error.meta.code).toBe(190)
-    expect(await t.app.database.prisma.template.count({ where: { removedAt: null } })).toBe(2)
+    expect(await ctx.t.app.database.prisma.template.count({ where: { removedAt: null } })).toBe(2)
   })
 
   it('requires the bearer token', async () => {
-    expect((await t.rest('GET', '/api/whatsapp/templates', undefined, { token: null })).status).toBe(401)
+    expect((await ctx.t.rest('GET', '/api/whatsapp/templates', undefined, { token: null })).status).toBe(401)
   })
 })
 
@@ -141,14 +132,14 @@ describe('POST /api/whatsapp/send-template', () => {
   }
 
   beforeAll(async () => {
-    await t.rest('GET', '/api/whatsapp/templates') // sync, so stored messages get the rendered text
+    await ctx.t.rest('GET', '/api/whatsapp/templates') // sync, so stored messages get the rendered text
   })
 
   it('sends to every recipient, one failing not failing the others, and answers the documented shape', async () => {
-    meta.failFor('50298765432', META_ERRORS.undeliverable)
-    const res = await t.rest('POST', '/api/whatsapp/send-template', documented)
+    ctx.meta.failFor('50298765432', META_ERRORS.undeliverable)
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', documented)
     expect(res.status).toBe(200)
-    const ok = meta.sendsTo('50212345678').at(-1)!
+    const ok = ctx.meta.sendsTo('50212345678').at(-1)!
     expect(res.body).toEqual({
       success: true,
       summary: { total: 2, sent: 1, failed: 1 },
@@ -177,14 +168,14 @@ describe('POST /api/whatsapp/send-template', () => {
       template: { name: 'service_confirmation', language: { code: 'es' }, components: documented.components },
       biz_opaque_callback_data: `wa-gateway:message:${res.body.results[0].data.message_id}`,
     })
-    expect(meta.malformed).toEqual([])
+    expect(ctx.meta.malformed).toEqual([])
   })
 
   it("stores each send as an outbound template message in that recipient's conversation", async () => {
-    meta.failFor('50298765432', META_ERRORS.undeliverable)
-    const res = await t.rest('POST', '/api/whatsapp/send-template', documented)
+    ctx.meta.failFor('50298765432', META_ERRORS.undeliverable)
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', documented)
     const conversationId = res.body.results[0].data.conversation_id
-    const { body } = await t.gql(ConversationDocument, { id: conversationId })
+    const { body } = await ctx.t.gql(ConversationDocument, { id: conversationId })
     const conversation = body.data!.conversation
     expect(conversation).toMatchObject({ phoneNumber: '50212345678', requestId: 123 })
     expect(nodes(conversation.messages)[0]).toMatchObject({
@@ -197,7 +188,7 @@ describe('POST /api/whatsapp/send-template', () => {
       template: { name: 'service_confirmation', language: 'es' },
     })
 
-    const failed = await t.app.database.prisma.message.findFirst({
+    const failed = await ctx.t.app.database.prisma.message.findFirst({
       where: { conversation: { phoneNumber: '50298765432' } },
       orderBy: { id: 'desc' },
     })
@@ -205,9 +196,9 @@ describe('POST /api/whatsapp/send-template', () => {
   })
 
   it('links request ids per recipient, a number listed twice included, and keeps request order', async () => {
-    const prisma = t.app.database.prisma
-    await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261110003', content: 'antes', requestId: 3 })
-    const res = await t.rest('POST', '/api/whatsapp/send-template', {
+    const prisma = ctx.t.app.database.prisma
+    await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261110003', content: 'antes', requestId: 3 })
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', {
       ...documented,
       recipients: [
         { phoneNumber: '+50261110001', requestId: 5 },
@@ -242,8 +233,8 @@ describe('POST /api/whatsapp/send-template', () => {
 
   it('hands back, for each stored recipient, the message as stored (without reading it back)', async () => {
     const { BatchRepository } = await import('../src/batches/batch.repository.js')
-    const repository = new BatchRepository(t.app.database.prisma)
-    await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261120002', content: 'antes', requestId: 9 })
+    const repository = new BatchRepository(ctx.t.app.database.prisma)
+    await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261120002', content: 'antes', requestId: 9 })
     const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
     const { batch, messages } = await repository.create(
       { templateName: 'sr_update', language: 'es', template, content: 'Hola', owner: 'test' },
@@ -262,7 +253,7 @@ describe('POST /api/whatsapp/send-template', () => {
 
   it('stores a large fan-out in two statements: its first recipients with the batch, the rest once, in order', async () => {
     const { BatchRepository } = await import('../src/batches/batch.repository.js')
-    const prisma = t.app.database.prisma
+    const prisma = ctx.t.app.database.prisma
     const repository = new BatchRepository(prisma)
     const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
     const { batch, messages: first } = await repository.create(
@@ -300,7 +291,7 @@ describe('POST /api/whatsapp/send-template', () => {
     async () => {
       const numbers = Array.from({ length: 60 }, (_, i) => `+50262${String(i).padStart(6, '0')}`)
       const fanOut = (list: string[]) =>
-        t.rest('POST', '/api/whatsapp/send-template', {
+        ctx.t.rest('POST', '/api/whatsapp/send-template', {
           ...documented,
           recipients: list.map((phoneNumber, i) => ({ phoneNumber, requestId: i + 1 })),
         })
@@ -309,7 +300,7 @@ describe('POST /api/whatsapp/send-template', () => {
         fanOut([...numbers].reverse()),
         ...numbers
           .slice(0, 20)
-          .map((phoneNumber) => t.rest('POST', '/api/whatsapp/send', { phoneNumber, content: 'x' })),
+          .map((phoneNumber) => ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber, content: 'x' })),
       ])
       expect(results.map((r) => r.status)).toEqual(Array(22).fill(200))
       expect(results[0].body.summary).toEqual({ total: 60, sent: 60, failed: 0 })
@@ -318,14 +309,14 @@ describe('POST /api/whatsapp/send-template', () => {
   )
 
   it('still reports Meta’s own refusal per recipient (a template deleted at Meta since the sync: 132001)', async () => {
-    meta.templates = [appointmentReminder] // service_confirmation is gone at Meta; our copy is still synced
+    ctx.meta.templates = [appointmentReminder] // service_confirmation is gone at Meta; our copy is still synced
     try {
-      const res = await t.rest('POST', '/api/whatsapp/send-template', documented)
+      const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', documented)
       expect(res.status).toBe(200)
       expect(res.body.summary).toEqual({ total: 2, sent: 0, failed: 2 })
       expect(res.body.results[0].error.meta.code).toBe(132001)
     } finally {
-      meta.templates = [appointmentReminder, serviceConfirmation]
+      ctx.meta.templates = [appointmentReminder, serviceConfirmation]
     }
   })
 
@@ -351,11 +342,11 @@ describe('POST /api/whatsapp/send-template', () => {
       /1000/,
     ],
   ])('refuses an invalid request with 422 at the exact field, sending nothing (%#)', async (body, path, message) => {
-    const before = meta.requests.length
-    const res = await t.rest('POST', '/api/whatsapp/send-template', body)
+    const before = ctx.meta.requests.length
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', body)
     expect(res.status).toBe(422)
     expect(res.body.error.code).toBe('VALIDATION_FAILED')
     expect(res.body.error.fields).toContainEqual({ path, message: expect.stringMatching(message) })
-    expect(meta.requests.length).toBe(before)
+    expect(ctx.meta.requests.length).toBe(before)
   })
 })

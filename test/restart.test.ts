@@ -3,72 +3,20 @@
  * new one starts on the same database and finishes the batch — sending only to recipients Meta
  * was never called for, so nobody gets the message twice.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { afterEach, expect, it } from 'vitest'
+import { type Cleanup, durableDatabase, startChild, until } from './helpers/child-app.js'
 import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
-import { API_TOKEN, scratchDatabase, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { API_TOKEN, startTestApp, type TestApp } from './helpers/test-app.js'
 
-const root = path.resolve(import.meta.dirname, '..')
-const cleanup: (() => Promise<unknown>)[] = []
+const cleanup: Cleanup = []
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step().catch(() => {})
 })
 
-async function startChild(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const port = 41_000 + Math.floor(Math.random() * 9_000)
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  })
-  cleanup.push(async () => child.kill('SIGKILL'))
-  let stderr = ''
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2_000)))
-  let exited: number | string | null = null
-  child.once('exit', (code, signal) => (exited = code ?? signal))
-  const url = `http://127.0.0.1:${port}`
-  // A new PGlite folder is initialised (initdb) and migrated, and tsx compiles src/ on the way: on
-  // a busy 2-core machine, with the other test files running, that has taken over 30 s.
-  const started = Date.now()
-  while (Date.now() - started < 60_000) {
-    if (exited !== null) throw new Error(`the child service exited (${exited}) before it was ready: ${stderr}`)
-    const ready = await fetch(`${url}/readyz`).then(
-      (r) => r.ok,
-      () => false,
-    )
-    if (ready) return { child, url }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`the child service did not become ready in 60 s: ${stderr}`)
-}
-
-const until = async (what: string, check: () => Promise<boolean> | boolean, ms = 30_000) => {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
-/** A database that outlives a process: a scratch PostgreSQL database, or PGlite in a folder. */
-async function durableDatabase(): Promise<string> {
-  if (TEST_DATABASE.kind === 'postgres') {
-    const scratch = await scratchDatabase()
-    cleanup.push(scratch.drop)
-    return scratch.url
-  }
-  const dir = await mkdtemp(path.join(tmpdir(), 'wa-restart-'))
-  cleanup.push(() => rm(dir, { recursive: true, force: true }))
-  return `file:${dir}`
-}
-
 it('resumes a fan-out after the process is killed mid-way, without sending anyone twice', async () => {
   const meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'aviso' })] })
   cleanup.push(() => meta.close())
-  const databaseUrl = await durableDatabase()
+  const databaseUrl = await durableDatabase(cleanup)
   const env = {
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -77,7 +25,7 @@ it('resumes a fan-out after the process is killed mid-way, without sending anyon
     WHATSAPP_MESSAGES_PER_SECOND: '20',
     ...meta.env(),
   }
-  const { child, url } = await startChild(env)
+  const { child, url } = await startChild(env, cleanup)
 
   const to = Array.from({ length: 60 }, (_, i) => `5027600${String(i).padStart(4, '0')}`)
   const request = fetch(`${url}/api/whatsapp/send-template`, {
@@ -122,7 +70,7 @@ it('resumes a fan-out after the process is killed mid-way, without sending anyon
 it('hands an unfinished fan-out over on a graceful shutdown, and the next start finishes it', async () => {
   const meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'aviso' })] })
   cleanup.push(() => meta.close())
-  const databaseUrl = await durableDatabase()
+  const databaseUrl = await durableDatabase(cleanup)
   const first = await startTestApp({ meta, databaseUrl, env: { WHATSAPP_MESSAGES_PER_SECOND: '10' } })
   const to = Array.from({ length: 30 }, (_, i) => `5027700${String(i).padStart(4, '0')}`)
   const request = first.rest('POST', '/api/whatsapp/send-template', {

@@ -1,20 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { backoffMs, isRetryable } from '../src/meta/meta.retry.js'
 import { MetaApiError, MetaUnreachableError } from '../src/meta/meta.errors.js'
-import { FakeMetaServer, META_ERRORS, type MetaErrorFixture } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
+import { META_ERRORS, type MetaErrorFixture } from './helpers/fake-meta.js'
+import { useTestApp } from './helpers/setup.js'
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-  t = await startTestApp({ meta, env: { WHATSAPP_RETRY_MAX: '3' } })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp({ env: { WHATSAPP_RETRY_MAX: '3' } })
 
 const metaError = (code: number, status = 400): MetaErrorFixture => ({
   status,
@@ -22,10 +12,10 @@ const metaError = (code: number, status = 400): MetaErrorFixture => ({
 })
 
 async function sendTo(to: string) {
-  const before = meta.requests.filter((r) => r.path.endsWith('/messages')).length
-  const res = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: `+${to}`, content: 'hola' })
-  const attempts = meta.requests.filter((r) => r.path.endsWith('/messages')).length - before
-  const stored = await t.app.database.prisma.message.findFirst({
+  const before = ctx.meta.requests.filter((r) => r.path.endsWith('/messages')).length
+  const res = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: `+${to}`, content: 'hola' })
+  const attempts = ctx.meta.requests.filter((r) => r.path.endsWith('/messages')).length - before
+  const stored = await ctx.t.app.database.prisma.message.findFirst({
     where: { conversation: { phoneNumber: to } },
     orderBy: { id: 'desc' },
   })
@@ -39,14 +29,14 @@ describe('retries of Meta errors', () => {
     ['a transient error (131000)', metaError(131000)],
     ['a 5xx', metaError(2, 503)],
   ])('retries %s and the message is sent once', async (_what, fixture) => {
-    meta.failNext(fixture)
-    meta.failNext(fixture)
-    const ledger = meta.accepted.length
+    ctx.meta.failNext(fixture)
+    ctx.meta.failNext(fixture)
+    const ledger = ctx.meta.accepted.length
     const { res, attempts, stored } = await sendTo('50271000001')
     expect(res.status).toBe(200)
     expect(attempts).toBe(3)
-    expect(meta.accepted.length).toBe(ledger + 1)
-    expect(stored).toMatchObject({ status: 'sent', wamid: meta.accepted.at(-1)!.wamid })
+    expect(ctx.meta.accepted.length).toBe(ledger + 1)
+    expect(stored).toMatchObject({ status: 'sent', wamid: ctx.meta.accepted.at(-1)!.wamid })
   })
 
   it.each([
@@ -54,7 +44,7 @@ describe('retries of Meta errors', () => {
     ['parameter mismatch (132000)', META_ERRORS.paramCountMismatch(), 132000],
     ['invalid parameter (100)', META_ERRORS.invalidParameter('x'), 100],
   ])('fails %s at once, keeping Meta’s code on the message', async (_what, fixture, code) => {
-    meta.failNext(fixture)
+    ctx.meta.failNext(fixture)
     const { res, attempts, stored } = await sendTo('50271000002')
     expect(res.status).toBe(502)
     expect(attempts).toBe(1)
@@ -62,17 +52,17 @@ describe('retries of Meta errors', () => {
   })
 
   it('stops after the configured retries and records the last error', async () => {
-    for (let i = 0; i < 4; i++) meta.failNext(META_ERRORS.throttled())
-    const ledger = meta.accepted.length
+    for (let i = 0; i < 4; i++) ctx.meta.failNext(META_ERRORS.throttled())
+    const ledger = ctx.meta.accepted.length
     const { res, attempts, stored } = await sendTo('50271000003')
     expect(res.status).toBe(502)
     expect(attempts).toBe(4)
-    expect(meta.accepted.length).toBe(ledger)
+    expect(ctx.meta.accepted.length).toBe(ledger)
     expect(stored).toMatchObject({ status: 'failed', errorCode: 130429 })
   })
 
   it('surfaces an invalid access token (190) as META_TOKEN_INVALID without retrying', async () => {
-    meta.failNext(META_ERRORS.tokenExpired())
+    ctx.meta.failNext(META_ERRORS.tokenExpired())
     const { res, attempts } = await sendTo('50271000004')
     expect(res.body.error.code).toBe('META_TOKEN_INVALID')
     expect(attempts).toBe(1)

@@ -3,7 +3,7 @@
  * against the exact body the fake Meta received, Meta's limits refused before anything is sent,
  * inbound kinds from signed webhooks, reactions both ways, and read receipts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import {
   RichConversationDocument,
   RichConversationsDocument,
@@ -14,35 +14,26 @@ import {
   RichSendMessageDocument,
   type SendInConversationInput,
 } from './graphql/generated.js'
-import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
-import { nodes, startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { META_ERRORS } from './helpers/fake-meta.js'
+import { nodes, TEST_DATABASE } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { inboundMessage, postWebhook, webhookEnv } from './helpers/webhooks.js'
 
-let meta: FakeMetaServer
-let t: TestApp
-
 // One app (and one fake Meta) for the whole file: each test uses its own customers' numbers.
-beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-  t = await startTestApp({ meta, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp({ env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
 
 const BUSINESS_NUMBER = '50222223333'
 const WAMID = /^wamid\./
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 
-const send = (body: unknown) => t.rest('POST', '/api/whatsapp/send', body)
+const send = (body: unknown) => ctx.t.rest('POST', '/api/whatsapp/send', body)
 const post = (conversationId: number | string, body: unknown) =>
-  t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, body)
+  ctx.t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, body)
 const read = (conversationId: number | string, body: unknown = {}) =>
-  t.rest('POST', `/api/whatsapp/conversations/${conversationId}/read`, body)
+  ctx.t.rest('POST', `/api/whatsapp/conversations/${conversationId}/read`, body)
 
 /** The body of Meta's last request. */
-const lastMetaBody = () => meta.requests.at(-1)!.body
+const lastMetaBody = () => ctx.meta.requests.at(-1)!.body
 
 /** Meta's send body as the gateway must write it, for message `messageId` to `to`. */
 const metaSend = (to: string, messageId: number, part: Record<string, unknown>) => ({
@@ -115,13 +106,13 @@ async function conversationWith(phoneNumber: string) {
 
 /** The conversation's messages read back through REST (newest first) and its message count. */
 async function restMessages(conversationId: number) {
-  const res = await t.rest('GET', `/api/whatsapp/conversations/${conversationId}/messages?first=100`)
+  const res = await ctx.t.rest('GET', `/api/whatsapp/conversations/${conversationId}/messages?first=100`)
   expect(res.status).toBe(200)
   return res.body as { data: Record<string, any>[]; total_count: number }
 }
 
 async function gqlConversation(conversationId: number) {
-  const { body } = await t.gql(RichConversationDocument, { id: conversationId, first: 100 })
+  const { body } = await ctx.t.gql(RichConversationDocument, { id: conversationId, first: 100 })
   expect(body.errors).toBeUndefined()
   return body.data!.conversation
 }
@@ -144,13 +135,13 @@ const within = <T>(ms: number, promise: Promise<T>) =>
 
 /** A signed inbound webhook, applied before this resolves. */
 async function receive(from: string, message: Record<string, unknown>, at?: Date) {
-  const res = await postWebhook(t, inboundMessage(from, message, at))
+  const res = await postWebhook(ctx.t, inboundMessage(from, message, at))
   expect(res.status).toBe(200)
-  await t.app.webhooks.drained()
+  await ctx.t.app.webhooks.drained()
 }
 
 async function conversationIdOf(phoneNumber: string): Promise<number> {
-  const res = await t.rest('GET', `/api/whatsapp/conversations?phoneNumber=${phoneNumber}`)
+  const res = await ctx.t.rest('GET', `/api/whatsapp/conversations?phoneNumber=${phoneNumber}`)
   expect(res.status).toBe(200)
   expect(res.body.data).toHaveLength(1)
   return res.body.data[0].conversation_id
@@ -180,7 +171,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
         text: { preview_url: false, body: 'Su técnico llega a las 10:00' },
       }),
     )
-    expect(meta.accepted.at(-1)!.wamid).toBe(message.wamid)
+    expect(ctx.meta.accepted.at(-1)!.wamid).toBe(message.wamid)
 
     const inConversation = await post(message.conversation_id, { content: 'Segundo' })
     expect(Object.keys(inConversation.body.data).slice(0, 5)).toEqual([
@@ -198,7 +189,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
       }),
     )
 
-    const gql = await t.gql(RichSendMessageDocument, { input: { phoneNumber: '+50230000001', content: 'Tercero' } })
+    const gql = await ctx.t.gql(RichSendMessageDocument, { input: { phoneNumber: '+50230000001', content: 'Tercero' } })
     expect(gql.body.errors).toBeUndefined()
     const sent = gql.body.data!.sendMessage.message
     expect(sent).toEqual(gqlMessage({ conversationId: message.conversation_id, content: 'Tercero' }))
@@ -235,7 +226,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
   })
 
   it('sends a location without name or address (GraphQL sendMessage): Meta gets only the coordinates', async () => {
-    const { body } = await t.gql(RichSendMessageDocument, {
+    const { body } = await ctx.t.gql(RichSendMessageDocument, {
       input: { phoneNumber: '+50230000003', type: 'LOCATION', location: { latitude: -33.45, longitude: 0 } },
     })
     expect(body.errors).toBeUndefined()
@@ -310,7 +301,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
   })
 
   it('sends reply buttons without header or footer (GraphQL sendMessage): Meta gets neither', async () => {
-    const { body } = await t.gql(RichSendMessageDocument, {
+    const { body } = await ctx.t.gql(RichSendMessageDocument, {
       input: {
         phoneNumber: '+50230000005',
         type: 'INTERACTIVE',
@@ -365,7 +356,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
         { title: 'Mantenimiento', rows: [{ id: 'ac', title: 'Aire acondicionado', description: 'Limpieza anual' }] },
       ],
     }
-    const { body } = await t.gql(RichSendInConversationDocument, {
+    const { body } = await ctx.t.gql(RichSendInConversationDocument, {
       input: {
         conversationId: id,
         type: 'INTERACTIVE',
@@ -475,7 +466,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
       }),
     )
 
-    const { body } = await t.gql(RichSendInConversationDocument, {
+    const { body } = await ctx.t.gql(RichSendInConversationDocument, {
       input: {
         conversationId: id,
         type: 'INTERACTIVE',
@@ -504,13 +495,13 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
   it('refuses with 422 on replyTo a message of another conversation, an unknown one, or one Meta never took', async () => {
     const mine = await conversationWith('50230000008')
     const other = await conversationWith('50230000009')
-    meta.failNext(META_ERRORS.undeliverable())
+    ctx.meta.failNext(META_ERRORS.undeliverable())
     const failed = await post(mine.id, { content: 'no llegó' })
     expect(failed.status).toBe(502)
     const failedId = (await restMessages(mine.id)).data.find((m) => m.content === 'no llegó')!.message_id
 
-    const requests = meta.requests.length
-    const messages = await t.app.database.prisma.message.count()
+    const requests = ctx.meta.requests.length
+    const messages = await ctx.t.app.database.prisma.message.count()
     const cases: [string, () => ReturnType<typeof post>, string][] = [
       [
         'another conversation',
@@ -536,15 +527,15 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
       expect(res.body.error.code, name).toBe('VALIDATION_FAILED')
       expect(res.body.error.fields, name).toEqual([{ path: 'replyTo', message: expect.stringContaining(message) }])
     }
-    const gql = await t.gql(RichSendInConversationDocument, {
+    const gql = await ctx.t.gql(RichSendInConversationDocument, {
       input: { conversationId: mine.id, content: 'x', replyTo: other.first.message_id },
     })
     expect(gql.body.errors![0].extensions).toEqual({
       code: 'VALIDATION_FAILED',
       fields: [{ path: 'replyTo', message: expect.stringContaining('is not in this conversation') }],
     })
-    expect(meta.requests.length).toBe(requests)
-    expect(await t.app.database.prisma.message.count()).toBe(messages)
+    expect(ctx.meta.requests.length).toBe(requests)
+    expect(await ctx.t.app.database.prisma.message.count()).toBe(messages)
   })
 
   it('reacts to a customer’s message, shows the reaction on it (not as a message), and removes it', async () => {
@@ -576,7 +567,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
     expect(after.total_count).toBe(2)
     expect(after.data.map((m) => m.message_type)).toEqual(['text', 'text'])
     // Nor the conversation's last message: that is still the customer's text.
-    const row = await t.app.database.prisma.conversation.findUniqueOrThrow({ where: { id } })
+    const row = await ctx.t.app.database.prisma.conversation.findUniqueOrThrow({ where: { id } })
     expect(row.lastMessageId).toBe(target.message_id)
     // A reaction is nothing to quote or react to.
     const onReaction = await post(id, { type: 'reaction', replyTo: reaction.message_id, emoji: '😀' })
@@ -594,7 +585,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
     ])
 
     // A new emoji replaces ours (GraphQL), "" removes it.
-    const { body } = await t.gql(RichSendInConversationDocument, {
+    const { body } = await ctx.t.gql(RichSendInConversationDocument, {
       input: { conversationId: id, type: 'REACTION', replyTo: target.message_id, emoji: '🙏🏽' },
     })
     expect(body.errors).toBeUndefined()
@@ -626,8 +617,8 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
     const { id } = await conversationWith('50230000013')
     await receive('50230000013', { id: 'wamid.REACT_LIVE', type: 'text', text: { body: 'Listo' } })
     const target = (await restMessages(id)).data.find((m) => m.wamid === 'wamid.REACT_LIVE')!
-    const added = t.subscribe(RichMessageAddedDocument, { conversationId: id })
-    const updated = t.subscribe(RichMessageUpdatedDocument, { conversationId: id })
+    const added = ctx.t.subscribe(RichMessageAddedDocument, { conversationId: id })
+    const updated = ctx.t.subscribe(RichMessageUpdatedDocument, { conversationId: id })
     await Promise.all([added.ready(), updated.ready()])
     expect((await post(id, { type: 'reaction', replyTo: target.message_id, emoji: '👌' })).status).toBe(200)
     const { data } = await within(5000, updated.next())
@@ -657,7 +648,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
         reaction: { message_id: first.wamid, emoji: '🇬🇹' },
       }),
     )
-    const { body } = await t.gql(RichSendMessageDocument, {
+    const { body } = await ctx.t.gql(RichSendMessageDocument, {
       input: { phoneNumber: '+50230000012', type: 'REACTION', replyTo: first.message_id, emoji: '❤️' },
     })
     expect(body.errors).toBeUndefined()
@@ -780,8 +771,8 @@ describe(`Meta’s limits, refused before anything is sent (${TEST_DATABASE.kind
   ]
 
   it.each(cases)('REST refuses %s with 422 naming the field; nothing is sent or stored', async (_, body, paths) => {
-    const requests = meta.requests.length
-    const messages = await t.app.database.prisma.message.count()
+    const requests = ctx.meta.requests.length
+    const messages = await ctx.t.app.database.prisma.message.count()
     const inConversation = await post(conversationId, body)
     expect(inConversation.status).toBe(422)
     expect(inConversation.body).toEqual({
@@ -795,8 +786,8 @@ describe(`Meta’s limits, refused before anything is sent (${TEST_DATABASE.kind
     const byNumber = await send({ phoneNumber: '+50231000001', ...body })
     expect(byNumber.status).toBe(422)
     expect(byNumber.body.error.fields.map((f: { path: string }) => f.path)).toEqual(paths)
-    expect(meta.requests.length).toBe(requests)
-    expect(await t.app.database.prisma.message.count()).toBe(messages)
+    expect(ctx.meta.requests.length).toBe(requests)
+    expect(await ctx.t.app.database.prisma.message.count()).toBe(messages)
   })
 
   /** The REST body as a GraphQL input: the type is an enum value there. */
@@ -810,28 +801,28 @@ describe(`Meta’s limits, refused before anything is sent (${TEST_DATABASE.kind
   it.each(cases.filter(([what]) => what !== 'an unknown type' && what !== 'a location without coordinates'))(
     'GraphQL refuses %s with VALIDATION_FAILED and the same fields',
     async (_, body, paths) => {
-      const requests = meta.requests.length
-      const { status, body: answer } = await t.gql(RichSendInConversationDocument, { input: asGraphQL(body) })
+      const requests = ctx.meta.requests.length
+      const { status, body: answer } = await ctx.t.gql(RichSendInConversationDocument, { input: asGraphQL(body) })
       expect(status).toBe(200)
       expect(answer.data).toBeNull()
       expect(answer.errors).toHaveLength(1)
       expect(answer.errors![0].extensions!.code).toBe('VALIDATION_FAILED')
       expect(answer.errors![0].extensions!.fields.map((f: { path: string }) => f.path)).toEqual(paths)
-      expect(meta.requests.length).toBe(requests)
+      expect(ctx.meta.requests.length).toBe(requests)
     },
   )
 
   it('GraphQL refuses an unknown type or a location without coordinates before running the mutation', async () => {
-    const requests = meta.requests.length
+    const requests = ctx.meta.requests.length
     for (const input of [
       { conversationId, type: 'POLL', content: 'x' },
       { conversationId, type: 'LOCATION', location: { name: 'Casa' } },
     ]) {
-      const { status, body } = await t.gql(RichSendInConversationDocument, { input: input as never })
+      const { status, body } = await ctx.t.gql(RichSendInConversationDocument, { input: input as never })
       expect(status, JSON.stringify(input)).toBe(400)
       expect(body.errors![0].extensions!.code).toBe('BAD_USER_INPUT')
     }
-    expect(meta.requests.length).toBe(requests)
+    expect(ctx.meta.requests.length).toBe(requests)
   })
 
   it('takes the limits themselves: 3 buttons of 20 characters, 10 rows of 24, a body of 1,024, a text of 4,096', async () => {
@@ -860,7 +851,7 @@ describe(`Meta’s limits, refused before anything is sent (${TEST_DATABASE.kind
     for (const body of ok) {
       const res = await post(conversationId, body)
       expect(res.status, JSON.stringify(body).slice(0, 80)).toBe(200)
-      expect(meta.accepted.at(-1)!.wamid).toBe(res.body.data.wamid)
+      expect(ctx.meta.accepted.at(-1)!.wamid).toBe(res.body.data.wamid)
     }
   })
 })
@@ -1154,7 +1145,7 @@ describe(`receiving every kind of message (${TEST_DATABASE.kind})`, () => {
       expect(now.gql).toEqual([{ emoji: '❤️', by: 'CUSTOMER', reactedAt: t0.toISOString() }])
       // Not a message of its own.
       expect([now.count, now.gqlCount]).toEqual([before.count, before.count])
-      expect(await t.app.database.prisma.message.count({ where: { wamid: 'wamid.R1' } })).toBe(0)
+      expect(await ctx.t.app.database.prisma.message.count({ where: { wamid: 'wamid.R1' } })).toBe(0)
 
       await reactTo(buttons.wamid, '😮', later(10), 'wamid.R2')
       now = await reactionsOn(buttons.message_id)
@@ -1193,7 +1184,7 @@ describe(`receiving every kind of message (${TEST_DATABASE.kind})`, () => {
     })
 
     it('publish messageUpdated for the message reacted to', async () => {
-      const sub = t.subscribe(RichMessageUpdatedDocument, { conversationId })
+      const sub = ctx.t.subscribe(RichMessageUpdatedDocument, { conversationId })
       await sub.ready()
       await reactTo(text.wamid, '🎉', new Date(), 'wamid.R_LIVE')
       const { data, errors } = await within(5000, sub.next())
@@ -1208,9 +1199,9 @@ describe(`read receipts and unread counts (${TEST_DATABASE.kind})`, () => {
   const CUSTOMER = '50233000001'
 
   const unreadOf = async (conversationId: number) => {
-    const rest = await t.rest('GET', `/api/whatsapp/conversations?phoneNumber=${CUSTOMER}`)
+    const rest = await ctx.t.rest('GET', `/api/whatsapp/conversations?phoneNumber=${CUSTOMER}`)
     const one = await gqlConversation(conversationId)
-    const list = await t.gql(RichConversationsDocument, { first: 100 })
+    const list = await ctx.t.gql(RichConversationsDocument, { first: 100 })
     const inList = nodes(list.body.data!.conversations).find((c) => c.id === conversationId)!
     return [rest.body.data[0].unread_count, one.unreadCount, inList.unreadCount]
   }
@@ -1243,9 +1234,9 @@ describe(`read receipts and unread counts (${TEST_DATABASE.kind})`, () => {
       },
     })
     expect(lastMetaBody()).toEqual({ messaging_product: 'whatsapp', status: 'read', message_id: 'wamid.UNREAD2' })
-    expect(meta.readReceipts.at(-1)).toMatchObject({ messageId: 'wamid.UNREAD2', typing: false })
+    expect(ctx.meta.readReceipts.at(-1)).toMatchObject({ messageId: 'wamid.UNREAD2', typing: false })
     expect(await unreadOf(conversationId)).toEqual([0, 0, 0])
-    const listed = await t.rest('GET', `/api/whatsapp/conversations?phoneNumber=${CUSTOMER}`)
+    const listed = await ctx.t.rest('GET', `/api/whatsapp/conversations?phoneNumber=${CUSTOMER}`)
     expect(listed.body.data[0].last_read_at).toBe(res.body.data.read_at)
 
     await receive(CUSTOMER, { id: 'wamid.UNREAD3', type: 'text', text: { body: 'Gracias' } })
@@ -1260,7 +1251,7 @@ describe(`read receipts and unread counts (${TEST_DATABASE.kind})`, () => {
       message_id: 'wamid.UNREAD3',
       typing_indicator: { type: 'text' },
     })
-    expect(meta.readReceipts.at(-1)).toMatchObject({ messageId: 'wamid.UNREAD3', typing: true })
+    expect(ctx.meta.readReceipts.at(-1)).toMatchObject({ messageId: 'wamid.UNREAD3', typing: true })
   })
 
   it('markConversationRead does the same through GraphQL', async () => {
@@ -1269,11 +1260,11 @@ describe(`read receipts and unread counts (${TEST_DATABASE.kind})`, () => {
     await receive(CUSTOMER, { id: 'wamid.UNREAD_GQL2', type: 'text', text: { body: 'Aquí estoy' } })
     expect(await unreadOf(conversationId)).toEqual([2, 2, 2])
 
-    const receipts = meta.readReceipts.length
-    const { body } = await t.gql(RichMarkConversationReadDocument, { conversationId, typing: true })
+    const receipts = ctx.meta.readReceipts.length
+    const { body } = await ctx.t.gql(RichMarkConversationReadDocument, { conversationId, typing: true })
     expect(body.errors).toBeUndefined()
     expect(body.data!.markConversationRead).toEqual({ id: conversationId, unreadCount: 0 })
-    expect(meta.readReceipts.length).toBe(receipts + 1)
+    expect(ctx.meta.readReceipts.length).toBe(receipts + 1)
     expect(lastMetaBody()).toEqual({
       messaging_product: 'whatsapp',
       status: 'read',
@@ -1282,23 +1273,23 @@ describe(`read receipts and unread counts (${TEST_DATABASE.kind})`, () => {
     })
 
     await receive(CUSTOMER, { id: 'wamid.UNREAD_GQL3', type: 'text', text: { body: 'otra' } })
-    const plain = await t.gql(RichMarkConversationReadDocument, { conversationId })
+    const plain = await ctx.t.gql(RichMarkConversationReadDocument, { conversationId })
     expect(plain.body.data!.markConversationRead.unreadCount).toBe(0)
     expect(lastMetaBody()).toEqual({ messaging_product: 'whatsapp', status: 'read', message_id: 'wamid.UNREAD_GQL3' })
   })
 
   it('answers 200 without calling Meta when the customer never wrote; 404 for an unknown conversation', async () => {
     const { id } = await conversationWith('50233000002')
-    const requests = meta.requests.length
+    const requests = ctx.meta.requests.length
     const res = await read(id)
     expect(res.status).toBe(200)
     expect(res.body).toEqual({
       success: true,
       data: { conversation_id: id, last_read_message_id: null, read_at: null, unread_count: 0 },
     })
-    const gql = await t.gql(RichMarkConversationReadDocument, { conversationId: id })
+    const gql = await ctx.t.gql(RichMarkConversationReadDocument, { conversationId: id })
     expect(gql.body.data!.markConversationRead).toEqual({ id, unreadCount: 0 })
-    expect(meta.requests.length).toBe(requests)
+    expect(ctx.meta.requests.length).toBe(requests)
 
     const missing = await read(99_999_999)
     expect(missing.status).toBe(404)
@@ -1306,16 +1297,16 @@ describe(`read receipts and unread counts (${TEST_DATABASE.kind})`, () => {
       success: false,
       error: { code: 'NOT_FOUND', message: expect.stringContaining('99999999') },
     })
-    const gqlMissing = await t.gql(RichMarkConversationReadDocument, { conversationId: 99_999_999 })
+    const gqlMissing = await ctx.t.gql(RichMarkConversationReadDocument, { conversationId: 99_999_999 })
     expect(gqlMissing.body.errors![0].extensions!.code).toBe('NOT_FOUND')
     const bad = await read(id, { typing: 'yes' })
     expect(bad.status).toBe(422)
     expect(bad.body.error.fields).toEqual([{ path: 'typing', message: 'must be true or false' }])
-    expect(meta.requests.length).toBe(requests)
+    expect(ctx.meta.requests.length).toBe(requests)
   })
 })
 
 it('never sent Meta a request it refuses as malformed', () => {
-  expect(meta.requests.length).toBeGreaterThan(30)
-  expect(meta.malformed).toEqual([])
+  expect(ctx.meta.requests.length).toBeGreaterThan(30)
+  expect(ctx.meta.malformed).toEqual([])
 })

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   ConversationDocument,
   MessageAddedDocument,
@@ -9,26 +9,22 @@ import {
   TemplatesDocument,
 } from './graphql/generated.js'
 import { FakeMetaServer } from './helpers/fake-meta.js'
-import { startTestApp, type TestApp } from './helpers/test-app.js'
+import { startTestApp } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 
-let t: TestApp
-
-beforeAll(async () => {
-  // No WHATSAPP_ACCESS_TOKEN: simulator mode.
-  t = await startTestApp({ env: { WHATSAPP_SIMULATOR_STATUS_DELAY_MS: '20' } })
-})
-afterAll(() => t?.close())
+// No WHATSAPP_ACCESS_TOKEN: simulator mode.
+const ctx = useTestApp({ meta: false, env: { WHATSAPP_SIMULATOR_STATUS_DELAY_MS: '20' } })
 
 describe('simulator mode (no Meta account)', () => {
   it('serves realistic approved templates', async () => {
-    const { body } = await t.gql(TemplatesDocument, { refresh: true, status: 'APPROVED' })
+    const { body } = await ctx.t.gql(TemplatesDocument, { refresh: true, status: 'APPROVED' })
     expect(body.data!.templates.map((x) => `${x.name}/${x.language}`)).toEqual(
       expect.arrayContaining(['appointment_reminder/es', 'service_confirmation/es']),
     )
   })
 
   it('accepts sends with wamid ids; an unknown template is refused before sending', async () => {
-    const { body } = await t.gql(SendTemplateDocument, {
+    const { body } = await ctx.t.gql(SendTemplateDocument, {
       input: {
         templateName: 'appointment_reminder',
         languageCode: 'es',
@@ -52,7 +48,7 @@ describe('simulator mode (no Meta account)', () => {
       'Hola Ana, te recordamos tu cita para el martes.\nServicios Profesionales',
     )
 
-    const unknown = await t.rest('POST', '/api/whatsapp/send-template', {
+    const unknown = await ctx.t.rest('POST', '/api/whatsapp/send-template', {
       templateName: 'nope',
       languageCode: 'es',
       recipients: [{ phoneNumber: '+50212345678' }],
@@ -64,9 +60,9 @@ describe('simulator mode (no Meta account)', () => {
   })
 
   it('posts signed delivered and then read webhooks after a send, seen live by a subscription', async () => {
-    const sub = t.subscribe(MessageStatusChangedDocument, {})
+    const sub = ctx.t.subscribe(MessageStatusChangedDocument, {})
     await sub.ready()
-    const { body } = await t.gql(SendTextDocument, { input: { phoneNumber: '+50211112222', content: 'hola' } })
+    const { body } = await ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50211112222', content: 'hola' } })
     const wamid = body.data!.sendText.message.wamid
     // Each event carries the message as it is when read, so under load one state may be skipped;
     // what is seen only moves forward and ends READ, and both webhooks were applied.
@@ -77,20 +73,20 @@ describe('simulator mode (no Meta account)', () => {
     }
     const order = ['PENDING', 'SENT', 'DELIVERED', 'READ']
     expect(seen.map((s) => order.indexOf(s))).toEqual([...seen.map((s) => order.indexOf(s))].sort())
-    const stored = await t.app.database.prisma.message.findUniqueOrThrow({ where: { wamid: wamid! } })
+    const stored = await ctx.t.app.database.prisma.message.findUniqueOrThrow({ where: { wamid: wamid! } })
     expect(stored).toMatchObject({ status: 'read', deliveredAt: expect.any(Date), readAt: expect.any(Date) })
     // The READ event is published as the status is applied, a moment before its delivery is marked applied.
-    await t.app.webhooks.drained()
-    const events = await t.app.database.prisma.webhookEvent.findMany({ where: { body: { contains: 'delivered' } } })
+    await ctx.t.app.webhooks.drained()
+    const events = await ctx.t.app.database.prisma.webhookEvent.findMany({ where: { body: { contains: 'delivered' } } })
     expect(events.length).toBeGreaterThan(0)
     expect(events.every((e) => e.status === 'applied')).toBe(true)
     await sub.close()
   })
 
   it('simulates a customer writing in, live, opening the service window', async () => {
-    const sub = t.subscribe(MessageAddedDocument, {})
+    const sub = ctx.t.subscribe(MessageAddedDocument, {})
     await sub.ready()
-    const { body } = await t.gql(SimulateInboundMessageDocument, {
+    const { body } = await ctx.t.gql(SimulateInboundMessageDocument, {
       input: { phoneNumber: '+50233330000', content: '¿A qué hora llega el técnico?', contactName: 'Ana López' },
     })
     expect(body.errors).toBeUndefined()
@@ -98,12 +94,12 @@ describe('simulator mode (no Meta account)', () => {
     expect(message).toMatchObject({ direction: 'INBOUND', content: '¿A qué hora llega el técnico?' })
     expect((await sub.next()).data!.messageAdded).toMatchObject({ wamid: message.wamid })
 
-    const conversation = (await t.gql(ConversationDocument, { id: message.conversationId })).body.data!.conversation
+    const conversation = (await ctx.t.gql(ConversationDocument, { id: message.conversationId })).body.data!.conversation
     expect(conversation).toMatchObject({ phoneNumber: '50233330000', contactName: 'Ana López' })
     expect(Date.parse(conversation.serviceWindowExpiresAt!)).toBeGreaterThan(Date.now() + 23 * 3600 * 1000)
     await sub.close()
 
-    const bad = await t.gql(SimulateInboundMessageDocument, { input: { phoneNumber: '123', content: '' } })
+    const bad = await ctx.t.gql(SimulateInboundMessageDocument, { input: { phoneNumber: '123', content: '' } })
     expect(bad.body.errors![0].extensions).toMatchObject({ code: 'VALIDATION_FAILED' })
   })
 })

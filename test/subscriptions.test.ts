@@ -1,27 +1,19 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core'
+import { parse } from 'graphql'
 import pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MessageAddedDocument, MessageStatusChangedDocument } from './graphql/generated.js'
-import { FakeMetaServer } from './helpers/fake-meta.js'
-import { startTestApp, TEST_DATABASE, type TestApp } from './helpers/test-app.js'
+import { describe, expect, it } from 'vitest'
+import { ConversationsDocument, MessageAddedDocument, MessageStatusChangedDocument } from './graphql/generated.js'
+import { startTestApp, TEST_DATABASE } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { inboundText, postWebhook, statusUpdate, webhookEnv } from './helpers/webhooks.js'
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-  t = await startTestApp({ meta, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp({ env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
 
 describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => {
   it('messageAdded delivers an inbound webhook message to a dashboard', async () => {
-    const sub = t.subscribe(MessageAddedDocument, {})
+    const sub = ctx.t.subscribe(MessageAddedDocument, {})
     await sub.ready()
-    await postWebhook(t, inboundText({ from: '50290000001', wamid: 'wamid.LIVE1', text: 'en vivo' }))
+    await postWebhook(ctx.t, inboundText({ from: '50290000001', wamid: 'wamid.LIVE1', text: 'en vivo' }))
     const { data, errors } = await sub.next()
     expect(errors).toBeUndefined()
     expect(data!.messageAdded).toMatchObject({ direction: 'INBOUND', content: 'en vivo', wamid: 'wamid.LIVE1' })
@@ -29,12 +21,12 @@ describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => 
   })
 
   it('messageAdded for one conversation skips the others', async () => {
-    const first = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000002', content: 'a' })
+    const first = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000002', content: 'a' })
     const conversationId = first.body.data.conversation.conversation_id
-    const sub = t.subscribe(MessageAddedDocument, { conversationId })
+    const sub = ctx.t.subscribe(MessageAddedDocument, { conversationId })
     await sub.ready()
-    await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000003', content: 'otra' })
-    await t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: 'esta' })
+    await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000003', content: 'otra' })
+    await ctx.t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: 'esta' })
     let { data } = await sub.next()
     // The first send's own event may come after the subscription began (see the status test below).
     if (data!.messageAdded.content === 'a') ({ data } = await sub.next())
@@ -43,11 +35,11 @@ describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => 
   })
 
   it('messageStatusChanged delivers a status webhook', async () => {
-    const sent = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000004', content: 'estado' })
+    const sent = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000004', content: 'estado' })
     const { wamid, conversation_id: conversationId } = sent.body.data.message
-    const sub = t.subscribe(MessageStatusChangedDocument, { conversationId })
+    const sub = ctx.t.subscribe(MessageStatusChangedDocument, { conversationId })
     await sub.ready()
-    await postWebhook(t, statusUpdate({ wamid, status: 'delivered', to: '50290000004' }))
+    await postWebhook(ctx.t, statusUpdate({ wamid, status: 'delivered', to: '50290000004' }))
     let { data } = await sub.next()
     // The send's own change may come first: on PostgreSQL events travel by NOTIFY, which can
     // reach this instance after the REST answer, and so after the subscription began.
@@ -57,16 +49,16 @@ describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => 
   })
 
   it('refuses a connection without a valid token', async () => {
-    const sub = t.subscribe(MessageAddedDocument, {}, { token: 'wrong-token-0123456789' })
+    const sub = ctx.t.subscribe(MessageAddedDocument, {}, { token: 'wrong-token-0123456789' })
     await expect(sub.next()).rejects.toMatchObject({ code: 4403 })
   })
 
   it.runIf(TEST_DATABASE.kind === 'postgres')(
     'reaches subscribers of another instance sharing the PostgreSQL database',
     async () => {
-      const other = await startTestApp({ meta, env: webhookEnv, databaseUrl: t.databaseUrl })
+      const other = await startTestApp({ meta: ctx.meta, env: webhookEnv, databaseUrl: ctx.t.databaseUrl })
       try {
-        const sub = t.subscribe(MessageAddedDocument, {})
+        const sub = ctx.t.subscribe(MessageAddedDocument, {})
         await sub.ready()
         await postWebhook(other, inboundText({ from: '50290000005', wamid: 'wamid.ACROSS', text: 'desde la otra' }))
         const { data } = await sub.next()
@@ -81,7 +73,7 @@ describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => 
   describe.runIf(TEST_DATABASE.kind === 'postgres')('when the LISTEN connection drops', () => {
     /** Ends this instance's LISTEN connection from the server side, as a failover or an idle timeout would. */
     const dropListener = async () => {
-      const admin = new pg.Client({ connectionString: t.databaseUrl })
+      const admin = new pg.Client({ connectionString: ctx.t.databaseUrl })
       await admin.connect()
       try {
         const { rows } = await admin.query(
@@ -100,13 +92,13 @@ describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => 
       ])
 
     it('tells subscribers to read again, and publishes what was sent meanwhile once it is back', async () => {
-      const first = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000006', content: 'antes' })
+      const first = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50290000006', content: 'antes' })
       const conversationId = first.body.data.conversation.conversation_id
-      const sub = t.subscribe(MessageAddedDocument, { conversationId })
+      const sub = ctx.t.subscribe(MessageAddedDocument, { conversationId })
       await sub.ready()
       await dropListener()
       // Published while the connection is down: kept, not dropped.
-      const during = await t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, {
+      const during = await ctx.t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, {
         content: 'durante',
       })
       expect(during.status).toBe(200)
@@ -121,5 +113,25 @@ describe(`GraphQL subscriptions over graphql-ws (${TEST_DATABASE.kind})`, () => 
       expect(seen).toContainEqual({ data: { messageAdded: expect.objectContaining({ content: 'durante' }) } })
       await sub.close()
     })
+  })
+})
+
+describe('the WebSocket door has the HTTP door’s guards', () => {
+  it('refuses a subscription nested deeper than the limit (14 levels; the limit is 12)', async () => {
+    const deep = parse(
+      'subscription { messageAdded { conversation { messages { edges { node { conversation { messages { edges { node {' +
+        ' conversation { messages { edges { node { id } } } } } } } } } } } } } }',
+    ) as TypedDocumentNode<unknown, Record<string, never>>
+    const sub = ctx.t.subscribe(deep, {})
+    await expect(sub.next()).rejects.toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'QUERY_TOO_COMPLEX' }) }),
+    ])
+  })
+
+  it('serves only subscriptions', async () => {
+    const sub = ctx.t.subscribe(ConversationsDocument, {})
+    await expect(sub.next()).rejects.toEqual([
+      expect.objectContaining({ message: expect.stringMatching(/Only subscriptions/) }),
+    ])
   })
 })

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ConversationDocument, TemplatesDocument } from './graphql/generated.js'
-import { FakeMetaServer, metaTemplate } from './helpers/fake-meta.js'
-import { chronological, nodes, startTestApp, type TestApp } from './helpers/test-app.js'
+import { describe, expect, it } from 'vitest'
+import { ConversationDocument, ConversationsDocument, TemplatesDocument } from './graphql/generated.js'
+import { metaTemplate } from './helpers/fake-meta.js'
+import { chronological, nodes } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import {
   APP_SECRET,
   inboundMessage,
@@ -15,23 +16,16 @@ import {
   webhookEnv,
 } from './helpers/webhooks.js'
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start({ templates: [metaTemplate({ name: 'sr_update' })] })
-  t = await startTestApp({ meta, env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' } })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
+const ctx = useTestApp({
+  meta: { templates: [metaTemplate({ name: 'sr_update' })] },
+  env: { ...webhookEnv, WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' },
 })
 
-const applied = () => t.app.webhooks.drained()
+const applied = () => ctx.t.app.webhooks.drained()
 const conversationOf = async (phoneNumber: string) => {
-  const row = await t.app.database.prisma.conversation.findUnique({ where: { phoneNumber } })
+  const row = await ctx.t.app.database.prisma.conversation.findUnique({ where: { phoneNumber } })
   if (!row) return null
-  const { body } = await t.gql(ConversationDocument, { id: row.id })
+  const { body } = await ctx.t.gql(ConversationDocument, { id: row.id })
   return body.data!.conversation
 }
 const shuffle = <T>(items: T[]) =>
@@ -41,7 +35,7 @@ const shuffle = <T>(items: T[]) =>
     .map((x) => x.item)
 
 describe('GET /webhooks/whatsapp (Meta’s verification)', () => {
-  const verify = (query: string) => fetch(`${t.url}/webhooks/whatsapp?${query}`)
+  const verify = (query: string) => fetch(`${ctx.t.url}/webhooks/whatsapp?${query}`)
 
   it('answers the challenge as plain text when the verify token matches', async () => {
     const res = await verify(`hub.mode=subscribe&hub.verify_token=${VERIFY_TOKEN}&hub.challenge=1158201444`)
@@ -72,7 +66,7 @@ describe('POST /webhooks/whatsapp', () => {
       userId: 'GT.1349120865',
     })
     expect(metaJson(payload)).toContain('\\u00bfCu\\u00e1ndo llega? https:\\/\\/x.gt\\/a')
-    const res = await postWebhook(t, payload)
+    const res = await postWebhook(ctx.t, payload)
     expect(res.status).toBe(200)
     await applied()
 
@@ -96,9 +90,9 @@ describe('POST /webhooks/whatsapp', () => {
   })
 
   it('takes a contact without a profile, replies, and unsupported types (kept raw, with a visible marker)', async () => {
-    await postWebhook(t, inboundText({ from: '50255550001', wamid: 'wamid.NOPROFILE', text: 'hola' }))
+    await postWebhook(ctx.t, inboundText({ from: '50255550001', wamid: 'wamid.NOPROFILE', text: 'hola' }))
     await postWebhook(
-      t,
+      ctx.t,
       inboundMessage('50255550001', {
         id: 'wamid.BTN',
         type: 'button',
@@ -107,7 +101,7 @@ describe('POST /webhooks/whatsapp', () => {
       }),
     )
     await postWebhook(
-      t,
+      ctx.t,
       inboundMessage('50255550001', {
         id: 'wamid.INTERACTIVE',
         type: 'interactive',
@@ -115,7 +109,7 @@ describe('POST /webhooks/whatsapp', () => {
       }),
     )
     await postWebhook(
-      t,
+      ctx.t,
       inboundMessage('50255550001', {
         id: 'wamid.UNSUPPORTED',
         type: 'unsupported',
@@ -143,27 +137,27 @@ describe('POST /webhooks/whatsapp', () => {
     delete value.messages[0].from
     value.messages[0].from_user_id = 'GT.99887766'
     value.contacts = [{ profile: { name: 'Luis' }, user_id: 'GT.99887766' }]
-    expect((await postWebhook(t, payload)).status).toBe(200)
+    expect((await postWebhook(ctx.t, payload)).status).toBe(200)
     await applied()
-    const row = await t.app.database.prisma.conversation.findUnique({ where: { waUserId: 'GT.99887766' } })
+    const row = await ctx.t.app.database.prisma.conversation.findUnique({ where: { waUserId: 'GT.99887766' } })
     expect(row).toMatchObject({ phoneNumber: null, contactName: 'Luis' })
-    const { body } = await t.gql(ConversationDocument, { id: row!.id })
+    const { body } = await ctx.t.gql(ConversationDocument, { id: row!.id })
     expect(nodes(body.data!.conversation.messages).map((m) => m.content)).toEqual(['hola'])
-    const reply = await t.rest('POST', `/api/whatsapp/conversations/${row!.id}/messages`, { content: 'x' })
+    const reply = await ctx.t.rest('POST', `/api/whatsapp/conversations/${row!.id}/messages`, { content: 'x' })
     expect(reply.status).toBe(422)
   })
 
   it('stores one message per wamid when a delivery is replayed three times at once', async () => {
     const payload = inboundText({ from: '50255550002', wamid: 'wamid.DUP', text: 'una vez' })
-    const answers = await Promise.all([1, 2, 3].map(() => postWebhook(t, payload)))
+    const answers = await Promise.all([1, 2, 3].map(() => postWebhook(ctx.t, payload)))
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200])
     await applied()
-    expect(await t.app.database.prisma.message.count({ where: { wamid: 'wamid.DUP' } })).toBe(1)
-    expect(await t.app.database.prisma.conversation.count({ where: { phoneNumber: '50255550002' } })).toBe(1)
+    expect(await ctx.t.app.database.prisma.message.count({ where: { wamid: 'wamid.DUP' } })).toBe(1)
+    expect(await ctx.t.app.database.prisma.conversation.count({ where: { phoneNumber: '50255550002' } })).toBe(1)
   })
 
   it('accepts the previous app secret during a rotation', async () => {
-    const res = await postWebhook(t, inboundText({ from: '50255550003', wamid: 'wamid.OLD', text: 'x' }), {
+    const res = await postWebhook(ctx.t, inboundText({ from: '50255550003', wamid: 'wamid.OLD', text: 'x' }), {
       secret: PREVIOUS_APP_SECRET,
     })
     expect(res.status).toBe(200)
@@ -172,7 +166,7 @@ describe('POST /webhooks/whatsapp', () => {
   it('refuses missing, malformed, wrong and stale signatures with 401 and changes nothing', async () => {
     const payload = inboundText({ from: '50255550004', wamid: 'wamid.FORGED', text: '¿Cuándo?' })
     const body = metaJson(payload)
-    const events = await t.app.database.prisma.webhookEvent.count()
+    const events = await ctx.t.app.database.prisma.webhookEvent.count()
     const { signWebhook } = await import('../src/meta/meta.webhooks.js')
     const forged = [
       null,
@@ -183,21 +177,21 @@ describe('POST /webhooks/whatsapp', () => {
       signWebhook(JSON.stringify(payload), APP_SECRET),
     ]
     for (const signature of forged) {
-      const res = await postWebhook(t, payload, { signature, raw: body })
+      const res = await postWebhook(ctx.t, payload, { signature, raw: body })
       expect(res.status, String(signature)).toBe(401)
       expect((await res.json()).error.code).toBe('UNAUTHENTICATED')
     }
     await applied()
-    expect(await t.app.database.prisma.webhookEvent.count()).toBe(events)
-    expect(await t.app.database.prisma.message.count({ where: { wamid: 'wamid.FORGED' } })).toBe(0)
+    expect(await ctx.t.app.database.prisma.webhookEvent.count()).toBe(events)
+    expect(await ctx.t.app.database.prisma.message.count({ where: { wamid: 'wamid.FORGED' } })).toBe(0)
   })
 
   it('keeps a signed payload it cannot apply, for inspection, and still answers 200', async () => {
     const raw = '{"object":"page","entry":[]}'
-    const res = await postWebhook(t, undefined, { raw })
+    const res = await postWebhook(ctx.t, undefined, { raw })
     expect(res.status).toBe(200)
     await applied()
-    const event = await t.app.database.prisma.webhookEvent.findFirst({ orderBy: { id: 'desc' } })
+    const event = await ctx.t.app.database.prisma.webhookEvent.findFirst({ orderBy: { id: 'desc' } })
     expect(event).toMatchObject({
       body: raw,
       status: 'failed',
@@ -213,22 +207,22 @@ describe('POST /webhooks/whatsapp', () => {
     // The same delivery twice (Meta retries): two rows, one message.
     bodies.push(bodies[0])
     let inserts = 0
-    const stop = t.app.database.onQuery((sql) => {
+    const stop = ctx.t.app.database.onQuery((sql) => {
       if (/INSERT INTO ("public"\.)?"?webhook_events/.test(sql)) inserts++
     })
     const ids = await Promise.all(
-      bodies.map((body) => t.app.webhooks.receive(Buffer.from(body), signWebhook(body, APP_SECRET))),
+      bodies.map((body) => ctx.t.app.webhooks.receive(Buffer.from(body), signWebhook(body, APP_SECRET))),
     )
     await applied()
     stop()
     expect(inserts).toBe(1)
     expect(ids).toEqual([...ids].sort((a, b) => a - b))
-    const events = await t.app.database.prisma.webhookEvent.findMany({
+    const events = await ctx.t.app.database.prisma.webhookEvent.findMany({
       where: { id: { in: ids } },
       orderBy: { id: 'asc' },
     })
     expect(events.map((e) => [e.body, e.status])).toEqual(bodies.map((b) => [b, 'applied']))
-    expect(await t.app.database.prisma.message.count({ where: { wamid: { startsWith: 'wamid.SHARED' } } })).toBe(6)
+    expect(await ctx.t.app.database.prisma.message.count({ where: { wamid: { startsWith: 'wamid.SHARED' } } })).toBe(6)
   })
 
   it('keeps at most queuedBodiesMax waiting bodies in memory, reading the rest back in their turn', async () => {
@@ -236,10 +230,10 @@ describe('POST /webhooks/whatsapp', () => {
     const { WebhookRepository } = await import('../src/webhooks/webhook.repository.js')
     const { ConversationRepository } = await import('../src/conversations/conversation.repository.js')
     const { TemplateRepository } = await import('../src/templates/template.repository.js')
-    const { DeliveryStatusService } = await import('../src/messaging/delivery-status.service.js')
+    const { DeliveryStatusService } = await import('../src/messages/delivery-status.service.js')
     const { InProcessEventBus } = await import('../src/events/event-bus.js')
     const { signWebhook } = await import('../src/meta/meta.webhooks.js')
-    const prisma = t.app.database.prisma
+    const prisma = ctx.t.app.database.prisma
     const conversations = new ConversationRepository(prisma)
     const events = new InProcessEventBus()
     const { ReactionRepository } = await import('../src/conversations/reaction.repository.js')
@@ -264,7 +258,7 @@ describe('POST /webhooks/whatsapp', () => {
       metaJson(inboundText({ from: `5025556200${i}`, wamid: `wamid.BACKLOG${i}`, text: `b${i}` })),
     )
     let readBack = 0
-    const stop = t.app.database.onQuery((sql) => {
+    const stop = ctx.t.app.database.onQuery((sql) => {
       if (/^SELECT .* FROM "public"\."webhook_events" WHERE .*"id" = /.test(sql)) readBack++
     })
     await Promise.all(bodies.map((body) => service.receive(Buffer.from(body), signWebhook(body, APP_SECRET))))
@@ -278,27 +272,27 @@ describe('POST /webhooks/whatsapp', () => {
 
   it('applies a delivery stored by an earlier run that never applied it', async () => {
     const body = metaJson(inboundText({ from: '50255550005', wamid: 'wamid.RESUMED', text: 'x' }))
-    await t.app.database.prisma.webhookEvent.create({ data: { body } })
-    await t.app.webhooks.resumeUnapplied()
+    await ctx.t.app.database.prisma.webhookEvent.create({ data: { body } })
+    await ctx.t.app.webhooks.resumeUnapplied()
     await applied()
-    expect(await t.app.database.prisma.message.count({ where: { wamid: 'wamid.RESUMED' } })).toBe(1)
+    expect(await ctx.t.app.database.prisma.message.count({ where: { wamid: 'wamid.RESUMED' } })).toBe(1)
   })
 })
 
 describe('delivery statuses', () => {
   const sendOne = async (to: string) => {
-    const res = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: `+${to}`, content: 'estado' })
+    const res = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: `+${to}`, content: 'estado' })
     return res.body.data.message as { message_id: number; wamid: string }
   }
-  const messageById = (id: number) => t.app.database.prisma.message.findUniqueOrThrow({ where: { id } })
+  const messageById = (id: number) => ctx.t.app.database.prisma.message.findUniqueOrThrow({ where: { id } })
 
   it('apply concurrently in one statement, each to its own message, a failure with its error', async () => {
     const { ConversationRepository } = await import('../src/conversations/conversation.repository.js')
-    const repository = new ConversationRepository(t.app.database.prisma)
+    const repository = new ConversationRepository(ctx.t.app.database.prisma)
     const sent = await Promise.all(['50212349001', '50212349002', '50212349003'].map(sendOne))
     const at = new Date('2026-11-25T17:00:00Z')
     let statements = 0
-    const stop = t.app.database.onQuery((sql) => {
+    const stop = ctx.t.app.database.onQuery((sql) => {
       if (sql.includes('UPDATE messages m SET')) statements++
     })
     const results = await Promise.all([
@@ -339,9 +333,9 @@ describe('delivery statuses', () => {
       ),
     )
     // read before delivered, for certain, and the rest concurrently
-    await postWebhook(t, statusUpdate({ wamid, status: 'read', at: new Date(base + 120_000) }))
+    await postWebhook(ctx.t, statusUpdate({ wamid, status: 'read', at: new Date(base + 120_000) }))
     await applied()
-    await Promise.all(deliveries.map((d) => postWebhook(t, d)))
+    await Promise.all(deliveries.map((d) => postWebhook(ctx.t, d)))
     await applied()
     const message = await messageById(message_id)
     expect(message).toMatchObject({
@@ -355,13 +349,15 @@ describe('delivery statuses', () => {
 
   it('failed (131047) is final and keeps Meta’s code, title and details', async () => {
     const { message_id, wamid } = await sendOne('50212340002')
-    await postWebhook(t, statusUpdate({ wamid, status: 'sent' }))
+    await postWebhook(ctx.t, statusUpdate({ wamid, status: 'sent' }))
     await applied()
-    await postWebhook(t, statusUpdate({ wamid, status: 'failed', errorCode: 131047 }))
+    await postWebhook(ctx.t, statusUpdate({ wamid, status: 'failed', errorCode: 131047 }))
     await applied()
-    await Promise.all(['delivered', 'read', 'sent'].map((status) => postWebhook(t, statusUpdate({ wamid, status }))))
+    await Promise.all(
+      ['delivered', 'read', 'sent'].map((status) => postWebhook(ctx.t, statusUpdate({ wamid, status }))),
+    )
     await applied()
-    const { body } = await t.gql(ConversationDocument, { id: (await messageById(message_id)).conversationId })
+    const { body } = await ctx.t.gql(ConversationDocument, { id: (await messageById(message_id)).conversationId })
     expect(nodes(body.data!.conversation.messages)[0]).toMatchObject({
       status: 'FAILED',
       failedAt: expect.any(String),
@@ -377,51 +373,51 @@ describe('delivery statuses', () => {
     const wamid = 'wamid.EARLY_STATUS'
     const deliveredAt = new Date('2026-11-20T10:00:01Z')
     const readAt = new Date('2026-11-20T10:00:07Z')
-    await postWebhook(t, statusUpdate({ wamid, status: 'delivered', to: '50212340003', at: deliveredAt }))
-    await postWebhook(t, statusUpdate({ wamid, status: 'read', to: '50212340003', at: readAt }))
+    await postWebhook(ctx.t, statusUpdate({ wamid, status: 'delivered', to: '50212340003', at: deliveredAt }))
+    await postWebhook(ctx.t, statusUpdate({ wamid, status: 'read', to: '50212340003', at: readAt }))
     await applied()
-    expect(await t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(2)
+    expect(await ctx.t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(2)
 
-    meta.useWamid(wamid)
+    ctx.meta.useWamid(wamid)
     const { message_id } = await sendOne('50212340003')
     expect(await messageById(message_id)).toMatchObject({ wamid, status: 'read', deliveredAt, readAt })
-    expect(await t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(0)
+    expect(await ctx.t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(0)
   })
 
   it('template status updates change the stored template', async () => {
-    await t.gql(TemplatesDocument, { refresh: true })
-    await postWebhook(t, templateStatus('sr_update', 'es', 'PAUSED'))
+    await ctx.t.gql(TemplatesDocument, { refresh: true })
+    await postWebhook(ctx.t, templateStatus('sr_update', 'es', 'PAUSED'))
     await applied()
-    const { body } = await t.gql(TemplatesDocument, {})
+    const { body } = await ctx.t.gql(TemplatesDocument, {})
     expect(body.data!.templates.find((x) => x.name === 'sr_update')!.status).toBe('PAUSED')
   })
 })
 
 describe('applying deliveries', () => {
   it('keeps the message when a customer first wrote as a username user, then with their number', async () => {
-    const sent = await t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50277001122', content: 'hola' })
+    const sent = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50277001122', content: 'hola' })
     const byNumber = sent.body.data.conversation.conversation_id
     const usernameOnly = inboundText({ from: 'x', wamid: 'wamid.U1', text: 'soy yo', name: 'Luis' }) as any
     delete usernameOnly.entry[0].changes[0].value.messages[0].from
     usernameOnly.entry[0].changes[0].value.messages[0].from_user_id = 'GT.5550001'
     usernameOnly.entry[0].changes[0].value.contacts = [{ profile: { name: 'Luis' }, user_id: 'GT.5550001' }]
-    await postWebhook(t, usernameOnly)
+    await postWebhook(ctx.t, usernameOnly)
     await applied()
     await postWebhook(
-      t,
+      ctx.t,
       inboundText({ from: '50277001122', userId: 'GT.5550001', wamid: 'wamid.U2', text: 'con número' }),
     )
     await applied()
-    const message = await t.app.database.prisma.message.findUnique({ where: { wamid: 'wamid.U2' } })
+    const message = await ctx.t.app.database.prisma.message.findUnique({ where: { wamid: 'wamid.U2' } })
     expect(message).toMatchObject({ conversationId: byNumber, content: 'con número' })
   })
 
   it('retries a delivery whose applying failed on our side, instead of losing it', async () => {
-    const prisma = t.app.database.prisma
+    const prisma = ctx.t.app.database.prisma
     await prisma.$executeRawUnsafe('ALTER TABLE messages RENAME TO messages_away')
     let renamedBack = false
     try {
-      await postWebhook(t, inboundText({ from: '50277003344', wamid: 'wamid.RETRIED', text: 'otra vez' }))
+      await postWebhook(ctx.t, inboundText({ from: '50277003344', wamid: 'wamid.RETRIED', text: 'otra vez' }))
       let event = null
       for (let i = 0; i < 100 && !event; i++) {
         event = await prisma.webhookEvent.findFirst({
@@ -441,5 +437,28 @@ describe('applying deliveries', () => {
     } finally {
       if (!renamedBack) await prisma.$executeRawUnsafe('ALTER TABLE messages_away RENAME TO messages')
     }
+  })
+})
+
+describe('last message under concurrency', () => {
+  it('is the newest stored message after concurrent sends and inbound messages', async () => {
+    const first = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50266660000', content: 'start' })
+    const conversationId = first.body.data.conversation.conversation_id
+    await Promise.all([
+      ...Array.from({ length: 6 }, (_, i) =>
+        ctx.t.rest('POST', `/api/whatsapp/conversations/${conversationId}/messages`, { content: `out${i}` }),
+      ),
+      ...Array.from({ length: 6 }, (_, i) =>
+        postWebhook(ctx.t, inboundText({ from: '50266660000', wamid: `wamid.CONC${i}`, text: `in${i}` })),
+      ),
+    ])
+    await ctx.t.app.webhooks.drained()
+    const newest = await ctx.t.app.database.prisma.message.findFirst({
+      where: { conversationId },
+      orderBy: { id: 'desc' },
+    })
+    const { body } = await ctx.t.gql(ConversationsDocument, { filter: { phoneNumber: '50266660000' } })
+    expect(nodes(body.data!.conversations)[0].lastMessage!.id).toBe(newest!.id)
+    expect(nodes(body.data!.conversations)[0].messageCount).toBe(13)
   })
 })

@@ -1,17 +1,13 @@
 import { auditServer } from 'graphql-http'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import { API_TOKEN, startTestApp, type TestApp } from './helpers/test-app.js'
+import { expect, it } from 'vitest'
+import { API_TOKEN } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 
-let t: TestApp
-
-beforeAll(async () => {
-  t = await startTestApp() // introspection on (not production)
-})
-afterAll(() => t?.close())
+const ctx = useTestApp({ meta: false }) // simulator mode; introspection on (not production)
 
 it('passes the GraphQL-over-HTTP audit (graphql-http) with no errors', async () => {
   const results = await auditServer({
-    url: `${t.url}/graphql`,
+    url: `${ctx.t.url}/graphql`,
     // Our bearer token, and the header Apollo's CSRF prevention asks of non-JSON requests.
     fetchFn: (input: RequestInfo | URL, init?: RequestInit) => {
       const headers = new Headers(init?.headers)

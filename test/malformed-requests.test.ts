@@ -2,7 +2,7 @@
  * Malformed bodies, variables and parameters against every REST path, /graphql and the webhook:
  * never a 500, and the server keeps serving. Deterministic: a seeded generator.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest'
+import { expect, it } from 'vitest'
 import { signWebhook } from '../src/meta/meta.webhooks.js'
 import {
   ConversationsDocument,
@@ -10,22 +10,12 @@ import {
   SendTemplateDocument,
   SendTextDocument,
 } from './graphql/generated.js'
-import { FakeMetaServer } from './helpers/fake-meta.js'
-import { API_TOKEN, startTestApp, type TestApp } from './helpers/test-app.js'
+import { API_TOKEN } from './helpers/test-app.js'
+import { useTestApp } from './helpers/setup.js'
 import { APP_SECRET, inboundMessage, inboundText, metaJson, statusUpdate, webhookEnv } from './helpers/webhooks.js'
 import { print } from 'graphql'
 
-let meta: FakeMetaServer
-let t: TestApp
-
-beforeAll(async () => {
-  meta = await FakeMetaServer.start()
-  t = await startTestApp({ meta, env: { ...webhookEnv, API_RATE_LIMIT_PER_MINUTE: '100000' } })
-})
-afterAll(async () => {
-  await t?.close()
-  await meta?.close()
-})
+const ctx = useTestApp({ env: { ...webhookEnv, API_RATE_LIMIT_PER_MINUTE: '100000' } })
 
 /** mulberry32: small, seeded, good enough to explore inputs. */
 function random(seed: number) {
@@ -130,7 +120,7 @@ function generator(seed: number) {
 }
 
 async function call(method: string, path: string, body?: string, type?: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${t.url}${path}`, {
+  const res = await fetch(`${ctx.t.url}${path}`, {
     method,
     headers: { authorization: `Bearer ${API_TOKEN}`, ...(type ? { 'content-type': type } : {}), ...headers },
     body,
@@ -246,8 +236,8 @@ it('never answers 500 to signed but malformed webhooks, and keeps what it cannot
     })
     if (status !== 200) failures.push(`${status} ${body.slice(0, 200)}`)
   }
-  await t.app.webhooks.drained()
+  await ctx.t.app.webhooks.drained()
   expect(failures).toEqual([])
   expect(await call('GET', '/healthz')).toBe(200)
-  expect(await t.app.database.prisma.webhookEvent.count({ where: { status: 'received' } })).toBe(0)
+  expect(await ctx.t.app.database.prisma.webhookEvent.count({ where: { status: 'received' } })).toBe(0)
 })
