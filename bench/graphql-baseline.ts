@@ -30,9 +30,10 @@ import { RateLimiter } from '../src/auth/rate-limit.js'
 import { loadDatabaseConfig } from '../src/config.js'
 import { toConnection } from '../src/shared/connection.type.js'
 import { createConversationLoaders } from '../src/conversations/conversation.loaders.js'
-import { ReactionRepository } from '../src/conversations/reaction.repository.js'
+import { ReactionRepository } from '../src/messages/reaction.repository.js'
 import { MediaRepository } from '../src/media/media.repository.js'
-import type { ConversationRecord } from '../src/conversations/conversation.repository.js'
+import type { ConversationRecord } from '../src/messages/message.records.js'
+import { MessageRepository } from '../src/messages/message.repository.js'
 import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 import { ConversationService } from '../src/conversations/conversation.service.js'
 import { adapterFactoryFor } from '../src/db/database.js'
@@ -60,7 +61,12 @@ const sources = {
   media: new MediaRepository(database.prisma),
   reactions: new ReactionRepository(database.prisma),
 }
-const service = new ConversationService(repository, sources.media, sources.reactions)
+const service = new ConversationService(
+  repository,
+  new MessageRepository(database.prisma),
+  sources.media,
+  sources.reactions,
+)
 const tokens = (process.env.API_TOKENS ?? '').split(',').filter(Boolean)
 const gate = createGate(tokens, new RateLimiter(database.prisma, Number(process.env.API_RATE_LIMIT_PER_MINUTE ?? 1200)))
 

@@ -9,7 +9,7 @@ import { TemplateBatchDocument } from './graphql/generated.js'
 import { busiestWindow, META_ERRORS, metaTemplate } from './helpers/fake-meta.js'
 import { BatchRepository } from '../src/batches/batch.repository.js'
 import { BatchService } from '../src/batches/batch.service.js'
-import { ConversationRepository } from '../src/conversations/conversation.repository.js'
+import { MessageRepository } from '../src/messages/message.repository.js'
 import { InProcessEventBus } from '../src/events/event-bus.js'
 import { DeliveryStatusService } from '../src/messages/delivery-status.service.js'
 import { MessageSender } from '../src/messages/message-sender.js'
@@ -175,8 +175,8 @@ describe('a template fan-out against Meta’s failures', () => {
   })
 
   it('lets only one sender claim a message for Meta, and none once a webhook settled it', async () => {
-    const repository = new ConversationRepository(ctx.t.app.database.prisma)
-    const { message } = await repository.addMessageToNumber('50271008888', null, {
+    const repository = new MessageRepository(ctx.t.app.database.prisma)
+    const { message } = await repository.addToNumber('50271008888', null, {
       direction: 'outbound',
       type: 'template',
       content: 'x',
@@ -224,16 +224,16 @@ describe('a template fan-out against Meta’s failures', () => {
         return super.storeRest(batch)
       }
     }
-    const conversations = new ConversationRepository(prisma)
+    const messages = new MessageRepository(prisma)
     const events = new InProcessEventBus()
     const sender = new MessageSender(
-      conversations,
-      new DeliveryStatusService(conversations, events),
+      messages,
+      new DeliveryStatusService(messages, events),
       events,
       new SendRateLimiter(100),
       { retry: ctx.t.app.config.metaRetry },
     )
-    const owner = new BatchService(new Overtaken(prisma), conversations, sender, ctx.t.app.meta, events, {
+    const owner = new BatchService(new Overtaken(prisma), messages, sender, ctx.t.app.meta, events, {
       concurrency: 4,
       exclusive: false,
       staleAttemptMs: 60_000,

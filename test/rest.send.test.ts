@@ -3,7 +3,7 @@ import { ConversationDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
 import { chronological, type TestApp } from './helpers/test-app.js'
 import { useTestApp } from './helpers/setup.js'
-import { ConversationRepository } from '../src/conversations/conversation.repository.js'
+import { MessageRepository } from '../src/messages/message.repository.js'
 
 const ctx = useTestApp()
 
@@ -109,7 +109,7 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('stores concurrent sends to different numbers in one statement, each with its own conversation', async () => {
-    const repository = new ConversationRepository(ctx.t.app.database.prisma)
+    const repository = new MessageRepository(ctx.t.app.database.prisma)
     await send({ phoneNumber: '+50244550000', content: 'existing', requestId: 41 })
     const numbers = Array.from({ length: 8 }, (_, i) => `5024455000${i}`)
     let statements = 0
@@ -118,7 +118,7 @@ describe('POST /api/whatsapp/send', () => {
     })
     const stored = await Promise.all(
       numbers.map((n, i) =>
-        repository.addMessageToNumber(n, i % 2 ? 50 + i : null, {
+        repository.addToNumber(n, i % 2 ? 50 + i : null, {
           direction: 'outbound',
           type: 'text',
           content: `to ${n}`,
@@ -139,12 +139,12 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('fails only the send the database refuses when sends share a statement', async () => {
-    const repository = new ConversationRepository(ctx.t.app.database.prisma)
+    const repository = new MessageRepository(ctx.t.app.database.prisma)
     const message = { direction: 'outbound', type: 'text', content: 'x', status: 'pending' } as const
     const results = await Promise.allSettled([
-      repository.addMessageToNumber('50245660001', null, message),
-      repository.addMessageToNumber('50245660002', 2 ** 31, message), // out of range for the column
-      repository.addMessageToNumber('50245660003', null, message),
+      repository.addToNumber('50245660001', null, message),
+      repository.addToNumber('50245660002', 2 ** 31, message), // out of range for the column
+      repository.addToNumber('50245660003', null, message),
     ])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
     expect(await ctx.t.app.database.prisma.conversation.count({ where: { phoneNumber: '50245660002' } })).toBe(0)

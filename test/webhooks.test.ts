@@ -229,21 +229,23 @@ describe('POST /webhooks/whatsapp', () => {
     const { WebhookService } = await import('../src/webhooks/webhook.service.js')
     const { WebhookRepository } = await import('../src/webhooks/webhook.repository.js')
     const { ConversationRepository } = await import('../src/conversations/conversation.repository.js')
+    const { MessageRepository } = await import('../src/messages/message.repository.js')
     const { TemplateRepository } = await import('../src/templates/template.repository.js')
     const { DeliveryStatusService } = await import('../src/messages/delivery-status.service.js')
     const { InProcessEventBus } = await import('../src/events/event-bus.js')
     const { signWebhook } = await import('../src/meta/meta.webhooks.js')
     const prisma = ctx.t.app.database.prisma
-    const conversations = new ConversationRepository(prisma)
+    const messages = new MessageRepository(prisma)
     const events = new InProcessEventBus()
-    const { ReactionRepository } = await import('../src/conversations/reaction.repository.js')
+    const { ReactionRepository } = await import('../src/messages/reaction.repository.js')
     const noMedia = { recordInbound: async () => 'med_none' } as never
     const service = new WebhookService(
       new WebhookRepository(prisma),
-      conversations,
+      new ConversationRepository(prisma),
+      messages,
       { reactions: new ReactionRepository(prisma), media: noMedia, onMediaRecorded: () => {} },
       new TemplateRepository(prisma),
-      new DeliveryStatusService(conversations, events),
+      new DeliveryStatusService(messages, events),
       events,
       {
         appSecrets: [APP_SECRET],
@@ -287,8 +289,8 @@ describe('delivery statuses', () => {
   const messageById = (id: number) => ctx.t.app.database.prisma.message.findUniqueOrThrow({ where: { id } })
 
   it('apply concurrently in one statement, each to its own message, a failure with its error', async () => {
-    const { ConversationRepository } = await import('../src/conversations/conversation.repository.js')
-    const repository = new ConversationRepository(ctx.t.app.database.prisma)
+    const { MessageRepository } = await import('../src/messages/message.repository.js')
+    const repository = new MessageRepository(ctx.t.app.database.prisma)
     const sent = await Promise.all(['50212349001', '50212349002', '50212349003'].map(sendOne))
     const at = new Date('2026-11-25T17:00:00Z')
     let statements = 0
@@ -376,12 +378,12 @@ describe('delivery statuses', () => {
     await postWebhook(ctx.t, statusUpdate({ wamid, status: 'delivered', to: '50212340003', at: deliveredAt }))
     await postWebhook(ctx.t, statusUpdate({ wamid, status: 'read', to: '50212340003', at: readAt }))
     await applied()
-    expect(await ctx.t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(2)
+    expect(await ctx.t.app.database.prisma.earlyStatus.count({ where: { wamid } })).toBe(2)
 
     ctx.meta.useWamid(wamid)
     const { message_id } = await sendOne('50212340003')
     expect(await messageById(message_id)).toMatchObject({ wamid, status: 'read', deliveredAt, readAt })
-    expect(await ctx.t.app.database.prisma.pendingStatus.count({ where: { wamid } })).toBe(0)
+    expect(await ctx.t.app.database.prisma.earlyStatus.count({ where: { wamid } })).toBe(0)
   })
 
   it('template status updates change the stored template', async () => {

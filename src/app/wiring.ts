@@ -8,9 +8,10 @@ import { batchTuning } from '../batches/batch.tuning.js'
 import type { Config } from '../config.js'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
 import { ConversationRepository } from '../conversations/conversation.repository.js'
+import { MessageRepository } from '../messages/message.repository.js'
 import { ConversationService } from '../conversations/conversation.service.js'
-import { MessageEventsResolver } from '../conversations/message-events.resolver.js'
-import { ReactionRepository } from '../conversations/reaction.repository.js'
+import { MessageEventsResolver } from '../messages/message-events.resolver.js'
+import { ReactionRepository } from '../messages/reaction.repository.js'
 import { openDatabase } from '../db/database.js'
 import { type EventBus, InProcessEventBus } from '../events/event-bus.js'
 import { PostgresEventBus } from '../events/postgres-event-bus.js'
@@ -70,13 +71,19 @@ export async function wire(
   stack.defer(() => database.close())
   const meta = createMetaApi(config, server)
   const conversationRepository = new ConversationRepository(database.prisma)
+  const messageRepository = new MessageRepository(database.prisma)
   const reactionRepository = new ReactionRepository(database.prisma)
   const mediaRepository = new MediaRepository(database.prisma)
   const mediaStore = await openMediaStore(config.database)
   stack.defer(() => mediaStore.close())
   const media = new MediaService(mediaRepository, mediaStore, meta)
   const templateRepository = new TemplateRepository(database.prisma)
-  const conversations = new ConversationService(conversationRepository, mediaRepository, reactionRepository)
+  const conversations = new ConversationService(
+    conversationRepository,
+    messageRepository,
+    mediaRepository,
+    reactionRepository,
+  )
   const templates = new TemplateService(templateRepository, meta)
   const events: EventBus =
     config.database.kind === 'postgres'
@@ -96,8 +103,8 @@ export async function wire(
     onError: (err, mediaId) => log.warn({ err, mediaId }, "a customer's file could not be fetched from Meta"),
     // Dashboards showing the message learn that its file is there (or failed).
     onSettled: (mediaId) =>
-      void conversationRepository
-        .messagesWithMedia(mediaId)
+      void messageRepository
+        .withMedia(mediaId)
         .then((messages) => {
           for (const m of messages)
             events.publish({ type: 'messageUpdated', messageId: m.id, conversationId: m.conversationId })
@@ -105,7 +112,7 @@ export async function wire(
         .catch((err) => log.error({ err, mediaId }, 'after a download')),
   })
   stack.defer(() => mediaFetcher.stop())
-  const statuses = new DeliveryStatusService(conversationRepository, events)
+  const statuses = new DeliveryStatusService(messageRepository, events)
   const sendRate = new SendRateLimiter(
     config.messagesPerSecond,
     // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
@@ -113,7 +120,7 @@ export async function wire(
       ? new PostgresSlotSource(database.prisma, config.meta.phoneNumberId)
       : new MemorySlotSource(),
   )
-  const sender = new MessageSender(conversationRepository, statuses, events, sendRate, {
+  const sender = new MessageSender(messageRepository, statuses, events, sendRate, {
     retry: config.metaRetry,
     onTokenInvalid: (err) =>
       log.error(
@@ -122,14 +129,15 @@ export async function wire(
       ),
     onError: (err) => log.error({ err }, 'after a send Meta accepted'),
   })
-  const batches = new BatchService(new BatchRepository(database.prisma), conversationRepository, sender, meta, events, {
+  const batches = new BatchService(new BatchRepository(database.prisma), messageRepository, sender, meta, events, {
     ...batchTuning(config),
     onError: (err, context) => log.error({ err }, `template batch: ${context}`),
   })
   const messaging = new MessagingService(
     conversationRepository,
+    messageRepository,
     reactionRepository,
-    new ContentPreparer(conversationRepository, media),
+    new ContentPreparer(messageRepository, media),
     templates,
     meta,
     sender,
@@ -141,6 +149,7 @@ export async function wire(
   const webhooks = new WebhookService(
     new WebhookRepository(database.prisma),
     conversationRepository,
+    messageRepository,
     { reactions: reactionRepository, media, onMediaRecorded: () => mediaFetcher.kick() },
     templateRepository,
     statuses,

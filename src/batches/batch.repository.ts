@@ -1,6 +1,8 @@
-import { type MessageRecord, type MessageStatus, NO_PARTS } from '../conversations/conversation.repository.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
+import { type MessageRecord, NO_PARTS } from '../messages/message.records.js'
+import { MESSAGE_STATUSES, type MessageStatus } from '../messages/message-status.js'
+import { NO_PARTS_COLUMNS, storeOutbound } from '../messages/message.sql.js'
 
 export type BatchStatus = 'running' | 'completed'
 
@@ -31,7 +33,7 @@ export type BatchMessage = MessageRecord & { to: string }
 /** Messages per status in a batch. */
 export type BatchProgress = Record<MessageStatus, number>
 
-export const NO_PROGRESS: BatchProgress = { pending: 0, unknown: 0, sent: 0, delivered: 0, read: 0, failed: 0 }
+export const NO_PROGRESS = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0])) as BatchProgress
 
 /** Template fan-outs and their recipients' messages. The only code that talks to Prisma about them. */
 export class BatchRepository {
@@ -53,7 +55,7 @@ export class BatchRepository {
     const rest = recipients.slice(storeFirst)
     const unstored = rest.length ? JSON.stringify({ content: batch.content, recipients: toJsonRows(rest) }) : null
     const rows = await this.prisma.$queryRaw<StoredRow[]>(Prisma.sql`
-      WITH src AS (
+      WITH recipients AS (
         SELECT r->>0 AS phone, r->>1 AS given, (r->>2)::int AS request_id, pos
         FROM jsonb_array_elements(${JSON.stringify(toJsonRows(recipients.slice(0, storeFirst)))}::jsonb)
                WITH ORDINALITY AS e(r, pos)
@@ -92,7 +94,7 @@ export class BatchRepository {
         FROM (SELECT id, unstored FROM template_batches WHERE id = ${batch.id} FOR UPDATE) old
         WHERE t.id = old.id AND old.unstored IS NOT NULL
         RETURNING t.id, t.created_at, t.heartbeat_at, t.template, old.unstored
-      ), src AS (
+      ), recipients AS (
         SELECT r->>0 AS phone, r->>1 AS given, (r->>2)::int AS request_id, pos
         FROM b, jsonb_array_elements(b.unstored->'recipients') WITH ORDINALITY AS e(r, pos)
       ), ${storeMessages(
@@ -237,44 +239,22 @@ function toJsonRows(recipients: NewBatchRecipient[]): [string, string, number | 
 }
 
 /**
- * The rest of a batch statement, after CTEs `src` (phone, given, request_id, pos: the recipients
- * to store) and `b` (the batch: id, created_at, heartbeat_at): a `pending` message per recipient,
- * conversations created as needed.
+ * The rest of a batch statement, after CTEs `recipients` (phone, given, request_id, pos: the
+ * recipients to store) and `b` (the batch: id, created_at, heartbeat_at): a `pending` template
+ * message per recipient, stored as every outbound message is (messages/message.sql.ts).
  *
- * Message ids are drawn first, in request order, so that each conversation is written once,
- * already pointing at its newest message. Conversations are upserted in phone number order, as
- * every statement that writes several does: concurrent writers lock them in one order, so they
- * cannot deadlock. Only what the database chose comes back: the rest of each message is what was
- * just written, and reading full rows back (a copy of the template in each) delayed the first send.
+ * Only what the database chose comes back: the rest of each message is what was just written, and
+ * reading full rows back (a copy of the template in each) delayed the first send.
  */
 function storeMessages(content: Prisma.Sql, template: Prisma.Sql, also = Prisma.empty): Prisma.Sql {
-  return Prisma.sql`u AS (
-      SELECT src.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id
-      FROM (SELECT * FROM src ORDER BY pos) src
-    ), latest AS (
-      -- Per number: the last request id the request gave it, and its newest message.
-      SELECT phone, (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
-             max(id) AS last_id
-      FROM u GROUP BY phone
-    ), c AS (
-      INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
-      SELECT phone, request_id, now(), last_id, now() FROM latest ORDER BY phone
-      ON CONFLICT (phone_number) DO UPDATE
-        SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
-            last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
-            last_message_id = GREATEST(c.last_message_id, EXCLUDED.last_message_id),
-            updated_at = now()
-      RETURNING c.id, c.phone_number, c.request_id
-    ), m AS (
-      INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id, batch_id,
-                            recipient, created_at, updated_at)
-      SELECT u.id, c.id, 'outbound', 'template', ${content}, ${template}, 'pending',
-             COALESCE(u.request_id, c.request_id), (SELECT id FROM b), u.given, now(), now()
-      FROM u JOIN c ON c.phone_number = u.phone
-      RETURNING id, conversation_id, request_id, created_at
-    )
+  return Prisma.sql`src AS (
+      SELECT r.pos, r.phone, r.request_id, r.given AS recipient, b.id AS batch_id, 'outbound' AS direction,
+             'template' AS type, ${content}::text AS content, ${template}::jsonb AS template, 'pending' AS status,
+             ${NO_PARTS_COLUMNS}
+      FROM recipients r CROSS JOIN b
+    ), ${storeOutbound(Prisma.sql`now()`, Prisma.sql`id, conversation_id, request_id, created_at`)}
     SELECT m.id, m.conversation_id AS "conversationId", m.request_id AS "requestId", m.created_at AS "createdAt",
-           u.phone AS "to", u.given AS recipient, b.id AS "batchId", b.created_at AS "batchCreatedAt",
+           u.phone AS "to", u.recipient, b.id AS "batchId", b.created_at AS "batchCreatedAt",
            b.heartbeat_at AS "batchHeartbeatAt"${also}
     FROM m JOIN u ON u.id = m.id CROSS JOIN b
     ORDER BY m.id`

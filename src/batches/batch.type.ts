@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
-import { Message, MessageStatus } from '../conversations/message.type.js'
+import { Message, MessageStatus } from '../messages/message.type.js'
 
 export enum TemplateBatchStatus {
   RUNNING = 'running',

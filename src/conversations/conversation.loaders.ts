@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader'
 import type { MediaRecord, MediaRepository } from '../media/media.repository.js'
-import type { ConversationRepository, MessageRecord } from './conversation.repository.js'
-import type { ReactionRecord, ReactionRepository } from './reaction.repository.js'
+import type { ConversationRepository } from './conversation.repository.js'
+import type { MessageRecord } from '../messages/message.records.js'
+import type { ReactionRecord, ReactionRepository } from '../messages/reaction.repository.js'
 
 export interface LoaderSources {
   conversations: ConversationRepository

@@ -2,15 +2,13 @@ import { z } from 'zod'
 import { NotFoundError } from '../errors/errors.js'
 import { idSchema } from '../shared/ids.js'
 import { parseInput } from '../validation.js'
-import type {
-  ConversationCursor,
-  ConversationRecord,
-  ConversationRepository,
-  MessageRecord,
-} from './conversation.repository.js'
+import type { ConversationCursor, ConversationRepository } from './conversation.repository.js'
+import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
+import type { MessageRepository } from '../messages/message.repository.js'
+import { MESSAGE_STATUSES } from '../messages/message-status.js'
 import { cursorSchema, firstSchema, type Page, toPage } from '../shared/pagination.js'
 import type { MediaRecord, MediaRepository } from '../media/media.repository.js'
-import type { ReactionRecord, ReactionRepository } from './reaction.repository.js'
+import type { ReactionRecord, ReactionRepository } from '../messages/reaction.repository.js'
 
 /** A row id inside a cursor: PostgreSQL `integer`. */
 const dbId = z.number().int().min(1).max(2_147_483_647)
@@ -32,8 +30,8 @@ const conversationFilterSchema = z
       ),
       lastMessageStatus: z.preprocess(
         lowercase,
-        z.enum(['pending', 'unknown', 'sent', 'delivered', 'read', 'failed'], {
-          error: 'must be one of PENDING, UNKNOWN, SENT, DELIVERED, READ, FAILED',
+        z.enum(MESSAGE_STATUSES, {
+          error: `must be one of ${MESSAGE_STATUSES.map((s) => s.toUpperCase()).join(', ')}`,
         }),
       ),
       search: z.string({ error: 'must be a string' }).trim().min(2, 'must be at least 2 characters').max(200),
@@ -64,6 +62,7 @@ export interface MessageDetails {
 export class ConversationService {
   constructor(
     private readonly conversations: ConversationRepository,
+    private readonly messages: MessageRepository,
     private readonly media: MediaRepository,
     private readonly reactions: ReactionRepository,
   ) {}
@@ -142,7 +141,7 @@ export class ConversationService {
   /** @throws NotFoundError */
   async message(id: unknown): Promise<MessageRecord> {
     const messageId = parseInput(idSchema, id, 'id')
-    const message = await this.conversations.findMessage(messageId)
+    const message = await this.messages.findById(messageId)
     if (!message) throw new NotFoundError(`Message ${messageId} does not exist`)
     return message
   }
@@ -150,7 +149,7 @@ export class ConversationService {
   /** @throws NotFoundError */
   async messageByWamid(wamid: unknown): Promise<MessageRecord> {
     const value = parseInput(z.string({ error: 'must be a string' }).min(1).max(512), wamid, 'wamid')
-    const message = await this.conversations.findMessageByWamid(value)
+    const message = await this.messages.findByWamid(value)
     if (!message) throw new NotFoundError(`No message has wamid ${value}`)
     return message
   }

@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars'
 import { Field, InputType, Int, ObjectType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
-import { MessageDirection, MessageStatus } from './message.type.js'
+import { MessageDirection, MessageStatus } from '../messages/message.type.js'
 
 @ObjectType({ description: "A customer's WhatsApp thread: one per phone number." })
 export class Conversation {

@@ -1,14 +1,16 @@
-import type { ConversationRepository, StatusUpdate } from '../conversations/conversation.repository.js'
+import type { StatusUpdate } from './message.records.js'
+import type { MessageRepository } from './message.repository.js'
 import type { EventBus } from '../events/event-bus.js'
 
 /**
  * Moves outbound messages through Meta's delivery states. A status can arrive before the send
- * that caused it has recorded its wamid; it is kept and applied when the wamid appears.
+ * that caused it has recorded its wamid: such an early status is kept and applied when the wamid
+ * appears.
  * @see https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components#statuses-object
  */
 export class DeliveryStatusService {
   constructor(
-    private readonly conversations: ConversationRepository,
+    private readonly messages: MessageRepository,
     private readonly events: EventBus,
   ) {}
 
@@ -16,32 +18,32 @@ export class DeliveryStatusService {
     if (await this.applyToMessage(update)) return
     // A send whose answer never came (`unknown`) learns its wamid here, from our own message id
     // echoed in the callback data.
-    if (update.messageId && (await this.conversations.adoptWamid(update.messageId, update.wamid))) {
+    if (update.messageId && (await this.messages.adoptWamid(update.messageId, update.wamid))) {
       if (await this.applyToMessage(update)) return
     }
-    await this.conversations.savePendingStatus(update)
+    await this.messages.keepEarlyStatus(update)
     // The send may have recorded the wamid between our update and the save: look once more, so
     // that one of the two sides always sees the other.
-    await this.flushPending(update.wamid)
+    await this.flushEarly(update.wamid)
   }
 
-  /** Applies the statuses kept for `wamid` (called once a send recorded it). True if any applied. */
-  async flushPending(wamid: string): Promise<boolean> {
-    return this.applyKept(await this.conversations.takePendingStatuses(wamid))
+  /** Applies the early statuses of `wamid` (called once a send recorded it). True if any applied. */
+  async flushEarly(wamid: string): Promise<boolean> {
+    return this.applyEarly(await this.messages.takeEarlyStatuses(wamid))
   }
 
-  /** Applies statuses taken from the kept ones; those still without a message are kept again. True if any applied. */
-  async applyKept(kept: StatusUpdate[]): Promise<boolean> {
+  /** Applies early statuses taken from the store; those still without a message are kept again. True if any applied. */
+  async applyEarly(early: StatusUpdate[]): Promise<boolean> {
     let applied = false
-    for (const update of kept) {
+    for (const update of early) {
       if (await this.applyToMessage(update)) applied = true
-      else await this.conversations.savePendingStatus(update)
+      else await this.messages.keepEarlyStatus(update)
     }
     return applied
   }
 
   private async applyToMessage(update: StatusUpdate): Promise<boolean> {
-    const result = await this.conversations.applyStatus(update)
+    const result = await this.messages.applyStatus(update)
     if (!result) return false
     if (result.changed) {
       this.events.publish({

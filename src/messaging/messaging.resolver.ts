@@ -1,8 +1,8 @@
 import { Arg, Ctx, Int, Mutation, Resolver } from 'type-graphql'
 import type { BatchService } from '../batches/batch.service.js'
-import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
+import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import { Conversation } from '../conversations/conversation.type.js'
-import { Message } from '../conversations/message.type.js'
+import { Message } from '../messages/message.type.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import {

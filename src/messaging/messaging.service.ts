@@ -1,10 +1,8 @@
 import { idSchema } from '../shared/ids.js'
 import type { BatchRecipientOutcome, BatchService } from '../batches/batch.service.js'
-import type {
-  ConversationRecord,
-  ConversationRepository,
-  MessageRecord,
-} from '../conversations/conversation.repository.js'
+import type { ConversationRepository } from '../conversations/conversation.repository.js'
+import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
+import type { MessageRepository } from '../messages/message.repository.js'
 import { isServiceWindowOpen, serviceWindowExpiresAt } from '../conversations/service-window.js'
 import {
   AppError,
@@ -17,7 +15,7 @@ import {
 import type { EventBus } from '../events/event-bus.js'
 import type { IdempotencyKeyInput, IdempotencyService, Progress, Resumed } from '../idempotency/idempotency.service.js'
 import type { MetaApi } from '../meta/meta.client.js'
-import type { ReactionRepository } from '../conversations/reaction.repository.js'
+import type { ReactionRepository } from '../messages/reaction.repository.js'
 import { checkTemplateRequest } from '../templates/template.preflight.js'
 import type { TemplateService } from '../templates/template.service.js'
 import { renderTemplateText } from '../templates/template.render.js'
@@ -59,6 +57,7 @@ export interface TemplateSendResult {
 export class MessagingService {
   constructor(
     private readonly conversations: ConversationRepository,
+    private readonly messages: MessageRepository,
     private readonly reactions: ReactionRepository,
     private readonly content: ContentPreparer,
     private readonly templates: TemplateService,
@@ -111,7 +110,7 @@ export class MessagingService {
             : null
         this.checkServiceWindow(existing)
         const prepared = await this.content.prepare(existing, message)
-        const stored = await this.conversations.addMessageToNumber(phoneNumber, requestId ?? null, {
+        const stored = await this.messages.addToNumber(phoneNumber, requestId ?? null, {
           ...this.pendingOf(prepared),
           attemptedAt: new Date(),
         })
@@ -159,7 +158,7 @@ export class MessagingService {
           ])
         }
         const prepared = await this.content.prepare(conversation, message)
-        const pending = await this.conversations.addMessage(conversation.id, {
+        const pending = await this.messages.add(conversation.id, {
           ...this.pendingOf(prepared),
           requestId: conversation.requestId,
           attemptedAt: new Date(),
@@ -176,7 +175,7 @@ export class MessagingService {
    * now. Never sent again: `pending` or `unknown` may have reached Meta (its status webhook settles it).
    */
   private async resumeSend(progress: Progress): Promise<Resumed<MessageRecord>> {
-    const message = 'messageId' in progress ? await this.conversations.findMessage(progress.messageId) : null
+    const message = 'messageId' in progress ? await this.messages.findById(progress.messageId) : null
     if (!message)
       return { settled: true, error: new InternalError(new Error(`no message for ${JSON.stringify(progress)}`)) }
     const error = storedFailure(message)
@@ -193,7 +192,7 @@ export class MessagingService {
     const { typing } = parseInput(markReadSchema, input ?? {})
     const conversation = await this.conversations.findById(id)
     if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
-    const latest = await this.conversations.latestInbound(id)
+    const latest = await this.messages.latestInbound(id)
     if (!latest) return conversation
     const now = this.options.now?.() ?? new Date()
     // Meta takes read receipts for 30 days after a message arrived; older ones are recorded here only.

@@ -1,7 +1,7 @@
 import { JSONObjectResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType } from 'type-graphql'
 import { Conversation } from '../conversations/conversation.type.js'
-import { Message } from '../conversations/message.type.js'
+import { Message } from '../messages/message.type.js'
 import { TemplateBatch } from '../batches/batch.type.js'
 
 @ObjectType()

@@ -1,8 +1,5 @@
-import type {
-  ConversationRecord,
-  ConversationRepository,
-  MessageParts,
-} from '../conversations/conversation.repository.js'
+import type { ConversationRecord, MessageParts } from '../messages/message.records.js'
+import type { MessageRepository } from '../messages/message.repository.js'
 import { NotFoundError, ValidationError } from '../errors/errors.js'
 import type { MediaService } from '../media/media.service.js'
 import { MEDIA_LIMITS, mediaKindOf, type MediaKind } from '../meta/meta.limits.js'
@@ -28,7 +25,7 @@ const invalid = (path: string, message: string) => new ValidationError([{ path, 
  */
 export class ContentPreparer {
   constructor(
-    private readonly conversations: ConversationRepository,
+    private readonly messages: MessageRepository,
     private readonly media: MediaService,
   ) {}
 
@@ -77,7 +74,7 @@ export class ContentPreparer {
   }
 
   private async replyTarget(conversation: ConversationRecord | null, messageId: number) {
-    const target = await this.conversations.findMessage(messageId)
+    const target = await this.messages.findById(messageId)
     if (!target || !conversation || target.conversationId !== conversation.id) {
       throw invalid('replyTo', `message ${messageId} is not in this conversation`)
     }

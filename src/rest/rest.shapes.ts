@@ -1,6 +1,6 @@
-import type { ConversationRecord, MessageRecord } from '../conversations/conversation.repository.js'
+import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import type { MessageDetails } from '../conversations/conversation.service.js'
-import { mediaView } from '../conversations/message.view.js'
+import { mediaView } from '../messages/message.view.js'
 import { serviceWindowExpiresAt } from '../conversations/service-window.js'
 import type { Page } from '../shared/pagination.js'
 

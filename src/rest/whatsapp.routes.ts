@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { callerOf } from '../auth/auth.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
-import type { MessageRecord } from '../conversations/conversation.repository.js'
+import type { MessageRecord } from '../messages/message.records.js'
 import { errorPayload, ValidationError } from '../errors/errors.js'
 import type { MediaService } from '../media/media.service.js'
 import { mediaRoutes } from './media.routes.js'

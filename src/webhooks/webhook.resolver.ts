@@ -1,6 +1,6 @@
 import { Arg, Field, InputType, Mutation, Resolver } from 'type-graphql'
-import type { MessageRecord } from '../conversations/conversation.repository.js'
-import { Message } from '../conversations/message.type.js'
+import type { MessageRecord } from '../messages/message.records.js'
+import { Message } from '../messages/message.type.js'
 import type { WebhookService } from './webhook.service.js'
 
 @InputType()

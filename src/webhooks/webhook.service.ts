@@ -1,5 +1,7 @@
 import { z } from 'zod'
-import type { ConversationRepository, MessageRecord } from '../conversations/conversation.repository.js'
+import type { ConversationRepository } from '../conversations/conversation.repository.js'
+import type { MessageRecord } from '../messages/message.records.js'
+import type { MessageRepository } from '../messages/message.repository.js'
 import { phoneNumberSchema } from '../shared/phone.js'
 import { simulatedWebhook } from '../meta/meta.simulated-webhooks.js'
 import { parseInput } from '../validation.js'
@@ -8,7 +10,7 @@ import type { EventBus } from '../events/event-bus.js'
 import type { DeliveryStatusService } from '../messages/delivery-status.service.js'
 import { type InboundMessageChange, isValidSignature, readWebhook, type WebhookChange } from '../meta/meta.webhooks.js'
 import type { TemplateRepository } from '../templates/template.repository.js'
-import type { ReactionRepository } from '../conversations/reaction.repository.js'
+import type { ReactionRepository } from '../messages/reaction.repository.js'
 import type { MediaService } from '../media/media.service.js'
 import type { WebhookRepository } from './webhook.repository.js'
 
@@ -65,6 +67,7 @@ export class WebhookService {
   constructor(
     private readonly webhooks: WebhookRepository,
     private readonly conversations: ConversationRepository,
+    private readonly messages: MessageRepository,
     private readonly inbound: InboundParts,
     private readonly templates: TemplateRepository,
     private readonly statuses: DeliveryStatusService,
@@ -124,14 +127,14 @@ export class WebhookService {
     )
     const id = await this.webhooks.store(body)
     await this.apply(id)
-    const message = await this.conversations.findMessageByWamid(wamid)
+    const message = await this.messages.findByWamid(wamid)
     if (!message) throw new Error(`the simulated message ${wamid} was not stored`)
     return message
   }
 
   /** Queues the deliveries a previous run stored but did not apply. */
   async resumeUnapplied(): Promise<void> {
-    await this.conversations.dropPendingStatusesBefore(new Date(Date.now() - PENDING_STATUS_TTL_MS))
+    await this.messages.dropEarlyStatusesBefore(new Date(Date.now() - PENDING_STATUS_TTL_MS))
     this.enqueue((await this.webhooks.unapplied(10_000)).map((id) => ({ id })))
   }
 
@@ -187,10 +190,10 @@ export class WebhookService {
       contactName: change.contactName,
     })
     if (change.reaction) return this.applyReaction(conversation.id, change, change.reaction)
-    const replyTo = change.contextWamid ? await this.conversations.findMessageByWamid(change.contextWamid) : null
+    const replyTo = change.contextWamid ? await this.messages.findByWamid(change.contextWamid) : null
     // Stored before the message, under an id derived from its wamid: a delivery applied twice stores one file.
     const mediaId = change.media ? await this.inbound.media.recordInbound(change.wamid, change.media) : null
-    const message = await this.conversations.addInbound(conversation.id, {
+    const message = await this.messages.addInbound(conversation.id, {
       wamid: change.wamid,
       type: change.type,
       content: change.content,
@@ -214,7 +217,7 @@ export class WebhookService {
     change: InboundMessageChange,
     reaction: NonNullable<InboundMessageChange['reaction']>,
   ): Promise<void> {
-    await this.conversations.touchInbound(conversationId, change.timestamp)
+    await this.messages.touchInbound(conversationId, change.timestamp)
     const changed = await this.inbound.reactions.apply({
       targetWamid: reaction.targetWamid,
       actor: 'customer',
@@ -222,7 +225,7 @@ export class WebhookService {
       reactedAt: change.timestamp,
       wamid: change.wamid,
     })
-    const target = changed ? await this.conversations.findMessageByWamid(reaction.targetWamid) : null
+    const target = changed ? await this.messages.findByWamid(reaction.targetWamid) : null
     if (target)
       this.events.publish({ type: 'messageUpdated', messageId: target.id, conversationId: target.conversationId })
   }

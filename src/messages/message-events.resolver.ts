@@ -2,8 +2,8 @@ import { Arg, Int, Resolver, Root, Subscription } from 'type-graphql'
 import { EventsMissedError } from '../errors/errors.js'
 import type { MessageEvent } from '../events/event-bus.js'
 import type { GraphQLContext } from '../graphql/context.js'
-import type { MessageRecord } from './conversation.repository.js'
-import type { ConversationService } from './conversation.service.js'
+import type { MessageRecord } from '../messages/message.records.js'
+import type { ConversationService } from '../conversations/conversation.service.js'
 import { Message } from './message.type.js'
 
 type SubscribeData = { args: { conversationId?: number | null }; context: GraphQLContext }

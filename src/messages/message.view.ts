@@ -1,5 +1,5 @@
 import type { MediaRecord } from '../media/media.repository.js'
-import type { MessageRecord } from './conversation.repository.js'
+import type { MessageRecord } from '../messages/message.records.js'
 import type { MediaStatus, ReactionActor } from './message-parts.type.js'
 import type { ReactionRecord } from './reaction.repository.js'
 

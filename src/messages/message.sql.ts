@@ -1,0 +1,115 @@
+import { Prisma } from '../generated/prisma/client.js'
+import type { ConversationRecord, MessageParts } from './message.records.js'
+
+// SQL pieces shared by the repositories that store messages (messages, batches). Only
+// repositories import this file.
+
+const CONVERSATION_FIELDS = [
+  ['id', 'id'],
+  ['phone_number', 'phoneNumber'],
+  ['wa_user_id', 'waUserId'],
+  ['contact_name', 'contactName'],
+  ['request_id', 'requestId'],
+  ['last_message_at', 'lastMessageAt'],
+  ['last_inbound_at', 'lastInboundAt'],
+  ['last_message_id', 'lastMessageId'],
+  ['last_read_message_id', 'lastReadMessageId'],
+  ['last_read_at', 'lastReadAt'],
+  ['created_at', 'createdAt'],
+  ['updated_at', 'updatedAt'],
+] as const
+
+/** A `conversations` row (alias `c`) as a {@link ConversationRecord}; `prefix` names its fields. */
+export const conversationColumns = (prefix = '') =>
+  Prisma.raw(CONVERSATION_FIELDS.map(([column, field]) => `c.${column} AS "${prefix}${field}"`).join(', '))
+
+/** The conversation in a row whose fields for it are named `conversation.<field>` (see conversationColumns). */
+export function conversationIn(row: Record<string, unknown>): ConversationRecord {
+  return Object.fromEntries(
+    CONVERSATION_FIELDS.map(([, field]) => [field, row[`conversation.${field}`]]),
+  ) as unknown as ConversationRecord
+}
+
+/** A `messages` row (alias `m`) as a MessageRecord, for raw statements. */
+export const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId", m.direction::text AS direction,
+  m.type, m.content, m.template, m.status::text AS status, m.wamid, m.request_id AS "requestId", m.payload,
+  m.sent_by_customer_at AS "sentByCustomerAt", m.sent_at AS "sentAt", m.delivered_at AS "deliveredAt",
+  m.read_at AS "readAt", m.failed_at AS "failedAt", m.error_code AS "errorCode", m.error_message AS "errorMessage",
+  m.error_details AS "errorDetails", m.error_trace_id AS "errorTraceId", m.attempted_at AS "attemptedAt",
+  m.batch_id AS "batchId", m.recipient, m.media_id AS "mediaId", m.filename, m.location, m.interactive, m.contacts,
+  m.reply_to_wamid AS "replyToWamid", m.reply_to_message_id AS "replyToMessageId",
+  m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
+
+/** A message's optional parts as statement parameters (JSON as text: see MessageRepository.addToNumbers). */
+export function partsOf(m: MessageParts) {
+  const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v))
+  return {
+    mediaId: m.mediaId ?? null,
+    filename: m.filename ?? null,
+    location: json(m.location),
+    interactive: json(m.interactive),
+    contacts: json(m.contacts),
+    replyToWamid: m.replyToWamid ?? null,
+    replyToMessageId: m.replyToMessageId ?? null,
+  }
+}
+
+/** The columns of {@link storeOutbound}'s `src` for messages that carry only text (templates). */
+export const NO_PARTS_COLUMNS = Prisma.raw(
+  `NULL::timestamptz AS attempted_at, NULL::text AS media_id, NULL::text AS filename, NULL::jsonb AS location,
+   NULL::jsonb AS interactive, NULL::text AS reply_to_wamid, NULL::int AS reply_to_message_id`,
+)
+
+/**
+ * In id order: rows of one statement are then most likely locked in that order, as by the other
+ * instances' (a deadlock is still possible; PostgreSQL then refuses one, and each is retried alone).
+ */
+export const inIdOrder = <T extends { id: number }>(items: T[]) => [...items].sort((a, b) => a.id - b.id)
+
+/**
+ * The rest of the one statement that stores outbound messages (a send, a fan-out's recipients),
+ * after a CTE `src` with a row per message: pos (request order), phone (digits), request_id,
+ * recipient (as the request gave it), batch_id, direction, type, content, template (jsonb), status,
+ * and the parts (see NO_PARTS_COLUMNS). It creates each number's conversation when there is none
+ * and moves its last activity to `at`; messages take their conversation's request id unless they
+ * have their own. Defines CTEs `u` (src with the message ids), `c` (the conversations, `c.*`) and
+ * `m` (the messages, returning `returning`) for the caller's final SELECT.
+ *
+ * Message ids are drawn first, in request order, so that each conversation row is written once,
+ * already pointing at its newest message (a second UPDATE of an upserted row in one statement
+ * would be ignored); foreign keys are checked at the end of the statement. Conversations are
+ * upserted in phone number order, as by every statement that writes several: concurrent writers
+ * lock them in one order, so they cannot deadlock.
+ */
+export function storeOutbound(at: Prisma.Sql, returning: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`u AS (
+      SELECT src.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id,
+             -- A reaction shows on the message it reacts to: it is no conversation's last message.
+             src.type <> 'reaction' AS bubble
+      FROM (SELECT * FROM src ORDER BY pos) src
+    ), latest AS (
+      -- Per number: the last request id the request gave it, and its newest message.
+      SELECT phone, (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
+             max(id) FILTER (WHERE bubble) AS last_id
+      FROM u GROUP BY phone
+    ), c AS (
+      INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
+      SELECT phone, request_id, CASE WHEN last_id IS NOT NULL THEN ${at}::timestamptz END, last_id, now()
+      FROM latest ORDER BY phone
+      ON CONFLICT (phone_number) DO UPDATE
+        SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
+            last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
+            last_message_id = GREATEST(c.last_message_id, EXCLUDED.last_message_id),
+            updated_at = now()
+      RETURNING c.*
+    ), m AS (
+      INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id, batch_id,
+                            recipient, attempted_at, media_id, filename, location, interactive, reply_to_wamid,
+                            reply_to_message_id, created_at, updated_at)
+      SELECT u.id, c.id, u.direction::"MessageDirection", u.type, u.content, u.template, u.status::"MessageStatus",
+             COALESCE(u.request_id, c.request_id), u.batch_id, u.recipient, u.attempted_at, u.media_id, u.filename,
+             u.location, u.interactive, u.reply_to_wamid, u.reply_to_message_id, ${at}::timestamptz, ${at}::timestamptz
+      FROM u JOIN c ON c.phone_number = u.phone
+      RETURNING ${returning}
+    )`
+}

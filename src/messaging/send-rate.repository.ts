@@ -1,2 +1,0 @@
-// Moved to ../messages/send-rate.repository.js; this path stays until test/ and bench/ import the new one.
-export * from '../messages/send-rate.repository.js'
