@@ -78,7 +78,7 @@ export async function benchGraphql(
   // interleaved, so drift on the machine hits them alike. `uncached` is the service with its
   // response cache off: what every request costs when something was written in between.
   const servers = {
-    service: await startService(`graphql-${db}`, urls.service, fake),
+    service: await startService(`graphql-${db}`, urls.service, fake, { GRAPHQL_RESPONSE_CACHE_MB: '8' }),
     uncached: await startService(`graphql-uncached-${db}`, urls.uncached, fake, { GRAPHQL_RESPONSE_CACHE_MB: '0' }),
     baseline: await startGraphqlBaseline(`graphql-baseline-${db}`, urls.baseline),
   }

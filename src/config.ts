@@ -119,7 +119,7 @@ const envSchema = z.object({
   ),
   GRAPHQL_MAX_DEPTH: z.preprocess(blankToUndefined, z.coerce.number().int().min(2).max(100).default(12)),
   GRAPHQL_MAX_COST: z.preprocess(blankToUndefined, z.coerce.number().int().min(10).max(10_000_000).default(20_000)),
-  GRAPHQL_RESPONSE_CACHE_MB: z.preprocess(blankToUndefined, z.coerce.number().min(0).max(1024).default(8)),
+  GRAPHQL_RESPONSE_CACHE_MB: z.preprocess(blankToUndefined, z.coerce.number().min(0).max(1024).optional()),
   API_RATE_LIMIT_PER_MINUTE: z.preprocess(
     blankToUndefined,
     z.coerce.number().int().min(1).max(1_000_000).default(1200),
@@ -273,7 +273,11 @@ export function loadConfig(env: Env = process.env): Config {
       sandbox: e.GRAPHQL_SANDBOX ? e.GRAPHQL_SANDBOX === 'true' : !production,
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxCost: e.GRAPHQL_MAX_COST,
-      responseCacheBytes: Math.round(e.GRAPHQL_RESPONSE_CACHE_MB * 1024 * 1024),
+      // Off by default on PostgreSQL: its validity check is the server's snapshot, which a commit
+      // in any other database of a shared server moves too (the cache would keep emptying).
+      responseCacheBytes: Math.round(
+        (e.GRAPHQL_RESPONSE_CACHE_MB ?? ((database as DatabaseConfig).kind === 'postgres' ? 0 : 8)) * 1024 * 1024,
+      ),
     },
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
     metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },

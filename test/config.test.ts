@@ -53,8 +53,12 @@ describe('loadConfig', () => {
     })
   })
 
-  it('keeps 8 MB of GraphQL answers unless told otherwise; 0 turns the response cache off', () => {
+  it('keeps 8 MB of GraphQL answers with the embedded database, none with PostgreSQL unless told; 0 turns it off', () => {
     expect(loadConfig({}).graphql.responseCacheBytes).toBe(8 * 1024 * 1024)
+    // PostgreSQL's snapshot is the whole server's: off unless asked for.
+    const postgres = { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/test' }
+    expect(loadConfig(postgres).graphql.responseCacheBytes).toBe(0)
+    expect(loadConfig({ ...postgres, GRAPHQL_RESPONSE_CACHE_MB: '8' }).graphql.responseCacheBytes).toBe(8 * 1024 * 1024)
     expect(loadConfig({ GRAPHQL_RESPONSE_CACHE_MB: '0.5' }).graphql.responseCacheBytes).toBe(512 * 1024)
     expect(loadConfig({ GRAPHQL_RESPONSE_CACHE_MB: '0' }).graphql.responseCacheBytes).toBe(0)
     expect(problems({ GRAPHQL_RESPONSE_CACHE_MB: '-1' })).toEqual([

@@ -7,7 +7,7 @@ import { useTestApp } from './helpers/setup.js'
 
 const ctx = useTestApp({
   meta: { templates: [metaTemplate({ name: 'aviso', language: 'es' })] },
-  env: { WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false' },
+  env: { WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false', GRAPHQL_RESPONSE_CACHE_MB: '8' },
 })
 
 /** Runs `fn` and answers what it did: the statements that reached the database (rate limits aside). */
