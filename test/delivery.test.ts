@@ -10,6 +10,7 @@ import { busiestWindow, META_ERRORS, metaTemplate } from './helpers/fake-meta.js
 import { BatchRepository } from '../src/batches/batch.repository.js'
 import { BatchService } from '../src/batches/batch.service.js'
 import { MessageRepository } from '../src/messages/message.repository.js'
+import { DeliveryRepository } from '../src/messages/delivery.repository.js'
 import { InProcessEventBus } from '../src/events/event-bus.js'
 import { DeliveryStatusService } from '../src/messages/delivery-status.service.js'
 import { MessageSender } from '../src/messages/message-sender.js'
@@ -175,21 +176,21 @@ describe('a template fan-out against Meta’s failures', () => {
   })
 
   it('lets only one sender claim a message for Meta, and none once a webhook settled it', async () => {
-    const repository = new MessageRepository(ctx.t.app.database.prisma)
-    const { message } = await repository.addToNumber('50271008888', null, {
+    const deliveries = new DeliveryRepository(ctx.t.app.database.prisma)
+    const { message } = await new MessageRepository(ctx.t.app.database.prisma).addToNumber('50271008888', null, {
       direction: 'outbound',
       type: 'template',
       content: 'x',
       status: 'pending',
     })
     const claims = await Promise.all([
-      repository.markAttempt(message.id, true),
-      repository.markAttempt(message.id, true),
+      deliveries.markAttempt(message.id, true),
+      deliveries.markAttempt(message.id, true),
     ])
     expect(claims.sort()).toEqual([false, true]) // two owners of one batch cannot both send it
-    expect(await repository.markAttempt(message.id, false)).toBe(true) // a retry of the owner
-    await repository.adoptWamid(message.id, 'wamid.settled-by-webhook')
-    expect(await repository.markAttempt(message.id, false)).toBe(false) // settled: no retry
+    expect(await deliveries.markAttempt(message.id, false)).toBe(true) // a retry of the owner
+    await deliveries.adoptWamid(message.id, 'wamid.settled-by-webhook')
+    expect(await deliveries.markAttempt(message.id, false)).toBe(false) // settled: no retry
   })
 
   it('resumes a fan-out whose owner died before its last recipients had messages: each sent once', async () => {
@@ -224,16 +225,16 @@ describe('a template fan-out against Meta’s failures', () => {
         return super.storeRest(batch)
       }
     }
-    const messages = new MessageRepository(prisma)
+    const deliveries = new DeliveryRepository(prisma)
     const events = new InProcessEventBus()
     const sender = new MessageSender(
-      messages,
-      new DeliveryStatusService(messages, events),
+      deliveries,
+      new DeliveryStatusService(deliveries, events),
       events,
       new SendRateLimiter(100),
       { retry: ctx.t.app.config.metaRetry },
     )
-    const owner = new BatchService(new Overtaken(prisma), messages, sender, ctx.t.app.meta, events, {
+    const owner = new BatchService(new Overtaken(prisma), deliveries, sender, ctx.t.app.meta, events, {
       concurrency: 4,
       exclusive: false,
       staleAttemptMs: 60_000,

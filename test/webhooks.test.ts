@@ -230,6 +230,7 @@ describe('POST /webhooks/whatsapp', () => {
     const { WebhookRepository } = await import('../src/webhooks/webhook.repository.js')
     const { ConversationRepository } = await import('../src/conversations/conversation.repository.js')
     const { MessageRepository } = await import('../src/messages/message.repository.js')
+    const { DeliveryRepository } = await import('../src/messages/delivery.repository.js')
     const { TemplateRepository } = await import('../src/templates/template.repository.js')
     const { DeliveryStatusService } = await import('../src/messages/delivery-status.service.js')
     const { InProcessEventBus } = await import('../src/events/event-bus.js')
@@ -245,7 +246,7 @@ describe('POST /webhooks/whatsapp', () => {
       messages,
       { reactions: new ReactionRepository(prisma), media: noMedia, onMediaRecorded: () => {} },
       new TemplateRepository(prisma),
-      new DeliveryStatusService(messages, events),
+      new DeliveryStatusService(new DeliveryRepository(prisma), events),
       events,
       {
         appSecrets: [APP_SECRET],
@@ -289,8 +290,8 @@ describe('delivery statuses', () => {
   const messageById = (id: number) => ctx.t.app.database.prisma.message.findUniqueOrThrow({ where: { id } })
 
   it('apply concurrently in one statement, each to its own message, a failure with its error', async () => {
-    const { MessageRepository } = await import('../src/messages/message.repository.js')
-    const repository = new MessageRepository(ctx.t.app.database.prisma)
+    const { DeliveryRepository } = await import('../src/messages/delivery.repository.js')
+    const repository = new DeliveryRepository(ctx.t.app.database.prisma)
     const sent = await Promise.all(['50212349001', '50212349002', '50212349003'].map(sendOne))
     const at = new Date('2026-11-25T17:00:00Z')
     let statements = 0

@@ -9,6 +9,7 @@ import type { Config } from '../config.js'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
 import { ConversationRepository } from '../conversations/conversation.repository.js'
 import { MessageRepository } from '../messages/message.repository.js'
+import { DeliveryRepository } from '../messages/delivery.repository.js'
 import { ConversationService } from '../conversations/conversation.service.js'
 import { MessageEventsResolver } from '../messages/message-events.resolver.js'
 import { ReactionRepository } from '../messages/reaction.repository.js'
@@ -72,6 +73,7 @@ export async function wire(
   const meta = createMetaApi(config, server)
   const conversationRepository = new ConversationRepository(database.prisma)
   const messageRepository = new MessageRepository(database.prisma)
+  const deliveryRepository = new DeliveryRepository(database.prisma)
   const reactionRepository = new ReactionRepository(database.prisma)
   const mediaRepository = new MediaRepository(database.prisma)
   const mediaStore = await openMediaStore(config.database)
@@ -112,7 +114,7 @@ export async function wire(
         .catch((err) => log.error({ err, mediaId }, 'after a download')),
   })
   stack.defer(() => mediaFetcher.stop())
-  const statuses = new DeliveryStatusService(messageRepository, events)
+  const statuses = new DeliveryStatusService(deliveryRepository, events)
   const sendRate = new SendRateLimiter(
     config.messagesPerSecond,
     // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
@@ -120,7 +122,7 @@ export async function wire(
       ? new PostgresSlotSource(database.prisma, config.meta.phoneNumberId)
       : new MemorySlotSource(),
   )
-  const sender = new MessageSender(messageRepository, statuses, events, sendRate, {
+  const sender = new MessageSender(deliveryRepository, statuses, events, sendRate, {
     retry: config.metaRetry,
     onTokenInvalid: (err) =>
       log.error(
@@ -129,7 +131,7 @@ export async function wire(
       ),
     onError: (err) => log.error({ err }, 'after a send Meta accepted'),
   })
-  const batches = new BatchService(new BatchRepository(database.prisma), messageRepository, sender, meta, events, {
+  const batches = new BatchService(new BatchRepository(database.prisma), deliveryRepository, sender, meta, events, {
     ...batchTuning(config),
     onError: (err, context) => log.error({ err }, `template batch: ${context}`),
   })

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { MessageRepository } from '../messages/message.repository.js'
+import type { DeliveryRepository } from '../messages/delivery.repository.js'
 import DataLoader from 'dataloader'
 import { z } from 'zod'
 import { cursorSchema, firstSchema, type Page, toPage } from '../shared/pagination.js'
@@ -60,7 +60,7 @@ export class BatchService {
 
   constructor(
     private readonly batches: BatchRepository,
-    private readonly messages: MessageRepository,
+    private readonly deliveries: DeliveryRepository,
     private readonly sender: MessageSender,
     private readonly meta: MetaApi,
     private readonly events: EventBus,
@@ -214,7 +214,7 @@ export class BatchService {
     this.sweeping ??= (async () => {
       try {
         if (this.stopping) return
-        const stale = await this.messages.markStaleAttemptsUnknown(new Date(Date.now() - this.options.staleAttemptMs))
+        const stale = await this.deliveries.markStaleAttemptsUnknown(new Date(Date.now() - this.options.staleAttemptMs))
         this.publishChanged(stale)
         const orphans = await this.batches.claimOrphans(
           this.instanceId,
@@ -233,7 +233,7 @@ export class BatchService {
   private resume(batch: BatchRecord): void {
     const work = (async () => {
       // Its previous owner is gone: a call it had started may have reached Meta.
-      this.publishChanged(await this.messages.markStaleAttemptsUnknown(new Date(), batch.id))
+      this.publishChanged(await this.deliveries.markStaleAttemptsUnknown(new Date(), batch.id))
       // Its owner may have stopped before the batch's last recipients had their messages.
       this.publishAdded(await this.batches.storeRest(batch))
       await this.process(batch, await this.batches.messages(batch.id, 'unattempted'))

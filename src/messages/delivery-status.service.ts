@@ -1,5 +1,5 @@
 import type { StatusUpdate } from './message.records.js'
-import type { MessageRepository } from './message.repository.js'
+import type { DeliveryRepository } from './delivery.repository.js'
 import type { EventBus } from '../events/event-bus.js'
 
 /**
@@ -10,7 +10,7 @@ import type { EventBus } from '../events/event-bus.js'
  */
 export class DeliveryStatusService {
   constructor(
-    private readonly messages: MessageRepository,
+    private readonly deliveries: DeliveryRepository,
     private readonly events: EventBus,
   ) {}
 
@@ -18,10 +18,10 @@ export class DeliveryStatusService {
     if (await this.applyToMessage(update)) return
     // A send whose answer never came (`unknown`) learns its wamid here, from our own message id
     // echoed in the callback data.
-    if (update.messageId && (await this.messages.adoptWamid(update.messageId, update.wamid))) {
+    if (update.messageId && (await this.deliveries.adoptWamid(update.messageId, update.wamid))) {
       if (await this.applyToMessage(update)) return
     }
-    await this.messages.keepEarlyStatus(update)
+    await this.deliveries.keepEarlyStatus(update)
     // The send may have recorded the wamid between our update and the save: look once more, so
     // that one of the two sides always sees the other.
     await this.flushEarly(update.wamid)
@@ -29,7 +29,7 @@ export class DeliveryStatusService {
 
   /** Applies the early statuses of `wamid` (called once a send recorded it). True if any applied. */
   async flushEarly(wamid: string): Promise<boolean> {
-    return this.applyEarly(await this.messages.takeEarlyStatuses(wamid))
+    return this.applyEarly(await this.deliveries.takeEarlyStatuses(wamid))
   }
 
   /** Applies early statuses taken from the store; those still without a message are kept again. True if any applied. */
@@ -37,13 +37,18 @@ export class DeliveryStatusService {
     let applied = false
     for (const update of early) {
       if (await this.applyToMessage(update)) applied = true
-      else await this.messages.keepEarlyStatus(update)
+      else await this.deliveries.keepEarlyStatus(update)
     }
     return applied
   }
 
+  /** Forgets early statuses older than `before`: those of messages sent from elsewhere never match. */
+  dropEarlyBefore(before: Date): Promise<number> {
+    return this.deliveries.dropEarlyStatusesBefore(before)
+  }
+
   private async applyToMessage(update: StatusUpdate): Promise<boolean> {
-    const result = await this.messages.applyStatus(update)
+    const result = await this.deliveries.applyStatus(update)
     if (!result) return false
     if (result.changed) {
       this.events.publish({

@@ -1,5 +1,5 @@
 import type { MessageRecord } from './message.records.js'
-import type { MessageRepository } from './message.repository.js'
+import type { DeliveryRepository } from './delivery.repository.js'
 import { AppError, ReplayedError } from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { AcceptedMessage, SendOptions } from '../meta/meta.client.js'
@@ -22,7 +22,7 @@ export interface SendOutcome {
  */
 export class MessageSender {
   constructor(
-    private readonly messages: MessageRepository,
+    private readonly deliveries: DeliveryRepository,
     private readonly statuses: DeliveryStatusService,
     private readonly events: EventBus,
     private readonly rate: SendRateLimiter,
@@ -50,7 +50,7 @@ export class MessageSender {
         const slot = await this.rate.reserve()
         // Claimed while the slot comes near: a database round trip between the slot and the
         // request would let sends bunch up on their way to Meta.
-        if (!claimed && !(await this.messages.markAttempt(message.id, first))) throw new ClaimLost()
+        if (!claimed && !(await this.deliveries.markAttempt(message.id, first))) throw new ClaimLost()
         claimed = false // each retry is a new attempt, claimed anew
         first = false
         const ticket = await slot.go()
@@ -63,7 +63,7 @@ export class MessageSender {
     } catch (err) {
       if (err instanceof ClaimLost) {
         // Another sender has it, or a status webhook settled it: nothing for us to send.
-        const current = (await this.messages.findById(message.id)) ?? message
+        const current = (await this.deliveries.findById(message.id)) ?? message
         const settled = current.wamid !== null && current.status !== 'failed'
         return { message: current, error: settled ? null : new DeliveryUnknownError(message.id, err) }
       }
@@ -72,14 +72,14 @@ export class MessageSender {
       this.events.publish({ type: 'messageStatusChanged', ...event })
       return outcome
     }
-    const recorded = await this.messages.recordSent(message.id, accepted.wamid)
+    const recorded = await this.deliveries.recordSent(message.id, accepted.wamid)
     // Null when a status webhook settled it first; recordOutcome then keeps what it knows.
     const sent =
-      recorded.message ?? (await this.messages.recordOutcome(message.id, { status: 'sent', wamid: accepted.wamid }))
+      recorded.message ?? (await this.deliveries.recordOutcome(message.id, { status: 'sent', wamid: accepted.wamid }))
     this.events.publish({ type: 'messageStatusChanged', ...event })
     try {
       if (recorded.early.length && (await this.statuses.applyEarly(recorded.early))) {
-        return { message: (await this.messages.findById(sent.id)) ?? sent, error: null }
+        return { message: (await this.deliveries.findById(sent.id)) ?? sent, error: null }
       }
     } catch (err) {
       // The message is sent and recorded; its early statuses are applied by the next webhook.
@@ -91,7 +91,7 @@ export class MessageSender {
   private async recordFailure(messageId: number, err: AppError): Promise<SendOutcome> {
     if (err instanceof MetaUnreachableError && !err.notSent) {
       // Meta may have taken it: a resend could reach the customer twice.
-      const message = await this.messages.recordOutcome(messageId, {
+      const message = await this.deliveries.recordOutcome(messageId, {
         status: 'unknown',
         errorMessage: err.message,
       })
@@ -100,7 +100,7 @@ export class MessageSender {
       return { message, error: settled ? null : new DeliveryUnknownError(messageId, err) }
     }
     if (err instanceof MetaApiError && err.code === 'META_TOKEN_INVALID') this.options.onTokenInvalid?.(err)
-    const message = await this.messages.recordOutcome(messageId, {
+    const message = await this.deliveries.recordOutcome(messageId, {
       status: 'failed',
       errorCode: err instanceof MetaApiError ? err.metaCode : null,
       errorMessage: err.message,
@@ -125,7 +125,7 @@ export function storedFailure(message: MessageRecord): AppError | null {
   return new DeliveryUnknownError(message.id, null)
 }
 
-/** The message was no longer ours to send (see MessageRepository.markAttempt). */
+/** The message was no longer ours to send (see DeliveryRepository.markAttempt). */
 class ClaimLost extends Error {
   override name = 'ClaimLost'
 }

@@ -134,7 +134,7 @@ export class WebhookService {
 
   /** Queues the deliveries a previous run stored but did not apply. */
   async resumeUnapplied(): Promise<void> {
-    await this.messages.dropEarlyStatusesBefore(new Date(Date.now() - PENDING_STATUS_TTL_MS))
+    await this.statuses.dropEarlyBefore(new Date(Date.now() - PENDING_STATUS_TTL_MS))
     this.enqueue((await this.webhooks.unapplied(10_000)).map((id) => ({ id })))
   }
 
