@@ -8,7 +8,7 @@
  * client alone takes, against the leanest client Node.js has.
  */
 import http from 'node:http'
-import { metaRequests, type OutgoingTemplate } from '../src/meta/meta.client.js'
+import { metaRequests, type OutgoingTemplate } from '../src/meta/meta.api.js'
 import { fakeMetaClient, type FakeMetaSpec } from './fake-meta-client.js'
 
 const spec = JSON.parse(process.argv[2]) as FakeMetaSpec & {

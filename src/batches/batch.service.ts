@@ -6,7 +6,7 @@ import { cursorSchema, firstSchema, type Page, toPage } from '../shared/paginati
 import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingError } from '../errors/errors.js'
 import { parseInput } from '../validation.js'
 import type { EventBus } from '../events/event-bus.js'
-import type { MetaApi, OutgoingTemplate } from '../meta/meta.client.js'
+import type { MetaApi, OutgoingTemplate } from '../meta/meta.api.js'
 import { type MessageSender, type SendOutcome, storedFailure } from '../messages/message-sender.js'
 import {
   type BatchMessage,

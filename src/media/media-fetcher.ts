@@ -1,5 +1,5 @@
 import { describeError } from '../errors/errors.js'
-import type { MetaApi } from '../meta/meta.client.js'
+import type { MetaApi } from '../meta/meta.api.js'
 import { MAX_MEDIA_BYTES } from '../meta/meta.limits.js'
 import type { MediaRecord, MediaRepository } from './media.repository.js'
 import type { MediaStore } from './media.store.js'

@@ -7,7 +7,7 @@ import {
   RangeNotSatisfiableError,
   ValidationError,
 } from '../errors/errors.js'
-import type { MetaApi } from '../meta/meta.client.js'
+import type { MetaApi } from '../meta/meta.api.js'
 import { baseMimeType, MEDIA_LIMITS, mediaKindOf, SUPPORTED_MIME_TYPES } from '../meta/meta.limits.js'
 import type { MediaRecord, MediaRepository } from './media.repository.js'
 import { type MediaStore, MediaTooLargeError } from './media.store.js'

@@ -14,7 +14,7 @@ import {
 } from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { IdempotencyKeyInput, IdempotencyService, Progress, Resumed } from '../idempotency/idempotency.service.js'
-import type { MetaApi } from '../meta/meta.client.js'
+import type { MetaApi } from '../meta/meta.api.js'
 import type { ReactionRepository } from '../messages/reaction.repository.js'
 import { checkTemplateRequest } from '../templates/template.preflight.js'
 import type { TemplateService } from '../templates/template.service.js'

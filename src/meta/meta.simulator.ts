@@ -10,7 +10,7 @@ import {
   type RemoteMediaInfo,
   type RemoteTemplate,
   toRemoteTemplate,
-} from './meta.client.js'
+} from './meta.api.js'
 import { MetaApiError } from './meta.errors.js'
 import type { OutgoingMessage } from './meta.outgoing.js'
 import { simulatedWebhook } from './meta.simulated-webhooks.js'

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import { messageIdFromCallbackData } from './meta.client.js'
+import { messageIdFromCallbackData } from './meta.api.js'
 import { MEDIA_KINDS, type MediaKind } from './meta.limits.js'
 import type { LocationContent } from './meta.outgoing.js'
 

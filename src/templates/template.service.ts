@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { parseInput } from '../validation.js'
-import type { MetaApi } from '../meta/meta.client.js'
+import type { MetaApi } from '../meta/meta.api.js'
 import type { TemplateRecord, TemplateRepository } from './template.repository.js'
 
 const upperWord = (example: string) =>
