@@ -16,8 +16,8 @@ import type { WebhookRepository } from './webhook.repository.js'
 
 /** Attempts to apply one delivery before it is marked failed (kept for inspection). */
 const MAX_APPLY_ATTEMPTS = 5
-/** Statuses for wamids that never appeared are forgotten after this long. */
-const PENDING_STATUS_TTL_MS = 7 * 24 * 3600 * 1000
+/** Early statuses whose wamid never appeared (messages sent from elsewhere) are forgotten after this long. */
+const EARLY_STATUS_TTL_MS = 7 * 24 * 3600 * 1000
 
 const simulateInboundSchema = z.object({
   phoneNumber: phoneNumberSchema,
@@ -134,7 +134,7 @@ export class WebhookService {
 
   /** Queues the deliveries a previous run stored but did not apply. */
   async resumeUnapplied(): Promise<void> {
-    await this.statuses.dropEarlyBefore(new Date(Date.now() - PENDING_STATUS_TTL_MS))
+    await this.statuses.dropEarlyBefore(new Date(Date.now() - EARLY_STATUS_TTL_MS))
     this.enqueue((await this.webhooks.unapplied(10_000)).map((id) => ({ id })))
   }
 
