@@ -44,6 +44,7 @@ describe('POST /api/whatsapp/send', () => {
           request_id: 123,
           contact_name: null,
           service_window_expires_at: null,
+          wa_id: '50212345678',
         },
       },
     })

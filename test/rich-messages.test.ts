@@ -162,6 +162,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
           request_id: 41,
           contact_name: null,
           service_window_expires_at: null,
+          wa_id: '50230000001',
         },
       },
     })

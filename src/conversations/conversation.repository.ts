@@ -27,7 +27,10 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
         }
       : undefined
   return {
-    ...(f.phoneDigits ? { phoneNumber: { contains: f.phoneDigits } } : {}),
+    // The number as sent to, or the customer's WhatsApp id when Meta answered with another.
+    ...(f.phoneDigits
+      ? { OR: [{ phoneNumber: { contains: f.phoneDigits } }, { waId: { contains: f.phoneDigits } }] }
+      : {}),
     ...(f.requestId ? { requestId: f.requestId } : {}),
     ...(lastMessage ? { lastMessage } : {}),
     ...(f.search ? { messages: { some: { content: { contains: f.search, mode: 'insensitive' as const } } } } : {}),
@@ -49,8 +52,10 @@ export class ConversationRepository {
     return this.prisma.conversation.findUnique({ where: { id } })
   }
 
-  findByPhoneNumber(phoneNumber: string): Promise<ConversationRecord | null> {
-    return this.prisma.conversation.findUnique({ where: { phoneNumber } })
+  /** The conversation sends to `phoneNumber` go to: the one with that number, else the one whose customer has that WhatsApp id. */
+  async findByPhoneNumber(phoneNumber: string): Promise<ConversationRecord | null> {
+    const matches = await this.prisma.conversation.findMany({ where: { OR: [{ phoneNumber }, { waId: phoneNumber }] } })
+    return matches.find((c) => c.phoneNumber === phoneNumber) ?? matches[0] ?? null
   }
 
   /**
@@ -116,41 +121,58 @@ export class ConversationRepository {
   }
 
   /**
-   * Creates the conversation unless one has this phone number or user id. Prisma's upsert is a
-   * read-then-write here, which concurrent first messages from one customer race; INSERT … ON
-   * CONFLICT DO NOTHING cannot race.
-   */
-  private async ensureConversation(phoneNumber: string | null, waUserId: string | null): Promise<void> {
-    await this.prisma.$executeRaw`
-      INSERT INTO conversations (phone_number, wa_user_id, updated_at)
-      VALUES (${phoneNumber}, ${waUserId}, now())
-      ON CONFLICT DO NOTHING`
-  }
-
-  /**
-   * The conversation of a customer who wrote to us: by phone number, else by Meta's user id (for
-   * username-only users). Keeps the latest profile name and user id.
+   * The conversation of a customer who wrote to us `from` their WhatsApp id (or, for username-only
+   * users, with only a user id): by that WhatsApp id, else a conversation with that number, else
+   * by user id; created when there is none. Keeps the latest profile name, and the WhatsApp id and
+   * user id the customer wrote with when the conversation has none yet.
    */
   async findOrCreateForSender(sender: {
-    phoneNumber: string | null
+    from: string | null
     waUserId: string | null
     contactName: string | null
   }): Promise<ConversationRecord> {
-    const { phoneNumber, waUserId, contactName } = sender
-    if (!phoneNumber && !waUserId) throw new Error('an inbound sender has neither a phone number nor a user id')
-    await this.ensureConversation(phoneNumber, waUserId)
-    const existing =
-      (phoneNumber && (await this.prisma.conversation.findUnique({ where: { phoneNumber } }))) ||
-      (await this.prisma.conversation.findUniqueOrThrow({ where: { waUserId: waUserId! } }))
-    // A user id another conversation already holds (the customer wrote as a username user before
-    // we knew their number) stays there: taking it would fail the unique index and lose the message.
-    const userIdFree =
-      waUserId && !existing.waUserId && !(await this.prisma.conversation.findUnique({ where: { waUserId } }))
+    const { from, waUserId, contactName } = sender
+    if (!from && !waUserId) throw new Error('an inbound sender has neither a WhatsApp id nor a user id')
+    const existing = (await this.findSender(from, waUserId)) ?? (await this.createForSender(from, waUserId))
+    // An id another conversation already holds stays there: taking it would fail the unique index
+    // and lose the message (e.g. the customer wrote as a username user before we knew their number).
+    const free = async (field: 'waId' | 'waUserId', value: string | null) =>
+      value !== null &&
+      !existing[field] &&
+      !(await this.prisma.conversation.findUnique({ where: { [field]: value } as never }))
     const data = {
       ...(contactName && contactName !== existing.contactName ? { contactName } : {}),
-      ...(userIdFree ? { waUserId } : {}),
+      ...((await free('waId', from)) ? { waId: from } : {}),
+      ...((await free('waUserId', waUserId)) ? { waUserId } : {}),
     }
     return Object.keys(data).length ? this.prisma.conversation.update({ where: { id: existing.id }, data }) : existing
+  }
+
+  private async findSender(from: string | null, waUserId: string | null): Promise<ConversationRecord | null> {
+    const matches = await this.prisma.conversation.findMany({
+      where: {
+        OR: [...(from ? [{ waId: from }, { phoneNumber: from }] : []), ...(waUserId ? [{ waUserId }] : [])],
+      },
+    })
+    return (
+      matches.find((c) => from && c.waId === from) ??
+      matches.find((c) => from && c.phoneNumber === from) ??
+      matches[0] ??
+      null
+    )
+  }
+
+  /**
+   * Creates the conversation of a customer writing for the first time. Prisma's upsert is a
+   * read-then-write, which concurrent first messages from one customer race; INSERT … ON CONFLICT
+   * DO NOTHING cannot race, and the conversation is read back either way.
+   */
+  private async createForSender(from: string | null, waUserId: string | null): Promise<ConversationRecord> {
+    await this.prisma.$executeRaw`
+      INSERT INTO conversations (phone_number, wa_id, wa_user_id, updated_at)
+      VALUES (${from}, ${from}, ${waUserId}, now())
+      ON CONFLICT DO NOTHING`
+    return (await this.findSender(from, waUserId))!
   }
 
   /** Records that the customer's messages up to `messageId` were read (never moves back). */

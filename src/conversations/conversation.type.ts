@@ -15,6 +15,14 @@ export class Conversation {
   })
   phoneNumber!: string | null
 
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'The customer’s WhatsApp id as Meta names it (it answers a send with it; the customer writes from it). ' +
+      'Can differ from phoneNumber, the number a send went to; a send or a search by either finds the conversation.',
+  })
+  waId!: string | null
+
   @Field(() => String, { nullable: true, description: 'Meta’s business-scoped user id, when Meta sent one.' })
   waUserId!: string | null
 

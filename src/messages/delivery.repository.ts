@@ -2,9 +2,18 @@ import type { PrismaClient } from '../db/database.js'
 import { statementRefused } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { Coalescer } from '../shared/coalescer.js'
+import type { AcceptedMessage } from '../meta/meta.api.js'
 import type { MessageOutcome, MessageRecord, StatusUpdate } from './message.records.js'
 import { BEFORE_ANSWER, type MessageStatus, statusesBefore, statusRank, statusRankSql } from './message-status.js'
 import { inIdOrder, MESSAGE_COLUMNS } from './message.sql.js'
+
+/** A send Meta accepted, as recordSent takes it. */
+interface SentRecord {
+  id: number
+  wamid: string
+  wa_id: string | null
+  user_id: string | null
+}
 
 /** An early status as stored: see {@link DeliveryRepository.keepEarlyStatus}. */
 interface EarlyStatusRow {
@@ -224,19 +233,43 @@ export class DeliveryRepository {
    * already (by a status webhook that found it through our callback data): then use
    * {@link recordOutcome}. Runs after every send, so concurrent calls share one statement.
    */
-  recordSent(messageId: number, wamid: string): Promise<{ message: MessageRecord | null; early: StatusUpdate[] }> {
-    return this.sentRecords.run({ id: messageId, wamid })
+  recordSent(
+    messageId: number,
+    wamid: string,
+    recipient: AcceptedMessage['recipient'] = undefined,
+  ): Promise<{ message: MessageRecord | null; early: StatusUpdate[] }> {
+    return this.sentRecords.run({
+      id: messageId,
+      wamid,
+      wa_id: recipient?.waId ?? null,
+      user_id: recipient?.userId ?? null,
+    })
   }
 
-  private readonly sentRecords = new Coalescer((sends: { id: number; wamid: string }[]) => this.recordSentMany(sends), {
+  private readonly sentRecords = new Coalescer((sends: SentRecord[]) => this.recordSentMany(sends), {
     key: (send) => send.id,
+    // A customer's id taken by two conversations in one statement is refused by its unique index.
     retryAlone: statementRefused,
   })
 
-  private async recordSentMany(sends: { id: number; wamid: string }[]) {
+  private async recordSentMany(sends: SentRecord[]) {
     const rows = await this.prisma.$queryRaw<(MessageRecord & { forId: number; early: EarlyStatusRow[] | null })[]>`
       WITH v AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(inIdOrder(sends))}::jsonb) AS v(id int, wamid text)
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(inIdOrder(sends))}::jsonb)
+          AS v(id int, wamid text, wa_id text, user_id text)
+      ), identified AS (
+        -- The customer's identity as Meta answered it, on their conversation's first send: the
+        -- WhatsApp id they will write from, and their user id (unless another conversation has it).
+        UPDATE conversations c SET
+          wa_id = COALESCE(c.wa_id, CASE WHEN NOT EXISTS (SELECT 1 FROM conversations o WHERE o.wa_id = v.wa_id)
+                                         THEN v.wa_id END),
+          wa_user_id = COALESCE(c.wa_user_id, CASE WHEN NOT EXISTS (SELECT 1 FROM conversations o
+                                                                    WHERE o.wa_user_id = v.user_id)
+                                                   THEN v.user_id END),
+          updated_at = now()
+        FROM v JOIN messages sent ON sent.id = v.id
+        WHERE c.id = sent.conversation_id
+          AND ((c.wa_id IS NULL AND v.wa_id IS NOT NULL) OR (c.wa_user_id IS NULL AND v.user_id IS NOT NULL))
       ), taken AS (
         DELETE FROM pending_statuses p USING v WHERE p.wamid = v.wamid
         RETURNING p.id, p.wamid, p.status, p.timestamp, p.errors

@@ -72,7 +72,7 @@ export class MessageSender {
       this.events.publish({ type: 'messageStatusChanged', ...event })
       return outcome
     }
-    const recorded = await this.deliveries.recordSent(message.id, accepted.wamid)
+    const recorded = await this.deliveries.recordSent(message.id, accepted.wamid, accepted.recipient)
     // Null when a status webhook settled it first; recordOutcome then keeps what it knows.
     const sent =
       recorded.message ?? (await this.deliveries.recordOutcome(message.id, { status: 'sent', wamid: accepted.wamid }))

@@ -14,6 +14,8 @@ export interface ConversationRecord {
   id: number
   /** Digits only, E.164 without `+`; null for customers Meta only knows by user id. */
   phoneNumber: string | null
+  /** The customer's WhatsApp id, as Meta names them (may differ from the number typed). */
+  waId: string | null
   waUserId: string | null
   contactName: string | null
   requestId: number | null

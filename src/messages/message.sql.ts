@@ -7,6 +7,7 @@ import type { ConversationRecord, MessageParts } from './message.records.js'
 const CONVERSATION_FIELDS = [
   ['id', 'id'],
   ['phone_number', 'phoneNumber'],
+  ['wa_id', 'waId'],
   ['wa_user_id', 'waUserId'],
   ['contact_name', 'contactName'],
   ['request_id', 'requestId'],
@@ -85,13 +86,19 @@ export function storeOutbound(at: Prisma.Sql, returning: Prisma.Sql): Prisma.Sql
   return Prisma.sql`u AS (
       SELECT src.*, nextval(pg_get_serial_sequence('messages', 'id'))::int AS id,
              -- A reaction shows on the message it reacts to: it is no conversation's last message.
-             src.type <> 'reaction' AS bubble
+             src.type <> 'reaction' AS bubble,
+             -- The conversation's number: the one sent to, else that of the conversation whose
+             -- customer has this WhatsApp id (Meta answered an earlier send to another number with it).
+             CASE WHEN EXISTS (SELECT 1 FROM conversations k WHERE k.phone_number = src.phone) THEN src.phone
+                  ELSE COALESCE((SELECT k.phone_number FROM conversations k WHERE k.wa_id = src.phone), src.phone)
+             END AS conversation_phone
       FROM (SELECT * FROM src ORDER BY pos) src
     ), latest AS (
-      -- Per number: the last request id the request gave it, and its newest message.
-      SELECT phone, (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
+      -- Per conversation: the last request id the request gave it, and its newest message.
+      SELECT conversation_phone AS phone,
+             (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
              max(id) FILTER (WHERE bubble) AS last_id
-      FROM u GROUP BY phone
+      FROM u GROUP BY conversation_phone
     ), c AS (
       INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
       SELECT phone, request_id, CASE WHEN last_id IS NOT NULL THEN ${at}::timestamptz END, last_id, now()
@@ -109,7 +116,7 @@ export function storeOutbound(at: Prisma.Sql, returning: Prisma.Sql): Prisma.Sql
       SELECT u.id, c.id, u.direction::"MessageDirection", u.type, u.content, u.template, u.status::"MessageStatus",
              COALESCE(u.request_id, c.request_id), u.batch_id, u.recipient, u.attempted_at, u.media_id, u.filename,
              u.location, u.interactive, u.reply_to_wamid, u.reply_to_message_id, ${at}::timestamptz, ${at}::timestamptz
-      FROM u JOIN c ON c.phone_number = u.phone
+      FROM u JOIN c ON c.phone_number = u.conversation_phone
       RETURNING ${returning}
     )`
 }

@@ -116,7 +116,11 @@ export class MessagingService {
         })
         await track({ messageId: stored.message.id })
         const sent = await this.sendStored(stored.message, prepared, phoneNumber)
-        return { message: sent, conversation: stored.conversation }
+        // A conversation's first send taught it the customer's WhatsApp id (see DeliveryRepository.recordSent).
+        const learned = stored.conversation.waId === null && sent.wamid !== null
+        const conversation =
+          (learned && (await this.conversations.findById(stored.conversation.id))) || stored.conversation
+        return { message: sent, conversation }
       },
       async (progress) => {
         const resumed = await this.resumeSend(progress)

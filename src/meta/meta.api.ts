@@ -15,6 +15,8 @@ import type {
 export interface AcceptedMessage {
   /** Meta's message id (`wamid.…`). */
   wamid: string
+  /** Who Meta says it is for: the customer's WhatsApp id (not always the number sent to), their user id. */
+  recipient?: { waId: string | null; userId: string | null }
 }
 
 /** A template send: Meta's component format, which is also what our API accepts. */

@@ -181,7 +181,9 @@ export class MetaGraphClient implements MetaApi {
     })
     const wamid = body.messages?.[0]?.id
     if (!wamid) throw new MetaUnreachableError('Meta accepted the message but returned no message id')
-    return { wamid }
+    const contact = body.contacts?.[0]
+    const text = (v: unknown) => (typeof v === 'string' && v ? v : null)
+    return { wamid, recipient: { waId: text(contact?.wa_id), userId: text(contact?.user_id) } }
   }
 
   async listTemplates(): Promise<RemoteTemplate[]> {

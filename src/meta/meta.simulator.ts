@@ -148,7 +148,7 @@ export class MetaSimulator implements MetaApi {
     this.sent.push(request)
     const wamid = `wamid.${Buffer.from(`SIM.${request.to}.${randomBytes(9).toString('hex')}`).toString('base64')}`
     this.reportStatuses(wamid, request.to, request.biz_opaque_callback_data)
-    return { wamid }
+    return { wamid, recipient: { waId: request.to ?? null, userId: null } }
   }
 
   /** Like Meta: a signed `delivered` and then `read` webhook for each accepted message. */

@@ -45,6 +45,7 @@ export const restConversation = (c: ConversationRecord) => ({
   request_id: c.requestId,
   contact_name: c.contactName,
   service_window_expires_at: serviceWindowExpiresAt(c)?.toISOString() ?? null,
+  wa_id: c.waId,
 })
 
 export const restPage = async <T, R>(page: Page<T>, shape: (node: T) => R) => ({

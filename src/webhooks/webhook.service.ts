@@ -185,7 +185,7 @@ export class WebhookService {
 
   private async applyInbound(change: InboundMessageChange): Promise<void> {
     const conversation = await this.conversations.findOrCreateForSender({
-      phoneNumber: change.from,
+      from: change.from,
       waUserId: change.userId,
       contactName: change.contactName,
     })

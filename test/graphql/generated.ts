@@ -52,6 +52,8 @@ export type Conversation = {
   /** Inbound messages newer than the last one marked read (markConversationRead): an inbox badge. */
   unreadCount: Scalars['Int']['output']
   updatedAt: Scalars['DateTime']['output']
+  /** The customer’s WhatsApp id as Meta names it (it answers a send with it; the customer writes from it). Can differ from phoneNumber, the number a send went to; a send or a search by either finds the conversation. */
+  waId?: Maybe<Scalars['String']['output']>
   /** Meta’s business-scoped user id, when Meta sent one. */
   waUserId?: Maybe<Scalars['String']['output']>
 }
@@ -921,6 +923,7 @@ export type ConversationQuery = {
     __typename?: 'Conversation'
     id: number
     phoneNumber?: string | null
+    waId?: string | null
     waUserId?: string | null
     contactName?: string | null
     requestId?: number | null
@@ -984,6 +987,7 @@ export type ConversationsQuery = {
         __typename?: 'Conversation'
         id: number
         phoneNumber?: string | null
+        waId?: string | null
         contactName?: string | null
         requestId?: number | null
         lastMessageAt?: string | null
@@ -2171,6 +2175,7 @@ export const ConversationDocument = {
               selections: [
                 { kind: 'Field', name: { kind: 'Name', value: 'id' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'waId' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'waUserId' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'contactName' } },
                 { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
@@ -2343,6 +2348,7 @@ export const ConversationsDocument = {
                           selections: [
                             { kind: 'Field', name: { kind: 'Name', value: 'id' } },
                             { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'waId' } },
                             { kind: 'Field', name: { kind: 'Name', value: 'contactName' } },
                             { kind: 'Field', name: { kind: 'Name', value: 'requestId' } },
                             { kind: 'Field', name: { kind: 'Name', value: 'lastMessageAt' } },

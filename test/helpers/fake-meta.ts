@@ -235,6 +235,7 @@ export class FakeMetaServer extends FakeMetaMedia {
   private stallMs = 0
   private hangAfterAccept: { ms: number; to: string | null }[] = []
   private readonly nextWamids: string[] = []
+  private readonly identities = new Map<string, { waId: string; userId?: string }>()
   private server!: Server
   url = ''
 
@@ -281,6 +282,14 @@ export class FakeMetaServer extends FakeMetaMedia {
   /** The next request gets this raw answer (for non-JSON bodies, gateway pages…). */
   answerNextWith(status: number, text: string): void {
     this.nextRaw.push({ status, text })
+  }
+
+  /**
+   * Sends to `to` are answered as Meta answers a number whose WhatsApp id is another (Mexico's
+   * `521`, Brazil's ninth digit): `contacts[0].wa_id` is `waId`, with `userId` when given.
+   */
+  identify(to: string, waId: string, userId?: string): void {
+    this.identities.set(to, { waId, userId })
   }
 
   /** The next accepted send gets this wamid. */
@@ -411,7 +420,13 @@ export class FakeMetaServer extends FakeMetaMedia {
       }
       return send(200, {
         messaging_product: 'whatsapp',
-        contacts: [{ input: request.to, wa_id: request.to }],
+        contacts: [
+          {
+            input: request.to,
+            wa_id: this.identities.get(request.to)?.waId ?? request.to,
+            ...(this.identities.get(request.to)?.userId ? { user_id: this.identities.get(request.to)!.userId } : {}),
+          },
+        ],
         messages: [request.type === 'template' ? { id: wamid, message_status: 'accepted' } : { id: wamid }],
       })
     }
