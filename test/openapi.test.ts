@@ -359,7 +359,7 @@ describe('GET /api/whatsapp/openapi.json', () => {
         expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '401', '429', '503']))
       }
     }
-    const send = doc.paths['/api/whatsapp/send'].post
+    const send = doc.paths['/api/whatsapp/conversations/{id}/messages'].post
     expect(Object.keys(send.responses)).toEqual(
       expect.arrayContaining(['400', '404', '409', '413', '415', '422', '500', '502', '504']),
     )

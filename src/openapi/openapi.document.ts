@@ -201,10 +201,7 @@ export function buildOpenApiDocument(operations: Operation[], options: DocumentO
             requestBody: {
               required: !doc.body.optional,
               content: {
-                'application/json': {
-                  schema: name(doc.body.json, `${base}Request`),
-                  ...(doc.body.example !== undefined ? { example: doc.body.example } : {}),
-                },
+                'application/json': { schema: name(doc.body.json, `${base}Request`) },
               },
             },
           }

@@ -37,7 +37,7 @@ export interface OperationDoc {
   query?: z.ZodObject
   headers?: Record<string, HeaderDoc>
   /** A JSON body, as the service parses it; `optional` when the route also takes none. */
-  body?: { json: z.ZodType; optional?: boolean; example?: unknown }
+  body?: { json: z.ZodType; optional?: boolean }
   /** A multipart/form-data body: each part, and the content types a file part may have. */
   multipart?: { schema: z.ZodObject; encoding?: Record<string, { contentType: string }> }
   /** Success answers by status; 200 is the one the handler returns (the others it sends itself). */

@@ -119,7 +119,6 @@ const idempotencyKey = {
 /** What a send may be refused with besides a bad request, and what Meta may answer. */
 const SEND_ERRORS: ErrorCode[] = [
   'VALIDATION_FAILED',
-  'NOT_FOUND',
   'WINDOW_CLOSED',
   'IDEMPOTENCY_KEY_IN_FLIGHT',
   'IDEMPOTENCY_KEY_REUSED',
@@ -127,7 +126,6 @@ const SEND_ERRORS: ErrorCode[] = [
   'META_TOKEN_INVALID',
   'META_UNREACHABLE',
   'META_OUTCOME_UNKNOWN',
-  'SERVICE_STOPPING',
 ]
 
 /**
@@ -188,7 +186,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         headers: idempotencyKey,
         body: { json: sendInConversationSchema },
         answers: { 200: { description: 'Sent: the message', json: okSchema(restMessageSchema) } },
-        errors: SEND_ERRORS,
+        errors: [...SEND_ERRORS, 'NOT_FOUND'],
       },
       async (request) => {
         const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
