@@ -9,7 +9,10 @@ import path from 'node:path'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
+import Fastify from 'fastify'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { collectOperations, documented } from '../src/openapi/operation.js'
 import { metaTemplate } from './helpers/fake-meta.js'
 import { useTestApp } from './helpers/setup.js'
 import { API_TOKEN, startTestApp } from './helpers/test-app.js'
@@ -376,6 +379,31 @@ describe('GET /api/whatsapp/openapi.json', () => {
     )
     expect(send.properties.type.enum).toContain('interactive')
     expect(doc.components.schemas.SendTemplateRequest.properties.recipients.maxItems).toBe(1000)
+  })
+})
+
+describe('collectOperations', () => {
+  it('refuses, at start-up, a REST route without its document entry', async () => {
+    const app = Fastify()
+    const operations = collectOperations(app, '/api/whatsapp')
+    const doc = {
+      method: 'GET',
+      url: '/ping',
+      operationId: 'ping',
+      summary: 'Ping',
+      tag: 'Test',
+      answers: { 200: { description: 'Pong', json: z.object({ pong: z.literal(true) }) } },
+      errors: [],
+    } as const
+    const registered = app.register(
+      async (api) => {
+        api.route(documented(doc, async () => ({ pong: true as const })))
+        api.get('/undocumented', async () => ({}))
+      },
+      { prefix: '/api/whatsapp' },
+    )
+    await expect(registered).rejects.toThrow(/GET \/api\/whatsapp\/undocumented has no OpenAPI description/)
+    expect(operations.done().map((o) => o.path)).toEqual(['/api/whatsapp/ping'])
   })
 })
 
