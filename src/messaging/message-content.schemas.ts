@@ -317,22 +317,19 @@ const documentedFields = {
  */
 export function withContent<S extends z.ZodRawShape>(shape: S) {
   const recipient = z.object(shape, { error: 'the body must be a JSON object' })
-  const documented = recipient.extend(documentedFields)
-  return documentAs(
-    z.unknown().transform((input, ctx) => {
-      const parts = [recipient.safeParse(input), contentSchema.safeParse(input)] as const
-      const seen = new Set<string>()
-      for (const part of parts) {
-        for (const issue of part.error?.issues ?? []) {
-          const key = `${issue.path.join('.')}\n${issue.message}`
-          if (seen.has(key)) continue // "must be a JSON object" from both parts
-          seen.add(key)
-          ctx.addIssue({ code: 'custom', path: issue.path as (string | number)[], message: issue.message })
-        }
+  const schema = z.unknown().transform((input, ctx) => {
+    const parts = [recipient.safeParse(input), contentSchema.safeParse(input)] as const
+    const seen = new Set<string>()
+    for (const part of parts) {
+      for (const issue of part.error?.issues ?? []) {
+        const key = `${issue.path.join('.')}\n${issue.message}`
+        if (seen.has(key)) continue // "must be a JSON object" from both parts
+        seen.add(key)
+        ctx.addIssue({ code: 'custom', path: issue.path as (string | number)[], message: issue.message })
       }
-      if (!parts[0].success || !parts[1].success) return z.NEVER
-      return { ...(parts[0].data as z.output<typeof recipient>), message: parts[1].data }
-    }),
-    documented,
-  )
+    }
+    if (!parts[0].success || !parts[1].success) return z.NEVER
+    return { ...(parts[0].data as z.output<typeof recipient>), message: parts[1].data }
+  })
+  return documentAs(schema, recipient.extend(documentedFields))
 }
