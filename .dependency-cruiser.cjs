@@ -7,7 +7,7 @@
  *   infra    src/db/, src/events/           the database and the live-event bus
  *   meta     src/meta/                      the only code that knows Meta's wire format
  *   domain   one folder per concept         services, repositories, their schemas
- *   edges    src/graphql/, src/rest/, and in domain folders *.resolver.ts, *.type.ts, *.routes.ts,
+ *   edges    src/graphql/, src/rest/, src/openapi/, and in domain folders *.resolver.ts, *.type.ts, *.routes.ts,
  *            *.view.ts (what the APIs show)
  *   app      src/app.ts, src/app/           wiring: builds every object once, closes them in reverse
  *   main     src/main.ts                    the process: config, listen, signals
@@ -21,7 +21,7 @@ const layers = [
   ['infra', '^src/(db|events)/'],
   ['meta', '^src/meta/'],
   ['domain', '^src/(auth|messages|messaging|conversations|media|templates|batches|webhooks|idempotency)/'],
-  ['edges', '^src/(graphql|rest)/|\\.(resolver|type|routes|view)\\.ts$'],
+  ['edges', '^src/(graphql|rest|openapi)/|\\.(resolver|type|routes|view)\\.ts$'],
   ['app', '^src/app(\\.ts|/)'],
   ['main', '^src/main\\.ts$'],
 ]

@@ -17,6 +17,8 @@ import type { MediaStore } from './media/media.store.js'
 import type { MetaApi } from './meta/meta.api.js'
 import { healthRoutes } from './rest/health.routes.js'
 import { handleHttpError } from './rest/rest.errors.js'
+import { collectOperations } from './openapi/operation.js'
+import { openapiRoutes } from './openapi/openapi.routes.js'
 import { whatsappRoutes } from './rest/whatsapp.routes.js'
 import { webhookRoutes } from './webhooks/webhook.routes.js'
 import type { WebhookService } from './webhooks/webhook.service.js'
@@ -101,6 +103,8 @@ export async function createApp(
       resolvers: services.resolvers,
       defer: (close) => stack.defer(close),
     })
+    // Every REST route carries its OpenAPI entry; the document is made from them once they are all registered.
+    const documented = collectOperations(server, '/api/whatsapp')
     await server.register(whatsappRoutes, {
       prefix: '/api/whatsapp',
       conversations: services.conversations,
@@ -108,6 +112,11 @@ export async function createApp(
       templates: services.templates,
       media: services.media,
       gate: services.gate,
+    })
+    await server.register(openapiRoutes, {
+      prefix: '/api/whatsapp',
+      operations: documented.done(),
+      ui: config.env === 'development',
     })
     await server.register(webhookRoutes, { prefix: '/webhooks/whatsapp', webhooks: services.webhooks })
     await services.webhooks.resumeUnapplied()

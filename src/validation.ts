@@ -44,3 +44,17 @@ function findNul(value: unknown, path: PropertyKey[], depth = 0): PropertyKey[] 
   }
   return null
 }
+
+/**
+ * What a schema is documented as in the OpenAPI document, when JSON Schema cannot show it as it
+ * is (a transform over unknown input, such as a send's body): a schema of the same fields, built
+ * from the same parts. Validation never uses it.
+ */
+const documentation = new WeakMap<z.ZodType, z.ZodType>()
+
+export function documentAs<S extends z.ZodType>(schema: S, documented: z.ZodType): S {
+  documentation.set(schema, documented)
+  return schema
+}
+
+export const documentationOf = (schema: z.ZodType): z.ZodType => documentation.get(schema) ?? schema

@@ -15,7 +15,7 @@ const dbId = z.number().int().min(1).max(2_147_483_647)
 
 const lowercase = (v: unknown) => (typeof v === 'string' ? v.toLowerCase() : v)
 
-const conversationFilterSchema = z
+export const conversationFilterSchema = z
   .object(
     {
       // Any format a person types: +502 5555-0101, 55550101, (502) 5555…
@@ -44,13 +44,13 @@ const conversationFilterSchema = z
   )
   .partial()
 
-const conversationPageSchema = z.object({
+export const conversationPageSchema = z.object({
   first: firstSchema,
   after: cursorSchema(z.tuple([z.number().int().min(0).max(8.64e15).nullable(), dbId])),
   filter: conversationFilterSchema.nullish(),
 })
 
-const messagePageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([dbId])) })
+export const messagePageSchema = z.object({ first: firstSchema, after: cursorSchema(z.tuple([dbId])) })
 
 /** What a message shows besides its own row: its file and its reactions. */
 export interface MessageDetails {

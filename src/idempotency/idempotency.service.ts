@@ -35,7 +35,7 @@ export interface IdempotencyKeyInput {
   field: string
 }
 
-const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
+export const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
 
 /**
  * Idempotent sends, with the semantics of Stripe and the IETF draft: the first request with a key

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { CAPTION_MAX, INTERACTIVE_LIMITS as L, MEDIA_KINDS, type MediaKind, TEXT_MAX } from '../meta/meta.limits.js'
 import type { InteractiveContent, LocationContent } from '../meta/meta.outgoing.js'
+import { documentAs } from '../validation.js'
 
 /**
  * What a send request may carry besides its recipient: `type` (text by default) and that type's
@@ -290,12 +291,33 @@ const contentSchema = z.object(fields, { error: 'the body must be a JSON object'
 })
 
 /**
+ * The content fields as the OpenAPI document shows them: each says which types use it (from USES),
+ * and `content` is the text it is checked as.
+ */
+const documentedFields = {
+  ...Object.fromEntries(
+    OPTIONAL.map((key) => [
+      key,
+      fields[key].describe(`For ${MESSAGE_TYPES.filter((t) => USES[t].includes(key)).join(', ')} messages`),
+    ]),
+  ),
+  type: fields.type.describe('The kind of message; each takes the fields that say so'),
+  content: textContent
+    .optional()
+    .describe(
+      `The text (text messages, at most ${TEXT_MAX} characters; required) or the body (interactive, at most ` +
+        `${L.body}; required)`,
+    ),
+  replyTo: fields.replyTo.describe('Our message id, to quote it; for reaction messages, the message reacted to'),
+}
+
+/**
  * `shape` (the recipient) plus a message's content fields, as `{ ...shape, message }`. Both parts
  * are checked whatever the other's outcome, so one answer names every invalid field.
  */
 export function withContent<S extends z.ZodRawShape>(shape: S) {
   const recipient = z.object(shape, { error: 'the body must be a JSON object' })
-  return z.unknown().transform((input, ctx) => {
+  const schema = z.unknown().transform((input, ctx) => {
     const parts = [recipient.safeParse(input), contentSchema.safeParse(input)] as const
     const seen = new Set<string>()
     for (const part of parts) {
@@ -309,4 +331,5 @@ export function withContent<S extends z.ZodRawShape>(shape: S) {
     if (!parts[0].success || !parts[1].success) return z.NEVER
     return { ...(parts[0].data as z.output<typeof recipient>), message: parts[1].data }
   })
+  return documentAs(schema, recipient.extend(documentedFields))
 }

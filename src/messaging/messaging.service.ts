@@ -77,7 +77,8 @@ export class MessagingService {
     this.templateSchema = sendTemplateSchemaFor(options.maxRecipients ?? MAX_RECIPIENTS)
   }
 
-  private readonly templateSchema: ReturnType<typeof sendTemplateSchemaFor>
+  /** A template request's schema, with this service's cap on recipients (the OpenAPI document shows it). */
+  readonly templateSchema: ReturnType<typeof sendTemplateSchemaFor>
 
   /** @throws WindowClosedError when enforcing and the customer has not written in the last 24 hours */
   private checkServiceWindow(conversation: ConversationRecord | null): void {

@@ -1,11 +1,29 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { z } from 'zod'
 import { callerOf } from '../auth/auth.js'
-import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
+import { KEY_PATTERN, type IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import type { MessageRecord } from '../messages/message.records.js'
-import { errorPayload, ValidationError } from '../errors/errors.js'
+import {
+  conversationFilterSchema,
+  conversationPageSchema,
+  messagePageSchema,
+} from '../conversations/conversation.service.js'
+import { type ErrorCode, errorPayload, ValidationError } from '../errors/errors.js'
 import type { MediaService } from '../media/media.service.js'
+import { markReadSchema, sendInConversationSchema, sendToNumberSchema } from '../messaging/messaging.schemas.js'
+import { documented } from '../openapi/operation.js'
+import { idSchema } from '../shared/ids.js'
+import { templateListSchema } from '../templates/template.service.js'
 import { mediaRoutes } from './media.routes.js'
-import { restConversation, restMessage, restPage } from './rest.shapes.js'
+import {
+  okSchema,
+  pageSchema,
+  restConversation,
+  restConversationSchema,
+  restMessage,
+  restMessageSchema,
+  restPage,
+} from './rest.shapes.js'
 import type { Gate } from '../auth/auth.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
 import type { MessagingService } from '../messaging/messaging.service.js'
@@ -18,6 +36,97 @@ export interface WhatsappRoutesOptions {
   media: MediaService
   gate: Gate
 }
+
+/** Answer schemas (the handlers below are typed by them; the OpenAPI document shows them). */
+const sendAnswer = okSchema(z.object({ message: restMessageSchema, conversation: restConversationSchema }))
+const readAnswer = okSchema(
+  z.object({
+    conversation_id: z.number().int(),
+    last_read_message_id: z.number().int().nullable().describe('The customer’s latest message, now read'),
+    read_at: z.iso.datetime().nullable(),
+    unread_count: z.number().int().min(0),
+  }),
+)
+const templateAnswer = z.object({
+  success: z.literal(true),
+  summary: z.object({ total: z.number().int(), sent: z.number().int(), failed: z.number().int() }),
+  results: z.array(
+    z.union([
+      z.object({
+        phoneNumber: z.string().describe('As given in the request'),
+        success: z.literal(true),
+        data: z.object({
+          messages: z.array(z.object({ id: z.string().describe('Meta’s message id (wamid)') })),
+          message_id: z.number().int(),
+          conversation_id: z.number().int(),
+        }),
+      }),
+      z.object({
+        phoneNumber: z.string(),
+        success: z.literal(false),
+        error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()),
+      }),
+    ]),
+  ),
+})
+const conversationsAnswer = pageSchema(
+  restConversationSchema.extend({
+    last_message_at: z.iso.datetime().nullable(),
+    unread_count: z.number().int().min(0).describe('Inbound messages newer than the last one read'),
+    last_read_at: z.iso.datetime().nullable(),
+  }),
+)
+const templatesAnswer = okSchema(
+  z.array(
+    z.object({
+      name: z.string(),
+      status: z.string().describe('APPROVED, PENDING, REJECTED, PAUSED, DISABLED, …'),
+      category: z.string(),
+      language: z.string(),
+      parameter_format: z.string().nullable().describe('POSITIONAL ({{1}}) or NAMED ({{name}})'),
+      components: z.array(
+        z
+          .object({
+            type: z.string(),
+            format: z.string().optional(),
+            text: z.string().optional(),
+            buttons: z
+              .array(
+                z.object({
+                  type: z.string(),
+                  text: z.string().optional(),
+                  url: z.string().optional(),
+                  phone_number: z.string().optional(),
+                }),
+              )
+              .optional(),
+            example: z.unknown().optional(),
+          })
+          .describe('As Meta has it'),
+      ),
+    }),
+  ),
+)
+
+/** Request parts shared by several routes (each the schema its service validates with). */
+const conversationId = z.object({ id: idSchema })
+const idempotencyKey = {
+  'Idempotency-Key': {
+    description: 'Sending again with the same key answers the first response again, without sending twice',
+    schema: z.string().regex(KEY_PATTERN),
+  },
+}
+/** What a send may be refused with besides a bad request, and what Meta may answer. */
+const SEND_ERRORS: ErrorCode[] = [
+  'VALIDATION_FAILED',
+  'WINDOW_CLOSED',
+  'IDEMPOTENCY_KEY_IN_FLIGHT',
+  'IDEMPOTENCY_KEY_REUSED',
+  'META_API_ERROR',
+  'META_TOKEN_INVALID',
+  'META_UNREACHABLE',
+  'META_OUTCOME_UNKNOWN',
+]
 
 /**
  * The documented REST paths under /api/whatsapp, each a thin call into the same services as the
@@ -42,97 +151,227 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   const sent = async (m: MessageRecord) =>
     restMessage(m, m.mediaId ? (await conversations.details([m])).get(m.id) : undefined)
 
-  app.post('/send', async (request) => {
-    const { message, conversation } = await messaging.sendToNumber(request.body, keyOf(request))
-    return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
-  })
-
-  app.post<{ Params: { id: string } }>('/conversations/:id/messages', async (request) => {
-    const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
-    // The documented fields first, as they always were; the message's other fields after them.
-    const { message_id, conversation_id, content, status, wamid, ...rest } = await sent(m)
-    return { success: true, data: { message_id, conversation_id, content, status, wamid, ...rest } }
-  })
-
-  app.post<{ Params: { id: string } }>('/conversations/:id/read', async (request) => {
-    const c = await messaging.markRead(request.params.id, request.body)
-    const unread = await conversations.unreadCounts([c.id])
-    return {
-      success: true,
-      data: {
-        conversation_id: c.id,
-        last_read_message_id: c.lastReadMessageId,
-        read_at: c.lastReadAt?.toISOString() ?? null,
-        unread_count: unread.get(c.id) ?? 0,
+  app.route(
+    documented(
+      {
+        method: 'POST',
+        url: '/send',
+        operationId: 'sendMessage',
+        tag: 'Messages',
+        summary: 'Send a message to a phone number',
+        description:
+          'Creates the conversation if there is none; `requestId` links it to a service request. Any kind ' +
+          'of message: `type` (text by default) and that type’s fields.',
+        headers: idempotencyKey,
+        body: { json: sendToNumberSchema },
+        answers: { 200: { description: 'Sent: the message and its conversation', json: sendAnswer } },
+        errors: SEND_ERRORS,
       },
-    }
-  })
+      async (request) => {
+        const { message, conversation } = await messaging.sendToNumber(request.body, keyOf(request))
+        return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
+      },
+    ),
+  )
 
-  app.post('/send-template', async (request, reply) => {
-    const { batchId, summary, results } = await messaging.sendTemplate(request.body, keyOf(request))
-    // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
-    reply.header('x-template-batch-id', String(batchId))
-    return {
-      success: true,
-      summary: { total: summary.total, sent: summary.sent, failed: summary.failed },
-      results: results.map((r) =>
-        r.success
-          ? {
-              phoneNumber: r.phoneNumber,
-              success: true,
-              data: {
-                messages: [{ id: r.wamid }],
-                message_id: r.message.id,
-                conversation_id: r.message.conversationId,
+  app.route(
+    documented(
+      {
+        method: 'POST',
+        url: '/conversations/:id/messages',
+        operationId: 'sendInConversation',
+        tag: 'Messages',
+        summary: 'Send a message in a conversation',
+        params: conversationId,
+        headers: idempotencyKey,
+        body: { json: sendInConversationSchema },
+        answers: { 200: { description: 'Sent: the message', json: okSchema(restMessageSchema) } },
+        errors: [...SEND_ERRORS, 'NOT_FOUND'],
+      },
+      async (request) => {
+        const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
+        // The documented fields first, as they always were; the message's other fields after them.
+        const { message_id, conversation_id, content, status, wamid, ...rest } = await sent(m)
+        return { success: true, data: { message_id, conversation_id, content, status, wamid, ...rest } }
+      },
+    ),
+  )
+
+  app.route(
+    documented(
+      {
+        method: 'POST',
+        url: '/conversations/:id/read',
+        operationId: 'markConversationRead',
+        tag: 'Conversations',
+        summary: 'Mark the customer’s latest message read (blue ticks)',
+        description: '`{"typing":true}` also shows “typing…” to the customer, for up to 25 s.',
+        params: conversationId,
+        body: { json: markReadSchema, optional: true },
+        answers: { 200: { description: 'Read up to the latest inbound message', json: readAnswer } },
+        errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'META_API_ERROR', 'META_TOKEN_INVALID', 'META_UNREACHABLE'],
+      },
+      async (request) => {
+        const c = await messaging.markRead(request.params.id, request.body)
+        const unread = await conversations.unreadCounts([c.id])
+        return {
+          success: true,
+          data: {
+            conversation_id: c.id,
+            last_read_message_id: c.lastReadMessageId,
+            read_at: c.lastReadAt?.toISOString() ?? null,
+            unread_count: unread.get(c.id) ?? 0,
+          },
+        }
+      },
+    ),
+  )
+
+  app.route(
+    documented(
+      {
+        method: 'POST',
+        url: '/send-template',
+        operationId: 'sendTemplate',
+        tag: 'Templates',
+        summary: 'Send an approved template to one or many recipients',
+        description:
+          'Checked against the synced template before anyone is contacted (422 naming the component at ' +
+          'fault). One recipient failing never fails the others: each has its own result.',
+        headers: idempotencyKey,
+        body: { json: messaging.templateSchema },
+        answers: {
+          200: {
+            description: 'Every recipient’s outcome',
+            json: templateAnswer,
+            headers: {
+              'X-Template-Batch-Id': {
+                description: 'The stored batch (GraphQL `templateBatch(id)`)',
+                schema: z.number().int(),
               },
-            }
-          : { phoneNumber: r.phoneNumber, success: false, error: errorPayload(r.error) },
-      ),
-    }
-  })
+            },
+          },
+        },
+        errors: [
+          'VALIDATION_FAILED',
+          'IDEMPOTENCY_KEY_IN_FLIGHT',
+          'IDEMPOTENCY_KEY_REUSED',
+          'META_API_ERROR',
+          'META_TOKEN_INVALID',
+          'META_UNREACHABLE',
+          'SERVICE_STOPPING',
+          'BATCH_INTERRUPTED',
+        ],
+      },
+      async (request, reply) => {
+        const { batchId, summary, results } = await messaging.sendTemplate(request.body, keyOf(request))
+        // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
+        reply.header('x-template-batch-id', String(batchId))
+        return {
+          success: true,
+          summary: { total: summary.total, sent: summary.sent, failed: summary.failed },
+          results: results.map((r) =>
+            r.success
+              ? {
+                  phoneNumber: r.phoneNumber,
+                  success: true as const,
+                  data: {
+                    messages: [{ id: r.wamid }],
+                    message_id: r.message.id,
+                    conversation_id: r.message.conversationId,
+                  },
+                }
+              : { phoneNumber: r.phoneNumber, success: false as const, error: errorPayload(r.error) },
+          ),
+        }
+      },
+    ),
+  )
 
-  app.get<{ Querystring: Record<string, unknown> }>('/conversations', async (request) => {
-    const { first, after, ...filter } = request.query
-    const page = await conversations.page({ first, after, filter }).catch((err: unknown) => {
-      // Filters are top-level query parameters here, not GraphQL's `filter` argument.
-      if (!(err instanceof ValidationError)) throw err
-      throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
-    })
-    const unread = await conversations.unreadCounts(page.nodes.map((c) => c.id))
-    return restPage(page, (c) => ({
-      ...restConversation(c),
-      last_message_at: c.lastMessageAt?.toISOString() ?? null,
-      unread_count: unread.get(c.id) ?? 0,
-      last_read_at: c.lastReadAt?.toISOString() ?? null,
-    }))
-  })
+  app.route(
+    documented(
+      {
+        method: 'GET',
+        url: '/conversations',
+        operationId: 'listConversations',
+        tag: 'Conversations',
+        summary: 'List conversations, newest activity first',
+        description: 'Cursor pages: pass `page_info.end_cursor` as `after` for the next one.',
+        // Filters are top-level query parameters here, not GraphQL's `filter` argument.
+        query: conversationPageSchema.omit({ filter: true }).extend(conversationFilterSchema.shape),
+        answers: { 200: { description: 'A page of conversations', json: conversationsAnswer } },
+        errors: ['VALIDATION_FAILED'],
+      },
+      async (request) => {
+        const { first, after, ...filter } = request.query
+        const page = await conversations.page({ first, after, filter }).catch((err: unknown) => {
+          if (!(err instanceof ValidationError)) throw err
+          throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
+        })
+        const unread = await conversations.unreadCounts(page.nodes.map((c) => c.id))
+        return restPage(page, (c) => ({
+          ...restConversation(c),
+          last_message_at: c.lastMessageAt?.toISOString() ?? null,
+          unread_count: unread.get(c.id) ?? 0,
+          last_read_at: c.lastReadAt?.toISOString() ?? null,
+        }))
+      },
+    ),
+  )
 
-  app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>(
-    '/conversations/:id/messages',
-    async (request) => {
-      const { first, after } = request.query
-      const page = await conversations.messagePage(request.params.id, { first, after })
-      const details = await conversations.details(page.nodes)
-      return restPage(page, (m) => restMessage(m, details.get(m.id)))
-    },
+  app.route(
+    documented(
+      {
+        method: 'GET',
+        url: '/conversations/:id/messages',
+        operationId: 'listMessages',
+        tag: 'Conversations',
+        summary: 'List a conversation’s messages, newest first',
+        params: conversationId,
+        query: messagePageSchema,
+        answers: { 200: { description: 'A page of messages', json: pageSchema(restMessageSchema) } },
+        errors: ['VALIDATION_FAILED', 'NOT_FOUND'],
+      },
+      async (request) => {
+        const { first, after } = request.query
+        const page = await conversations.messagePage(request.params.id, { first, after })
+        const details = await conversations.details(page.nodes)
+        return restPage(page, (m) => restMessage(m, details.get(m.id)))
+      },
+    ),
   )
 
   await app.register(mediaRoutes, { media })
 
-  app.get<{ Querystring: Record<string, unknown> }>('/templates', async (request) => {
-    const list = await templates.list({ ...request.query, refresh: true })
-    return {
-      success: true,
-      data: list.map((t) => ({
-        name: t.name,
-        status: t.status,
-        category: t.category,
-        language: t.language,
-        parameter_format: t.parameterFormat,
-        components: t.components,
-      })),
-    }
-  })
+  app.route(
+    documented(
+      {
+        method: 'GET',
+        url: '/templates',
+        operationId: 'listTemplates',
+        tag: 'Templates',
+        summary: 'Sync templates from Meta and list them',
+        description: 'Fetches every template from Meta first; those Meta no longer has are not listed.',
+        query: templateListSchema.omit({ refresh: true }),
+        answers: { 200: { description: 'The templates', json: templatesAnswer } },
+        errors: ['VALIDATION_FAILED', 'META_API_ERROR', 'META_TOKEN_INVALID', 'META_UNREACHABLE'],
+      },
+      async (request) => {
+        const list = await templates.list({ ...request.query, refresh: true })
+        return {
+          success: true,
+          data: list.map((t) => ({
+            name: t.name,
+            status: t.status,
+            category: t.category,
+            language: t.language,
+            parameter_format: t.parameterFormat,
+            components: t.components,
+          })),
+        }
+      },
+    ),
+  )
 }
 
 declare module 'fastify' {

@@ -10,7 +10,7 @@ const upperWord = (example: string) =>
     .transform((s) => s.toUpperCase())
     .optional()
 
-const listSchema = z.object({
+export const templateListSchema = z.object({
   refresh: z.boolean().optional(),
   status: upperWord('APPROVED'),
   category: upperWord('UTILITY'),
@@ -73,7 +73,7 @@ export class TemplateService {
 
   /** @throws ValidationError for a malformed filter */
   async list(options: ListTemplatesOptions = {}): Promise<TemplateRecord[]> {
-    const { refresh, ...filter } = parseInput(listSchema, options)
+    const { refresh, ...filter } = parseInput(templateListSchema, options)
     if (refresh) await this.sync()
     return this.templates.list(filter)
   }
