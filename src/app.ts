@@ -1,4 +1,5 @@
 // Must run before any type-graphql decorator is evaluated.
+import { registerCors } from './app/cors.js'
 import 'reflect-metadata'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import { randomUUID } from 'node:crypto'
@@ -91,6 +92,7 @@ export async function createApp(
       const answer = httpAnswer(new NotFoundError(`No route ${request.method} ${request.url}`))
       return reply.status(answer.status).send(answer.body)
     })
+    await registerCors(server, config.corsOrigins)
     await server.register(healthRoutes, { database: services.database })
     await registerGraphQL(server, {
       config: config.graphql,

@@ -49,6 +49,8 @@ export interface Config {
   }
   /** Requests per API token per minute. */
   rateLimitPerMinute: number
+  /** Browser origins (scheme://host[:port]) allowed to call /graphql and /api/whatsapp; none by default. */
+  corsOrigins: string[]
   /** Retries of Meta's retryable errors: how many, and the first backoff (it doubles). */
   metaRetry: { maxRetries: number; baseDelayMs: number }
   /** How long a request holds its idempotency key without renewing it (its process is then taken for dead). */
@@ -86,6 +88,7 @@ const envSchema = z.object({
   ),
   DATABASE_URL: optionalString,
   API_TOKENS: optionalString,
+  CORS_ORIGINS: optionalString,
   WHATSAPP_ACCESS_TOKEN: optionalString,
   WHATSAPP_PHONE_NUMBER_ID: z.preprocess(blankToUndefined, z.string().regex(/^\d+$/, 'must be digits').optional()),
   WHATSAPP_BUSINESS_ACCOUNT_ID: z.preprocess(blankToUndefined, z.string().regex(/^\d+$/, 'must be digits').optional()),
@@ -217,6 +220,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (apiTokens.length === 0 && production)
     problems.push('API_TOKENS: required in production (comma-separated bearer tokens)')
   if (apiTokens.some((t) => t.length < 16)) problems.push('API_TOKENS: every token must be at least 16 characters')
+  const corsOrigins = (e.CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)
+  for (const origin of corsOrigins) {
+    if (!isOrigin(origin)) problems.push(`CORS_ORIGINS: ${origin} is not an origin like https://dashboard.example.com`)
+  }
   if (apiTokenGenerated) apiTokens = [`dev_${crypto.randomUUID().replaceAll('-', '')}`]
 
   let meta: MetaConfig
@@ -280,9 +290,20 @@ export function loadConfig(env: Env = process.env): Config {
       ),
     },
     rateLimitPerMinute: e.API_RATE_LIMIT_PER_MINUTE,
+    corsOrigins,
     metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
     messagesPerSecond: e.WHATSAPP_MESSAGES_PER_SECOND,
     maxRecipients: e.WHATSAPP_MAX_RECIPIENTS,
+  }
+}
+
+/** An origin as browsers send it: http(s), a host, maybe a port; no path, no trailing slash. */
+function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value)
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value
+  } catch {
+    return false
   }
 }

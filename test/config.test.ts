@@ -86,6 +86,18 @@ describe('loadConfig', () => {
     ])
   })
 
+  it('allows no browser origin unless CORS_ORIGINS lists them, each a bare origin', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([])
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example.gt, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://a.example.gt',
+      'http://localhost:5173',
+    ])
+    expect(problems({ CORS_ORIGINS: 'https://a.example.gt/panel,*' })).toEqual([
+      expect.stringMatching(/^CORS_ORIGINS: https:\/\/a.example.gt\/panel /),
+      expect.stringMatching(/^CORS_ORIGINS: \* /),
+    ])
+  })
+
   it('accepts file: and memory: for the embedded database', () => {
     expect(loadConfig({ DATABASE_URL: 'file:./tmp/db' }).database).toEqual({
       kind: 'pglite',
