@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { callerOf } from '../auth/auth.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import type { MessageRecord } from '../messages/message.records.js'
@@ -8,7 +8,9 @@ import { mediaRoutes } from './media.routes.js'
 import { restConversation, restMessage, restPage } from './rest.shapes.js'
 import type { Gate } from '../auth/auth.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
-import type { MessagingService } from '../messaging/messaging.service.js'
+import type { MessagingService, SendRequest } from '../messaging/messaging.service.js'
+import type { ScheduledSendService } from '../scheduled/scheduled-send.service.js'
+import { restScheduledAnswer, restScheduledSend } from '../scheduled/scheduled-send.view.js'
 import type { TemplateService } from '../templates/template.service.js'
 
 export interface WhatsappRoutesOptions {
@@ -16,6 +18,7 @@ export interface WhatsappRoutesOptions {
   messaging: MessagingService
   templates: TemplateService
   media: MediaService
+  scheduled: ScheduledSendService
   gate: Gate
 }
 
@@ -25,7 +28,7 @@ export interface WhatsappRoutesOptions {
  */
 export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   app: FastifyInstance,
-  { conversations, messaging, templates, media, gate },
+  { conversations, messaging, templates, media, scheduled, gate },
 ) => {
   app.decorateRequest('caller', '')
   app.addHook('onRequest', async (request) => {
@@ -42,12 +45,38 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   const sent = async (m: MessageRecord) =>
     restMessage(m, m.mediaId ? (await conversations.details([m])).get(m.id) : undefined)
 
-  app.post('/send', async (request) => {
+  /**
+   * A send with `sendAt` is stored to be sent then (202); without, it is sent now. The request is
+   * stored without `sendAt`, as an immediate send takes it.
+   */
+  const later = async (
+    body: unknown,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    send: (input: unknown) => SendRequest,
+  ): Promise<{ success: true; data: ReturnType<typeof restScheduledAnswer> } | null> => {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return null
+    const { sendAt, ...input } = body as Record<string, unknown>
+    if (sendAt === undefined || sendAt === null) return null
+    const s = await scheduled.schedule(send(input), sendAt, keyOf(request))
+    reply.status(202)
+    return { success: true, data: restScheduledAnswer(s) }
+  }
+
+  app.post('/send', async (request, reply) => {
+    const answer = await later(request.body, request, reply, (input) => ({ kind: 'sendText', input }))
+    if (answer) return answer
     const { message, conversation } = await messaging.sendToNumber(request.body, keyOf(request))
     return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
   })
 
-  app.post<{ Params: { id: string } }>('/conversations/:id/messages', async (request) => {
+  app.post<{ Params: { id: string } }>('/conversations/:id/messages', async (request, reply) => {
+    const answer = await later(request.body, request, reply, (input) => ({
+      kind: 'sendInConversation',
+      conversationId: request.params.id,
+      input,
+    }))
+    if (answer) return answer
     const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
     // The documented fields first, as they always were; the message's other fields after them.
     const { message_id, conversation_id, content, status, wamid, ...rest } = await sent(m)
@@ -69,6 +98,8 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   })
 
   app.post('/send-template', async (request, reply) => {
+    const answer = await later(request.body, request, reply, (input) => ({ kind: 'sendTemplate', input }))
+    if (answer) return answer
     const { batchId, summary, results } = await messaging.sendTemplate(request.body, keyOf(request))
     // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
     reply.header('x-template-batch-id', String(batchId))
@@ -116,6 +147,15 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       return restPage(page, (m) => restMessage(m, details.get(m.id)))
     },
   )
+
+  app.get<{ Querystring: Record<string, unknown> }>('/scheduled', async (request) => {
+    const { first, after, status } = request.query
+    return restPage(await scheduled.page({ first, after, status }), restScheduledSend)
+  })
+
+  app.delete<{ Params: { id: string } }>('/scheduled/:id', async (request) => {
+    return { success: true, data: restScheduledSend(await scheduled.cancel(request.params.id)) }
+  })
 
   await app.register(mediaRoutes, { media })
 
