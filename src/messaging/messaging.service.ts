@@ -241,7 +241,10 @@ export class MessagingService {
         const parsed = parseInput(this.templateSchema, request.input)
         const known = await this.knownTemplate(parsed.templateName, parsed.languageCode)
         // A pause is lifted by Meta after hours: the status is checked again at send time.
-        const problems = checkTemplateRequest(known.status === 'PAUSED' ? { ...known, status: 'APPROVED' } : known, parsed)
+        const problems = checkTemplateRequest(
+          known.status === 'PAUSED' ? { ...known, status: 'APPROVED' } : known,
+          parsed,
+        )
         if (problems.length) throw new ValidationError(problems)
         const only = parsed.recipients.length === 1 ? parsed.recipients[0].to : null
         return {

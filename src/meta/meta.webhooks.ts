@@ -280,8 +280,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
         // A pause says why in other_info; `reason` is often "NONE" or null then.
         const info = isObj(value.other_info) ? value.other_info : {}
         const given = str(value.reason)
-        const reason =
-          (given && given !== 'NONE' ? given : null) ?? str(info.description) ?? str(info.title) ?? null
+        const reason = (given && given !== 'NONE' ? given : null) ?? str(info.description) ?? str(info.title) ?? null
         if (name && language && status) changes.push({ kind: 'template-status', name, language, status, reason })
       }
     }

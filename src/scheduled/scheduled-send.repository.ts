@@ -67,9 +67,7 @@ export class ScheduledSendRepository {
     return (await this.prisma.scheduledSend.findMany({
       where: {
         status: { in: statuses },
-        ...(after
-          ? { OR: [{ sendAt: { gt: after.sendAt } }, { sendAt: after.sendAt, id: { gt: after.id } }] }
-          : {}),
+        ...(after ? { OR: [{ sendAt: { gt: after.sendAt } }, { sendAt: after.sendAt, id: { gt: after.id } }] } : {}),
       },
       orderBy: [{ sendAt: 'asc' }, { id: 'asc' }],
       take: first + 1,
@@ -118,9 +116,7 @@ export class ScheduledSendRepository {
     owner: string,
     options: { limit: number; leaseMs: number; lateAfterMs: number; exclusive: boolean },
   ): Promise<ScheduledSendRecord[]> {
-    const orphaned = options.exclusive
-      ? Prisma.sql`OR (owner IS NOT NULL AND owner <> ${owner})`
-      : Prisma.empty
+    const orphaned = options.exclusive ? Prisma.sql`OR (owner IS NOT NULL AND owner <> ${owner})` : Prisma.empty
     const rows = await this.prisma.$queryRaw<{ id: number }[]>`
       UPDATE scheduled_sends s
       SET status = 'sending', owner = ${owner},

@@ -12,11 +12,7 @@ import type { MessagingService, SendRequest } from '../messaging/messaging.servi
 import { type Page, toPage } from '../shared/pagination.js'
 import type { TemplateRepository } from '../templates/template.repository.js'
 import { parseInput } from '../validation.js'
-import type {
-  ScheduledOutcome,
-  ScheduledSendRecord,
-  ScheduledSendRepository,
-} from './scheduled-send.repository.js'
+import type { ScheduledOutcome, ScheduledSendRecord, ScheduledSendRepository } from './scheduled-send.repository.js'
 import { idSchema, listSchema, sendAtSchema } from './scheduled-send.schemas.js'
 
 /** The idempotency scope of scheduled sends' own keys (API callers' scopes are token digests). */
@@ -159,8 +155,7 @@ export class ScheduledSendService {
           // A fan-out stored whole goes on in the background (resumed by the batch service): its
           // batch is the outcome. One that did nothing is due again once an instance runs.
           const batchId = error.details()?.batchId
-          if (typeof batchId === 'number')
-            return { outcome: { status: 'sent', messageId: null, batchId, error: null } }
+          if (typeof batchId === 'number') return { outcome: { status: 'sent', messageId: null, batchId, error: null } }
           return { retry: 'unclaim', cause: err }
         }
       }

@@ -43,7 +43,8 @@ export enum ScheduledSendKind {
 }
 registerEnumType(ScheduledSendKind, {
   name: 'ScheduledSendKind',
-  description: 'SEND_TEXT: to a number (scheduleText, scheduleMessage, REST /send). ' +
+  description:
+    'SEND_TEXT: to a number (scheduleText, scheduleMessage, REST /send). ' +
     'SEND_IN_CONVERSATION: in a conversation. SEND_TEMPLATE: a template to its recipients.',
 })
 
