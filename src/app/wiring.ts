@@ -158,6 +158,7 @@ export async function wire(
     exclusive: config.database.kind === 'pglite',
     // A claim lapses like the idempotency key its send holds: a takeover then finds that key free.
     leaseMs: config.idempotencyLeaseMs,
+    pollMs: config.scheduledSendsPollMs,
     onError: (err, context) => log.error({ err }, context),
   })
   // Closed after the fan-outs stopped (registered before app.ts registers their stop): waits for
