@@ -113,7 +113,12 @@ describe('REST sendAt', () => {
     expect(row).toMatchObject({ status: 'SENT', kind: 'SEND_TEMPLATE', templateName: 'recordatorio', late: false })
     const batch = await ctx.t.app.database.prisma.templateBatch.findUnique({ where: { id: row.batchId! } })
     expect(batch).toMatchObject({ status: 'completed', total: 2 })
+    // GraphQL shows what it made, as it is now.
+    expect(row.batch).toMatchObject({ id: row.batchId, status: 'COMPLETED', total: 2 })
+    expect(row.message).toBeNull()
     const inConv = await scheduledRow(inConversation.body.data.scheduled_id)
+    expect(inConv.message).toMatchObject({ id: inConv.messageId, status: 'SENT', content: 'Su técnico llega mañana' })
+    expect(inConv.batch).toBeNull()
     expect(inConv).toMatchObject({ status: 'SENT', conversationId, messageId: expect.any(Number) })
   })
 

@@ -205,7 +205,7 @@ export async function wire(
       new MessageResolver(conversations),
       new MessageEventsResolver(conversations),
       new MessagingResolver(messaging, batches),
-      new ScheduledSendResolver(scheduled),
+      new ScheduledSendResolver(scheduled, conversations, batches),
       new BatchResolver(batches),
       new TemplateResolver(templates),
       new WebhookResolver(webhooks),

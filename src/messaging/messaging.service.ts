@@ -165,14 +165,7 @@ export class MessagingService {
         if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
         this.checkServiceWindow(conversation)
         const to = conversation.phoneNumber
-        if (!to) {
-          throw new ValidationError([
-            {
-              path: 'conversationId',
-              message: 'this customer has no phone number we can send to (a username-only user)',
-            },
-          ])
-        }
+        if (!to) throw noNumber()
         const prepared = await this.content.prepare(conversation, message)
         const pending = await this.messages.add(conversation.id, {
           ...this.pendingOf(prepared),
@@ -235,6 +228,7 @@ export class MessagingService {
         parseInput(sendInConversationSchema, request.input)
         const conversation = await this.conversations.findById(id)
         if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+        if (!conversation.phoneNumber) throw noNumber()
         return { phoneNumber: conversation.phoneNumber, conversationId: id, template: null }
       }
       case 'sendTemplate': {
@@ -352,6 +346,12 @@ function templateResult(batchId: number, outcomes: BatchRecipientOutcome[]): Tem
   const unknown = results.filter((r) => !r.success && r.error.code === 'META_OUTCOME_UNKNOWN').length
   return { batchId, summary: { total: results.length, sent, failed: results.length - sent, unknown }, results }
 }
+
+/** A conversation with a username-only customer: nothing to send to. */
+const noNumber = () =>
+  new ValidationError([
+    { path: 'conversationId', message: 'this customer has no phone number we can send to (a username-only user)' },
+  ])
 
 /** A text with no reply: the request as it was before other kinds existed. */
 const isPlainText = (m: ContentRequest): m is Extract<ContentRequest, { type: 'text' }> =>

@@ -1,4 +1,8 @@
-import { Arg, Ctx, Int, Mutation, Query, Resolver } from 'type-graphql'
+import { Arg, Ctx, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql'
+import type { BatchService } from '../batches/batch.service.js'
+import { TemplateBatch } from '../batches/batch.type.js'
+import type { ConversationService } from '../conversations/conversation.service.js'
+import { Message } from '../messages/message.type.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import {
@@ -36,7 +40,11 @@ const keyOf = (ctx: GraphQLContext, key: string | null | undefined): Idempotency
  */
 @Resolver(() => ScheduledSend)
 export class ScheduledSendResolver {
-  constructor(private readonly scheduled: ScheduledSendService) {}
+  constructor(
+    private readonly scheduled: ScheduledSendService,
+    private readonly conversations: ConversationService,
+    private readonly batches: BatchService,
+  ) {}
 
   private async schedule(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
     return scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key)))
@@ -99,6 +107,16 @@ export class ScheduledSendResolver {
   ) {
     const page = await this.scheduled.page({ first, after, status: status ?? undefined })
     return toConnection({ ...page, nodes: page.nodes.map(scheduledSendView) })
+  }
+
+  @FieldResolver(() => Message, { nullable: true, description: 'The message it made, as it is now.' })
+  message(@Root() send: ScheduledSend) {
+    return send.messageId ? this.conversations.message(send.messageId) : null
+  }
+
+  @FieldResolver(() => TemplateBatch, { nullable: true, description: 'The template batch it made, as it is now.' })
+  batch(@Root() send: ScheduledSend) {
+    return send.batchId ? this.batches.get(send.batchId) : null
   }
 
   @Mutation(() => ScheduledSend, {

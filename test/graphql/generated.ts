@@ -447,6 +447,8 @@ export type ReactionActor = 'BUSINESS' | 'CUSTOMER'
 /** A send to make later (sendAt), and once made, what it made. */
 export type ScheduledSend = {
   __typename?: 'ScheduledSend'
+  /** The template batch it made, as it is now. */
+  batch?: Maybe<TemplateBatch>
   /** The template batch it made (query templateBatch(id)). */
   batchId?: Maybe<Scalars['Int']['output']>
   /** When it was sent, failed or cancelled. */
@@ -459,6 +461,8 @@ export type ScheduledSend = {
   language?: Maybe<Scalars['String']['output']>
   /** It went out well after sendAt (no instance was running then): compare sentAt. */
   late: Scalars['Boolean']['output']
+  /** The message it made, as it is now. */
+  message?: Maybe<Message>
   /** The message it made (query message(id)). */
   messageId?: Maybe<Scalars['Int']['output']>
   /** Digits; a template to one recipient names it too. */
@@ -1779,6 +1783,14 @@ export type ScheduledSendQuery = {
     language?: string | null
     messageId?: number | null
     batchId?: number | null
+    message?: {
+      __typename?: 'Message'
+      id: number
+      status: MessageStatus
+      wamid?: string | null
+      content?: string | null
+    } | null
+    batch?: { __typename?: 'TemplateBatch'; id: number; status: TemplateBatchStatus; total: number } | null
     error?: {
       __typename?: 'ScheduledSendError'
       code: string
@@ -4523,7 +4535,34 @@ export const ScheduledSendDocument = {
             ],
             selectionSet: {
               kind: 'SelectionSet',
-              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+              selections: [
+                { kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'message' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+                    ],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'batch' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'total' } },
+                    ],
+                  },
+                },
+              ],
             },
           },
         ],
