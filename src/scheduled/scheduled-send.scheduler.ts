@@ -142,7 +142,7 @@ export class ScheduledSendScheduler {
       const result = await this.service.deliver(send)
       if ('outcome' in result) return this.sends.complete(send.id, owner, result.outcome)
       if (result.retry === 'unclaim') return this.sends.unclaim(send.id, owner)
-      this.options.onError?.(result.cause, `scheduled send ${send.id}: tried again shortly`)
+      if (result.cause !== null) this.options.onError?.(result.cause, `scheduled send ${send.id}: tried again shortly`)
       await this.sends.retryLater(send.id, owner, this.options.retryMs ?? 2_000)
     })()
       .catch(async (err) => {

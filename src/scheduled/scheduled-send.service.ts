@@ -18,7 +18,10 @@ import { idSchema, listSchema, sendAtSchema } from './scheduled-send.schemas.js'
 /** The idempotency scope of scheduled sends' own keys (API callers' scopes are token digests). */
 const SCOPE = 'scheduled-sends'
 
-/** What became of a claimed send: an outcome to record, or try again later / when due again. */
+/**
+ * What became of a claimed send: an outcome to record, or try again later / when due again (`cause`
+ * is what to log; null for the expected wait on a dead instance's idempotency key).
+ */
 export type Delivery = { outcome: ScheduledOutcome } | { retry: 'later' | 'unclaim'; cause: unknown }
 
 /**
@@ -148,8 +151,9 @@ export class ScheduledSendService {
       if (!error) return { retry: 'later', cause: err }
       switch (error.code) {
         case 'DATABASE_UNAVAILABLE':
-        case 'IDEMPOTENCY_KEY_IN_FLIGHT': // a dead predecessor's key, until its lease lapses
           return { retry: 'later', cause: err }
+        case 'IDEMPOTENCY_KEY_IN_FLIGHT': // a dead predecessor's key, until its lease lapses: expected
+          return { retry: 'later', cause: null }
         case 'SERVICE_STOPPING':
         case 'BATCH_INTERRUPTED': {
           // A fan-out stored whole goes on in the background (resumed by the batch service): its
