@@ -219,6 +219,17 @@ describe('REST sendAt', () => {
     expect(other.status).toBe(422)
     expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED')
     await rest('DELETE', `/scheduled/${first.body.data.scheduled_id}`)
+
+    // A retry after its time (and after it went out) still answers the first answer, and sends nothing more.
+    const soon = { phoneNumber: '+50255550011', content: 'Pronto', sendAt: inMs(800) }
+    const scheduled = await rest('POST', '/send', soon, { idempotencyKey: 'sched-key-2' })
+    expect(scheduled.status).toBe(202)
+    await settled(scheduled.body.data.scheduled_id)
+    const retried = await rest('POST', '/send', soon, { idempotencyKey: 'sched-key-2' })
+    expect(retried).toEqual(scheduled)
+    // Without a key, the same time is now in the past.
+    expect((await rest('POST', '/send', soon)).status).toBe(422)
+    expect(ctx.meta.sendsTo('50255550011')).toHaveLength(1)
   })
 
   it('pages the pending list soonest first, with the REST lists’ page_info and total_count', async () => {

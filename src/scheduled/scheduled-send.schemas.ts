@@ -9,34 +9,29 @@ export const MAX_SCHEDULE_AHEAD_MS = 30 * 24 * 3600 * 1000
 const EXAMPLE = 'e.g. 2026-03-03T10:30:00-06:00'
 
 /**
- * `sendAt`: ISO 8601 with an offset (a local time would be read in the server's zone, which the
- * caller cannot know), in the future and at most 30 days ahead of `now`.
+ * `sendAt`'s form: ISO 8601 with an offset (a local time would be read in the server's zone, which
+ * the caller cannot know). When it may be is {@link sendAtProblem}'s.
  */
-export const sendAtSchema = (now: Date) =>
-  z
-    .string({ error: (issue) => (issue.input === undefined ? 'is required' : `must be a string, ${EXAMPLE}`) })
-    .transform((value, ctx) => {
-      if (!z.iso.datetime({ offset: true }).safeParse(value).success) {
-        const local = z.iso.datetime({ local: true }).safeParse(value).success
-        ctx.addIssue({
-          code: 'custom',
-          message: local
-            ? `must include a UTC offset (Z or ±hh:mm), ${EXAMPLE}`
-            : `must be an ISO 8601 date and time with an offset, ${EXAMPLE}`,
-        })
-        return z.NEVER
-      }
-      const at = new Date(value)
-      if (at.getTime() <= now.getTime()) {
-        ctx.addIssue({ code: 'custom', message: 'must be in the future' })
-        return z.NEVER
-      }
-      if (at.getTime() > now.getTime() + MAX_SCHEDULE_AHEAD_MS) {
-        ctx.addIssue({ code: 'custom', message: 'must be at most 30 days ahead' })
-        return z.NEVER
-      }
-      return at
+export const sendAtSchema = z
+  .string({ error: (issue) => (issue.input === undefined ? 'is required' : `must be a string, ${EXAMPLE}`) })
+  .transform((value, ctx) => {
+    if (z.iso.datetime({ offset: true }).safeParse(value).success) return new Date(value)
+    const local = z.iso.datetime({ local: true }).safeParse(value).success
+    ctx.addIssue({
+      code: 'custom',
+      message: local
+        ? `must include a UTC offset (Z or ±hh:mm), ${EXAMPLE}`
+        : `must be an ISO 8601 date and time with an offset, ${EXAMPLE}`,
     })
+    return z.NEVER
+  })
+
+/** Why `at` cannot be scheduled `now` (in the past, more than 30 days ahead), or null. */
+export function sendAtProblem(at: Date, now: Date): string | null {
+  if (at.getTime() <= now.getTime()) return 'must be in the future'
+  if (at.getTime() > now.getTime() + MAX_SCHEDULE_AHEAD_MS) return 'must be at most 30 days ahead'
+  return null
+}
 
 /** The statuses a list shows: `pending` (scheduled and sending, the default), `all`, or one status. */
 const statusFilter = z

@@ -8,12 +8,12 @@ import {
 } from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { IdempotencyKeyInput, IdempotencyService } from '../idempotency/idempotency.service.js'
-import type { MessagingService, SendRequest } from '../messaging/messaging.service.js'
+import type { MessagingService, SendRequest, SendTarget } from '../messaging/messaging.service.js'
 import { type Page, toPage } from '../shared/pagination.js'
 import type { TemplateRepository } from '../templates/template.repository.js'
 import { parseInput } from '../validation.js'
 import type { ScheduledOutcome, ScheduledSendRecord, ScheduledSendRepository } from './scheduled-send.repository.js'
-import { idSchema, listSchema, sendAtSchema } from './scheduled-send.schemas.js'
+import { idSchema, listSchema, sendAtProblem, sendAtSchema } from './scheduled-send.schemas.js'
 
 /** The idempotency scope of scheduled sends' own keys (API callers' scopes are token digests). */
 const SCOPE = 'scheduled-sends'
@@ -48,7 +48,8 @@ export class ScheduledSendService {
 
   /**
    * Checks a send now — `sendAt`, the request's shape, its conversation or template — and stores it
-   * to be sent at `sendAt`. With an idempotency key, the same request again answers the same one.
+   * to be sent at `sendAt`. With an idempotency key, the same request again answers the same one
+   * (also once its time has passed: the time is checked under the key).
    * @throws ValidationError (every invalid field, `sendAt` included), NotFoundError, the idempotency errors
    */
   async schedule(
@@ -56,10 +57,9 @@ export class ScheduledSendService {
     sendAt: unknown,
     idempotency?: IdempotencyKeyInput,
   ): Promise<ScheduledSendRecord> {
-    const now = this.options.now?.() ?? new Date()
-    const when = sendAtSchema(now).safeParse(sendAt)
+    const when = sendAtSchema.safeParse(sendAt)
     const fields = when.success ? [] : when.error.issues.map((i) => ({ path: 'sendAt', message: i.message }))
-    let target: Awaited<ReturnType<MessagingService['check']>> | null = null
+    let target: SendTarget | null = null
     try {
       target = await this.messaging.check(request)
     } catch (err) {
@@ -67,9 +67,13 @@ export class ScheduledSendService {
       if (!(err instanceof ValidationError)) throw err
       fields.push(...err.fields)
     }
+    const now = this.options.now?.() ?? new Date()
+    const tooSoonOrLate = when.success ? sendAtProblem(when.data, now) : null
+    if (tooSoonOrLate && (fields.length || !idempotency?.key)) fields.push({ path: 'sendAt', message: tooSoonOrLate })
     if (fields.length || !target || !when.success) throw new ValidationError(fields)
     const { kind, ...stored } = request
     return this.idempotency.run(idempotency, `schedule:${kind}`, { ...stored, sendAt: when.data }, async () => {
+      if (tooSoonOrLate) throw new ValidationError([{ path: 'sendAt', message: tooSoonOrLate }])
       const send = await this.sends.create({
         kind,
         // Plain JSON (GraphQL inputs are class instances), as it is replayed.
