@@ -188,6 +188,16 @@ describe('REST sendAt', () => {
 
     const noConversation = await rest('POST', '/conversations/999999/messages', { content: 'x', sendAt: inMs(60_000) })
     expect(noConversation.status).toBe(404)
+    // A username-only customer has no number to send to, now or later.
+    const usernameOnly = await ctx.t.app.database.prisma.conversation.create({ data: { waUserId: 'GT.1234' } })
+    const noNumber = await rest('POST', `/conversations/${usernameOnly.id}/messages`, {
+      content: 'x',
+      sendAt: inMs(60_000),
+    })
+    expect(noNumber.status).toBe(422)
+    expect(noNumber.body.error.fields).toEqual([
+      { path: 'conversationId', message: expect.stringContaining('no phone number') },
+    ])
 
     const noTemplate = await rest('POST', '/send-template', {
       templateName: 'no_existe',
