@@ -113,6 +113,7 @@ export async function createApp(
       messaging: services.messaging,
       templates: services.templates,
       media: services.media,
+      scheduled: services.scheduled,
       gate: services.gate,
     })
     await server.register(openapiRoutes, {
@@ -127,6 +128,10 @@ export async function createApp(
     // Fan-outs stop taking recipients first, so their requests answer and the server can close.
     stack.defer(() => services.batches.stop())
     services.mediaFetcher.start()
+    // Sends due while no instance ran go out now (late); then at their time. Closing stops the timer
+    // first; the wiring waits for the sends in flight and gives back the claims once fan-outs stopped.
+    await services.scheduler.start()
+    stack.defer(() => services.scheduler.stop())
     // Closing starts by telling clients so (see onSend).
     stack.defer(() => {
       closing = true

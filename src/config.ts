@@ -55,6 +55,8 @@ export interface Config {
   metaRetry: { maxRetries: number; baseDelayMs: number }
   /** How long a request holds its idempotency key without renewing it (its process is then taken for dead). */
   idempotencyLeaseMs: number
+  /** How often each instance looks for due scheduled sends besides its timer. */
+  scheduledSendsPollMs: number
   /** Most recipients per template request. */
   maxRecipients: number
   /** Sends to Meta per second for the business number, over any one-second window, all instances together. */
@@ -137,6 +139,8 @@ const envSchema = z.object({
   WHATSAPP_RETRY_MAX: z.preprocess(blankToUndefined, z.coerce.number().int().min(0).max(10).default(3)),
   WHATSAPP_RETRY_BASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(60_000).default(500)),
   IDEMPOTENCY_LEASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(100).max(600_000).default(30_000)),
+  // The safety net under the scheduled sends' timers (a wake-up another instance's NOTIFY missed).
+  SCHEDULED_SENDS_POLL_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(100).max(600_000).default(5_000)),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
     blankToUndefined,
     z.coerce.number().int().min(100).max(120_000).default(15_000),
@@ -293,6 +297,7 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     metaRetry: { maxRetries: e.WHATSAPP_RETRY_MAX, baseDelayMs: e.WHATSAPP_RETRY_BASE_MS },
     idempotencyLeaseMs: e.IDEMPOTENCY_LEASE_MS,
+    scheduledSendsPollMs: e.SCHEDULED_SENDS_POLL_MS,
     messagesPerSecond: e.WHATSAPP_MESSAGES_PER_SECOND,
     maxRecipients: e.WHATSAPP_MAX_RECIPIENTS,
   }

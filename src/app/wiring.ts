@@ -32,6 +32,10 @@ import { ContentPreparer } from '../messaging/outgoing-content.js'
 import type { MetaApi } from '../meta/meta.api.js'
 import { MetaGraphClient } from '../meta/meta.client.js'
 import { MetaSimulator } from '../meta/meta.simulator.js'
+import { ScheduledSendRepository } from '../scheduled/scheduled-send.repository.js'
+import { ScheduledSendResolver } from '../scheduled/scheduled-send.resolver.js'
+import { ScheduledSendScheduler } from '../scheduled/scheduled-send.scheduler.js'
+import { ScheduledSendService } from '../scheduled/scheduled-send.service.js'
 import { TemplateRepository } from '../templates/template.repository.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { TemplateService } from '../templates/template.service.js'
@@ -149,6 +153,18 @@ export async function wire(
     events,
     { enforceServiceWindow: config.enforceServiceWindow, maxRecipients: config.maxRecipients },
   )
+  const scheduledSends = new ScheduledSendRepository(database.prisma)
+  const scheduled = new ScheduledSendService(scheduledSends, messaging, templateRepository, idempotency, events)
+  const scheduler = new ScheduledSendScheduler(scheduledSends, scheduled, events, {
+    exclusive: config.database.kind === 'pglite',
+    // A claim lapses like the idempotency key its send holds: a takeover then finds that key free.
+    leaseMs: config.idempotencyLeaseMs,
+    pollMs: config.scheduledSendsPollMs,
+    onError: (err, context) => log.error({ err }, context),
+  })
+  // Closed after the fan-outs stopped (registered before app.ts registers their stop): waits for
+  // the sends in flight, then gives back this instance's claims. app.ts stops the timer first.
+  stack.defer(() => scheduler.drain())
   const webhooks = new WebhookService(
     new WebhookRepository(database.prisma),
     conversationRepository,
@@ -179,6 +195,8 @@ export async function wire(
     media,
     webhooks,
     batches,
+    scheduled,
+    scheduler,
     authenticate: bearerAuthenticator(config.apiTokens),
     gate: createGate(config.apiTokens, rateLimiter),
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
@@ -188,6 +206,7 @@ export async function wire(
       new MessageResolver(conversations),
       new MessageEventsResolver(conversations),
       new MessagingResolver(messaging, batches),
+      new ScheduledSendResolver(scheduled, conversations, batches),
       new BatchResolver(batches),
       new TemplateResolver(templates),
       new WebhookResolver(webhooks),

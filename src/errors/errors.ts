@@ -18,6 +18,9 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_IN_FLIGHT'
   | 'SERVICE_STOPPING'
   | 'BATCH_INTERRUPTED'
+  | 'SCHEDULED_SEND_STARTED'
+  | 'TEMPLATE_PAUSED'
+  | 'TEMPLATE_DISABLED'
   | 'RATE_LIMITED'
   | 'QUERY_TOO_COMPLEX'
   | 'META_API_ERROR'
@@ -270,6 +273,45 @@ export class BatchInterruptedError extends AppError {
   }
   override details() {
     return { batchId: this.batchId }
+  }
+}
+
+/** A scheduled send that can no longer be cancelled: it is being sent, or was. */
+export class ScheduledSendStartedError extends AppError {
+  readonly code = 'SCHEDULED_SEND_STARTED'
+  readonly httpStatus = 409
+  override name = 'ScheduledSendStartedError'
+  constructor(
+    readonly scheduledId: number,
+    readonly status: string,
+  ) {
+    super(`Scheduled send ${scheduledId} has already started (it is ${status}): it can no longer be cancelled`)
+  }
+  override details() {
+    return { scheduledId: this.scheduledId, status: this.status }
+  }
+}
+
+/**
+ * A template Meta paused or disabled (its status webhook): a send that uses it is failed before
+ * calling Meta, with Meta's reason.
+ */
+export class TemplateUnavailableError extends AppError {
+  readonly code: 'TEMPLATE_PAUSED' | 'TEMPLATE_DISABLED'
+  readonly httpStatus = 409
+  override name = 'TemplateUnavailableError'
+  constructor(
+    readonly template: { name: string; language: string; status: 'PAUSED' | 'DISABLED' },
+    readonly reason: string | null,
+  ) {
+    super(
+      `Meta ${template.status === 'PAUSED' ? 'paused' : 'disabled'} template ${template.name} (${template.language})` +
+        (reason ? `: ${reason}` : ''),
+    )
+    this.code = template.status === 'PAUSED' ? 'TEMPLATE_PAUSED' : 'TEMPLATE_DISABLED'
+  }
+  override details() {
+    return { templateName: this.template.name, language: this.template.language, reason: this.reason }
   }
 }
 

@@ -6,8 +6,10 @@ export interface MessageEvent {
    * messageUpdated: something else about it changed (a reaction, its file arrived).
    * eventsMissed: events may have been lost (this instance stopped hearing the others for a while);
    * it reaches every subscriber, who should read what it shows again.
+   * scheduledSendAdded: a send was scheduled (`messageId` is its scheduled id, `conversationId` 0), a
+   * wake-up hint for every instance's scheduler timer.
    */
-  type: 'messageAdded' | 'messageStatusChanged' | 'messageUpdated' | 'eventsMissed'
+  type: 'messageAdded' | 'messageStatusChanged' | 'messageUpdated' | 'eventsMissed' | 'scheduledSendAdded'
   messageId: number
   conversationId: number
 }

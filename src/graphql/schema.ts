@@ -6,6 +6,7 @@ import type { GraphQLContext } from './context.js'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
 import { MessageEventsResolver } from '../messages/message-events.resolver.js'
 import { MessagingResolver } from '../messaging/messaging.resolver.js'
+import { ScheduledSendResolver } from '../scheduled/scheduled-send.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
 
@@ -15,6 +16,7 @@ export const resolvers = [
   MessageResolver,
   MessageEventsResolver,
   MessagingResolver,
+  ScheduledSendResolver,
   TemplateResolver,
   WebhookResolver,
 ] as const

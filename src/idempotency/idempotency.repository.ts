@@ -60,6 +60,15 @@ export class IdempotencyRepository {
     await this.prisma.idempotencyKey.update({ where: { scope_key: { scope, key } }, data: { progress } })
   }
 
+  /** What the request holding or having held the key noted it stored; null when nothing. */
+  async progress(scope: string, key: string): Promise<unknown> {
+    const row = await this.prisma.idempotencyKey.findUnique({
+      where: { scope_key: { scope, key } },
+      select: { progress: true },
+    })
+    return row?.progress ?? null
+  }
+
   /** Lets the next request with the key take over at once (its outcome is not settled yet). */
   async lapse(scope: string, key: string): Promise<void> {
     await this.prisma.idempotencyKey.updateMany({

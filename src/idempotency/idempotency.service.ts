@@ -129,6 +129,15 @@ export class IdempotencyService {
     return outcome.value
   }
 
+  /**
+   * What the request with this key noted it stored before calling Meta (its message or batch),
+   * also when it failed: where to read its outcome.
+   */
+  async progress(idempotency: IdempotencyKeyInput): Promise<Progress | null> {
+    if (!idempotency.key) return null
+    return (await this.repository.progress(idempotency.scope, idempotency.key)) as Progress | null
+  }
+
   /** Answers a taken-over request from what its dead predecessor stored; keeps the answer once settled. */
   private async resume<T>(
     scope: string,

@@ -40,6 +40,22 @@ export type RecipientResult =
   | { phoneNumber: string; success: true; wamid: string; message: MessageRecord }
   | { phoneNumber: string; success: false; error: AppError; message: MessageRecord }
 
+/**
+ * A send as the service takes it, by the name of its operation: what a scheduled send stores and
+ * replays at its time (see scheduled/).
+ */
+export type SendRequest =
+  | { kind: 'sendText'; input: unknown }
+  | { kind: 'sendInConversation'; conversationId: unknown; input: unknown }
+  | { kind: 'sendTemplate'; input: unknown }
+
+/** Whom a checked send goes to, and the template it uses. */
+export interface SendTarget {
+  phoneNumber: string | null
+  conversationId: number | null
+  template: { name: string; language: string } | null
+}
+
 export interface TemplateSendResult {
   batchId: number
   /** `failed` counts every recipient not sent; `unknown` how many of those Meta may still have taken. */
@@ -154,14 +170,7 @@ export class MessagingService {
         if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
         this.checkServiceWindow(conversation)
         const to = conversation.phoneNumber
-        if (!to) {
-          throw new ValidationError([
-            {
-              path: 'conversationId',
-              message: 'this customer has no phone number we can send to (a username-only user)',
-            },
-          ])
-        }
+        if (!to) throw noNumber()
         const prepared = await this.content.prepare(conversation, message)
         const pending = await this.messages.add(conversation.id, {
           ...this.pendingOf(prepared),
@@ -208,6 +217,56 @@ export class MessagingService {
   }
 
   /**
+   * Checks a send without making it (one scheduled for later): the request's shape, the
+   * conversation it names, the template and its parameters. What depends on the time of sending
+   * (the service window, the template's status) is checked again when it is sent.
+   * @throws ValidationError, NotFoundError
+   */
+  async check(request: SendRequest): Promise<SendTarget> {
+    switch (request.kind) {
+      case 'sendText': {
+        const { phoneNumber } = parseInput(sendToNumberSchema, request.input)
+        return { phoneNumber, conversationId: null, template: null }
+      }
+      case 'sendInConversation': {
+        const id = parseInput(idSchema, request.conversationId, 'conversationId')
+        parseInput(sendInConversationSchema, request.input)
+        const conversation = await this.conversations.findById(id)
+        if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+        if (!conversation.phoneNumber) throw noNumber()
+        return { phoneNumber: conversation.phoneNumber, conversationId: id, template: null }
+      }
+      case 'sendTemplate': {
+        const parsed = parseInput(this.templateSchema, request.input)
+        const known = await this.knownTemplate(parsed.templateName, parsed.languageCode)
+        // A pause is lifted by Meta after hours: the status is checked again at send time.
+        const problems = checkTemplateRequest(
+          known.status === 'PAUSED' ? { ...known, status: 'APPROVED' } : known,
+          parsed,
+        )
+        if (problems.length) throw new ValidationError(problems)
+        const only = parsed.recipients.length === 1 ? parsed.recipients[0].to : null
+        return {
+          phoneNumber: only,
+          conversationId: null,
+          template: { name: parsed.templateName, language: parsed.languageCode },
+        }
+      }
+    }
+  }
+
+  /** The synced template, or a 422 naming `templateName`. */
+  private async knownTemplate(name: string, language: string) {
+    const known = await this.templates.findForSend(name, language)
+    if (!known) {
+      throw new ValidationError([
+        { path: 'templateName', message: `Meta has no template ${name} in language ${language} (synced just now)` },
+      ])
+    }
+    return known
+  }
+
+  /**
    * Sends an approved template to every recipient, as one stored batch. One recipient failing
    * never fails the others: each gets its own result and its own `template` message.
    * @throws ValidationError when the request is invalid or does not fit the approved template
@@ -223,15 +282,7 @@ export class MessagingService {
       async (track) => {
         const template = { name: request.templateName, language: request.languageCode, components: request.components }
         // Pre-flight: refuse what Meta would refuse for every recipient, before anyone is contacted.
-        const known = await this.templates.findForSend(template.name, template.language)
-        if (!known) {
-          throw new ValidationError([
-            {
-              path: 'templateName',
-              message: `Meta has no template ${template.name} in language ${template.language} (synced just now)`,
-            },
-          ])
-        }
+        const known = await this.knownTemplate(template.name, template.language)
         const problems = checkTemplateRequest(known, request)
         if (problems.length) throw new ValidationError(problems)
         const content = renderTemplateText(known.components, request.components) ?? `[template ${template.name}]`
@@ -300,6 +351,12 @@ function templateResult(batchId: number, outcomes: BatchRecipientOutcome[]): Tem
   const unknown = results.filter((r) => !r.success && r.error.code === 'META_OUTCOME_UNKNOWN').length
   return { batchId, summary: { total: results.length, sent, failed: results.length - sent, unknown }, results }
 }
+
+/** A conversation with a username-only customer: nothing to send to. */
+const noNumber = () =>
+  new ValidationError([
+    { path: 'conversationId', message: 'this customer has no phone number we can send to (a username-only user)' },
+  ])
 
 /** A text with no reply: the request as it was before other kinds existed. */
 const isPlainText = (m: ContentRequest): m is Extract<ContentRequest, { type: 'text' }> =>

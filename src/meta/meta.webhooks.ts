@@ -74,6 +74,8 @@ export interface TemplateStatusChange {
   name: string
   language: string
   status: string
+  /** Meta's reason (`reason`, or `other_info` for a pause), when it gave one. */
+  reason: string | null
 }
 
 export type WebhookChange = InboundMessageChange | StatusChange | TemplateStatusChange
@@ -275,7 +277,11 @@ export function readWebhook(body: unknown): WebhookChange[] {
         const name = str(value.message_template_name)
         const language = str(value.message_template_language)
         const status = str(value.event)
-        if (name && language && status) changes.push({ kind: 'template-status', name, language, status })
+        // A pause says why in other_info; `reason` is often "NONE" or null then.
+        const info = isObj(value.other_info) ? value.other_info : {}
+        const given = str(value.reason)
+        const reason = (given && given !== 'NONE' ? given : null) ?? str(info.description) ?? str(info.title) ?? null
+        if (name && language && status) changes.push({ kind: 'template-status', name, language, status, reason })
       }
     }
   }

@@ -25,7 +25,7 @@ export interface AnswerDoc {
 }
 
 export interface OperationDoc {
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'DELETE'
   /** Relative to the plugin's prefix, Fastify's syntax (`/conversations/:id/messages`). */
   url: string
   operationId: string
@@ -48,7 +48,8 @@ export interface OperationDoc {
 
 /** What the handler of a documented route resolves to: its 200 JSON, or the reply it sent itself. */
 type AnswerOf<D extends OperationDoc> = D['answers'][200]['json'] extends z.ZodType
-  ? z.output<D['answers'][200]['json']>
+  ? // A route with another success answer (202) sends that one itself.
+    z.output<D['answers'][200]['json']> | (D['answers'] extends { 202: AnswerDoc } ? FastifyReply : never)
   : FastifyReply
 
 type ParamsOf<D extends OperationDoc> = D['params'] extends z.ZodObject<infer Shape> ? Record<keyof Shape, string> : {}

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { callerOf } from '../auth/auth.js'
 import { KEY_PATTERN, type IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
@@ -26,7 +26,12 @@ import {
 } from './rest.shapes.js'
 import type { Gate } from '../auth/auth.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
-import type { MessagingService } from '../messaging/messaging.service.js'
+import type { MessagingService, SendRequest } from '../messaging/messaging.service.js'
+import type { ScheduledSendService } from '../scheduled/scheduled-send.service.js'
+import { SCHEDULED_SEND_STATUSES } from '../scheduled/scheduled-send.repository.js'
+import { listSchema } from '../scheduled/scheduled-send.schemas.js'
+import { restScheduledAnswer, restScheduledSend } from '../scheduled/scheduled-send.view.js'
+import { documentAs, documentationOf } from '../validation.js'
 import type { TemplateService } from '../templates/template.service.js'
 
 export interface WhatsappRoutesOptions {
@@ -34,6 +39,7 @@ export interface WhatsappRoutesOptions {
   messaging: MessagingService
   templates: TemplateService
   media: MediaService
+  scheduled: ScheduledSendService
   gate: Gate
 }
 
@@ -108,6 +114,43 @@ const templatesAnswer = okSchema(
   ),
 )
 
+/** A scheduled send as answered at once (202), and as the list and a cancel show it. */
+const scheduledAnswerSchema = z.object({
+  scheduled_id: z.number().int(),
+  send_at: z.iso.datetime(),
+  status: z.enum(SCHEDULED_SEND_STATUSES),
+})
+const scheduledSendSchema = scheduledAnswerSchema.extend({
+  kind: z.enum(['sendText', 'sendInConversation', 'sendTemplate']).describe('Which send it replays'),
+  sent_at: z.iso.datetime().nullable().describe('When an instance started sending it'),
+  late: z.boolean().describe('Started more than 5 s after send_at (every instance was down, say)'),
+  completed_at: z.iso.datetime().nullable(),
+  phone_number: z.string().nullable(),
+  conversation_id: z.number().int().nullable(),
+  template_name: z.string().nullable(),
+  language: z.string().nullable(),
+  message_id: z.number().int().nullable().describe('The message it became'),
+  batch_id: z.number().int().nullable().describe('The fan-out it became (send-template)'),
+  error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()).nullable(),
+  created_at: z.iso.datetime(),
+})
+const scheduledDoc = {
+  description: 'With `sendAt`: stored, to be sent then exactly as an immediate send would be',
+  json: okSchema(scheduledAnswerSchema),
+}
+const sendAtField = z
+  .string()
+  .describe(
+    'Send later instead of now: ISO 8601 with a UTC offset, in the future, at most 30 days ahead (answered 202)',
+  )
+
+/** A send body that also takes `sendAt` (it is taken off before the send's own validation). */
+function schedulable(schema: z.ZodType): z.ZodType {
+  const documented = documentationOf(schema)
+  if (!(documented instanceof z.ZodObject)) throw new Error('a schedulable send body is documented as an object')
+  return documentAs(z.unknown(), documented.extend({ sendAt: sendAtField.optional() }))
+}
+
 /** Request parts shared by several routes (each the schema its service validates with). */
 const conversationId = z.object({ id: idSchema })
 const idempotencyKey = {
@@ -134,7 +177,7 @@ const SEND_ERRORS: ErrorCode[] = [
  */
 export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   app: FastifyInstance,
-  { conversations, messaging, templates, media, gate },
+  { conversations, messaging, templates, media, scheduled, gate },
 ) => {
   app.decorateRequest('caller', '')
   app.addHook('onRequest', async (request) => {
@@ -151,6 +194,25 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   const sent = async (m: MessageRecord) =>
     restMessage(m, m.mediaId ? (await conversations.details([m])).get(m.id) : undefined)
 
+  /**
+   * A send with `sendAt` is stored to be sent then, answered 202 (true); without, false (send now). It is
+   * stored without `sendAt`, as an immediate send takes it.
+   */
+  const later = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    send: (input: unknown) => SendRequest,
+  ): Promise<boolean> => {
+    const body = request.body
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return false
+    const { sendAt, ...input } = body as Record<string, unknown>
+    if (sendAt === undefined || sendAt === null) return false
+    const s = await scheduled.schedule(send(input), sendAt, keyOf(request))
+    // Sent here, and the handler returns the reply (a reply is a thenable: it is not returned through `await`).
+    reply.code(202).send({ success: true, data: restScheduledAnswer(s) })
+    return true
+  }
+
   app.route(
     documented(
       {
@@ -163,11 +225,15 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
           'Creates the conversation if there is none; `requestId` links it to a service request. Any kind ' +
           'of message: `type` (text by default) and that type’s fields.',
         headers: idempotencyKey,
-        body: { json: sendToNumberSchema },
-        answers: { 200: { description: 'Sent: the message and its conversation', json: sendAnswer } },
+        body: { json: schedulable(sendToNumberSchema) },
+        answers: {
+          200: { description: 'Sent: the message and its conversation', json: sendAnswer },
+          202: scheduledDoc,
+        },
         errors: SEND_ERRORS,
       },
-      async (request) => {
+      async (request, reply) => {
+        if (await later(request, reply, (input) => ({ kind: 'sendText', input }))) return reply
         const { message, conversation } = await messaging.sendToNumber(request.body, keyOf(request))
         return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
       },
@@ -184,11 +250,19 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         summary: 'Send a message in a conversation',
         params: conversationId,
         headers: idempotencyKey,
-        body: { json: sendInConversationSchema },
-        answers: { 200: { description: 'Sent: the message', json: okSchema(restMessageSchema) } },
+        body: { json: schedulable(sendInConversationSchema) },
+        answers: { 200: { description: 'Sent: the message', json: okSchema(restMessageSchema) }, 202: scheduledDoc },
         errors: [...SEND_ERRORS, 'NOT_FOUND'],
       },
-      async (request) => {
+      async (request, reply) => {
+        if (
+          await later(request, reply, (input) => ({
+            kind: 'sendInConversation',
+            conversationId: request.params.id,
+            input,
+          }))
+        )
+          return reply
         const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
         // The documented fields first, as they always were; the message's other fields after them.
         const { message_id, conversation_id, content, status, wamid, ...rest } = await sent(m)
@@ -239,7 +313,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
           'Checked against the synced template before anyone is contacted (422 naming the component at ' +
           'fault). One recipient failing never fails the others: each has its own result.',
         headers: idempotencyKey,
-        body: { json: messaging.templateSchema },
+        body: { json: schedulable(messaging.templateSchema) },
         answers: {
           200: {
             description: 'Every recipient’s outcome',
@@ -251,6 +325,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
               },
             },
           },
+          202: scheduledDoc,
         },
         errors: [
           'VALIDATION_FAILED',
@@ -264,6 +339,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         ],
       },
       async (request, reply) => {
+        if (await later(request, reply, (input) => ({ kind: 'sendTemplate', input }))) return reply
         const { batchId, summary, results } = await messaging.sendTemplate(request.body, keyOf(request))
         // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
         reply.header('x-template-batch-id', String(batchId))
@@ -338,6 +414,47 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         const details = await conversations.details(page.nodes)
         return restPage(page, (m) => restMessage(m, details.get(m.id)))
       },
+    ),
+  )
+
+  app.route(
+    documented(
+      {
+        method: 'GET',
+        url: '/scheduled',
+        operationId: 'listScheduledSends',
+        tag: 'Scheduled sends',
+        summary: 'List scheduled sends, soonest first',
+        description: '`status`: `pending` (scheduled or sending, the default), `all`, or one status.',
+        query: listSchema.extend({
+          status: z
+            .enum(['pending', 'all', ...SCHEDULED_SEND_STATUSES])
+            .optional()
+            .describe('Which ones: pending by default'),
+        }),
+        answers: { 200: { description: 'A page of scheduled sends', json: pageSchema(scheduledSendSchema) } },
+        errors: ['VALIDATION_FAILED'],
+      },
+      async (request) => {
+        const { first, after, status } = request.query
+        return restPage(await scheduled.page({ first, after, status }), restScheduledSend)
+      },
+    ),
+  )
+
+  app.route(
+    documented(
+      {
+        method: 'DELETE',
+        url: '/scheduled/:id',
+        operationId: 'cancelScheduledSend',
+        tag: 'Scheduled sends',
+        summary: 'Cancel a scheduled send that has not started',
+        params: z.object({ id: idSchema }),
+        answers: { 200: { description: 'Cancelled (again, if it was)', json: okSchema(scheduledSendSchema) } },
+        errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'SCHEDULED_SEND_STARTED'],
+      },
+      async (request) => ({ success: true, data: restScheduledSend(await scheduled.cancel(request.params.id)) }),
     ),
   )
 

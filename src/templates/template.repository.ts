@@ -14,6 +14,8 @@ export interface TemplateRecord {
   name: string
   language: string
   status: string
+  /** Meta's reason for its last status change, when a webhook gave one. */
+  statusReason?: string | null
   category: string
   parameterFormat: string | null
   components: TemplateComponentRecord[]
@@ -77,9 +79,12 @@ export class TemplateRepository {
     ])
   }
 
-  /** Applies a status Meta reported for a template (APPROVED, REJECTED, PAUSED, …). */
-  async setStatus(name: string, language: string, status: string): Promise<boolean> {
-    const { count } = await this.prisma.template.updateMany({ where: { name, language }, data: { status } })
+  /** Applies a status Meta reported for a template (APPROVED, REJECTED, PAUSED, …), with its reason. */
+  async setStatus(name: string, language: string, status: string, reason: string | null = null): Promise<boolean> {
+    const { count } = await this.prisma.template.updateMany({
+      where: { name, language },
+      data: { status, statusReason: reason },
+    })
     return count > 0
   }
 }

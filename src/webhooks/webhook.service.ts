@@ -179,7 +179,7 @@ export class WebhookService {
       case 'status':
         return this.statuses.apply(change)
       case 'template-status':
-        await this.templates.setStatus(change.name, change.language, change.status)
+        await this.templates.setStatus(change.name, change.language, change.status, change.reason)
     }
   }
 

@@ -15,6 +15,7 @@ export type Scalars = {
   Int: { input: number; output: number }
   Float: { input: number; output: number }
   DateTime: { input: string; output: string }
+  DateTimeISO: { input: string; output: string }
   JSON: { input: unknown; output: unknown }
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> }
 }
@@ -275,8 +276,18 @@ export type MessageStatus = 'DELIVERED' | 'FAILED' | 'PENDING' | 'READ' | 'SENT'
 
 export type Mutation = {
   __typename?: 'Mutation'
+  /** Cancels a scheduled send that has not started (one already cancelled is answered as it is). NOT_FOUND for an unknown id; SCHEDULED_SEND_STARTED once it is being sent or was. */
+  cancelScheduledSend: ScheduledSend
   /** Tells Meta the customer's latest message was read (blue ticks), optionally showing the typing indicator; unreadCount becomes 0. */
   markConversationRead: Conversation
+  /** sendInConversation at sendAt. */
+  scheduleInConversation: ScheduledSend
+  /** sendMessage at sendAt. */
+  scheduleMessage: ScheduledSend
+  /** sendTemplate at sendAt (the template is checked now and then). */
+  scheduleTemplate: ScheduledSend
+  /** sendText at sendAt. */
+  scheduleText: ScheduledSend
   /** Sends a message of any kind (see OutboundMessageType) in an existing conversation. */
   sendInConversation: Message
   /** Sends a message of any kind (text, media, location, buttons or list, reaction; see OutboundMessageType) to a number; creates its conversation if needed. */
@@ -289,9 +300,37 @@ export type Mutation = {
   simulateInboundMessage: Message
 }
 
+export type MutationCancelScheduledSendArgs = {
+  id: Scalars['Int']['input']
+}
+
 export type MutationMarkConversationReadArgs = {
   conversationId: Scalars['Int']['input']
   typing?: InputMaybe<Scalars['Boolean']['input']>
+}
+
+export type MutationScheduleInConversationArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
+  input: SendInConversationInput
+  sendAt: Scalars['DateTimeISO']['input']
+}
+
+export type MutationScheduleMessageArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
+  input: SendMessageInput
+  sendAt: Scalars['DateTimeISO']['input']
+}
+
+export type MutationScheduleTemplateArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
+  input: SendTemplateInput
+  sendAt: Scalars['DateTimeISO']['input']
+}
+
+export type MutationScheduleTextArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
+  input: SendTextInput
+  sendAt: Scalars['DateTimeISO']['input']
 }
 
 export type MutationSendInConversationArgs = {
@@ -340,6 +379,10 @@ export type Query = {
   message: Message
   /** The message with this Meta message id (wamid…). */
   messageByWamid: Message
+  /** One scheduled send, in any status. NOT_FOUND for an unknown id. */
+  scheduledSend: ScheduledSend
+  /** Scheduled sends, soonest first: pending ones (SCHEDULED, SENDING) unless `status` says otherwise. */
+  scheduledSends: ScheduledSendConnection
   /** One template fan-out. NOT_FOUND for an unknown id. */
   templateBatch: TemplateBatch
   /** Template fan-outs, newest first. */
@@ -364,6 +407,16 @@ export type QueryMessageArgs = {
 
 export type QueryMessageByWamidArgs = {
   wamid: Scalars['String']['input']
+}
+
+export type QueryScheduledSendArgs = {
+  id: Scalars['Int']['input']
+}
+
+export type QueryScheduledSendsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>
+  first?: InputMaybe<Scalars['Int']['input']>
+  status?: InputMaybe<Array<ScheduledSendStatus>>
 }
 
 export type QueryTemplateBatchArgs = {
@@ -392,6 +445,66 @@ export type Reaction = {
 }
 
 export type ReactionActor = 'BUSINESS' | 'CUSTOMER'
+
+/** A send to make later (sendAt), and once made, what it made. */
+export type ScheduledSend = {
+  __typename?: 'ScheduledSend'
+  /** The template batch it made, as it is now. */
+  batch?: Maybe<TemplateBatch>
+  /** The template batch it made (query templateBatch(id)). */
+  batchId?: Maybe<Scalars['Int']['output']>
+  /** When it was sent, failed or cancelled. */
+  completedAt?: Maybe<Scalars['DateTime']['output']>
+  conversationId?: Maybe<Scalars['Int']['output']>
+  createdAt: Scalars['DateTime']['output']
+  error?: Maybe<ScheduledSendError>
+  id: Scalars['Int']['output']
+  kind: ScheduledSendKind
+  language?: Maybe<Scalars['String']['output']>
+  /** It went out well after sendAt (no instance was running then): compare sentAt. */
+  late: Scalars['Boolean']['output']
+  /** The message it made, as it is now. */
+  message?: Maybe<Message>
+  /** The message it made (query message(id)). */
+  messageId?: Maybe<Scalars['Int']['output']>
+  /** Digits; a template to one recipient names it too. */
+  phoneNumber?: Maybe<Scalars['String']['output']>
+  sendAt: Scalars['DateTime']['output']
+  /** When it went out. */
+  sentAt?: Maybe<Scalars['DateTime']['output']>
+  status: ScheduledSendStatus
+  templateName?: Maybe<Scalars['String']['output']>
+}
+
+export type ScheduledSendConnection = {
+  __typename?: 'ScheduledSendConnection'
+  edges: Array<ScheduledSendEdge>
+  pageInfo: PageInfo
+  /** Matching items in all pages. */
+  totalCount: Scalars['Int']['output']
+}
+
+export type ScheduledSendEdge = {
+  __typename?: 'ScheduledSendEdge'
+  cursor: Scalars['String']['output']
+  node: ScheduledSend
+}
+
+/** Why a scheduled send failed: the code an immediate send would have answered. */
+export type ScheduledSendError = {
+  __typename?: 'ScheduledSendError'
+  /** e.g. TEMPLATE_PAUSED, TEMPLATE_DISABLED, WINDOW_CLOSED, VALIDATION_FAILED, META_API_ERROR */
+  code: Scalars['String']['output']
+  /** Details: Meta's error, the template's reason… */
+  details?: Maybe<Scalars['JSONObject']['output']>
+  message: Scalars['String']['output']
+}
+
+/** SEND_TEXT: to a number (scheduleText, scheduleMessage, REST /send). SEND_IN_CONVERSATION: in a conversation. SEND_TEMPLATE: a template to its recipients. */
+export type ScheduledSendKind = 'SEND_IN_CONVERSATION' | 'SEND_TEMPLATE' | 'SEND_TEXT'
+
+/** SCHEDULED: waiting for sendAt (cancellable). SENDING: an instance is sending it. SENT: it was sent as an immediate send is (its message or batch shows how that went). FAILED: see error. CANCELLED: never sent. */
+export type ScheduledSendStatus = 'CANCELLED' | 'FAILED' | 'SCHEDULED' | 'SENDING' | 'SENT'
 
 /** A failure of one recipient, with the same code as the API’s errors. */
 export type SendError = {
@@ -1464,6 +1577,263 @@ export type RichMessageAddedSubscription = {
   messageAdded: { __typename?: 'Message'; id: number; type: string }
 }
 
+export type ScheduledSendFieldsFragment = {
+  __typename?: 'ScheduledSend'
+  id: number
+  kind: ScheduledSendKind
+  status: ScheduledSendStatus
+  sendAt: string
+  sentAt?: string | null
+  late: boolean
+  completedAt?: string | null
+  phoneNumber?: string | null
+  conversationId?: number | null
+  templateName?: string | null
+  language?: string | null
+  messageId?: number | null
+  batchId?: number | null
+  error?: {
+    __typename?: 'ScheduledSendError'
+    code: string
+    message: string
+    details?: Record<string, unknown> | null
+  } | null
+}
+
+export type ScheduleTextMutationVariables = Exact<{
+  input: SendTextInput
+  sendAt: Scalars['DateTimeISO']['input']
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>
+}>
+
+export type ScheduleTextMutation = {
+  __typename?: 'Mutation'
+  scheduleText: {
+    __typename?: 'ScheduledSend'
+    id: number
+    kind: ScheduledSendKind
+    status: ScheduledSendStatus
+    sendAt: string
+    sentAt?: string | null
+    late: boolean
+    completedAt?: string | null
+    phoneNumber?: string | null
+    conversationId?: number | null
+    templateName?: string | null
+    language?: string | null
+    messageId?: number | null
+    batchId?: number | null
+    error?: {
+      __typename?: 'ScheduledSendError'
+      code: string
+      message: string
+      details?: Record<string, unknown> | null
+    } | null
+  }
+}
+
+export type ScheduleMessageMutationVariables = Exact<{
+  input: SendMessageInput
+  sendAt: Scalars['DateTimeISO']['input']
+}>
+
+export type ScheduleMessageMutation = {
+  __typename?: 'Mutation'
+  scheduleMessage: {
+    __typename?: 'ScheduledSend'
+    id: number
+    kind: ScheduledSendKind
+    status: ScheduledSendStatus
+    sendAt: string
+    sentAt?: string | null
+    late: boolean
+    completedAt?: string | null
+    phoneNumber?: string | null
+    conversationId?: number | null
+    templateName?: string | null
+    language?: string | null
+    messageId?: number | null
+    batchId?: number | null
+    error?: {
+      __typename?: 'ScheduledSendError'
+      code: string
+      message: string
+      details?: Record<string, unknown> | null
+    } | null
+  }
+}
+
+export type ScheduleInConversationMutationVariables = Exact<{
+  input: SendInConversationInput
+  sendAt: Scalars['DateTimeISO']['input']
+}>
+
+export type ScheduleInConversationMutation = {
+  __typename?: 'Mutation'
+  scheduleInConversation: {
+    __typename?: 'ScheduledSend'
+    id: number
+    kind: ScheduledSendKind
+    status: ScheduledSendStatus
+    sendAt: string
+    sentAt?: string | null
+    late: boolean
+    completedAt?: string | null
+    phoneNumber?: string | null
+    conversationId?: number | null
+    templateName?: string | null
+    language?: string | null
+    messageId?: number | null
+    batchId?: number | null
+    error?: {
+      __typename?: 'ScheduledSendError'
+      code: string
+      message: string
+      details?: Record<string, unknown> | null
+    } | null
+  }
+}
+
+export type ScheduleTemplateMutationVariables = Exact<{
+  input: SendTemplateInput
+  sendAt: Scalars['DateTimeISO']['input']
+}>
+
+export type ScheduleTemplateMutation = {
+  __typename?: 'Mutation'
+  scheduleTemplate: {
+    __typename?: 'ScheduledSend'
+    id: number
+    kind: ScheduledSendKind
+    status: ScheduledSendStatus
+    sendAt: string
+    sentAt?: string | null
+    late: boolean
+    completedAt?: string | null
+    phoneNumber?: string | null
+    conversationId?: number | null
+    templateName?: string | null
+    language?: string | null
+    messageId?: number | null
+    batchId?: number | null
+    error?: {
+      __typename?: 'ScheduledSendError'
+      code: string
+      message: string
+      details?: Record<string, unknown> | null
+    } | null
+  }
+}
+
+export type ScheduledSendsQueryVariables = Exact<{
+  first?: InputMaybe<Scalars['Int']['input']>
+  after?: InputMaybe<Scalars['String']['input']>
+  status?: InputMaybe<Array<ScheduledSendStatus> | ScheduledSendStatus>
+}>
+
+export type ScheduledSendsQuery = {
+  __typename?: 'Query'
+  scheduledSends: {
+    __typename?: 'ScheduledSendConnection'
+    totalCount: number
+    edges: Array<{
+      __typename?: 'ScheduledSendEdge'
+      cursor: string
+      node: {
+        __typename?: 'ScheduledSend'
+        id: number
+        kind: ScheduledSendKind
+        status: ScheduledSendStatus
+        sendAt: string
+        sentAt?: string | null
+        late: boolean
+        completedAt?: string | null
+        phoneNumber?: string | null
+        conversationId?: number | null
+        templateName?: string | null
+        language?: string | null
+        messageId?: number | null
+        batchId?: number | null
+        error?: {
+          __typename?: 'ScheduledSendError'
+          code: string
+          message: string
+          details?: Record<string, unknown> | null
+        } | null
+      }
+    }>
+    pageInfo: { __typename?: 'PageInfo'; hasNextPage: boolean; endCursor?: string | null }
+  }
+}
+
+export type ScheduledSendQueryVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type ScheduledSendQuery = {
+  __typename?: 'Query'
+  scheduledSend: {
+    __typename?: 'ScheduledSend'
+    id: number
+    kind: ScheduledSendKind
+    status: ScheduledSendStatus
+    sendAt: string
+    sentAt?: string | null
+    late: boolean
+    completedAt?: string | null
+    phoneNumber?: string | null
+    conversationId?: number | null
+    templateName?: string | null
+    language?: string | null
+    messageId?: number | null
+    batchId?: number | null
+    message?: {
+      __typename?: 'Message'
+      id: number
+      status: MessageStatus
+      wamid?: string | null
+      content?: string | null
+    } | null
+    batch?: { __typename?: 'TemplateBatch'; id: number; status: TemplateBatchStatus; total: number } | null
+    error?: {
+      __typename?: 'ScheduledSendError'
+      code: string
+      message: string
+      details?: Record<string, unknown> | null
+    } | null
+  }
+}
+
+export type CancelScheduledSendMutationVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type CancelScheduledSendMutation = {
+  __typename?: 'Mutation'
+  cancelScheduledSend: {
+    __typename?: 'ScheduledSend'
+    id: number
+    kind: ScheduledSendKind
+    status: ScheduledSendStatus
+    sendAt: string
+    sentAt?: string | null
+    late: boolean
+    completedAt?: string | null
+    phoneNumber?: string | null
+    conversationId?: number | null
+    templateName?: string | null
+    language?: string | null
+    messageId?: number | null
+    batchId?: number | null
+    error?: {
+      __typename?: 'ScheduledSendError'
+      code: string
+      message: string
+      details?: Record<string, unknown> | null
+    } | null
+  }
+}
+
 export const MessageFieldsFragmentDoc = {
   kind: 'Document',
   definitions: [
@@ -1629,6 +1999,46 @@ export const RichMessageFieldsFragmentDoc = {
     },
   ],
 } as unknown as DocumentNode<RichMessageFieldsFragment, unknown>
+export const ScheduledSendFieldsFragmentDoc = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ScheduledSendFieldsFragment, unknown>
 export const MessageMediaDocument = {
   kind: 'Document',
   definitions: [
@@ -3627,3 +4037,649 @@ export const RichMessageAddedDocument = {
     },
   ],
 } as unknown as DocumentNode<RichMessageAddedSubscription, RichMessageAddedSubscriptionVariables>
+export const ScheduleTextDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'ScheduleText' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'SendTextInput' } } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'idempotencyKey' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'scheduleText' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'sendAt' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'idempotencyKey' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'idempotencyKey' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ScheduleTextMutation, ScheduleTextMutationVariables>
+export const ScheduleMessageDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'ScheduleMessage' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'SendMessageInput' } } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'scheduleMessage' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'sendAt' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ScheduleMessageMutation, ScheduleMessageMutationVariables>
+export const ScheduleInConversationDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'ScheduleInConversation' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'SendInConversationInput' } },
+          },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'scheduleInConversation' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'sendAt' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ScheduleInConversationMutation, ScheduleInConversationMutationVariables>
+export const ScheduleTemplateDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'ScheduleTemplate' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'SendTemplateInput' } },
+          },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'scheduleTemplate' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'sendAt' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ScheduleTemplateMutation, ScheduleTemplateMutationVariables>
+export const ScheduledSendsDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'ScheduledSends' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'status' } },
+          type: {
+            kind: 'ListType',
+            type: {
+              kind: 'NonNullType',
+              type: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSendStatus' } },
+            },
+          },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'scheduledSends' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'first' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'after' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'status' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'status' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'edges' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'cursor' } },
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'node' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } },
+                          ],
+                        },
+                      },
+                    ],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'pageInfo' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'hasNextPage' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'endCursor' } },
+                    ],
+                  },
+                },
+                { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ScheduledSendsQuery, ScheduledSendsQueryVariables>
+export const ScheduledSendDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'ScheduledSend' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'scheduledSend' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'message' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'wamid' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'content' } },
+                    ],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'batch' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'total' } },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ScheduledSendQuery, ScheduledSendQueryVariables>
+export const CancelScheduledSendDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'CancelScheduledSend' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'cancelScheduledSend' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<CancelScheduledSendMutation, CancelScheduledSendMutationVariables>

@@ -110,7 +110,8 @@ export function statusUpdate(opts: {
   })
 }
 
-export function templateStatus(name: string, language: string, event: string) {
+/** `extra`: Meta's other fields of the change, e.g. `reason` or a pause's `other_info`. */
+export function templateStatus(name: string, language: string, event: string, extra: Record<string, unknown> = {}) {
   return envelope(
     {
       event,
@@ -119,6 +120,7 @@ export function templateStatus(name: string, language: string, event: string) {
       message_template_language: language,
       reason: 'NONE',
       message_template_category: 'UTILITY',
+      ...extra,
     },
     'message_template_status_update',
   )
