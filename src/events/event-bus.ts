@@ -6,8 +6,16 @@ export interface MessageEvent {
    * messageUpdated: something else about it changed (a reaction, its file arrived).
    * eventsMissed: events may have been lost (this instance stopped hearing the others for a while);
    * it reaches every subscriber, who should read what it shows again.
+   * webhookDeliveriesDue, webhookEndpointsChanged: wake-up hints for the event-webhook workers of
+   * every instance (ids 0); the database stays the source of truth.
    */
-  type: 'messageAdded' | 'messageStatusChanged' | 'messageUpdated' | 'eventsMissed'
+  type:
+    | 'messageAdded'
+    | 'messageStatusChanged'
+    | 'messageUpdated'
+    | 'eventsMissed'
+    | 'webhookDeliveriesDue'
+    | 'webhookEndpointsChanged'
   messageId: number
   conversationId: number
 }
