@@ -8,6 +8,7 @@ import { MessageEventsResolver } from '../messages/message-events.resolver.js'
 import { MessagingResolver } from '../messaging/messaging.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
+import { EventWebhookResolver } from '../event-webhooks/event-webhook.resolver.js'
 
 export const resolvers = [
   BatchResolver,
@@ -17,6 +18,7 @@ export const resolvers = [
   MessagingResolver,
   TemplateResolver,
   WebhookResolver,
+  EventWebhookResolver,
 ] as const
 
 let schema: Promise<GraphQLSchema> | undefined
