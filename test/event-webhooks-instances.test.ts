@@ -5,6 +5,7 @@
  * instances on one PostgreSQL delivering each event once between them.
  */
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core'
+import { Writable } from 'node:stream'
 import { print } from 'graphql'
 import { afterEach, describe, expect, it } from 'vitest'
 import { isNonPublicAddress } from '../src/event-webhooks/endpoint-address.js'
@@ -175,6 +176,35 @@ describe('giving up and re-sending', () => {
       return body.data!.webhookDeliveries.totalCount === 1
     })
     expect(new Set(r.received.map((x) => x.json.id)).size).toBe(1)
+  })
+})
+
+describe('the endpoint secret', () => {
+  it('never reaches the log, even at trace level with failing attempts', async () => {
+    const lines: string[] = []
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString())
+        done()
+      },
+    })
+    const meta = await FakeMetaServer.start()
+    cleanup.push(() => meta.close())
+    const t = await startTestApp({
+      meta,
+      env: { ...FAST, LOG_LEVEL: 'trace', WEBHOOK_OUT_TIMEOUT_MS: '500' },
+      logStream: stream,
+    })
+    cleanup.push(() => t.close())
+    const r = await receiver()
+    r.answer = (_, i) => (i < 2 ? { status: 500 } : 'hang')
+    const { secret } = await register(t, r.url)
+    await inbound(t, '50277700003', 'secreto')
+    await until('three attempts', () => r.received.length >= 3, 10_000)
+    await t.gql(WebhookDeliveriesDocument, {})
+    const log = lines.join('')
+    expect(log).toMatch(/createWebhookEndpoint|graphql/) // the log did see the requests
+    expect(log).not.toContain(secret.slice('whsec_'.length))
   })
 })
 

@@ -146,30 +146,39 @@ export class EventWebhookWorker {
     this.running++
     this.busy.set(delivery.endpointId, (this.busy.get(delivery.endpointId) ?? 0) + 1)
     const abort = new AbortController()
-    const done = this.attempt(delivery, abort.signal)
+    let freed = false
+    // The slot is free once the endpoint answered: recording the outcome needs no slot (the lease
+    // still holds the delivery, and its conversation's next event waits until it is recorded).
+    const free = () => {
+      if (freed) return
+      freed = true
+      this.running--
+      const left = (this.busy.get(delivery.endpointId) ?? 1) - 1
+      if (left) this.busy.set(delivery.endpointId, left)
+      else this.busy.delete(delivery.endpointId)
+      this.kick()
+    }
+    const done = this.attempt(delivery, abort.signal, free)
       .catch((err) => this.options.onError?.(err))
       .finally(() => {
         this.inFlight.delete(delivery.id)
-        this.running--
-        const left = (this.busy.get(delivery.endpointId) ?? 1) - 1
-        if (left) this.busy.set(delivery.endpointId, left)
-        else this.busy.delete(delivery.endpointId)
+        free()
+        // Its conversation's next event may go now.
         this.kick()
       })
     this.inFlight.set(delivery.id, { abort, done })
   }
 
-  private async attempt(delivery: ClaimedDelivery, signal: AbortSignal): Promise<void> {
+  private async attempt(delivery: ClaimedDelivery, signal: AbortSignal, answered: () => void): Promise<void> {
     const outcome = await this.sender.send(delivery, signal)
+    answered()
     if (signal.aborted) {
       // Abandoned while stopping: due again at once, for whoever takes it (the endpoint may have it: at least once).
       return this.repository.release(delivery.id, delivery.attempts)
     }
     this.options.onAttempt?.(delivery, outcome)
     if (outcome.ok) {
-      await this.repository.markDelivered(delivery.id, outcome.statusCode)
-      // The conversation's next event may now go, perhaps from another instance.
-      return
+      return this.repository.markDelivered(delivery.id, outcome.statusCode)
     }
     const now = Date.now()
     const giveUpAt = delivery.giveUpAt.getTime()
