@@ -174,8 +174,8 @@ const envSchema = z.object({
       .max(30 * 86_400_000)
       .default(24 * 3_600_000),
   ),
-  WEBHOOK_OUT_CONCURRENCY: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(1000).default(32)),
-  WEBHOOK_OUT_ENDPOINT_CONCURRENCY: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(100).default(8)),
+  WEBHOOK_OUT_CONCURRENCY: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(1000).default(16)),
+  WEBHOOK_OUT_ENDPOINT_CONCURRENCY: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(100).default(4)),
   WEBHOOK_OUT_POLL_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(10).max(600_000).default(5_000)),
   WEBHOOK_OUT_ALLOW_PRIVATE_NETWORKS: z.preprocess(
     blankToUndefined,

@@ -184,12 +184,15 @@ export class EventWebhookRepository {
                 e.type AS "eventType", e.body, w.url, w.secret`
   }
 
-  /** When the next pending delivery of an enabled endpoint is due, if any. */
+  /** When the next pending delivery of an enabled endpoint is due (a retry, a lease running out), if any is later than now. */
   async nextDueAt(): Promise<Date | null> {
     const rows = await this.prisma.$queryRaw<{ at: Date | null }[]>`
-      SELECT min(d.next_attempt_at) AS at FROM webhook_deliveries d
-      JOIN webhook_endpoints w ON w.id = d.endpoint_id AND w.enabled
-      WHERE d.status = 'pending'`
+      SELECT min(n.at) AS at FROM webhook_endpoints w
+      CROSS JOIN LATERAL (
+        SELECT d.next_attempt_at AS at FROM webhook_deliveries d
+        WHERE d.endpoint_id = w.id AND d.status = 'pending' AND d.next_attempt_at > now()
+        ORDER BY d.next_attempt_at LIMIT 1) n
+      WHERE w.enabled`
     return rows[0]?.at ?? null
   }
 

@@ -20,6 +20,9 @@ export interface EventWebhookWorkerOptions {
   onAttempt?: (delivery: { id: number; endpointId: number; eventId: string }, outcome: AttemptOutcome) => void
 }
 
+/** How long a wake-up waits for others to share its claim. */
+const CLAIM_GATHER_MS = 5
+
 /** The wait before attempt `attempts + 1`: exponential, capped, with jitter so retries do not bunch up. */
 export function retryDelay(attempts: number, baseMs: number, maxMs: number, random = Math.random()): number {
   return Math.min(baseMs * 2 ** Math.max(0, attempts - 1), maxMs) * (0.5 + random)
@@ -93,7 +96,10 @@ export class EventWebhookWorker {
     this.sender.close()
   }
 
-  /** Looks for due deliveries now. */
+  /**
+   * Looks for due deliveries shortly: kicks within a few milliseconds (attempts ending, events
+   * recorded) share one claim, which keeps the worker's statements few under load.
+   */
   kick(): void {
     if (this.stopped) return
     if (this.filling) {
@@ -101,6 +107,7 @@ export class EventWebhookWorker {
       return
     }
     this.filling = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, CLAIM_GATHER_MS))
       do {
         this.again = false
         await this.fill()

@@ -53,19 +53,10 @@ CREATE UNIQUE INDEX "outbound_events_id_key" ON "outbound_events"("id");
 CREATE UNIQUE INDEX "outbound_events_key_key" ON "outbound_events"("key");
 
 -- CreateIndex
-CREATE INDEX "outbound_events_created_at_idx" ON "outbound_events"("created_at");
-
--- CreateIndex
-CREATE INDEX "webhook_deliveries_status_next_attempt_at_idx" ON "webhook_deliveries"("status", "next_attempt_at");
-
--- CreateIndex
 CREATE INDEX "webhook_deliveries_endpoint_id_status_next_attempt_at_idx" ON "webhook_deliveries"("endpoint_id", "status", "next_attempt_at");
 
 -- CreateIndex
 CREATE INDEX "webhook_deliveries_endpoint_id_conversation_id_status_event_idx" ON "webhook_deliveries"("endpoint_id", "conversation_id", "status", "event_seq");
-
--- CreateIndex
-CREATE INDEX "webhook_deliveries_endpoint_id_id_idx" ON "webhook_deliveries"("endpoint_id", "id");
 
 -- AddForeignKey
 ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_event_seq_fkey" FOREIGN KEY ("event_seq") REFERENCES "outbound_events"("seq") ON DELETE CASCADE ON UPDATE CASCADE;
