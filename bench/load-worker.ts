@@ -4,7 +4,7 @@
  */
 import autocannon from 'autocannon'
 import { metaJson, signWebhook } from '../src/meta/meta.webhooks.js'
-import { statusUpdate } from '../test/helpers/webhooks.js'
+import { inboundText, statusUpdate } from '../test/helpers/webhooks.js'
 
 export type LoadSpec = {
   url: string
@@ -19,6 +19,8 @@ export type LoadSpec = {
   | { scenario: 'send'; numbers: number; offset?: number }
   /** Signed status webhooks for `wamids` (wamid.bench.<1..wamids>): delivered for each, then read. */
   | { scenario: 'webhook'; wamids: number; appSecret: string; offset?: number }
+  /** Signed inbound texts from `senders` customers in turn, each with a new wamid (`tag` keeps runs apart). */
+  | { scenario: 'inbound'; senders: number; appSecret: string; tag: string }
 )
 
 export interface LoadResult {
@@ -88,6 +90,31 @@ function requestsFor(spec: LoadSpec): autocannon.Request[] {
             return {
               ...req,
               headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+              body,
+            }
+          },
+        },
+      ]
+    }
+    case 'inbound': {
+      let n = 0
+      return [
+        {
+          method: 'POST',
+          path: '/webhooks/whatsapp',
+          setupRequest: (req) => {
+            const i = n++
+            const body = metaJson(
+              inboundText({
+                from: phone(i % spec.senders).slice(1),
+                wamid: `wamid.in.${spec.tag}.${i}`,
+                text: 'Confirmar',
+                name: 'Cliente',
+              }),
+            )
+            return {
+              ...req,
+              headers: { 'content-type': 'application/json', 'x-hub-signature-256': signWebhook(body, spec.appSecret) },
               body,
             }
           },

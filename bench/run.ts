@@ -7,7 +7,7 @@
  * (bench/fake-meta-process.ts), the baselines (bench/graphql-baseline.ts, bench/got-direct.ts), the
  * seed, the load (autocannon, bench/load-worker.ts) and the media baseline (bench/media-baseline.ts).
  * Only this orchestrator runs through tsx, with the scenarios it runs (bench/graphql.ts,
- * bench/webhook.ts, bench/send.ts, bench/fanout.ts, and bench/media.ts, the media benchmark's
+ * bench/webhook.ts, bench/webhooks-out.ts, bench/send.ts, bench/fanout.ts, and bench/media.ts, the media benchmark's
  * client) and the pieces they share (bench/services.ts).
  * Each benchmark prints the median of several runs, its baseline from the same run, the ratio and
  * the target, plus the service's peak RSS. See BENCHMARKS.md.
@@ -15,7 +15,7 @@
  * Options:
  *   --quick                 one short run of everything (also BENCH_QUICK=1)
  *   --db pglite,postgres    which databases (default both; --quick: pglite)
- *   --only graphql,webhook,send,fanout,media
+ *   --only graphql,webhook,send,fanout,media,webhooks-out
  *   --runs N --duration S   runs per measurement and seconds per run
  *   --rates 80,1000         the fan-out's messages per second
  *   --cpu-prof              profile the service processes (node --cpu-prof) into bench/profiles/
@@ -32,6 +32,7 @@ import { benchFanout } from './fanout.js'
 import { benchGraphql } from './graphql.js'
 import { benchSend } from './send.js'
 import { benchWebhook } from './webhook.js'
+import { benchWebhooksOut } from './webhooks-out.js'
 import {
   configure,
   type FakeMeta,
@@ -50,7 +51,7 @@ const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' },
     db: { type: 'string' },
-    only: { type: 'string', default: 'graphql,webhook,send,fanout,media' },
+    only: { type: 'string', default: 'graphql,webhook,send,fanout,media,webhooks-out' },
     runs: { type: 'string' },
     duration: { type: 'string' },
     rates: { type: 'string', default: '80,1000' },
@@ -125,6 +126,7 @@ async function main() {
         const benches = [
           ['graphql', (d: string, _url: string, f: FakeMeta) => benchGraphql(d, graphqlUrls, f)],
           ['webhook', benchWebhook],
+          ['webhooks-out', benchWebhooksOut],
           ['send', benchSend],
           ['fanout', benchFanout],
           [

@@ -23,6 +23,7 @@ import { openapiRoutes } from './openapi/openapi.routes.js'
 import { whatsappRoutes } from './rest/whatsapp.routes.js'
 import { webhookRoutes } from './webhooks/webhook.routes.js'
 import type { WebhookService } from './webhooks/webhook.service.js'
+import type { EventWebhookWorker } from './event-webhooks/event-webhook.worker.js'
 
 export interface App {
   server: FastifyInstance
@@ -31,6 +32,8 @@ export interface App {
   database: Database
   webhooks: WebhookService
   mediaFetcher: MediaFetcher
+  /** Delivers event webhooks to the business's endpoints. */
+  eventWorker: EventWebhookWorker
   mediaStore: MediaStore
   events: EventBus
   /** Starts listening on the configured host and port; resolves to the base URL. */
@@ -132,12 +135,16 @@ export async function createApp(
     // first; the wiring waits for the sends in flight and gives back the claims once fan-outs stopped.
     await services.scheduler.start()
     stack.defer(() => services.scheduler.stop())
+    // Event webhooks go out in the background; stopped before the database closes (in-flight
+    // attempts get a moment, then are given back for another instance or the next start).
+    services.eventWorker.start()
+    stack.defer(() => services.eventWorker.stop())
     // Closing starts by telling clients so (see onSend).
     stack.defer(() => {
       closing = true
     })
 
-    const { database, meta, webhooks, mediaFetcher, mediaStore, events } = services
+    const { database, meta, webhooks, mediaFetcher, mediaStore, events, eventWorker } = services
     return {
       server,
       config,
@@ -145,6 +152,7 @@ export async function createApp(
       database,
       webhooks,
       mediaFetcher,
+      eventWorker,
       mediaStore,
       events,
       listen: () => server.listen({ host: config.host, port: config.port }),

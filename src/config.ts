@@ -61,6 +61,28 @@ export interface Config {
   maxRecipients: number
   /** Sends to Meta per second for the business number, over any one-second window, all instances together. */
   messagesPerSecond: number
+  /** Event webhooks to the business's own endpoints (docs/webhooks-out.md). */
+  eventWebhooks: EventWebhooksConfig
+}
+
+export interface EventWebhooksConfig {
+  /** One delivery attempt, connection to last byte; then it counts as failed. */
+  timeoutMs: number
+  /** The first retry's wait; it doubles per attempt (with jitter), up to `retryMaxDelayMs`. */
+  retryBaseMs: number
+  retryMaxDelayMs: number
+  /** How long a delivery is retried before it is marked failed (at least 24 h outside tests). */
+  retryForMs: number
+  /** Deliveries in flight per instance, and per endpoint per instance. */
+  concurrency: number
+  endpointConcurrency: number
+  /** How often due deliveries are looked for besides the wake-ups (other instances', after a restart). */
+  pollMs: number
+  /**
+   * Allow endpoints on private, loopback and link-local addresses in production (and http to
+   * loopback): for a benchmark or a closed network only, never on a shared host.
+   */
+  allowPrivateNetworks: boolean
 }
 
 type Env = Record<string, string | undefined>
@@ -141,6 +163,31 @@ const envSchema = z.object({
   IDEMPOTENCY_LEASE_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(100).max(600_000).default(30_000)),
   // The safety net under the scheduled sends' timers (a wake-up another instance's NOTIFY missed).
   SCHEDULED_SENDS_POLL_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(100).max(600_000).default(5_000)),
+  WEBHOOK_OUT_TIMEOUT_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(50).max(120_000).default(10_000)),
+  WEBHOOK_OUT_RETRY_BASE_MS: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(1).max(3_600_000).default(30_000),
+  ),
+  WEBHOOK_OUT_RETRY_MAX_DELAY_MS: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(1).max(86_400_000).default(3_600_000),
+  ),
+  WEBHOOK_OUT_RETRY_FOR_MS: z.preprocess(
+    blankToUndefined,
+    z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400_000)
+      .default(24 * 3_600_000),
+  ),
+  WEBHOOK_OUT_CONCURRENCY: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(1000).default(16)),
+  WEBHOOK_OUT_ENDPOINT_CONCURRENCY: z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(100).default(4)),
+  WEBHOOK_OUT_POLL_MS: z.preprocess(blankToUndefined, z.coerce.number().int().min(10).max(600_000).default(5_000)),
+  WEBHOOK_OUT_ALLOW_PRIVATE_NETWORKS: z.preprocess(
+    blankToUndefined,
+    z.enum(['true', 'false'], { error: 'must be true or false' }).default('false'),
+  ),
   WHATSAPP_REQUEST_TIMEOUT_MS: z.preprocess(
     blankToUndefined,
     z.coerce.number().int().min(100).max(120_000).default(15_000),
@@ -300,6 +347,16 @@ export function loadConfig(env: Env = process.env): Config {
     scheduledSendsPollMs: e.SCHEDULED_SENDS_POLL_MS,
     messagesPerSecond: e.WHATSAPP_MESSAGES_PER_SECOND,
     maxRecipients: e.WHATSAPP_MAX_RECIPIENTS,
+    eventWebhooks: {
+      timeoutMs: e.WEBHOOK_OUT_TIMEOUT_MS,
+      retryBaseMs: e.WEBHOOK_OUT_RETRY_BASE_MS,
+      retryMaxDelayMs: e.WEBHOOK_OUT_RETRY_MAX_DELAY_MS,
+      retryForMs: e.WEBHOOK_OUT_RETRY_FOR_MS,
+      concurrency: e.WEBHOOK_OUT_CONCURRENCY,
+      endpointConcurrency: e.WEBHOOK_OUT_ENDPOINT_CONCURRENCY,
+      pollMs: e.WEBHOOK_OUT_POLL_MS,
+      allowPrivateNetworks: e.WEBHOOK_OUT_ALLOW_PRIVATE_NETWORKS === 'true',
+    },
   }
 }
 

@@ -42,6 +42,12 @@ import { TemplateService } from '../templates/template.service.js'
 import { WebhookRepository } from '../webhooks/webhook.repository.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
 import { WebhookService } from '../webhooks/webhook.service.js'
+import { EventPayloads } from '../event-webhooks/event-payloads.view.js'
+import { EventWebhookRepository } from '../event-webhooks/event-webhook.repository.js'
+import { EventWebhookResolver } from '../event-webhooks/event-webhook.resolver.js'
+import { EventWebhookSender } from '../event-webhooks/event-webhook.sender.js'
+import { EventWebhookService } from '../event-webhooks/event-webhook.service.js'
+import { EventWebhookWorker } from '../event-webhooks/event-webhook.worker.js'
 import type { ShutdownStack } from './shutdown.js'
 
 export type Services = Awaited<ReturnType<typeof wire>>
@@ -97,6 +103,32 @@ export async function wire(
       ? await PostgresEventBus.connect(config.database.url, (err) => log.error({ err }, 'event bus'))
       : new InProcessEventBus()
   stack.defer(() => events.close())
+  // Event webhooks to the business's endpoints: recorded by the producers below, delivered by the
+  // worker in the background (started with the app, stopped before the database closes).
+  const eventWebhookRepository = new EventWebhookRepository(database.prisma)
+  const addressPolicy = {
+    production: config.env === 'production',
+    allowPrivateNetworks: config.eventWebhooks.allowPrivateNetworks,
+  }
+  let eventWorker: EventWebhookWorker | null = null
+  const eventWebhooks = new EventWebhookService(
+    eventWebhookRepository,
+    events,
+    { ...addressPolicy, retryForMs: config.eventWebhooks.retryForMs },
+    () => eventWorker?.kick(),
+  )
+  eventWorker = new EventWebhookWorker(
+    eventWebhookRepository,
+    new EventWebhookSender({ ...addressPolicy, ...config.eventWebhooks }),
+    events,
+    { ...config.eventWebhooks, onError: (err) => log.error({ err }, 'event webhooks') },
+    () => eventWebhooks.endpointsChanged(),
+  )
+  const batchRepository = new BatchRepository(database.prisma)
+  const eventPayloads = new EventPayloads(eventWebhooks, {
+    media: (ids) => mediaRepository.findMany(ids),
+    batchProgress: async (batchId) => (await batchRepository.progress([batchId])).get(batchId)!,
+  })
   const idempotency = new IdempotencyService(new IdempotencyRepository(database.prisma), {
     leaseMs: config.idempotencyLeaseMs,
   })
@@ -119,7 +151,7 @@ export async function wire(
         .catch((err) => log.error({ err, mediaId }, 'after a download')),
   })
   stack.defer(() => mediaFetcher.stop())
-  const statuses = new DeliveryStatusService(deliveryRepository, events)
+  const statuses = new DeliveryStatusService(deliveryRepository, events, eventPayloads.messageStatus)
   const sendRate = new SendRateLimiter(
     config.messagesPerSecond,
     // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
@@ -136,9 +168,10 @@ export async function wire(
       ),
     onError: (err) => log.error({ err }, 'after a send Meta accepted'),
   })
-  const batches = new BatchService(new BatchRepository(database.prisma), deliveryRepository, sender, meta, events, {
+  const batches = new BatchService(batchRepository, deliveryRepository, sender, meta, events, {
     ...batchTuning(config),
     onError: (err, context) => log.error({ err }, `template batch: ${context}`),
+    onCompleted: eventPayloads.batchCompleted,
   })
   const messaging = new MessagingService(
     conversationRepository,
@@ -178,6 +211,7 @@ export async function wire(
       allowSimulation: config.env !== 'production',
       phoneNumberId: config.meta.phoneNumberId,
       onError: (err, eventId) => log.error({ err, eventId }, 'a webhook delivery could not be applied'),
+      applied: { messageReceived: eventPayloads.messageReceived, templateStatus: eventPayloads.templateStatus },
     },
   )
   // Deliveries still being applied finish before the database closes.
@@ -197,6 +231,8 @@ export async function wire(
     batches,
     scheduled,
     scheduler,
+    eventWebhooks,
+    eventWorker,
     authenticate: bearerAuthenticator(config.apiTokens),
     gate: createGate(config.apiTokens, rateLimiter),
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
@@ -210,6 +246,7 @@ export async function wire(
       new BatchResolver(batches),
       new TemplateResolver(templates),
       new WebhookResolver(webhooks),
+      new EventWebhookResolver(eventWebhooks),
     ],
   }
 }

@@ -40,6 +40,8 @@ export interface BatchServiceOptions {
   /** How often orphaned batches and stale sends are looked for. */
   sweepMs?: number
   onError?: (err: unknown, context: string) => void
+  /** Told when a batch completed (the business's event webhooks); awaited, a failure only logged. */
+  onCompleted?: (batch: BatchRecord) => Promise<void>
 }
 
 /**
@@ -206,7 +208,11 @@ export class BatchService {
       await this.batches.release(batch.id, this.instanceId)
       return { messages, outcomes, finished: null, stopped, interrupted }
     }
-    return { messages, outcomes, finished: await this.batches.complete(batch.id), stopped, interrupted }
+    const finished = await this.batches.complete(batch.id)
+    await this.options
+      .onCompleted?.(finished)
+      .catch((err) => this.options.onError?.(err, `batch ${batch.id}: its event`))
+    return { messages, outcomes, finished, stopped, interrupted }
   }
 
   /** Marks abandoned sends `unknown` and resumes orphaned batches. */

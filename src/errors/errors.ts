@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'MALFORMED_REQUEST'
   | 'VALIDATION_FAILED'
+  | 'WEBHOOK_URL_REFUSED'
   | 'UNAUTHENTICATED'
   | 'NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'
@@ -55,6 +56,25 @@ export class ValidationError extends AppError {
   }
   override details() {
     return { fields: this.fields }
+  }
+}
+
+/**
+ * An event-webhook endpoint URL the service will not call: not https (http only to loopback outside
+ * production), or a host that resolves to a private, loopback or link-local address in production.
+ */
+export class WebhookUrlRefusedError extends AppError {
+  readonly code = 'WEBHOOK_URL_REFUSED'
+  readonly httpStatus = 422
+  override name = 'WebhookUrlRefusedError'
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`${field}: ${reason}`)
+  }
+  override details() {
+    return { fields: [{ path: this.field, message: this.message.slice(this.field.length + 2) }] }
   }
 }
 

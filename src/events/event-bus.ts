@@ -8,8 +8,17 @@ export interface MessageEvent {
    * it reaches every subscriber, who should read what it shows again.
    * scheduledSendAdded: a send was scheduled (`messageId` is its scheduled id, `conversationId` 0), a
    * wake-up hint for every instance's scheduler timer.
+   * webhookDeliveriesDue, webhookEndpointsChanged: wake-up hints for the event-webhook workers of
+   * every instance (ids 0); the database stays the source of truth.
    */
-  type: 'messageAdded' | 'messageStatusChanged' | 'messageUpdated' | 'eventsMissed' | 'scheduledSendAdded'
+  type:
+    | 'messageAdded'
+    | 'messageStatusChanged'
+    | 'messageUpdated'
+    | 'eventsMissed'
+    | 'webhookDeliveriesDue'
+    | 'webhookEndpointsChanged'
+    | 'scheduledSendAdded'
   messageId: number
   conversationId: number
 }

@@ -9,6 +9,7 @@ import { MessagingResolver } from '../messaging/messaging.resolver.js'
 import { ScheduledSendResolver } from '../scheduled/scheduled-send.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
+import { EventWebhookResolver } from '../event-webhooks/event-webhook.resolver.js'
 
 export const resolvers = [
   BatchResolver,
@@ -19,6 +20,7 @@ export const resolvers = [
   ScheduledSendResolver,
   TemplateResolver,
   WebhookResolver,
+  EventWebhookResolver,
 ] as const
 
 let schema: Promise<GraphQLSchema> | undefined

@@ -1,4 +1,4 @@
-import type { StatusUpdate } from './message.records.js'
+import type { MessageRecord, StatusUpdate } from './message.records.js'
 import type { DeliveryRepository } from './delivery.repository.js'
 import type { EventBus } from '../events/event-bus.js'
 
@@ -12,6 +12,11 @@ export class DeliveryStatusService {
   constructor(
     private readonly deliveries: DeliveryRepository,
     private readonly events: EventBus,
+    /**
+     * Told each status a message reached (for the business's event webhooks), awaited: also when
+     * the same status is applied again (a re-applied webhook), never for one it moved past.
+     */
+    private readonly onStatus?: (message: MessageRecord, update: StatusUpdate) => Promise<void>,
   ) {}
 
   async apply(update: StatusUpdate): Promise<void> {
@@ -57,6 +62,8 @@ export class DeliveryStatusService {
         conversationId: result.message.conversationId,
       })
     }
+    if (this.onStatus && (result.changed || result.message.status === update.status))
+      await this.onStatus(result.message, update)
     return true
   }
 }

@@ -167,3 +167,26 @@ export const restPage = async <T, R>(page: Page<T>, shape: (node: T) => R) => ({
   page_info: { has_next_page: page.hasNextPage, end_cursor: page.cursors.at(-1) ?? null },
   total_count: await page.totalCount(),
 })
+
+/** A template fan-out, with its recipients per message state (the `batch.completed` event). */
+export const restBatch = (
+  b: {
+    id: number
+    templateName: string
+    language: string
+    status: string
+    total: number
+    createdAt: Date
+    completedAt: Date | null
+  },
+  progress: Record<string, number>,
+) => ({
+  batch_id: b.id,
+  template_name: b.templateName,
+  language: b.language,
+  status: b.status,
+  total: b.total,
+  created_at: b.createdAt.toISOString(),
+  completed_at: b.completedAt?.toISOString() ?? null,
+  progress,
+})

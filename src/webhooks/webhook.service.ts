@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { ConversationRepository } from '../conversations/conversation.repository.js'
-import type { MessageRecord } from '../messages/message.records.js'
+import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import type { MessageRepository } from '../messages/message.repository.js'
 import { phoneNumberSchema } from '../shared/phone.js'
 import { simulatedWebhook } from '../meta/meta.simulated-webhooks.js'
@@ -8,7 +8,13 @@ import { parseInput } from '../validation.js'
 import { describeError, ForbiddenError, UnauthenticatedError, WebhooksNotConfiguredError } from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { DeliveryStatusService } from '../messages/delivery-status.service.js'
-import { type InboundMessageChange, isValidSignature, readWebhook, type WebhookChange } from '../meta/meta.webhooks.js'
+import {
+  type InboundMessageChange,
+  isValidSignature,
+  readWebhook,
+  type TemplateStatusChange,
+  type WebhookChange,
+} from '../meta/meta.webhooks.js'
 import type { TemplateRepository } from '../templates/template.repository.js'
 import type { ReactionRepository } from '../messages/reaction.repository.js'
 import type { MediaService } from '../media/media.service.js'
@@ -33,6 +39,16 @@ export interface InboundParts {
   onMediaRecorded: () => void
 }
 
+/**
+ * Told what applying produced, for the business's event webhooks. Awaited before the delivery
+ * counts as applied, so an event is never lost to a crash (a re-apply records it once).
+ */
+export interface AppliedEvents {
+  messageReceived(message: MessageRecord, conversation: ConversationRecord): Promise<void>
+  /** `source` names the change (delivery id and position), so applying it twice records one event. */
+  templateStatus(change: TemplateStatusChange, source: string): Promise<void>
+}
+
 export interface WebhookOptions {
   /** App secrets whose signatures are accepted (two during a rotation). */
   appSecrets: string[]
@@ -50,6 +66,7 @@ export interface WebhookOptions {
   allowSimulation: boolean
   /** The business phone number id the simulated payloads name. */
   phoneNumberId: string
+  applied?: AppliedEvents
 }
 
 /**
@@ -160,7 +177,7 @@ export class WebhookService {
       return this.webhooks.markFailed(eventId, describeError(err))
     }
     try {
-      for (const change of changes) await this.applyChange(change)
+      for (const [i, change] of changes.entries()) await this.applyChange(change, `${eventId}.${i}`)
       await this.webhooks.markApplied(eventId)
     } catch (err) {
       // Applying is idempotent, so a failure of ours (a deadlock, a lost connection) is retried;
@@ -172,7 +189,7 @@ export class WebhookService {
     }
   }
 
-  private async applyChange(change: WebhookChange): Promise<void> {
+  private async applyChange(change: WebhookChange, source: string): Promise<void> {
     switch (change.kind) {
       case 'inbound-message':
         return this.applyInbound(change)
@@ -180,6 +197,7 @@ export class WebhookService {
         return this.statuses.apply(change)
       case 'template-status':
         await this.templates.setStatus(change.name, change.language, change.status, change.reason)
+        await this.options.applied?.templateStatus(change, source)
     }
   }
 
@@ -209,6 +227,9 @@ export class WebhookService {
     })
     if (mediaId) this.inbound.onMediaRecorded()
     if (message) this.events.publish({ type: 'messageAdded', messageId: message.id, conversationId: conversation.id })
+    // Stored by an earlier try of this delivery (or Meta sent it twice): its event may be missing still.
+    const stored = message ?? (this.options.applied ? await this.messages.findByWamid(change.wamid) : null)
+    if (stored) await this.options.applied?.messageReceived(stored, conversation)
   }
 
   /** A reaction shows on the message it reacts to; it is not a message of its own. */

@@ -94,6 +94,22 @@ export type ConversationFilterInput = {
   updatedSince?: InputMaybe<Scalars['DateTime']['input']>
 }
 
+export type CreateWebhookEndpointInput = {
+  /** Event types: message.received, message.status, batch.completed, template.status. */
+  events: Array<Scalars['String']['input']>
+  /** https://… (http only to localhost outside production); never a private address in production. */
+  url: Scalars['String']['input']
+}
+
+/** A new endpoint and its signing secret, shown only here. */
+export type CreateWebhookEndpointPayload = {
+  __typename?: 'CreateWebhookEndpointPayload'
+  endpoint: WebhookEndpoint
+  id: Scalars['Int']['output']
+  /** Signs every delivery (X-Gateway-Signature, see the README). Shown only once: keep it now. */
+  secret: Scalars['String']['output']
+}
+
 export type InteractiveButton = {
   __typename?: 'InteractiveButton'
   id: Scalars['String']['output']
@@ -278,8 +294,18 @@ export type Mutation = {
   __typename?: 'Mutation'
   /** Cancels a scheduled send that has not started (one already cancelled is answered as it is). NOT_FOUND for an unknown id; SCHEDULED_SEND_STARTED once it is being sent or was. */
   cancelScheduledSend: ScheduledSend
+  /** Registers an endpoint for the given event types; answers its signing secret, shown only here. WEBHOOK_URL_REFUSED for a URL the service will not call, VALIDATION_FAILED for unknown event types. */
+  createWebhookEndpoint: CreateWebhookEndpointPayload
+  /** Deletes an endpoint and its deliveries. NOT_FOUND. */
+  deleteWebhookEndpoint: Scalars['Boolean']['output']
+  /** Stops sending new events to an endpoint; its pending deliveries wait until it is enabled again. */
+  disableWebhookEndpoint: WebhookEndpoint
   /** Tells Meta the customer's latest message was read (blue ticks), optionally showing the typing indicator; unreadCount becomes 0. */
   markConversationRead: Conversation
+  /** Sends an event again, with its id, to the endpoints it went to (or to one of them). NOT_FOUND. */
+  resendWebhookEvent: Array<WebhookDelivery>
+  /** Sends a delivery again now (a failed one, or any), same event id; retried as a new one. NOT_FOUND. */
+  retryWebhookDelivery: WebhookDelivery
   /** sendInConversation at sendAt. */
   scheduleInConversation: ScheduledSend
   /** sendMessage at sendAt. */
@@ -298,15 +324,38 @@ export type Mutation = {
   sendText: SendTextPayload
   /** Development only (FORBIDDEN in production): a customer writes to us, as if Meta had delivered the webhook. Opens the 24-hour window. */
   simulateInboundMessage: Message
+  /** Changes an endpoint (its URL is checked again). NOT_FOUND. */
+  updateWebhookEndpoint: WebhookEndpoint
 }
 
 export type MutationCancelScheduledSendArgs = {
   id: Scalars['Int']['input']
 }
 
+export type MutationCreateWebhookEndpointArgs = {
+  input: CreateWebhookEndpointInput
+}
+
+export type MutationDeleteWebhookEndpointArgs = {
+  id: Scalars['Int']['input']
+}
+
+export type MutationDisableWebhookEndpointArgs = {
+  id: Scalars['Int']['input']
+}
+
 export type MutationMarkConversationReadArgs = {
   conversationId: Scalars['Int']['input']
   typing?: InputMaybe<Scalars['Boolean']['input']>
+}
+
+export type MutationResendWebhookEventArgs = {
+  endpointId?: InputMaybe<Scalars['Int']['input']>
+  eventId: Scalars['String']['input']
+}
+
+export type MutationRetryWebhookDeliveryArgs = {
+  id: Scalars['Int']['input']
 }
 
 export type MutationScheduleInConversationArgs = {
@@ -357,6 +406,11 @@ export type MutationSimulateInboundMessageArgs = {
   input: SimulateInboundMessageInput
 }
 
+export type MutationUpdateWebhookEndpointArgs = {
+  id: Scalars['Int']['input']
+  input: UpdateWebhookEndpointInput
+}
+
 /** TEXT: content. IMAGE, VIDEO, DOCUMENT: mediaId or link, caption (DOCUMENT also filename). AUDIO, STICKER: mediaId or link. LOCATION: location. INTERACTIVE: content (the body) with buttons or list, header, footer. REACTION: replyTo and emoji ("" removes it). */
 export type OutboundMessageType =
   'AUDIO' | 'DOCUMENT' | 'IMAGE' | 'INTERACTIVE' | 'LOCATION' | 'REACTION' | 'STICKER' | 'TEXT' | 'VIDEO'
@@ -389,6 +443,10 @@ export type Query = {
   templateBatches: TemplateBatchConnection
   /** Templates from the database; refresh: true syncs from Meta first. */
   templates: Array<Template>
+  /** Deliveries of events to endpoints, newest first; optionally of one endpoint, in one status. */
+  webhookDeliveries: WebhookDeliveryConnection
+  /** Event-webhook endpoints, oldest first. */
+  webhookEndpoints: Array<WebhookEndpoint>
 }
 
 export type QueryConversationArgs = {
@@ -434,6 +492,13 @@ export type QueryTemplatesArgs = {
   name?: InputMaybe<Scalars['String']['input']>
   refresh?: Scalars['Boolean']['input']
   status?: InputMaybe<Scalars['String']['input']>
+}
+
+export type QueryWebhookDeliveriesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>
+  endpointId?: InputMaybe<Scalars['Int']['input']>
+  first?: InputMaybe<Scalars['Int']['input']>
+  status?: InputMaybe<WebhookDeliveryStatus>
 }
 
 export type Reaction = {
@@ -812,6 +877,188 @@ export type TemplateRecipientResult = {
   success: Scalars['Boolean']['output']
   /** Meta's message id when sent. */
   wamid?: Maybe<Scalars['String']['output']>
+}
+
+/** What to change; omitted fields stay as they are. */
+export type UpdateWebhookEndpointInput = {
+  /** false disables it (as disableWebhookEndpoint). */
+  enabled?: InputMaybe<Scalars['Boolean']['input']>
+  events?: InputMaybe<Array<Scalars['String']['input']>>
+  url?: InputMaybe<Scalars['String']['input']>
+}
+
+/** One event for one endpoint, and what became of it. */
+export type WebhookDelivery = {
+  __typename?: 'WebhookDelivery'
+  /** Attempts made so far. */
+  attempts: Scalars['Int']['output']
+  conversationId?: Maybe<Scalars['Int']['output']>
+  createdAt: Scalars['DateTime']['output']
+  deliveredAt?: Maybe<Scalars['DateTime']['output']>
+  endpointId: Scalars['Int']['output']
+  /** The event id (X-Gateway-Event-Id): the same on every attempt and resend. */
+  eventId: Scalars['String']['output']
+  eventType: Scalars['String']['output']
+  id: Scalars['Int']['output']
+  lastAttemptAt?: Maybe<Scalars['DateTime']['output']>
+  /** Why the last attempt failed (status, timeout, refused). */
+  lastError?: Maybe<Scalars['String']['output']>
+  /** The HTTP status of the last answer; null when none came. */
+  lastStatusCode?: Maybe<Scalars['Int']['output']>
+  /** PENDING: when it is tried next (at the earliest). */
+  nextAttemptAt?: Maybe<Scalars['DateTime']['output']>
+  /** The JSON body, exactly as signed and sent. */
+  payload: Scalars['String']['output']
+  status: WebhookDeliveryStatus
+}
+
+export type WebhookDeliveryConnection = {
+  __typename?: 'WebhookDeliveryConnection'
+  edges: Array<WebhookDeliveryEdge>
+  pageInfo: PageInfo
+  /** Matching items in all pages. */
+  totalCount: Scalars['Int']['output']
+}
+
+export type WebhookDeliveryEdge = {
+  __typename?: 'WebhookDeliveryEdge'
+  cursor: Scalars['String']['output']
+  node: WebhookDelivery
+}
+
+/** PENDING: not delivered yet (in flight, or waiting for its retry or for an earlier event of its conversation). DELIVERED: the endpoint answered 2xx. FAILED: retried for 24 hours without a 2xx (retryWebhookDelivery sends it again). */
+export type WebhookDeliveryStatus = 'DELIVERED' | 'FAILED' | 'PENDING'
+
+/** An endpoint of the business that receives signed event webhooks (docs/webhooks-out.md). */
+export type WebhookEndpoint = {
+  __typename?: 'WebhookEndpoint'
+  createdAt: Scalars['DateTime']['output']
+  /** False: it gets no new events; its pending deliveries wait. */
+  enabled: Scalars['Boolean']['output']
+  /** Event types it receives: message.received, message.status, batch.completed, template.status. */
+  events: Array<Scalars['String']['output']>
+  id: Scalars['Int']['output']
+  updatedAt: Scalars['DateTime']['output']
+  url: Scalars['String']['output']
+}
+
+export type CreateWebhookEndpointMutationVariables = Exact<{
+  input: CreateWebhookEndpointInput
+}>
+
+export type CreateWebhookEndpointMutation = {
+  __typename?: 'Mutation'
+  createWebhookEndpoint: {
+    __typename?: 'CreateWebhookEndpointPayload'
+    id: number
+    secret: string
+    endpoint: { __typename?: 'WebhookEndpoint'; id: number; url: string; events: Array<string>; enabled: boolean }
+  }
+}
+
+export type UpdateWebhookEndpointMutationVariables = Exact<{
+  id: Scalars['Int']['input']
+  input: UpdateWebhookEndpointInput
+}>
+
+export type UpdateWebhookEndpointMutation = {
+  __typename?: 'Mutation'
+  updateWebhookEndpoint: {
+    __typename?: 'WebhookEndpoint'
+    id: number
+    url: string
+    events: Array<string>
+    enabled: boolean
+  }
+}
+
+export type DisableWebhookEndpointMutationVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type DisableWebhookEndpointMutation = {
+  __typename?: 'Mutation'
+  disableWebhookEndpoint: { __typename?: 'WebhookEndpoint'; id: number; enabled: boolean }
+}
+
+export type DeleteWebhookEndpointMutationVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type DeleteWebhookEndpointMutation = { __typename?: 'Mutation'; deleteWebhookEndpoint: boolean }
+
+export type WebhookEndpointsQueryVariables = Exact<{ [key: string]: never }>
+
+export type WebhookEndpointsQuery = {
+  __typename?: 'Query'
+  webhookEndpoints: Array<{
+    __typename?: 'WebhookEndpoint'
+    id: number
+    url: string
+    events: Array<string>
+    enabled: boolean
+    createdAt: string
+  }>
+}
+
+export type WebhookDeliveriesQueryVariables = Exact<{
+  endpointId?: InputMaybe<Scalars['Int']['input']>
+  status?: InputMaybe<WebhookDeliveryStatus>
+  first?: InputMaybe<Scalars['Int']['input']>
+  after?: InputMaybe<Scalars['String']['input']>
+}>
+
+export type WebhookDeliveriesQuery = {
+  __typename?: 'Query'
+  webhookDeliveries: {
+    __typename?: 'WebhookDeliveryConnection'
+    totalCount: number
+    edges: Array<{
+      __typename?: 'WebhookDeliveryEdge'
+      cursor: string
+      node: {
+        __typename?: 'WebhookDelivery'
+        id: number
+        endpointId: number
+        eventId: string
+        eventType: string
+        conversationId?: number | null
+        status: WebhookDeliveryStatus
+        attempts: number
+        lastAttemptAt?: string | null
+        lastStatusCode?: number | null
+        lastError?: string | null
+        nextAttemptAt?: string | null
+        deliveredAt?: string | null
+        payload: string
+      }
+    }>
+    pageInfo: { __typename?: 'PageInfo'; hasNextPage: boolean; endCursor?: string | null }
+  }
+}
+
+export type RetryWebhookDeliveryMutationVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type RetryWebhookDeliveryMutation = {
+  __typename?: 'Mutation'
+  retryWebhookDelivery: { __typename?: 'WebhookDelivery'; id: number; status: WebhookDeliveryStatus; attempts: number }
+}
+
+export type ResendWebhookEventMutationVariables = Exact<{
+  eventId: Scalars['String']['input']
+  endpointId?: InputMaybe<Scalars['Int']['input']>
+}>
+
+export type ResendWebhookEventMutation = {
+  __typename?: 'Mutation'
+  resendWebhookEvent: Array<{
+    __typename?: 'WebhookDelivery'
+    id: number
+    endpointId: number
+    status: WebhookDeliveryStatus
+  }>
 }
 
 export type MessageMediaQueryVariables = Exact<{
@@ -2039,6 +2286,423 @@ export const ScheduledSendFieldsFragmentDoc = {
     },
   ],
 } as unknown as DocumentNode<ScheduledSendFieldsFragment, unknown>
+export const CreateWebhookEndpointDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'CreateWebhookEndpoint' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'CreateWebhookEndpointInput' } },
+          },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'createWebhookEndpoint' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'secret' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'endpoint' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'url' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'events' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'enabled' } },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<CreateWebhookEndpointMutation, CreateWebhookEndpointMutationVariables>
+export const UpdateWebhookEndpointDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'UpdateWebhookEndpoint' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'UpdateWebhookEndpointInput' } },
+          },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'updateWebhookEndpoint' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'url' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'events' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'enabled' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<UpdateWebhookEndpointMutation, UpdateWebhookEndpointMutationVariables>
+export const DisableWebhookEndpointDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'DisableWebhookEndpoint' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'disableWebhookEndpoint' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'enabled' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<DisableWebhookEndpointMutation, DisableWebhookEndpointMutationVariables>
+export const DeleteWebhookEndpointDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'DeleteWebhookEndpoint' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'deleteWebhookEndpoint' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<DeleteWebhookEndpointMutation, DeleteWebhookEndpointMutationVariables>
+export const WebhookEndpointsDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'WebhookEndpoints' },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'webhookEndpoints' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'url' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'events' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'enabled' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<WebhookEndpointsQuery, WebhookEndpointsQueryVariables>
+export const WebhookDeliveriesDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'WebhookDeliveries' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'endpointId' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'status' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'WebhookDeliveryStatus' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'webhookDeliveries' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'endpointId' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'endpointId' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'status' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'status' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'first' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'first' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'after' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'after' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'edges' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'cursor' } },
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'node' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'endpointId' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'eventId' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'eventType' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'attempts' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'lastAttemptAt' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'lastStatusCode' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'lastError' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'nextAttemptAt' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'deliveredAt' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'payload' } },
+                          ],
+                        },
+                      },
+                    ],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'pageInfo' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'hasNextPage' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'endCursor' } },
+                    ],
+                  },
+                },
+                { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<WebhookDeliveriesQuery, WebhookDeliveriesQueryVariables>
+export const RetryWebhookDeliveryDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'RetryWebhookDelivery' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'retryWebhookDelivery' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'attempts' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<RetryWebhookDeliveryMutation, RetryWebhookDeliveryMutationVariables>
+export const ResendWebhookEventDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'ResendWebhookEvent' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'eventId' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'endpointId' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'resendWebhookEvent' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'eventId' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'eventId' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'endpointId' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'endpointId' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'endpointId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ResendWebhookEventMutation, ResendWebhookEventMutationVariables>
 export const MessageMediaDocument = {
   kind: 'Document',
   definitions: [
