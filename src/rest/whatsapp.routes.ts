@@ -1,29 +1,34 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { callerOf } from '../auth/auth.js'
-import { KEY_PATTERN, type IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
+import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import type { MessageRecord } from '../messages/message.records.js'
 import {
   conversationFilterSchema,
   conversationPageSchema,
   messagePageSchema,
 } from '../conversations/conversation.service.js'
-import { type ErrorCode, errorPayload, ValidationError } from '../errors/errors.js'
+import { errorPayload, ValidationError } from '../errors/errors.js'
 import type { MediaService } from '../media/media.service.js'
 import { markReadSchema, sendInConversationSchema, sendToNumberSchema } from '../messaging/messaging.schemas.js'
 import { documented } from '../openapi/operation.js'
 import { idSchema } from '../shared/ids.js'
 import { templateListSchema } from '../templates/template.service.js'
 import { mediaRoutes } from './media.routes.js'
+import { okSchema, pageSchema, restConversation, restMessage, restMessageSchema, restPage } from './rest.shapes.js'
 import {
-  okSchema,
-  pageSchema,
-  restConversation,
-  restConversationSchema,
-  restMessage,
-  restMessageSchema,
-  restPage,
-} from './rest.shapes.js'
+  conversationId,
+  conversationsAnswer,
+  idempotencyKey,
+  readAnswer,
+  schedulable,
+  scheduledDoc,
+  scheduledSendSchema,
+  SEND_ERRORS,
+  sendAnswer,
+  templateAnswer,
+  templatesAnswer,
+} from './whatsapp.docs.js'
 import type { Gate } from '../auth/auth.js'
 import type { ConversationService } from '../conversations/conversation.service.js'
 import type { MessagingService, SendRequest } from '../messaging/messaging.service.js'
@@ -31,7 +36,6 @@ import type { ScheduledSendService } from '../scheduled/scheduled-send.service.j
 import { SCHEDULED_SEND_STATUSES } from '../scheduled/scheduled-send.repository.js'
 import { listSchema } from '../scheduled/scheduled-send.schemas.js'
 import { restScheduledAnswer, restScheduledSend } from '../scheduled/scheduled-send.view.js'
-import { documentAs, documentationOf } from '../validation.js'
 import type { TemplateService } from '../templates/template.service.js'
 
 export interface WhatsappRoutesOptions {
@@ -42,134 +46,6 @@ export interface WhatsappRoutesOptions {
   scheduled: ScheduledSendService
   gate: Gate
 }
-
-/** Answer schemas (the handlers below are typed by them; the OpenAPI document shows them). */
-const sendAnswer = okSchema(z.object({ message: restMessageSchema, conversation: restConversationSchema }))
-const readAnswer = okSchema(
-  z.object({
-    conversation_id: z.number().int(),
-    last_read_message_id: z.number().int().nullable().describe('The customer’s latest message, now read'),
-    read_at: z.iso.datetime().nullable(),
-    unread_count: z.number().int().min(0),
-  }),
-)
-const templateAnswer = z.object({
-  success: z.literal(true),
-  summary: z.object({ total: z.number().int(), sent: z.number().int(), failed: z.number().int() }),
-  results: z.array(
-    z.union([
-      z.object({
-        phoneNumber: z.string().describe('As given in the request'),
-        success: z.literal(true),
-        data: z.object({
-          messages: z.array(z.object({ id: z.string().describe('Meta’s message id (wamid)') })),
-          message_id: z.number().int(),
-          conversation_id: z.number().int(),
-        }),
-      }),
-      z.object({
-        phoneNumber: z.string(),
-        success: z.literal(false),
-        error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()),
-      }),
-    ]),
-  ),
-})
-const conversationsAnswer = pageSchema(
-  restConversationSchema.extend({
-    last_message_at: z.iso.datetime().nullable(),
-    unread_count: z.number().int().min(0).describe('Inbound messages newer than the last one read'),
-    last_read_at: z.iso.datetime().nullable(),
-  }),
-)
-const templatesAnswer = okSchema(
-  z.array(
-    z.object({
-      name: z.string(),
-      status: z.string().describe('APPROVED, PENDING, REJECTED, PAUSED, DISABLED, …'),
-      category: z.string(),
-      language: z.string(),
-      parameter_format: z.string().nullable().describe('POSITIONAL ({{1}}) or NAMED ({{name}})'),
-      components: z.array(
-        z
-          .object({
-            type: z.string(),
-            format: z.string().optional(),
-            text: z.string().optional(),
-            buttons: z
-              .array(
-                z.object({
-                  type: z.string(),
-                  text: z.string().optional(),
-                  url: z.string().optional(),
-                  phone_number: z.string().optional(),
-                }),
-              )
-              .optional(),
-            example: z.unknown().optional(),
-          })
-          .describe('As Meta has it'),
-      ),
-    }),
-  ),
-)
-
-/** A scheduled send as answered at once (202), and as the list and a cancel show it. */
-const scheduledAnswerSchema = z.object({
-  scheduled_id: z.number().int(),
-  send_at: z.iso.datetime(),
-  status: z.enum(SCHEDULED_SEND_STATUSES),
-})
-const scheduledSendSchema = scheduledAnswerSchema.extend({
-  kind: z.enum(['sendText', 'sendInConversation', 'sendTemplate']).describe('Which send it replays'),
-  sent_at: z.iso.datetime().nullable().describe('When an instance started sending it'),
-  late: z.boolean().describe('Started more than 5 s after send_at (every instance was down, say)'),
-  completed_at: z.iso.datetime().nullable(),
-  phone_number: z.string().nullable(),
-  conversation_id: z.number().int().nullable(),
-  template_name: z.string().nullable(),
-  language: z.string().nullable(),
-  message_id: z.number().int().nullable().describe('The message it became'),
-  batch_id: z.number().int().nullable().describe('The fan-out it became (send-template)'),
-  error: z.object({ code: z.string(), message: z.string() }).catchall(z.unknown()).nullable(),
-  created_at: z.iso.datetime(),
-})
-const scheduledDoc = {
-  description: 'With `sendAt`: stored, to be sent then exactly as an immediate send would be',
-  json: okSchema(scheduledAnswerSchema),
-}
-const sendAtField = z
-  .string()
-  .describe(
-    'Send later instead of now: ISO 8601 with a UTC offset, in the future, at most 30 days ahead (answered 202)',
-  )
-
-/** A send body that also takes `sendAt` (it is taken off before the send's own validation). */
-function schedulable(schema: z.ZodType): z.ZodType {
-  const documented = documentationOf(schema)
-  if (!(documented instanceof z.ZodObject)) throw new Error('a schedulable send body is documented as an object')
-  return documentAs(z.unknown(), documented.extend({ sendAt: sendAtField.optional() }))
-}
-
-/** Request parts shared by several routes (each the schema its service validates with). */
-const conversationId = z.object({ id: idSchema })
-const idempotencyKey = {
-  'Idempotency-Key': {
-    description: 'Sending again with the same key answers the first response again, without sending twice',
-    schema: z.string().regex(KEY_PATTERN),
-  },
-}
-/** What a send may be refused with besides a bad request, and what Meta may answer. */
-const SEND_ERRORS: ErrorCode[] = [
-  'VALIDATION_FAILED',
-  'WINDOW_CLOSED',
-  'IDEMPOTENCY_KEY_IN_FLIGHT',
-  'IDEMPOTENCY_KEY_REUSED',
-  'META_API_ERROR',
-  'META_TOKEN_INVALID',
-  'META_UNREACHABLE',
-  'META_OUTCOME_UNKNOWN',
-]
 
 /**
  * The documented REST paths under /api/whatsapp, each a thin call into the same services as the
