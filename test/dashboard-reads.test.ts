@@ -281,7 +281,8 @@ describe('dashboard reads against a reference', () => {
       const seen: string[] = []
       let after = ''
       for (;;) {
-        const query = new URLSearchParams({ first: '4', phoneNumber: PREFIX, ...filter } as Record<string, string>)
+        const params = { first: '4', phoneNumber: PREFIX, ...filter }
+        const query = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))
         if (after) query.set('after', after)
         const res = await ctx.t.rest('GET', `/api/whatsapp/conversations?${query}`)
         expect(res.status).toBe(200)
