@@ -22,9 +22,6 @@ it('takes over a key whose process died mid-send, and never sends the message ag
   cleanup.push(() => meta.close())
   const databaseUrl = await durableDatabase(cleanup)
   const env = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    API_TOKENS: API_TOKEN,
     DATABASE_URL: databaseUrl,
     IDEMPOTENCY_LEASE_MS: '1000',
     ...webhookEnv,
@@ -43,8 +40,7 @@ it('takes over a key whose process died mid-send, and never sends the message ag
   await kill(child)
   expect(await first).toBeInstanceOf(Error)
 
-  const { LOG_LEVEL: _, ...restartEnv } = env
-  const t: TestApp = await startTestApp({ meta, databaseUrl, env: restartEnv })
+  const t: TestApp = await startTestApp({ meta, databaseUrl, env })
   cleanup.push(() => t.close())
   const send = () =>
     fetch(`${t.url}/api/whatsapp/send`, {

@@ -18,9 +18,6 @@ it('resumes a fan-out after the process is killed mid-way, without sending anyon
   cleanup.push(() => meta.close())
   const databaseUrl = await durableDatabase(cleanup)
   const env = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    API_TOKENS: API_TOKEN,
     DATABASE_URL: databaseUrl,
     WHATSAPP_MESSAGES_PER_SECOND: '20',
     ...meta.env(),
@@ -46,8 +43,7 @@ it('resumes a fan-out after the process is killed mid-way, without sending anyon
   const beforeRestart = meta.accepted.length
   expect(beforeRestart).toBeLessThan(to.length)
 
-  const { LOG_LEVEL: _, ...restartEnv } = env
-  const t: TestApp = await startTestApp({ meta, databaseUrl, env: restartEnv })
+  const t: TestApp = await startTestApp({ meta, databaseUrl, env })
   cleanup.push(() => t.close())
   const prisma = t.app.database.prisma
   await until('the batch to complete', async () => (await prisma.templateBatch.findFirst())?.status === 'completed')

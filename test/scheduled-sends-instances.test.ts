@@ -86,9 +86,6 @@ it('never sends twice one whose instance was killed while Meta had it: the outco
   const meta = await fakeMeta()
   const databaseUrl = await durableDatabase(cleanup)
   const env = {
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
-    API_TOKENS: API_TOKEN,
     DATABASE_URL: databaseUrl,
     IDEMPOTENCY_LEASE_MS: '1500',
     ...meta.env(),
@@ -100,8 +97,7 @@ it('never sends twice one whose instance was killed while Meta had it: the outco
   await until('Meta to take the send', () => meta.sendsTo('50255550301').length === 1)
   await kill(child)
 
-  const { LOG_LEVEL: _, ...restartEnv } = env
-  const t = await app(meta, databaseUrl, restartEnv)
+  const t = await app(meta, databaseUrl, env)
   await settled(t, id)
   const row = await rowOf(t, id)
   // As an immediate send whose answer was lost: META_OUTCOME_UNKNOWN, its message settled by Meta's webhook.

@@ -6,12 +6,13 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { scratchDatabase, TEST_DATABASE } from './test-app.js'
+import { API_TOKEN, scratchDatabase, TEST_DATABASE } from './test-app.js'
 
 const root = path.resolve(import.meta.dirname, '..', '..')
 
 export type Cleanup = (() => Promise<unknown>)[]
 
+/** Starts the service with `env` over the test defaults (NODE_ENV test, silent logs, the test token). */
 export async function startChild(
   env: Record<string, string>,
   cleanup: Cleanup,
@@ -19,7 +20,16 @@ export async function startChild(
   const port = 41_000 + Math.floor(Math.random() * 9_000)
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      API_TOKENS: API_TOKEN,
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   cleanup.push(async () => child.kill('SIGKILL'))
