@@ -115,7 +115,7 @@ export async function wire(
     eventWebhookRepository,
     events,
     { ...addressPolicy, retryForMs: config.eventWebhooks.retryForMs },
-    (endpointIds) => eventWorker?.deliveriesRecorded(endpointIds),
+    () => eventWorker?.kick(),
   )
   eventWorker = new EventWebhookWorker(
     eventWebhookRepository,

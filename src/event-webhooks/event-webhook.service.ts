@@ -76,8 +76,8 @@ export class EventWebhookService {
     private readonly repository: EventWebhookRepository,
     private readonly events: EventBus,
     private readonly options: EventWebhookOptions,
-    /** Told when deliveries were recorded, for which endpoints (null: any); the worker's wake-up in this instance. */
-    private readonly onRecorded: (endpointIds: number[] | null) => void = () => {},
+    /** Told when deliveries were recorded (the worker's wake-up in this instance). */
+    private readonly onRecorded: () => void = () => {},
   ) {}
 
   /**
@@ -93,16 +93,16 @@ export class EventWebhookService {
       created_at: new Date().toISOString(),
       data: await event.data(),
     })
-    const endpoints = await this.repository.record(
+    const created = await this.repository.record(
       { id, type: event.type, key: event.key, conversationId: event.conversationId, body },
       this.options.retryForMs,
     )
-    if (endpoints.length > 0) this.deliveriesDue(endpoints)
+    if (created > 0) this.deliveriesDue()
   }
 
   /** Wakes this instance's worker and, through the event bus (a hint only), the other instances'. */
-  deliveriesDue(endpointIds: number[] | null = null): void {
-    this.onRecorded(endpointIds)
+  deliveriesDue(): void {
+    this.onRecorded()
     const now = Date.now()
     // At most a few hints a second: a burst of events wakes the others once.
     if (now - this.lastHint < 100) return
