@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { UnauthenticatedError } from '../errors/errors.js'
+import type { Principal } from './principal.js'
 import type { RateLimiter } from './rate-limit.js'
 
 const digest = (s: string) => createHash('sha256').update(s).digest()
@@ -23,10 +24,10 @@ export function bearerAuthenticator(tokens: string[]): (authorization: string | 
 
 /**
  * Lets a request in through any door (REST, GraphQL over HTTP or WebSocket): a configured bearer
- * token, within its rate limit. Resolves to the token.
+ * token, within its rate limit. Resolves to who is calling.
  * @throws UnauthenticatedError, RateLimitedError
  */
-export type Gate = (authorization: unknown) => Promise<string>
+export type Gate = (authorization: unknown) => Promise<Principal>
 
 export function createGate(tokens: string[], rateLimiter: RateLimiter): Gate {
   const authenticate = bearerAuthenticator(tokens)
@@ -34,8 +35,14 @@ export function createGate(tokens: string[], rateLimiter: RateLimiter): Gate {
     const token = authenticate(typeof authorization === 'string' ? authorization : undefined)
     if (token === null) throw new UnauthenticatedError()
     await rateLimiter.hit(token)
-    return token
+    return tokenPrincipal(token)
   }
+}
+
+/** A configured API token (`API_TOKENS`, or the development token): ADMIN for every number. */
+export function tokenPrincipal(token: string): Principal {
+  const caller = callerOf(token)
+  return { name: `token:${caller.slice(0, 8)}`, caller, scope: 'ADMIN', phoneNumberIds: null }
 }
 
 /** A stable, non-secret name for the client holding `token` (for idempotency-key scopes). */

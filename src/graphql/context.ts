@@ -1,5 +1,6 @@
 import type DataLoader from 'dataloader'
 import type { ContainerType } from 'type-graphql'
+import type { Principal } from '../auth/principal.js'
 import type { BatchProgress } from '../batches/batch.repository.js'
 import type { ConversationLoaders } from '../conversations/conversation.loaders.js'
 import type { EventBus } from '../events/event-bus.js'
@@ -14,6 +15,8 @@ export interface GraphQLContext {
   batchProgress: DataLoader<number, BatchProgress>
   /** Whose request this is (a digest of the API token), for idempotency keys. */
   caller: string
+  /** Who is calling: the key's name, scope and numbers. */
+  principal: Principal
   /** What the response cache notes about this request (absent when it is off, or for a GET). */
   responseCache?: ResponseCacheState
 }

@@ -1,6 +1,7 @@
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { callerOf, type Gate } from '../auth/auth.js'
+import type { Gate } from '../auth/auth.js'
+import type { Principal } from '../auth/principal.js'
 import type { BatchService } from '../batches/batch.service.js'
 import type { Config } from '../config.js'
 import { createConversationLoaders, type LoaderSources } from '../conversations/conversation.loaders.js'
@@ -51,12 +52,13 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
    * The context of one operation. Loaders cache for an HTTP request; a subscription lives long, and
    * each event must read fresh rows, so its loaders do not.
    */
-  const contextOf = (token: string, request?: FastifyRequest): GraphQLContext => ({
+  const contextOf = (principal: Principal, request?: FastifyRequest): GraphQLContext => ({
     container,
     events,
     loaders: createConversationLoaders(loaderSources, request ? undefined : { cache: false }),
     batchProgress: batches.progressLoader(),
-    caller: callerOf(token),
+    caller: principal.caller,
+    principal,
     ...(request && { responseCache: responseCache?.stateOf(request) }),
   })
 
@@ -69,23 +71,23 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
   // Stopping Apollo drains the HTTP server: requests in flight finish first.
   options.defer(() => apollo.stop())
   // The gate runs once per request, whether the response cache or the context asks first.
-  const gated = new WeakMap<FastifyRequest, Promise<string>>()
+  const gated = new WeakMap<FastifyRequest, Promise<Principal>>()
   const gateOnce = (request: FastifyRequest) => {
-    let token = gated.get(request)
-    if (!token) gated.set(request, (token = gate(request.headers.authorization)))
-    return token
+    let principal = gated.get(request)
+    if (!principal) gated.set(request, (principal = gate(request.headers.authorization)))
+    return principal
   }
   const graphqlHandler = fastifyApolloHandler(apollo, {
     context: async (request) => {
-      let token: string
+      let principal: Principal
       try {
-        token = await gateOnce(request)
+        principal = await gateOnce(request)
       } catch (thrown) {
         const err = domainError(thrown)
         if (!err) throw thrown
         throw toGraphQLError(err, { http: true, repeatMessage: true })
       }
-      return contextOf(token, request)
+      return contextOf(principal, request)
     },
   })
   server.route({
@@ -101,7 +103,7 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
     authenticate: options.authenticate,
     limits: config,
     introspection: config.introspection,
-    context: (token) => contextOf(token),
+    context: (principal) => contextOf(principal),
     log: server.log,
   })
   // Open WebSockets would hold the HTTP server's close: they end first.

@@ -16,6 +16,7 @@ import type { Gate } from '../auth/auth.js'
 import { domainError, toGraphQLError } from '../errors/error.answers.js'
 import { formatErrorWith } from './apollo.js'
 import { limitsProblem, type QueryLimits } from './limits.js'
+import type { Principal } from '../auth/principal.js'
 import type { GraphQLContext } from './context.js'
 
 export interface SubscriptionServerOptions {
@@ -27,8 +28,8 @@ export interface SubscriptionServerOptions {
   authenticate: (authorization: string | undefined) => string | null
   limits: QueryLimits
   introspection: boolean
-  /** A fresh context for each subscription, of the client with this token. */
-  context: (token: string) => GraphQLContext
+  /** A fresh context for each subscription, of the client the gate let in. */
+  context: (principal: Principal) => GraphQLContext
   log: FastifyBaseLogger
 }
 
@@ -55,9 +56,9 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
       schema,
       onConnect: ({ connectionParams }) => tokenOf(connectionParams) !== null,
       onSubscribe: async (ctx, _id, payload) => {
-        let token: string
+        let principal: Principal
         try {
-          token = await options.gate(ctx.connectionParams?.authorization)
+          principal = await options.gate(ctx.connectionParams?.authorization)
         } catch (thrown) {
           const err = domainError(thrown)
           if (err) return [toGraphQLError(err, { repeatMessage: true })]
@@ -87,7 +88,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
           document,
           variableValues: variables,
           operationName: payload.operationName,
-          contextValue: options.context(token),
+          contextValue: options.context(principal),
         }
       },
       onNext: (_ctx, _id, _payload, _args, result) => format(result as ExecutionResult),

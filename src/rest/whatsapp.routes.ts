@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
-import { callerOf } from '../auth/auth.js'
+import type { Principal } from '../auth/principal.js'
 import type { IdempotencyKeyInput } from '../idempotency/idempotency.service.js'
 import type { MessageRecord } from '../messages/message.records.js'
 import {
@@ -56,8 +56,10 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
   { conversations, messaging, templates, media, scheduled, gate },
 ) => {
   app.decorateRequest('caller', '')
+  app.decorateRequest('principal', null as unknown as Principal)
   app.addHook('onRequest', async (request) => {
-    request.caller = callerOf(await gate(request.headers.authorization))
+    request.principal = await gate(request.headers.authorization)
+    request.caller = request.principal.caller
   })
 
   // `Idempotency-Key` (optional) on every send: see IdempotencyService.
@@ -371,5 +373,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who is calling (a digest of their API token), set once the gate let them in. */
     caller: string
+    /** Who is calling: the key's name, scope and numbers. */
+    principal: Principal
   }
 }
