@@ -16,7 +16,7 @@ describe('graceful shutdown', () => {
       const closing = own.app.close()
       const { status, body } = await inFlight
       expect(status).toBe(200)
-      expect(body.data!.sendText.message.status).toBe('SENT')
+      expect(body.data!.sendText.message!.status).toBe('SENT')
       await closing
       await expect(fetch(`${own.url}/healthz`)).rejects.toThrow()
     } finally {

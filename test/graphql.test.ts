@@ -40,7 +40,8 @@ describe('GraphQL mutations', () => {
     })
     expect(status).toBe(200)
     expect(body.errors).toBeUndefined()
-    const { message, conversation } = body.data!.sendText
+    const message = body.data!.sendText.message!
+    const conversation = body.data!.sendText.conversation!
     expect(conversation).toEqual({ id: expect.any(Number), phoneNumber: '50212345678', requestId: 55 })
     expect(message).toMatchObject({
       conversationId: conversation.id,
@@ -73,7 +74,7 @@ describe('GraphQL mutations', () => {
 
   it('sendInConversation texts an existing conversation; NOT_FOUND for an unknown one', async () => {
     const sent = await ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50233334444', content: 'uno' } })
-    const conversationId = sent.body.data!.sendText.conversation.id
+    const conversationId = sent.body.data!.sendText.conversation!.id
     const { body } = await ctx.t.gql(SendInConversationDocument, { input: { conversationId, content: 'dos' } })
     expect(body.data!.sendInConversation).toMatchObject({ conversationId, content: 'dos', status: 'SENT' })
     expect(ctx.meta.requests.at(-1)!.body).toMatchObject({ to: '50233334444', text: { body: 'dos' } })

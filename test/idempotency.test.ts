@@ -161,7 +161,7 @@ describe('idempotencyKey on GraphQL sends', () => {
     const first = await ctx.t.gql(SendTemplateDocument, { input, idempotencyKey: key })
     const again = await ctx.t.gql(SendTemplateDocument, { input, idempotencyKey: key })
     expect(first.body.errors).toBeUndefined()
-    expect(again.body.data!.sendTemplate.batch.id).toBe(first.body.data!.sendTemplate.batch.id)
+    expect(again.body.data!.sendTemplate.batch!.id).toBe(first.body.data!.sendTemplate.batch!.id)
     expect(again.body.data!.sendTemplate.results).toEqual(first.body.data!.sendTemplate.results)
     expect(ctx.meta.sendsTo('50273000011')).toHaveLength(1)
   })

@@ -192,7 +192,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
 
     const gql = await ctx.t.gql(RichSendMessageDocument, { input: { phoneNumber: '+50230000001', content: 'Tercero' } })
     expect(gql.body.errors).toBeUndefined()
-    const sent = gql.body.data!.sendMessage.message
+    const sent = gql.body.data!.sendMessage.message!
     expect(sent).toEqual(gqlMessage({ conversationId: message.conversation_id, content: 'Tercero' }))
     expect(lastMetaBody()).toEqual(
       metaSend('50230000001', sent.id, { type: 'text', text: { preview_url: false, body: 'Tercero' } }),
@@ -231,7 +231,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
       input: { phoneNumber: '+50230000003', type: 'LOCATION', location: { latitude: -33.45, longitude: 0 } },
     })
     expect(body.errors).toBeUndefined()
-    const sent = body.data!.sendMessage.message
+    const sent = body.data!.sendMessage.message!
     const location = { latitude: -33.45, longitude: 0, name: null, address: null }
     expect(sent).toEqual(gqlMessage({ type: 'location', content: '-33.45, 0', location }))
     expect(lastMetaBody()).toEqual(
@@ -314,7 +314,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
       },
     })
     expect(body.errors).toBeUndefined()
-    const sent = body.data!.sendMessage.message
+    const sent = body.data!.sendMessage.message!
     expect(sent.interactive).toEqual(
       gqlInteractive({
         type: 'button',

@@ -9,9 +9,10 @@ import {
   ScheduledSendDocument,
   ScheduledSendsDocument,
   ScheduleInConversationDocument,
-  ScheduleMessageDocument,
-  ScheduleTemplateDocument,
   ScheduleTextDocument,
+  SendMessageLaterDocument,
+  SendTemplateLaterDocument,
+  SendTextLaterDocument,
 } from './graphql/generated.js'
 import { until } from './helpers/child-app.js'
 import { metaTemplate } from './helpers/fake-meta.js'
@@ -275,23 +276,25 @@ describe('REST sendAt', () => {
 })
 
 describe('GraphQL', () => {
-  it('schedules with the schedule* mutations, lists with scheduledSends and cancels with cancelScheduledSend', async () => {
-    const text = await ctx.t.gql(ScheduleTextDocument, {
+  it('schedules with sendAt on the send mutations, lists with scheduledSends and cancels with cancelScheduledSend', async () => {
+    const text = await ctx.t.gql(SendTextLaterDocument, {
       input: { phoneNumber: '+50255550020', content: 'Por GraphQL' },
       sendAt: inMs(1_200),
     })
     expect(text.body.errors).toBeUndefined()
-    expect(text.body.data!.scheduleText).toMatchObject({
-      status: 'SCHEDULED',
-      kind: 'SEND_TEXT',
-      phoneNumber: '50255550020',
+    expect(text.body.data!.sendText).toMatchObject({
+      message: null,
+      conversation: null,
+      scheduled: { status: 'SCHEDULED', kind: 'SEND_TEXT', phoneNumber: '50255550020', messageId: null },
     })
-    const message = await ctx.t.gql(ScheduleMessageDocument, {
+    const textId = text.body.data!.sendText.scheduled!.id
+    const message = await ctx.t.gql(SendMessageLaterDocument, {
       input: { phoneNumber: '+50255550021', type: 'LOCATION', location: { latitude: 14.6, longitude: -90.5 } },
       sendAt: inMs(60_000),
     })
-    expect(message.body.data!.scheduleMessage.status).toBe('SCHEDULED')
-    const template = await ctx.t.gql(ScheduleTemplateDocument, {
+    expect(message.body.data!.sendMessage).toMatchObject({ message: null, scheduled: { status: 'SCHEDULED' } })
+    const messageId = message.body.data!.sendMessage.scheduled!.id
+    const template = await ctx.t.gql(SendTemplateLaterDocument, {
       input: {
         templateName: 'recordatorio',
         languageCode: 'es',
@@ -300,34 +303,48 @@ describe('GraphQL', () => {
       },
       sendAt: inMs(60_000),
     })
-    expect(template.body.data!.scheduleTemplate).toMatchObject({
-      templateName: 'recordatorio',
-      phoneNumber: '50255550022',
+    expect(template.body.data!.sendTemplate).toMatchObject({
+      batch: null,
+      summary: null,
+      results: [],
+      scheduled: { templateName: 'recordatorio', phoneNumber: '50255550022' },
     })
+    const templateId = template.body.data!.sendTemplate.scheduled!.id
+    // The deprecated twin answers the same kind of scheduled send.
+    const twin = await ctx.t.gql(ScheduleTextDocument, {
+      input: { phoneNumber: '+50255550025', content: 'Gemelo' },
+      sendAt: inMs(60_000),
+    })
+    expect(twin.body.data!.scheduleText).toMatchObject({ status: 'SCHEDULED', kind: 'SEND_TEXT' })
 
     const list = await ctx.t.gql(ScheduledSendsDocument, { first: 10 })
     const ids = list.body.data!.scheduledSends.edges.map((e) => e.node.id)
-    expect(ids).toEqual([
-      text.body.data!.scheduleText.id,
-      message.body.data!.scheduleMessage.id,
-      template.body.data!.scheduleTemplate.id,
-    ])
-    expect(list.body.data!.scheduledSends.totalCount).toBe(3)
+    expect(ids).toEqual([textId, messageId, templateId, twin.body.data!.scheduleText.id])
+    expect(list.body.data!.scheduledSends.totalCount).toBe(4)
+    expect(ctx.meta.sendsTo('50255550020')).toHaveLength(0)
 
-    const cancelled = await ctx.t.gql(CancelScheduledSendDocument, { id: message.body.data!.scheduleMessage.id })
+    const cancelled = await ctx.t.gql(CancelScheduledSendDocument, { id: messageId })
     expect(cancelled.body.data!.cancelScheduledSend.status).toBe('CANCELLED')
-    await ctx.t.gql(CancelScheduledSendDocument, { id: template.body.data!.scheduleTemplate.id })
+    await ctx.t.gql(CancelScheduledSendDocument, { id: templateId })
+    await ctx.t.gql(CancelScheduledSendDocument, { id: twin.body.data!.scheduleText.id })
 
-    await settled(text.body.data!.scheduleText.id)
-    expect(ctx.meta.sendsTo('50255550020')).toHaveLength(1)
+    await settled(textId)
+    expect(ctx.meta.sendsTo('50255550020').map((s) => s.request)).toMatchObject([{ text: { body: 'Por GraphQL' } }])
     const sent = await ctx.t.gql(ScheduledSendsDocument, { status: ['SENT'] })
-    expect(sent.body.data!.scheduledSends.edges.map((e) => e.node.id)).toContain(text.body.data!.scheduleText.id)
+    expect(sent.body.data!.scheduledSends.edges.map((e) => e.node.id)).toContain(textId)
 
-    const started = await ctx.t.gql(CancelScheduledSendDocument, { id: text.body.data!.scheduleText.id })
+    const started = await ctx.t.gql(CancelScheduledSendDocument, { id: textId })
     expect(started.body.errors![0].extensions).toMatchObject({ code: 'SCHEDULED_SEND_STARTED' })
     const unknown = await ctx.t.gql(CancelScheduledSendDocument, { id: 999_999 })
     expect(unknown.body.errors![0].extensions!.code).toBe('NOT_FOUND')
     expect(ctx.meta.sendsTo('50255550021')).toHaveLength(0)
+  })
+
+  it('sends at once without sendAt: the same mutations answer scheduled null', async () => {
+    const now = await ctx.t.gql(SendTextLaterDocument, { input: { phoneNumber: '+50255550026', content: 'Ya' } })
+    expect(now.body.errors).toBeUndefined()
+    expect(now.body.data!.sendText).toMatchObject({ message: { id: expect.any(Number) }, scheduled: null })
+    expect(ctx.meta.sendsTo('50255550026')).toHaveLength(1)
   })
 
   it('schedules in a conversation', async () => {
@@ -347,7 +364,7 @@ describe('GraphQL', () => {
 
   it('refuses a bad sendAt with VALIDATION_FAILED naming sendAt', async () => {
     for (const sendAt of [inMs(-5_000), inMs(40 * 24 * 3600_000), '2026-12-04T10:00:00', 'pronto']) {
-      const res = await ctx.t.gql(ScheduleTextDocument, {
+      const res = await ctx.t.gql(SendTextLaterDocument, {
         input: { phoneNumber: '+50255550024', content: 'x' },
         sendAt,
       })

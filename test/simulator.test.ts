@@ -63,7 +63,7 @@ describe('simulator mode (no Meta account)', () => {
     const sub = ctx.t.subscribe(MessageStatusChangedDocument, {})
     await sub.ready()
     const { body } = await ctx.t.gql(SendTextDocument, { input: { phoneNumber: '+50211112222', content: 'hola' } })
-    const wamid = body.data!.sendText.message.wamid
+    const wamid = body.data!.sendText.message!.wamid
     // Each event carries the message as it is when read, so under load one state may be skipped;
     // what is seen only moves forward and ends READ, and both webhooks were applied.
     const seen: string[] = []

@@ -241,7 +241,7 @@ export async function wire(
       new ConversationResolver(conversations),
       new MessageResolver(conversations),
       new MessageEventsResolver(conversations),
-      new MessagingResolver(messaging, batches),
+      new MessagingResolver(messaging, batches, scheduled),
       new ScheduledSendResolver(scheduled, conversations, batches),
       new BatchResolver(batches),
       new TemplateResolver(templates),

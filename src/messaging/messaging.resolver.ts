@@ -12,7 +12,10 @@ import {
   SendTextInput,
   toSendTemplateRequest,
 } from './messaging.input.js'
-import type { MessagingService, SentMessage } from './messaging.service.js'
+import { DateTimeISO } from '../scheduled/scheduled-send.type.js'
+import type { ScheduledSendService } from '../scheduled/scheduled-send.service.js'
+import { scheduledSendView } from '../scheduled/scheduled-send.view.js'
+import type { MessagingService, SendRequest, SentMessage } from './messaging.service.js'
 import { SendMessagePayload, SendTemplatePayload, SendTextPayload } from './messaging.type.js'
 
 const idempotencyKeyArg = {
@@ -20,6 +23,13 @@ const idempotencyKeyArg = {
   description:
     'Optional. The same key with the same input returns the first result again without sending; with a ' +
     'different input it is refused (IDEMPOTENCY_KEY_REUSED); while the first is running, IDEMPOTENCY_KEY_IN_FLIGHT. Kept 24 h.',
+} as const
+
+const sendAtArg = {
+  nullable: true,
+  description:
+    'Optional: send later, at this time (ISO 8601 with an offset, in the future, at most 30 days ahead). ' +
+    'The answer then carries only `scheduled`; the send is made then exactly as an immediate one.',
 } as const
 
 const keyOf = (ctx: GraphQLContext, key: string | null | undefined): IdempotencyKeyInput => ({
@@ -33,14 +43,23 @@ export class MessagingResolver {
   constructor(
     private readonly messaging: MessagingService,
     private readonly batches: BatchService,
+    private readonly scheduled: ScheduledSendService,
   ) {}
+
+  /** A send with `sendAt`, stored for later: the payload names only the scheduled send. */
+  private async later(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
+    const scheduled = scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key)))
+    return { message: null, conversation: null, batch: null, summary: null, results: [], scheduled }
+  }
 
   @Mutation(() => SendTextPayload, { description: 'Texts a number; creates its conversation if needed.' })
   sendText(
     @Arg('input', () => SendTextInput) input: SendTextInput,
     @Ctx() ctx: GraphQLContext,
     @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
-  ): Promise<SentMessage> {
+    @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
+  ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
+    if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
     return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
   }
 
@@ -53,7 +72,9 @@ export class MessagingResolver {
     @Arg('input', () => SendMessageInput) input: SendMessageInput,
     @Ctx() ctx: GraphQLContext,
     @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
-  ): Promise<SentMessage> {
+    @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
+  ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
+    if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
     return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
   }
 
@@ -88,7 +109,11 @@ export class MessagingResolver {
     @Arg('input', () => SendTemplateInput) input: SendTemplateInput,
     @Ctx() ctx: GraphQLContext,
     @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
+    @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
   ) {
+    if (sendAt != null) {
+      return this.later({ kind: 'sendTemplate', input: toSendTemplateRequest(input) }, sendAt, ctx, idempotencyKey)
+    }
     const { batchId, summary, results } = await this.messaging.sendTemplate(
       toSendTemplateRequest(input),
       keyOf(ctx, idempotencyKey),
@@ -96,6 +121,7 @@ export class MessagingResolver {
     return {
       batch: await this.batches.get(batchId),
       summary,
+      scheduled: null,
       results: results.map((r) =>
         r.success
           ? { ...r, error: null }

@@ -3,14 +3,24 @@ import { Field, Int, ObjectType } from 'type-graphql'
 import { Conversation } from '../conversations/conversation.type.js'
 import { Message } from '../messages/message.type.js'
 import { TemplateBatch } from '../batches/batch.type.js'
+import { ScheduledSend } from '../scheduled/scheduled-send.type.js'
+
+const laterNote = 'Null when `sendAt` scheduled the send for later: see `scheduled`.'
+const scheduledField = {
+  nullable: true,
+  description: 'The scheduled send, when `sendAt` was given (it answers the rest once it has gone out).',
+} as const
 
 @ObjectType()
 export class SendTextPayload {
-  @Field(() => Message)
-  message!: Message
+  @Field(() => Message, { nullable: true, description: `The message sent. ${laterNote}` })
+  message?: Message | null
 
-  @Field(() => Conversation)
-  conversation!: Conversation
+  @Field(() => Conversation, { nullable: true, description: `Its conversation. ${laterNote}` })
+  conversation?: Conversation | null
+
+  @Field(() => ScheduledSend, scheduledField)
+  scheduled?: ScheduledSend | null
 }
 
 @ObjectType()
@@ -70,12 +80,18 @@ export class SendSummary {
 
 @ObjectType()
 export class SendTemplatePayload {
-  @Field(() => TemplateBatch, { description: 'The stored fan-out, to follow its statuses later.' })
-  batch!: TemplateBatch
+  @Field(() => TemplateBatch, {
+    nullable: true,
+    description: `The stored fan-out, to follow its statuses later. ${laterNote}`,
+  })
+  batch?: TemplateBatch | null
 
-  @Field(() => SendSummary)
-  summary!: SendSummary
+  @Field(() => SendSummary, { nullable: true, description: laterNote })
+  summary?: SendSummary | null
 
-  @Field(() => [TemplateRecipientResult])
+  @Field(() => [TemplateRecipientResult], { description: 'Empty when `sendAt` scheduled the send for later.' })
   results!: TemplateRecipientResult[]
+
+  @Field(() => ScheduledSend, scheduledField)
+  scheduled?: ScheduledSend | null
 }

@@ -34,9 +34,9 @@ const keyOf = (ctx: GraphQLContext, key: string | null | undefined): Idempotency
 })
 
 /**
- * Scheduled sends. Each send mutation has a schedule* twin taking the same input and `sendAt`: the
- * send mutations answer what was sent (non-null message, batch), which a send made later does not
- * have yet, and a union there would break existing selections.
+ * Scheduled sends: listed, read and cancelled here. sendText, sendMessage and sendTemplate take
+ * `sendAt` themselves (their payloads carry `scheduled`); sendInConversation answers the Message it
+ * sent, which a later send does not have yet, so its twin scheduleInConversation takes `sendAt`.
  */
 @Resolver(() => ScheduledSend)
 export class ScheduledSendResolver {
@@ -50,7 +50,10 @@ export class ScheduledSendResolver {
     return scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key)))
   }
 
-  @Mutation(() => ScheduledSend, { description: 'sendText at sendAt.' })
+  @Mutation(() => ScheduledSend, {
+    deprecationReason: 'Use sendText(sendAt:), which answers this in `scheduled`.',
+    description: 'sendText at sendAt.',
+  })
   scheduleText(
     @Arg('input', () => SendTextInput) input: SendTextInput,
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt: string,
@@ -60,7 +63,10 @@ export class ScheduledSendResolver {
     return this.schedule({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
   }
 
-  @Mutation(() => ScheduledSend, { description: 'sendMessage at sendAt.' })
+  @Mutation(() => ScheduledSend, {
+    deprecationReason: 'Use sendMessage(sendAt:), which answers this in `scheduled`.',
+    description: 'sendMessage at sendAt.',
+  })
   scheduleMessage(
     @Arg('input', () => SendMessageInput) input: SendMessageInput,
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt: string,
@@ -81,7 +87,10 @@ export class ScheduledSendResolver {
     return this.schedule({ kind: 'sendInConversation', conversationId, input: message }, sendAt, ctx, idempotencyKey)
   }
 
-  @Mutation(() => ScheduledSend, { description: 'sendTemplate at sendAt (the template is checked now and then).' })
+  @Mutation(() => ScheduledSend, {
+    deprecationReason: 'Use sendTemplate(sendAt:), which answers this in `scheduled`.',
+    description: 'sendTemplate at sendAt (the template is checked now and then).',
+  })
   scheduleTemplate(
     @Arg('input', () => SendTemplateInput) input: SendTemplateInput,
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt: string,

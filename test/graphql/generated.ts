@@ -308,11 +308,20 @@ export type Mutation = {
   retryWebhookDelivery: WebhookDelivery
   /** sendInConversation at sendAt. */
   scheduleInConversation: ScheduledSend
-  /** sendMessage at sendAt. */
+  /**
+   * sendMessage at sendAt.
+   * @deprecated Use sendMessage(sendAt:), which answers this in `scheduled`.
+   */
   scheduleMessage: ScheduledSend
-  /** sendTemplate at sendAt (the template is checked now and then). */
+  /**
+   * sendTemplate at sendAt (the template is checked now and then).
+   * @deprecated Use sendTemplate(sendAt:), which answers this in `scheduled`.
+   */
   scheduleTemplate: ScheduledSend
-  /** sendText at sendAt. */
+  /**
+   * sendText at sendAt.
+   * @deprecated Use sendText(sendAt:), which answers this in `scheduled`.
+   */
   scheduleText: ScheduledSend
   /** Sends a message of any kind (see OutboundMessageType) in an existing conversation. */
   sendInConversation: Message
@@ -390,16 +399,19 @@ export type MutationSendInConversationArgs = {
 export type MutationSendMessageArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>
   input: SendMessageInput
+  sendAt?: InputMaybe<Scalars['DateTimeISO']['input']>
 }
 
 export type MutationSendTemplateArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>
   input: SendTemplateInput
+  sendAt?: InputMaybe<Scalars['DateTimeISO']['input']>
 }
 
 export type MutationSendTextArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>
   input: SendTextInput
+  sendAt?: InputMaybe<Scalars['DateTimeISO']['input']>
 }
 
 export type MutationSimulateInboundMessageArgs = {
@@ -640,8 +652,12 @@ export type SendMessageInput = {
 
 export type SendMessagePayload = {
   __typename?: 'SendMessagePayload'
-  conversation: Conversation
-  message: Message
+  /** Its conversation. Null when `sendAt` scheduled the send for later: see `scheduled`. */
+  conversation?: Maybe<Conversation>
+  /** The message sent. Null when `sendAt` scheduled the send for later: see `scheduled`. */
+  message?: Maybe<Message>
+  /** The scheduled send, when `sendAt` was given (it answers the rest once it has gone out). */
+  scheduled?: Maybe<ScheduledSend>
 }
 
 export type SendSummary = {
@@ -664,10 +680,14 @@ export type SendTemplateInput = {
 
 export type SendTemplatePayload = {
   __typename?: 'SendTemplatePayload'
-  /** The stored fan-out, to follow its statuses later. */
-  batch: TemplateBatch
+  /** The stored fan-out, to follow its statuses later. Null when `sendAt` scheduled the send for later: see `scheduled`. */
+  batch?: Maybe<TemplateBatch>
+  /** Empty when `sendAt` scheduled the send for later. */
   results: Array<TemplateRecipientResult>
-  summary: SendSummary
+  /** The scheduled send, when `sendAt` was given (it answers the rest once it has gone out). */
+  scheduled?: Maybe<ScheduledSend>
+  /** Null when `sendAt` scheduled the send for later: see `scheduled`. */
+  summary?: Maybe<SendSummary>
 }
 
 export type SendTextInput = {
@@ -680,8 +700,12 @@ export type SendTextInput = {
 
 export type SendTextPayload = {
   __typename?: 'SendTextPayload'
-  conversation: Conversation
-  message: Message
+  /** Its conversation. Null when `sendAt` scheduled the send for later: see `scheduled`. */
+  conversation?: Maybe<Conversation>
+  /** The message sent. Null when `sendAt` scheduled the send for later: see `scheduled`. */
+  message?: Maybe<Message>
+  /** The scheduled send, when `sendAt` was given (it answers the rest once it has gone out). */
+  scheduled?: Maybe<ScheduledSend>
 }
 
 export type SimulateInboundMessageInput = {
@@ -1125,7 +1149,7 @@ export type SendTextMutation = {
   __typename?: 'Mutation'
   sendText: {
     __typename?: 'SendTextPayload'
-    message: {
+    message?: {
       __typename?: 'Message'
       id: number
       conversationId: number
@@ -1150,8 +1174,13 @@ export type SendTextMutation = {
         details?: string | null
         fbtraceId?: string | null
       } | null
-    }
-    conversation: { __typename?: 'Conversation'; id: number; phoneNumber?: string | null; requestId?: number | null }
+    } | null
+    conversation?: {
+      __typename?: 'Conversation'
+      id: number
+      phoneNumber?: string | null
+      requestId?: number | null
+    } | null
   }
 }
 
@@ -1198,8 +1227,8 @@ export type SendTemplateMutation = {
   __typename?: 'Mutation'
   sendTemplate: {
     __typename?: 'SendTemplatePayload'
-    batch: { __typename?: 'TemplateBatch'; id: number; status: TemplateBatchStatus; total: number }
-    summary: { __typename?: 'SendSummary'; total: number; sent: number; failed: number; unknown: number }
+    batch?: { __typename?: 'TemplateBatch'; id: number; status: TemplateBatchStatus; total: number } | null
+    summary?: { __typename?: 'SendSummary'; total: number; sent: number; failed: number; unknown: number } | null
     results: Array<{
       __typename?: 'TemplateRecipientResult'
       phoneNumber: string
@@ -1609,7 +1638,7 @@ export type RichSendMessageMutation = {
   __typename?: 'Mutation'
   sendMessage: {
     __typename?: 'SendMessagePayload'
-    message: {
+    message?: {
       __typename?: 'Message'
       id: number
       conversationId: number
@@ -1651,8 +1680,8 @@ export type RichSendMessageMutation = {
         } | null
       } | null
       reactions: Array<{ __typename?: 'Reaction'; emoji: string; by: ReactionActor; reactedAt: string }>
-    }
-    conversation: { __typename?: 'Conversation'; id: number; phoneNumber?: string | null }
+    } | null
+    conversation?: { __typename?: 'Conversation'; id: number; phoneNumber?: string | null } | null
   }
 }
 
@@ -1847,65 +1876,74 @@ export type ScheduledSendFieldsFragment = {
   } | null
 }
 
-export type ScheduleTextMutationVariables = Exact<{
+export type SendTextLaterMutationVariables = Exact<{
   input: SendTextInput
-  sendAt: Scalars['DateTimeISO']['input']
+  sendAt?: InputMaybe<Scalars['DateTimeISO']['input']>
   idempotencyKey?: InputMaybe<Scalars['String']['input']>
 }>
 
-export type ScheduleTextMutation = {
+export type SendTextLaterMutation = {
   __typename?: 'Mutation'
-  scheduleText: {
-    __typename?: 'ScheduledSend'
-    id: number
-    kind: ScheduledSendKind
-    status: ScheduledSendStatus
-    sendAt: string
-    sentAt?: string | null
-    late: boolean
-    completedAt?: string | null
-    phoneNumber?: string | null
-    conversationId?: number | null
-    templateName?: string | null
-    language?: string | null
-    messageId?: number | null
-    batchId?: number | null
-    error?: {
-      __typename?: 'ScheduledSendError'
-      code: string
-      message: string
-      details?: Record<string, unknown> | null
+  sendText: {
+    __typename?: 'SendTextPayload'
+    message?: { __typename?: 'Message'; id: number } | null
+    conversation?: { __typename?: 'Conversation'; id: number } | null
+    scheduled?: {
+      __typename?: 'ScheduledSend'
+      id: number
+      kind: ScheduledSendKind
+      status: ScheduledSendStatus
+      sendAt: string
+      sentAt?: string | null
+      late: boolean
+      completedAt?: string | null
+      phoneNumber?: string | null
+      conversationId?: number | null
+      templateName?: string | null
+      language?: string | null
+      messageId?: number | null
+      batchId?: number | null
+      error?: {
+        __typename?: 'ScheduledSendError'
+        code: string
+        message: string
+        details?: Record<string, unknown> | null
+      } | null
     } | null
   }
 }
 
-export type ScheduleMessageMutationVariables = Exact<{
+export type SendMessageLaterMutationVariables = Exact<{
   input: SendMessageInput
-  sendAt: Scalars['DateTimeISO']['input']
+  sendAt?: InputMaybe<Scalars['DateTimeISO']['input']>
 }>
 
-export type ScheduleMessageMutation = {
+export type SendMessageLaterMutation = {
   __typename?: 'Mutation'
-  scheduleMessage: {
-    __typename?: 'ScheduledSend'
-    id: number
-    kind: ScheduledSendKind
-    status: ScheduledSendStatus
-    sendAt: string
-    sentAt?: string | null
-    late: boolean
-    completedAt?: string | null
-    phoneNumber?: string | null
-    conversationId?: number | null
-    templateName?: string | null
-    language?: string | null
-    messageId?: number | null
-    batchId?: number | null
-    error?: {
-      __typename?: 'ScheduledSendError'
-      code: string
-      message: string
-      details?: Record<string, unknown> | null
+  sendMessage: {
+    __typename?: 'SendMessagePayload'
+    message?: { __typename?: 'Message'; id: number } | null
+    scheduled?: {
+      __typename?: 'ScheduledSend'
+      id: number
+      kind: ScheduledSendKind
+      status: ScheduledSendStatus
+      sendAt: string
+      sentAt?: string | null
+      late: boolean
+      completedAt?: string | null
+      phoneNumber?: string | null
+      conversationId?: number | null
+      templateName?: string | null
+      language?: string | null
+      messageId?: number | null
+      batchId?: number | null
+      error?: {
+        __typename?: 'ScheduledSendError'
+        code: string
+        message: string
+        details?: Record<string, unknown> | null
+      } | null
     } | null
   }
 }
@@ -1941,14 +1979,51 @@ export type ScheduleInConversationMutation = {
   }
 }
 
-export type ScheduleTemplateMutationVariables = Exact<{
+export type SendTemplateLaterMutationVariables = Exact<{
   input: SendTemplateInput
+  sendAt?: InputMaybe<Scalars['DateTimeISO']['input']>
+}>
+
+export type SendTemplateLaterMutation = {
+  __typename?: 'Mutation'
+  sendTemplate: {
+    __typename?: 'SendTemplatePayload'
+    batch?: { __typename?: 'TemplateBatch'; id: number } | null
+    summary?: { __typename?: 'SendSummary'; total: number } | null
+    results: Array<{ __typename?: 'TemplateRecipientResult'; phoneNumber: string }>
+    scheduled?: {
+      __typename?: 'ScheduledSend'
+      id: number
+      kind: ScheduledSendKind
+      status: ScheduledSendStatus
+      sendAt: string
+      sentAt?: string | null
+      late: boolean
+      completedAt?: string | null
+      phoneNumber?: string | null
+      conversationId?: number | null
+      templateName?: string | null
+      language?: string | null
+      messageId?: number | null
+      batchId?: number | null
+      error?: {
+        __typename?: 'ScheduledSendError'
+        code: string
+        message: string
+        details?: Record<string, unknown> | null
+      } | null
+    } | null
+  }
+}
+
+export type ScheduleTextMutationVariables = Exact<{
+  input: SendTextInput
   sendAt: Scalars['DateTimeISO']['input']
 }>
 
-export type ScheduleTemplateMutation = {
+export type ScheduleTextMutation = {
   __typename?: 'Mutation'
-  scheduleTemplate: {
+  scheduleText: {
     __typename?: 'ScheduledSend'
     id: number
     kind: ScheduledSendKind
@@ -4701,13 +4776,13 @@ export const RichMessageAddedDocument = {
     },
   ],
 } as unknown as DocumentNode<RichMessageAddedSubscription, RichMessageAddedSubscriptionVariables>
-export const ScheduleTextDocument = {
+export const SendTextLaterDocument = {
   kind: 'Document',
   definitions: [
     {
       kind: 'OperationDefinition',
       operation: 'mutation',
-      name: { kind: 'Name', value: 'ScheduleText' },
+      name: { kind: 'Name', value: 'SendTextLater' },
       variableDefinitions: [
         {
           kind: 'VariableDefinition',
@@ -4717,7 +4792,7 @@ export const ScheduleTextDocument = {
         {
           kind: 'VariableDefinition',
           variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
-          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } },
         },
         {
           kind: 'VariableDefinition',
@@ -4730,7 +4805,7 @@ export const ScheduleTextDocument = {
         selections: [
           {
             kind: 'Field',
-            name: { kind: 'Name', value: 'scheduleText' },
+            name: { kind: 'Name', value: 'sendText' },
             arguments: [
               {
                 kind: 'Argument',
@@ -4750,7 +4825,32 @@ export const ScheduleTextDocument = {
             ],
             selectionSet: {
               kind: 'SelectionSet',
-              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+              selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'message' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'id' } }],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'conversation' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'id' } }],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'scheduled' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+                  },
+                },
+              ],
             },
           },
         ],
@@ -4792,14 +4892,14 @@ export const ScheduleTextDocument = {
       },
     },
   ],
-} as unknown as DocumentNode<ScheduleTextMutation, ScheduleTextMutationVariables>
-export const ScheduleMessageDocument = {
+} as unknown as DocumentNode<SendTextLaterMutation, SendTextLaterMutationVariables>
+export const SendMessageLaterDocument = {
   kind: 'Document',
   definitions: [
     {
       kind: 'OperationDefinition',
       operation: 'mutation',
-      name: { kind: 'Name', value: 'ScheduleMessage' },
+      name: { kind: 'Name', value: 'SendMessageLater' },
       variableDefinitions: [
         {
           kind: 'VariableDefinition',
@@ -4809,7 +4909,7 @@ export const ScheduleMessageDocument = {
         {
           kind: 'VariableDefinition',
           variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
-          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } },
         },
       ],
       selectionSet: {
@@ -4817,7 +4917,7 @@ export const ScheduleMessageDocument = {
         selections: [
           {
             kind: 'Field',
-            name: { kind: 'Name', value: 'scheduleMessage' },
+            name: { kind: 'Name', value: 'sendMessage' },
             arguments: [
               {
                 kind: 'Argument',
@@ -4832,7 +4932,24 @@ export const ScheduleMessageDocument = {
             ],
             selectionSet: {
               kind: 'SelectionSet',
-              selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+              selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'message' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'id' } }],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'scheduled' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+                  },
+                },
+              ],
             },
           },
         ],
@@ -4874,7 +4991,7 @@ export const ScheduleMessageDocument = {
       },
     },
   ],
-} as unknown as DocumentNode<ScheduleMessageMutation, ScheduleMessageMutationVariables>
+} as unknown as DocumentNode<SendMessageLaterMutation, SendMessageLaterMutationVariables>
 export const ScheduleInConversationDocument = {
   kind: 'Document',
   definitions: [
@@ -4960,13 +5077,13 @@ export const ScheduleInConversationDocument = {
     },
   ],
 } as unknown as DocumentNode<ScheduleInConversationMutation, ScheduleInConversationMutationVariables>
-export const ScheduleTemplateDocument = {
+export const SendTemplateLaterDocument = {
   kind: 'Document',
   definitions: [
     {
       kind: 'OperationDefinition',
       operation: 'mutation',
-      name: { kind: 'Name', value: 'ScheduleTemplate' },
+      name: { kind: 'Name', value: 'SendTemplateLater' },
       variableDefinitions: [
         {
           kind: 'VariableDefinition',
@@ -4979,6 +5096,121 @@ export const ScheduleTemplateDocument = {
         {
           kind: 'VariableDefinition',
           variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'sendTemplate' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'sendAt' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'batch' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'id' } }],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'summary' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'total' } }],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'results' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } }],
+                  },
+                },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'scheduled' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'FragmentSpread', name: { kind: 'Name', value: 'ScheduledSendFields' } }],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+    {
+      kind: 'FragmentDefinition',
+      name: { kind: 'Name', value: 'ScheduledSendFields' },
+      typeCondition: { kind: 'NamedType', name: { kind: 'Name', value: 'ScheduledSend' } },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'kind' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'status' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sendAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'sentAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'late' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'completedAt' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'conversationId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'templateName' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'language' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'messageId' } },
+          { kind: 'Field', name: { kind: 'Name', value: 'batchId' } },
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'error' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'code' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'message' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'details' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<SendTemplateLaterMutation, SendTemplateLaterMutationVariables>
+export const ScheduleTextDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'ScheduleText' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'SendTextInput' } } },
+        },
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'sendAt' } },
           type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'DateTimeISO' } } },
         },
       ],
@@ -4987,7 +5219,7 @@ export const ScheduleTemplateDocument = {
         selections: [
           {
             kind: 'Field',
-            name: { kind: 'Name', value: 'scheduleTemplate' },
+            name: { kind: 'Name', value: 'scheduleText' },
             arguments: [
               {
                 kind: 'Argument',
@@ -5044,7 +5276,7 @@ export const ScheduleTemplateDocument = {
       },
     },
   ],
-} as unknown as DocumentNode<ScheduleTemplateMutation, ScheduleTemplateMutationVariables>
+} as unknown as DocumentNode<ScheduleTextMutation, ScheduleTextMutationVariables>
 export const ScheduledSendsDocument = {
   kind: 'Document',
   definitions: [
