@@ -115,7 +115,7 @@ export async function wire(
     eventWebhookRepository,
     events,
     { ...addressPolicy, retryForMs: config.eventWebhooks.retryForMs },
-    () => eventWorker?.kick(),
+    (endpointIds) => eventWorker?.deliveriesRecorded(endpointIds),
   )
   eventWorker = new EventWebhookWorker(
     eventWebhookRepository,

@@ -104,9 +104,9 @@ export class EventWebhookRepository {
   /**
    * Records events and a pending delivery for each enabled endpoint that wants its type, in one
    * statement (concurrent calls share one). An event no endpoint wants is not stored; one whose
-   * `key` was recorded before is not stored again. Resolves to the deliveries created.
+   * `key` was recorded before is not stored again. Resolves to the endpoints given a delivery.
    */
-  record(event: NewOutboundEvent, retryForMs: number): Promise<number> {
+  record(event: NewOutboundEvent, retryForMs: number): Promise<number[]> {
     return this.recorded.run({ event, retryForMs })
   }
 
@@ -114,7 +114,7 @@ export class EventWebhookRepository {
   private readonly recorded = new Coalescer(
     async (inputs: { event: NewOutboundEvent; retryForMs: number }[]) => {
       const col = <T>(pick: (e: NewOutboundEvent) => T) => inputs.map((i) => pick(i.event))
-      const rows = await this.prisma.$queryRaw<{ ord: number; n: number }[]>`
+      const rows = await this.prisma.$queryRaw<{ ord: number; endpoints: number[] }[]>`
         WITH v AS (
           SELECT v.*, nextval(pg_get_serial_sequence('outbound_events', 'seq'))::int AS seq
           FROM (
@@ -136,11 +136,11 @@ export class EventWebhookRepository {
           SELECT v.seq, w.id, v.conversation_id, now() + v.retry_for_ms * interval '1 millisecond'
           FROM e JOIN v ON v.seq = e.seq JOIN webhook_endpoints w ON w.enabled AND v.type = ANY(w.events)
           ORDER BY v.seq, w.id
-          RETURNING event_seq
+          RETURNING event_seq, endpoint_id
         )
-        SELECT v.ord, count(d.event_seq)::int AS n FROM v JOIN d ON d.event_seq = v.seq GROUP BY v.ord`
-      const byOrd = new Map(rows.map((r) => [r.ord, r.n]))
-      return inputs.map((_, i) => byOrd.get(i) ?? 0)
+        SELECT v.ord, array_agg(d.endpoint_id) AS endpoints FROM v JOIN d ON d.event_seq = v.seq GROUP BY v.ord`
+      const byOrd = new Map(rows.map((r) => [r.ord, r.endpoints]))
+      return inputs.map((_, i) => byOrd.get(i) ?? [])
     },
     { key: (input) => input.event.key, retryAlone: statementRefused },
   )
@@ -166,11 +166,15 @@ export class EventWebhookRepository {
         CROSS JOIN LATERAL (
           SELECT d2.id FROM webhook_deliveries d2
           WHERE d2.endpoint_id = w.id AND d2.status = 'pending' AND d2.next_attempt_at <= now()
-            AND NOT EXISTS (
+            -- Under OR, a per-row probe of the order index, never an anti-join: before the table's
+            -- first ANALYZE (a busy new table) the planner chose a nested-loop anti-join over every
+            -- pending row (seconds per claim at 10,000 pending; this form takes 0.2 ms either way).
+            AND (d2.conversation_id IS NULL OR NOT EXISTS (
               SELECT 1 FROM webhook_deliveries p
               WHERE p.endpoint_id = d2.endpoint_id AND p.conversation_id = d2.conversation_id
-                AND p.status = 'pending' AND p.event_seq < d2.event_seq)
-          ORDER BY d2.next_attempt_at, d2.id
+                AND p.status = 'pending' AND p.event_seq < d2.event_seq))
+          -- The index's own order, so the scan stops at the limit instead of sorting every due row.
+          ORDER BY d2.next_attempt_at
           LIMIT GREATEST(0, ${perEndpoint}::int - COALESCE(
             (SELECT b.n FROM unnest(${ids}::int[], ${ids.map((id) => busy.get(id)!)}::int[]) AS b(id, n)
              WHERE b.id = w.id), 0))

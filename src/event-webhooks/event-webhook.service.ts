@@ -76,8 +76,8 @@ export class EventWebhookService {
     private readonly repository: EventWebhookRepository,
     private readonly events: EventBus,
     private readonly options: EventWebhookOptions,
-    /** Told when deliveries were recorded (the worker's wake-up in this instance). */
-    private readonly onRecorded: () => void = () => {},
+    /** Told when deliveries were recorded, for which endpoints (null: any); the worker's wake-up in this instance. */
+    private readonly onRecorded: (endpointIds: number[] | null) => void = () => {},
   ) {}
 
   /**
@@ -93,16 +93,16 @@ export class EventWebhookService {
       created_at: new Date().toISOString(),
       data: await event.data(),
     })
-    const created = await this.repository.record(
+    const endpoints = await this.repository.record(
       { id, type: event.type, key: event.key, conversationId: event.conversationId, body },
       this.options.retryForMs,
     )
-    if (created > 0) this.deliveriesDue()
+    if (endpoints.length > 0) this.deliveriesDue(endpoints)
   }
 
   /** Wakes this instance's worker and, through the event bus (a hint only), the other instances'. */
-  deliveriesDue(): void {
-    this.onRecorded()
+  deliveriesDue(endpointIds: number[] | null = null): void {
+    this.onRecorded(endpointIds)
     const now = Date.now()
     // At most a few hints a second: a burst of events wakes the others once.
     if (now - this.lastHint < 100) return

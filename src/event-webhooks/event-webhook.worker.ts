@@ -119,6 +119,19 @@ export class EventWebhookWorker {
       })
   }
 
+  /**
+   * Deliveries were recorded here for these endpoints (null: any). Looks for them only when one of
+   * the endpoints has a free slot: under load every applied message records an event, and an
+   * endpoint whose slots are all taken (a dead one, or one behind) would otherwise cost a claim
+   * that finds nothing, and a look for the next retry, per event. Its slot freeing looks again.
+   */
+  deliveriesRecorded(endpointIds: number[] | null): void {
+    const { concurrency, endpointConcurrency } = this.options
+    if (this.running >= concurrency) return
+    if (endpointIds && endpointIds.every((id) => (this.busy.get(id) ?? 0) >= endpointConcurrency)) return
+    this.kick()
+  }
+
   /** Resolves when nothing is in flight or being claimed here (tests). */
   async idle(): Promise<void> {
     while (this.filling || this.inFlight.size) {
