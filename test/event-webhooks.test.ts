@@ -259,7 +259,12 @@ describe('at least once, in order', () => {
     r.answer = (_, i) => ({ status: (statuses[i] = i < 3 ? 500 : 200) })
     const { id } = await register(r.url)
     const phone = nextPhone()
-    for (let i = 1; i <= 5; i++) await inbound(phone, `mensaje ${i}`)
+    // Each applied before the next arrives: webhooks Meta sends at once are applied concurrently,
+    // and "the order they happened" is the order the gateway applied them.
+    for (let i = 1; i <= 5; i++) {
+      await inbound(phone, `mensaje ${i}`)
+      await ctx.t.app.webhooks.drained()
+    }
     await until('five delivered', () => successes(r, (i) => statuses[i]).length === 5, 15_000)
     // Before the first event got its 2xx, nothing else of the conversation was sent.
     expect(r.received.slice(0, 4).map((x) => x.json.data.message.content)).toEqual(Array(4).fill('mensaje 1'))
