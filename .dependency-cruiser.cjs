@@ -20,7 +20,7 @@ const layers = [
   ['shared', '^src/(shared/|errors|config\\.ts|logging\\.ts|validation\\.ts|project-root\\.ts|generated/)'],
   ['infra', '^src/(db|events)/'],
   ['meta', '^src/meta/'],
-  ['domain', '^src/(auth|messages|messaging|conversations|media|templates|batches|webhooks|idempotency|scheduled|event-webhooks)/'],
+  ['domain', '^src/(auth|messages|messaging|conversations|media|templates|batches|webhooks|idempotency|scheduled|event-webhooks|api-keys)/'],
   ['edges', '^src/(graphql|rest|openapi)/|\\.(resolver|type|routes|view)\\.ts$'],
   ['app', '^src/app(\\.ts|/)'],
   ['main', '^src/main\\.ts$'],

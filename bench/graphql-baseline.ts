@@ -25,7 +25,7 @@ import {
   validate,
 } from 'graphql'
 import { DateTimeResolver } from 'graphql-scalars'
-import { createGate } from '../src/auth/auth.js'
+import { createGate, createIdentify } from '../src/auth/auth.js'
 import { RateLimiter } from '../src/auth/rate-limit.js'
 import { loadDatabaseConfig } from '../src/config.js'
 import { toConnection } from '../src/shared/connection.type.js'
@@ -68,7 +68,7 @@ const service = new ConversationService(
   sources.reactions,
 )
 const tokens = (process.env.API_TOKENS ?? '').split(',').filter(Boolean)
-const gate = createGate(tokens, new RateLimiter(database.prisma, Number(process.env.API_RATE_LIMIT_PER_MINUTE ?? 1200)))
+const gate = createGate(createIdentify(tokens, async () => null), new RateLimiter(database.prisma, Number(process.env.API_RATE_LIMIT_PER_MINUTE ?? 1200)))
 
 // The same SDL, as plain graphql-js: no type-graphql wrappers around any resolver.
 const schema = buildSchema(printSchema(await getSchema()))

@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { bearerAuthenticator, createGate } from '../auth/auth.js'
+import { ApiKeyRepository } from '../api-keys/api-key.repository.js'
+import { ApiKeyResolver } from '../api-keys/api-key.resolver.js'
+import { ApiKeyService } from '../api-keys/api-key.service.js'
+import { createGate, createIdentify } from '../auth/auth.js'
 import { RateLimiter } from '../auth/rate-limit.js'
 import { BatchRepository } from '../batches/batch.repository.js'
 import { BatchResolver } from '../batches/batch.resolver.js'
@@ -135,6 +138,12 @@ export async function wire(
   stack.defer(() => idempotency.close())
   const rateLimiter = new RateLimiter(database.prisma, config.rateLimitPerMinute)
   stack.defer(() => rateLimiter.close())
+  const apiKeys = new ApiKeyService(new ApiKeyRepository(database.prisma), events, {
+    onError: (err) => log.error({ err }, 'api keys'),
+  })
+  apiKeys.start()
+  stack.defer(() => apiKeys.close())
+  const identify = createIdentify(config.apiTokens, (token) => apiKeys.identify(token))
 
   const mediaFetcher = new MediaFetcher(mediaRepository, mediaStore, meta, {
     maxAttempts: config.metaRetry.maxRetries + 2,
@@ -233,8 +242,9 @@ export async function wire(
     scheduler,
     eventWebhooks,
     eventWorker,
-    authenticate: bearerAuthenticator(config.apiTokens),
-    gate: createGate(config.apiTokens, rateLimiter),
+    apiKeys,
+    identify,
+    gate: createGate(identify, rateLimiter),
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
     /** One instance of each resolver class of the schema (graphql/schema.ts lists the classes). */
     resolvers: [
@@ -247,6 +257,7 @@ export async function wire(
       new TemplateResolver(templates),
       new WebhookResolver(webhooks),
       new EventWebhookResolver(eventWebhooks),
+      new ApiKeyResolver(apiKeys),
     ],
   }
 }

@@ -22,20 +22,45 @@ export function bearerAuthenticator(tokens: string[]): (authorization: string | 
   }
 }
 
+/** Who holds `token`, if anyone: a configured token or a stored key. */
+export type Identify = (token: string) => Promise<Principal | null>
+
+/** A stored API key's holder for `token` (see ApiKeyService), or null. */
+export type KeyLookup = (token: string) => Promise<Principal | null>
+
+/**
+ * Resolves a bearer token: first the configured tokens (API_TOKENS, the development token: ADMIN
+ * for every number, checked in constant time and without the database), then the stored keys.
+ */
+export function createIdentify(tokens: string[], keys: KeyLookup): Identify {
+  const authenticate = bearerAuthenticator(tokens)
+  return async (token) => {
+    const configured = authenticate(`Bearer ${token}`)
+    if (configured !== null) return tokenPrincipal(configured)
+    return keys(token)
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(authorization: unknown): string | null {
+  if (typeof authorization !== 'string') return null
+  return /^Bearer[ ]+(\S+)\s*$/i.exec(authorization)?.[1] ?? null
+}
+
 /**
  * Lets a request in through any door (REST, GraphQL over HTTP or WebSocket): a configured bearer
- * token, within its rate limit. Resolves to who is calling.
+ * token or a stored key, within its rate limit. Resolves to who is calling.
  * @throws UnauthenticatedError, RateLimitedError
  */
 export type Gate = (authorization: unknown) => Promise<Principal>
 
-export function createGate(tokens: string[], rateLimiter: RateLimiter): Gate {
-  const authenticate = bearerAuthenticator(tokens)
+export function createGate(identify: Identify, rateLimiter: RateLimiter): Gate {
   return async (authorization) => {
-    const token = authenticate(typeof authorization === 'string' ? authorization : undefined)
-    if (token === null) throw new UnauthenticatedError()
-    await rateLimiter.hit(token)
-    return tokenPrincipal(token)
+    const token = bearerToken(authorization)
+    const principal = token === null ? null : await identify(token)
+    if (principal === null) throw new UnauthenticatedError()
+    await rateLimiter.hit(token!)
+    return principal
   }
 }
 

@@ -10,4 +10,12 @@ export interface Principal {
   scope: Scope
   /** The business numbers (Meta phone number ids) this key may use; null means every number. */
   phoneNumberIds: string[] | null
+  /** The stored API key's id; absent for a configured token (API_TOKENS), which cannot be revoked. */
+  keyId?: number
 }
+
+/** The scopes, narrowest first: each may do what the ones before it may. */
+export const SCOPES = ['READ', 'SEND', 'ADMIN'] as const satisfies readonly Scope[]
+
+/** Whether `held` covers `needed` (SEND covers READ, ADMIN covers both). */
+export const covers = (held: Scope, needed: Scope) => SCOPES.indexOf(held) >= SCOPES.indexOf(needed)

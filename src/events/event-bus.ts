@@ -10,6 +10,8 @@ export interface MessageEvent {
    * wake-up hint for every instance's scheduler timer.
    * webhookDeliveriesDue, webhookEndpointsChanged: wake-up hints for the event-webhook workers of
    * every instance (ids 0); the database stays the source of truth.
+   * apiKeyRevoked: an API key was revoked (`messageId` is its id, `conversationId` 0): every instance
+   * drops it from its cache and closes its subscriptions.
    */
   type:
     | 'messageAdded'
@@ -19,6 +21,7 @@ export interface MessageEvent {
     | 'webhookDeliveriesDue'
     | 'webhookEndpointsChanged'
     | 'scheduledSendAdded'
+    | 'apiKeyRevoked'
   messageId: number
   conversationId: number
 }

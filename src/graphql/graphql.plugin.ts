@@ -1,6 +1,6 @@
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Gate } from '../auth/auth.js'
+import type { Gate, Identify } from '../auth/auth.js'
 import type { Principal } from '../auth/principal.js'
 import type { BatchService } from '../batches/batch.service.js'
 import type { Config } from '../config.js'
@@ -20,7 +20,9 @@ export interface GraphQLOptions {
   prisma: PrismaClient
   gate: Gate
   /** Token check alone, for the subscription handshake. */
-  authenticate: (authorization: string | undefined) => string | null
+  identify: Identify
+  /** Calls its listener with the id of each API key revoked (on any instance). */
+  onKeyRevoked: (listener: (keyId: number) => void) => () => void
   events: EventBus
   loaderSources: LoaderSources
   batches: BatchService
@@ -100,7 +102,8 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
     server: server.server,
     schema: await getSchema(),
     gate,
-    authenticate: options.authenticate,
+    identify: options.identify,
+    onKeyRevoked: options.onKeyRevoked,
     limits: config,
     introspection: config.introspection,
     context: (principal) => contextOf(principal),

@@ -11,8 +11,8 @@ import {
   validate,
 } from 'graphql'
 import { useServer } from 'graphql-ws/use/ws'
-import { WebSocketServer } from 'ws'
-import type { Gate } from '../auth/auth.js'
+import { type WebSocket, WebSocketServer } from 'ws'
+import { bearerToken, type Gate, type Identify } from '../auth/auth.js'
 import { domainError, toGraphQLError } from '../errors/error.answers.js'
 import { formatErrorWith } from './apollo.js'
 import { limitsProblem, type QueryLimits } from './limits.js'
@@ -25,7 +25,9 @@ export interface SubscriptionServerOptions {
   /** The same bearer token check and rate limit as HTTP. */
   gate: Gate
   /** Token check alone, for the connection handshake. */
-  authenticate: (authorization: string | undefined) => string | null
+  identify: Identify
+  /** Calls its listener with the id of each API key revoked (on any instance); answers an unsubscribe. */
+  onKeyRevoked: (listener: (keyId: number) => void) => () => void
   limits: QueryLimits
   introspection: boolean
   /** A fresh context for each subscription, of the client the gate let in. */
@@ -48,13 +50,35 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
       ? { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e) as unknown as GraphQLError) }
       : result
   const wsServer = new WebSocketServer({ server: options.server, path: '/graphql' })
-  const tokenOf = (params: Readonly<Record<string, unknown>> | undefined) =>
-    options.authenticate(typeof params?.authorization === 'string' ? params.authorization : undefined)
+  const principalOf = async (params: Readonly<Record<string, unknown>> | undefined) => {
+    const token = bearerToken(params?.authorization)
+    return token === null ? null : options.identify(token)
+  }
+  // The open sockets of each stored key: a revoked key's are closed (its subscriptions end with them).
+  const socketsOfKey = new Map<number, Set<WebSocket>>()
+  const stopHearing = options.onKeyRevoked((keyId) => {
+    for (const socket of socketsOfKey.get(keyId) ?? []) socket.close(4403, 'API key revoked')
+    socketsOfKey.delete(keyId)
+  })
+  const track = (keyId: number, socket: WebSocket) => {
+    let sockets = socketsOfKey.get(keyId)
+    if (!sockets) socketsOfKey.set(keyId, (sockets = new Set()))
+    if (sockets.has(socket)) return
+    sockets.add(socket)
+    socket.once('close', () => {
+      sockets.delete(socket)
+      if (!sockets.size && socketsOfKey.get(keyId) === sockets) socketsOfKey.delete(keyId)
+    })
+  }
 
-  const subscriptions = useServer<Record<string, unknown>>(
+  const subscriptions = useServer<Record<string, unknown>, { socket: WebSocket }>(
     {
       schema,
-      onConnect: ({ connectionParams }) => tokenOf(connectionParams) !== null,
+      onConnect: async ({ connectionParams, extra }) => {
+        const principal = await principalOf(connectionParams)
+        if (principal?.keyId !== undefined) track(principal.keyId, extra.socket)
+        return principal !== null
+      },
       onSubscribe: async (ctx, _id, payload) => {
         let principal: Principal
         try {
@@ -64,6 +88,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
           if (err) return [toGraphQLError(err, { repeatMessage: true })]
           throw thrown
         }
+        if (principal.keyId !== undefined) track(principal.keyId, ctx.extra.socket)
         let document
         try {
           document = parse(payload.query)
@@ -99,6 +124,7 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
   )
   return {
     async close() {
+      stopHearing()
       await subscriptions.dispose()
       await new Promise((resolve) => wsServer.close(resolve))
     },

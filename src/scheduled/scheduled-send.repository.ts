@@ -28,6 +28,8 @@ export interface ScheduledSendRecord {
   errorCode: string | null
   errorMessage: string | null
   errorDetails: unknown
+  /** The name of the key that scheduled it. */
+  sentBy: string | null
   createdAt: Date
 }
 

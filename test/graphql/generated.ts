@@ -20,6 +20,19 @@ export type Scalars = {
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> }
 }
 
+/** A stored API key: never the key itself, which is shown only once, by createApiKey. */
+export type ApiKey = {
+  __typename?: 'ApiKey'
+  createdAt: Scalars['DateTime']['output']
+  /** When it was last used (to the minute or so: not written on every request); null: never. */
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>
+  /** Unique; shown as `sentBy` on the messages it sends. */
+  name: Scalars['String']['output']
+  /** The business numbers (Meta phone number ids) it may use; null: every number. */
+  phoneNumberIds?: Maybe<Array<Scalars['String']['output']>>
+  scope: Scope
+}
+
 /** A reply button: up to 3, titles of at most 20 characters. */
 export type ButtonInput = {
   /** Comes back in the customer’s reply (Message.interactive.id). */
@@ -92,6 +105,22 @@ export type ConversationFilterInput = {
   search?: InputMaybe<Scalars['String']['input']>
   /** Conversations changed at or after this time. */
   updatedSince?: InputMaybe<Scalars['DateTime']['input']>
+}
+
+export type CreateApiKeyInput = {
+  /** Unique: 1 to 64 letters, digits, spaces or . _ @ -. */
+  name: Scalars['String']['input']
+  /** The business numbers (Meta phone number ids) it may use; null or omitted: every number. */
+  phoneNumberIds?: InputMaybe<Array<Scalars['String']['input']>>
+  scope: Scope
+}
+
+/** A new key, shown only here. */
+export type CreateApiKeyPayload = {
+  __typename?: 'CreateApiKeyPayload'
+  apiKey: ApiKey
+  /** The key (`wag_…`), for `Authorization: Bearer <key>`. Shown only once: only its digest is kept. */
+  key: Scalars['String']['output']
 }
 
 export type CreateWebhookEndpointInput = {
@@ -294,6 +323,8 @@ export type Mutation = {
   __typename?: 'Mutation'
   /** Cancels a scheduled send that has not started (one already cancelled is answered as it is). NOT_FOUND for an unknown id; SCHEDULED_SEND_STARTED once it is being sent or was. */
   cancelScheduledSend: ScheduledSend
+  /** Makes a key; answers it, shown only here. VALIDATION_FAILED for a name already taken. */
+  createApiKey: CreateApiKeyPayload
   /** Registers an endpoint for the given event types; answers its signing secret, shown only here. WEBHOOK_URL_REFUSED for a URL the service will not call, VALIDATION_FAILED for unknown event types. */
   createWebhookEndpoint: CreateWebhookEndpointPayload
   /** Deletes an endpoint and its deliveries. NOT_FOUND. */
@@ -306,6 +337,8 @@ export type Mutation = {
   resendWebhookEvent: Array<WebhookDelivery>
   /** Sends a delivery again now (a failed one, or any), same event id; retried as a new one. NOT_FOUND. */
   retryWebhookDelivery: WebhookDelivery
+  /** Revokes a key at once, on every instance: its requests are refused and its open subscriptions closed. False when there is no key of that name. */
+  revokeApiKey: Scalars['Boolean']['output']
   /** sendInConversation at sendAt. */
   scheduleInConversation: ScheduledSend
   /**
@@ -341,6 +374,10 @@ export type MutationCancelScheduledSendArgs = {
   id: Scalars['Int']['input']
 }
 
+export type MutationCreateApiKeyArgs = {
+  input: CreateApiKeyInput
+}
+
 export type MutationCreateWebhookEndpointArgs = {
   input: CreateWebhookEndpointInput
 }
@@ -365,6 +402,10 @@ export type MutationResendWebhookEventArgs = {
 
 export type MutationRetryWebhookDeliveryArgs = {
   id: Scalars['Int']['input']
+}
+
+export type MutationRevokeApiKeyArgs = {
+  name: Scalars['String']['input']
 }
 
 export type MutationScheduleInConversationArgs = {
@@ -437,6 +478,8 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query'
+  /** Every API key, oldest first (never the keys themselves). */
+  apiKeys: Array<ApiKey>
   /** One conversation. NOT_FOUND for an unknown id. */
   conversation: Conversation
   /** Conversations, newest activity first. */
@@ -582,6 +625,9 @@ export type ScheduledSendKind = 'SEND_IN_CONVERSATION' | 'SEND_TEMPLATE' | 'SEND
 
 /** SCHEDULED: waiting for sendAt (cancellable). SENDING: an instance is sending it. SENT: it was sent as an immediate send is (its message or batch shows how that went). FAILED: see error. CANCELLED: never sent. */
 export type ScheduledSendStatus = 'CANCELLED' | 'FAILED' | 'SCHEDULED' | 'SENDING' | 'SENT'
+
+/** What a key may do. READ: queries, subscriptions, media downloads. SEND: READ plus every send, upload and read receipt. ADMIN: SEND plus keys, webhook endpoints and everything else that configures the service. */
+export type Scope = 'ADMIN' | 'READ' | 'SEND'
 
 /** A failure of one recipient, with the same code as the API’s errors. */
 export type SendError = {
@@ -964,6 +1010,46 @@ export type WebhookEndpoint = {
   id: Scalars['Int']['output']
   updatedAt: Scalars['DateTime']['output']
   url: Scalars['String']['output']
+}
+
+export type CreateApiKeyMutationVariables = Exact<{
+  input: CreateApiKeyInput
+}>
+
+export type CreateApiKeyMutation = {
+  __typename?: 'Mutation'
+  createApiKey: {
+    __typename?: 'CreateApiKeyPayload'
+    key: string
+    apiKey: {
+      __typename?: 'ApiKey'
+      name: string
+      scope: Scope
+      phoneNumberIds?: Array<string> | null
+      createdAt: string
+      lastUsedAt?: string | null
+    }
+  }
+}
+
+export type RevokeApiKeyMutationVariables = Exact<{
+  name: Scalars['String']['input']
+}>
+
+export type RevokeApiKeyMutation = { __typename?: 'Mutation'; revokeApiKey: boolean }
+
+export type ApiKeysQueryVariables = Exact<{ [key: string]: never }>
+
+export type ApiKeysQuery = {
+  __typename?: 'Query'
+  apiKeys: Array<{
+    __typename?: 'ApiKey'
+    name: string
+    scope: Scope
+    phoneNumberIds?: Array<string> | null
+    createdAt: string
+    lastUsedAt?: string | null
+  }>
 }
 
 export type CreateWebhookEndpointMutationVariables = Exact<{
@@ -2361,6 +2447,124 @@ export const ScheduledSendFieldsFragmentDoc = {
     },
   ],
 } as unknown as DocumentNode<ScheduledSendFieldsFragment, unknown>
+export const CreateApiKeyDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'CreateApiKey' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'CreateApiKeyInput' } },
+          },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'createApiKey' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'key' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'apiKey' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      { kind: 'Field', name: { kind: 'Name', value: 'name' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'scope' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberIds' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+                      { kind: 'Field', name: { kind: 'Name', value: 'lastUsedAt' } },
+                    ],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<CreateApiKeyMutation, CreateApiKeyMutationVariables>
+export const RevokeApiKeyDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'RevokeApiKey' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'name' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'String' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'revokeApiKey' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'name' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'name' } },
+              },
+            ],
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<RevokeApiKeyMutation, RevokeApiKeyMutationVariables>
+export const ApiKeysDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'ApiKeys' },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'apiKeys' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'name' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'scope' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberIds' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'lastUsedAt' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<ApiKeysQuery, ApiKeysQueryVariables>
 export const CreateWebhookEndpointDocument = {
   kind: 'Document',
   definitions: [
