@@ -18,6 +18,7 @@ import type { MediaStore } from './media/media.store.js'
 import type { MetaApi } from './meta/meta.api.js'
 import { healthRoutes } from './rest/health.routes.js'
 import { handleHttpError } from './rest/rest.errors.js'
+import { enforceRestScopes } from './rest/rest.scopes.js'
 import { collectOperations } from './openapi/operation.js'
 import { openapiRoutes } from './openapi/openapi.routes.js'
 import { whatsappRoutes } from './rest/whatsapp.routes.js'
@@ -75,6 +76,8 @@ export async function createApp(
   } = {},
 ): Promise<App> {
   const server = createServer(config, options.logStream)
+  // Every route from here on has a scope decision (or start-up fails), enforced before its handler.
+  enforceRestScopes(server)
   const stack = new ShutdownStack()
   try {
     const services = await wire(config, server, stack, { queryEvents: options.queryEvents })

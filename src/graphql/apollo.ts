@@ -12,6 +12,7 @@ import { domainError, errorHeaders, graphqlExtensions } from '../errors/error.an
 import { DatabaseUnavailableError, InternalError } from '../errors/errors.js'
 import type { Config } from '../config.js'
 import { queryLimitsPlugin } from './limits.js'
+import { scopePlugin } from './scopes.js'
 import type { GraphQLContext } from './context.js'
 import { getSchema } from './schema.js'
 
@@ -83,6 +84,8 @@ export async function createApolloServer(options: {
     csrfPrevention: true,
     formatError: formatErrorWith(options.log),
     plugins: [
+      // Before anything else looks at the operation: a key outside its scope gets 403 and nothing runs.
+      scopePlugin(),
       ...(options.plugins ?? []),
       // Per-field cache hints: nothing here uses them (our response cache goes by the database's
       // snapshot, response-cache.ts), yet the default plugin wraps every field resolver to compute them. Off.

@@ -13,6 +13,7 @@ import { createApolloServer } from './apollo.js'
 import type { GraphQLContext } from './context.js'
 import { GraphQLResponseCache } from './response-cache.js'
 import { getSchema, resolvers } from './schema.js'
+import { assertEveryRootFieldDecided } from './scopes.js'
 import { startSubscriptionServer } from './subscriptions.js'
 
 export interface GraphQLOptions {
@@ -64,6 +65,8 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
     ...(request && { responseCache: responseCache?.stateOf(request) }),
   })
 
+  // A root field without a scope decision stops the start (src/auth/scopes.ts).
+  assertEveryRootFieldDecided(await getSchema())
   const apollo = await createApolloServer({
     config,
     log: server.log,

@@ -15,6 +15,8 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import { bearerToken, type Gate, type Identify } from '../auth/auth.js'
 import { domainError, toGraphQLError } from '../errors/error.answers.js'
 import { formatErrorWith } from './apollo.js'
+import { checkOperationScope } from './scopes.js'
+import type { ForbiddenError } from '../errors/errors.js'
 import { limitsProblem, type QueryLimits } from './limits.js'
 import type { Principal } from '../auth/principal.js'
 import type { GraphQLContext } from './context.js'
@@ -104,6 +106,11 @@ export function startSubscriptionServer(options: SubscriptionServerOptions) {
               extensions: { code: 'BAD_REQUEST' },
             }),
           ]
+        }
+        try {
+          checkOperationScope(document, operation, principal)
+        } catch (err) {
+          return [toGraphQLError(err as ForbiddenError, { repeatMessage: true })]
         }
         const variables = payload.variables ?? {}
         const problem = limitsProblem(schema, document, payload.operationName, variables, limits)

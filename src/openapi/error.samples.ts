@@ -39,7 +39,7 @@ const SAMPLES = [
   new NotFoundError('Conversation 42 does not exist'),
   new PayloadTooLargeError('The request body is too large'),
   new UnsupportedMediaTypeError('Send the body as application/json'),
-  new ForbiddenError('Webhook verification failed'),
+  new ForbiddenError("This key's scope is READ: POST /api/whatsapp/send needs SEND"),
   new MediaNotReadyError('Media med_Xk2vR8pQ3nT5 is still being fetched from Meta', 2),
   new RangeNotSatisfiableError(48213),
   new WindowClosedError(new Date('2026-03-03T10:30:00.000Z')),

@@ -4,6 +4,7 @@ import { type ErrorCode, errorPayload } from '../errors/errors.js'
 import { restConversationSchema, restMediaSchema, restMessageSchema } from '../rest/rest.shapes.js'
 import { documentationOf } from '../validation.js'
 import { errorSample } from './error.samples.js'
+import { restScope } from '../auth/scopes.js'
 import type { AnswerDoc, HeaderDoc, Operation } from './operation.js'
 
 /**
@@ -148,7 +149,14 @@ export function buildOpenApiDocument(operations: Operation[], options: DocumentO
       },
     ])
 
-    const codes = new Set<ErrorCode>([...EVERY_ROUTE, ...(doc.body ? JSON_BODY : []), ...doc.errors])
+    // Every key holds READ: only a route that needs more can answer FORBIDDEN for its scope.
+    const scope = restScope(doc.method, path)
+    const codes = new Set<ErrorCode>([
+      ...EVERY_ROUTE,
+      ...(scope === 'SEND' || scope === 'ADMIN' ? (['FORBIDDEN'] as const) : []),
+      ...(doc.body ? JSON_BODY : []),
+      ...doc.errors,
+    ])
     const byStatus = new Map<number, ErrorCode[]>()
     for (const code of codes) {
       const status = errorSample(code).httpStatus
@@ -183,6 +191,8 @@ export function buildOpenApiDocument(operations: Operation[], options: DocumentO
     paths[openapiPath][doc.method.toLowerCase()] = {
       operationId: doc.operationId,
       summary: doc.summary,
+      // The key scope it needs (READ, SEND, ADMIN: see the bearerAuth scheme).
+      ...(scope ? { 'x-scope': scope } : {}),
       ...(doc.description ? { description: doc.description } : {}),
       tags: [doc.tag],
       parameters: [
@@ -244,7 +254,10 @@ export function buildOpenApiDocument(operations: Operation[], options: DocumentO
         bearerAuth: {
           type: 'http',
           scheme: 'bearer',
-          description: 'One of API_TOKENS: `Authorization: Bearer <token>` on every operation',
+          description:
+            'One of API_TOKENS, or an API key (createApiKey, `npm run keys`): `Authorization: Bearer <token>` on every ' +
+            'operation. A key has a scope: READ (GETs), SEND (READ plus sends, uploads, read receipts), ADMIN ' +
+            '(everything); each operation names the one it needs in `x-scope`, and answers 403 FORBIDDEN to a key without it.',
         },
       },
     },

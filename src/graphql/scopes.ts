@@ -1,0 +1,93 @@
+import type { ApolloServerPlugin } from '@apollo/server'
+import {
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+} from 'graphql'
+import type { Principal } from '../auth/principal.js'
+import { GRAPHQL_SCOPES, graphqlScope, requireScope, type RootType } from '../auth/scopes.js'
+import { toGraphQLError } from '../errors/error.answers.js'
+import type { AppError } from '../errors/errors.js'
+import type { GraphQLContext } from './context.js'
+import { CACHEABLE_ROOT_FIELDS } from './response-cache.js'
+
+const ROOTS = { query: 'Query', mutation: 'Mutation', subscription: 'Subscription' } as const
+
+/** The root fields an operation selects, through its fragments too (introspection's `__…` left out). */
+function rootFields(document: DocumentNode, selections: SelectionSetNode, seen = new Set<string>()): Set<string> {
+  const fields = new Set<string>()
+  for (const selection of selections.selections) {
+    if (selection.kind === Kind.FIELD) {
+      if (!selection.name.value.startsWith('__')) fields.add(selection.name.value)
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      for (const f of rootFields(document, selection.selectionSet, seen)) fields.add(f)
+    } else if (!seen.has(selection.name.value)) {
+      seen.add(selection.name.value)
+      const fragment = document.definitions.find(
+        (d): d is FragmentDefinitionNode =>
+          d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
+      )
+      if (fragment) for (const f of rootFields(document, fragment.selectionSet, seen)) fields.add(f)
+    }
+  }
+  return fields
+}
+
+/**
+ * Checks every root field of `operation` against the principal's scope, before anything runs:
+ * an operation with one field outside it is refused whole (a mutation does nothing).
+ * @throws ForbiddenError
+ */
+export function checkOperationScope(
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  principal: Principal,
+): void {
+  const root = ROOTS[operation.operation]
+  for (const field of rootFields(document, operation.selectionSet)) {
+    // A field validation let through always has a decision (assertEveryRootFieldDecided); fail closed anyway.
+    requireScope(principal, graphqlScope(root, field) ?? 'ADMIN', field)
+  }
+}
+
+/** Refuses, before executing, an operation outside the caller's scope: 403 FORBIDDEN. */
+export function scopePlugin(): ApolloServerPlugin<GraphQLContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, operation, contextValue }) {
+          if (!operation) return
+          try {
+            checkOperationScope(document, operation, contextValue.principal)
+          } catch (err) {
+            throw toGraphQLError(err as AppError, { http: true })
+          }
+        },
+      }
+    },
+  }
+}
+
+/**
+ * Throws at start-up when a root field of the schema has no decision in GRAPHQL_SCOPES, or the
+ * table names a field the schema does not have; and when the response cache, which answers
+ * without asking who calls, would share a field that needs more than READ.
+ */
+export function assertEveryRootFieldDecided(schema: GraphQLSchema): void {
+  const problems: string[] = []
+  for (const [operation, root] of Object.entries(ROOTS) as [keyof typeof ROOTS, RootType][]) {
+    const type = schema.getRootType(operation as never)
+    const fields = Object.keys(type?.getFields() ?? {})
+    for (const field of fields)
+      if (!graphqlScope(root, field)) problems.push(`${root}.${field} has no scope: decide one in src/auth/scopes.ts`)
+    for (const field of Object.keys(GRAPHQL_SCOPES[root]))
+      if (!fields.includes(field)) problems.push(`${root}.${field} is in src/auth/scopes.ts but not in the schema`)
+  }
+  for (const field of CACHEABLE_ROOT_FIELDS)
+    if (graphqlScope('Query', field) !== 'READ')
+      problems.push(`Query.${field} is cached for every key: it must be READ`)
+  if (problems.length) throw new Error(problems.join('; '))
+}
