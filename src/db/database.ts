@@ -8,6 +8,7 @@ import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { type DatabaseConfig, DEFAULT_STATEMENT_CACHE_SIZE } from '../config.js'
 import { PrismaClient } from '../generated/prisma/client.js'
+import { lockDataDir } from './pglite-lock.js'
 import { StatementNames } from './prepared-statements.js'
 import { applyMigrations, readMigrations } from './schema-engine.js'
 
@@ -26,8 +27,22 @@ export async function adapterFactoryFor(
     names.watch(pool)
     return { factory: new PrismaPg(pool, { statementNameGenerator: names.nameFor }), close: () => pool.end() }
   }
-  const pglite = await openPGlite(config.dataDir)
-  return { factory: new PrismaPGlite(pglite), close: () => pglite.close() }
+  if (!config.dataDir) {
+    const pglite = await openPGlite(null)
+    return { factory: new PrismaPGlite(pglite), close: () => pglite.close() }
+  }
+  await mkdir(config.dataDir, { recursive: true })
+  const release = await lockDataDir(config.dataDir)
+  try {
+    const pglite = await openPGlite(config.dataDir)
+    return {
+      factory: new PrismaPGlite(pglite),
+      close: () => pglite.close().finally(release),
+    }
+  } catch (err) {
+    await release()
+    throw err
+  }
 }
 
 /**
