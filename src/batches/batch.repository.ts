@@ -46,7 +46,15 @@ export class BatchRepository {
    * storeRest} gives them their messages. Returns the batch and the stored messages, in request order.
    */
   async create(
-    batch: { templateName: string; language: string; template: object; content: string; owner: string },
+    batch: {
+      templateName: string
+      language: string
+      template: object
+      content: string
+      owner: string
+      /** The name of the key that asked for it: each of its messages records it. */
+      sentBy?: string | null
+    },
     recipients: NewBatchRecipient[],
     storeFirst = recipients.length,
   ): Promise<{ batch: BatchRecord; messages: BatchMessage[] }> {
@@ -60,10 +68,10 @@ export class BatchRepository {
         FROM jsonb_array_elements(${JSON.stringify(toJsonRows(recipients.slice(0, storeFirst)))}::jsonb)
                WITH ORDINALITY AS e(r, pos)
       ), b AS (
-        INSERT INTO template_batches (template_name, language, template, total, owner, heartbeat_at, unstored)
+        INSERT INTO template_batches (template_name, language, template, total, owner, heartbeat_at, unstored, sent_by)
         VALUES (${batch.templateName}, ${batch.language}, ${template}::jsonb, ${recipients.length}, ${batch.owner},
-                clock_timestamp(), ${unstored}::jsonb)
-        RETURNING id, created_at, heartbeat_at
+                clock_timestamp(), ${unstored}::jsonb, ${batch.sentBy ?? null})
+        RETURNING id, created_at, heartbeat_at, sent_by
       ), ${storeMessages(Prisma.sql`${batch.content}`, Prisma.sql`${template}::jsonb`)}`)
     const first = rows[0]
     const created: BatchRecord = {
@@ -93,7 +101,7 @@ export class BatchRepository {
         UPDATE template_batches t SET unstored = NULL
         FROM (SELECT id, unstored FROM template_batches WHERE id = ${batch.id} FOR UPDATE) old
         WHERE t.id = old.id AND old.unstored IS NOT NULL
-        RETURNING t.id, t.created_at, t.heartbeat_at, t.template, old.unstored
+        RETURNING t.id, t.created_at, t.heartbeat_at, t.template, t.sent_by, old.unstored
       ), recipients AS (
         SELECT r->>0 AS phone, r->>1 AS given, (r->>2)::int AS request_id, pos
         FROM b, jsonb_array_elements(b.unstored->'recipients') WITH ORDINALITY AS e(r, pos)
@@ -231,6 +239,7 @@ interface StoredRow {
   batchId: number
   batchCreatedAt: Date
   batchHeartbeatAt: Date
+  sentBy: string | null
 }
 
 /** Recipients as compact JSON rows for the batch statements: [phone, as given, request id]. */
@@ -240,7 +249,7 @@ function toJsonRows(recipients: NewBatchRecipient[]): [string, string, number | 
 
 /**
  * The rest of a batch statement, after CTEs `recipients` (phone, given, request_id, pos: the
- * recipients to store) and `b` (the batch: id, created_at, heartbeat_at): a `pending` template
+ * recipients to store) and `b` (the batch: id, created_at, heartbeat_at, sent_by): a `pending` template
  * message per recipient, stored as every outbound message is (messages/message.sql.ts).
  *
  * Only what the database chose comes back: the rest of each message is what was just written, and
@@ -250,12 +259,12 @@ function storeMessages(content: Prisma.Sql, template: Prisma.Sql, also = Prisma.
   return Prisma.sql`src AS (
       SELECT r.pos, r.phone, r.request_id, r.given AS recipient, b.id AS batch_id, 'outbound' AS direction,
              'template' AS type, ${content}::text AS content, ${template}::jsonb AS template, 'pending' AS status,
-             ${NO_PARTS_COLUMNS}
+             b.sent_by, ${NO_PARTS_COLUMNS}
       FROM recipients r CROSS JOIN b
     ), ${storeOutbound(Prisma.sql`now()`, Prisma.sql`id, conversation_id, request_id, created_at`)}
     SELECT m.id, m.conversation_id AS "conversationId", m.request_id AS "requestId", m.created_at AS "createdAt",
            u.phone AS "to", u.recipient, b.id AS "batchId", b.created_at AS "batchCreatedAt",
-           b.heartbeat_at AS "batchHeartbeatAt"${also}
+           b.heartbeat_at AS "batchHeartbeatAt", b.sent_by AS "sentBy"${also}
     FROM m JOIN u ON u.id = m.id CROSS JOIN b
     ORDER BY m.id`
 }
@@ -286,6 +295,7 @@ function toBatchMessage(row: StoredRow, content: string, template: unknown): Bat
     batchId: row.batchId,
     recipient: row.recipient,
     ...NO_PARTS,
+    sentBy: row.sentBy,
     createdAt: row.createdAt,
     updatedAt: row.createdAt,
     to: row.to,

@@ -106,6 +106,8 @@ export class BatchService {
     recipients: NewBatchRecipient[],
     /** Told the batch's id once it is stored, before anyone is contacted. */
     onStored: (batchId: number) => Promise<void> = async () => {},
+    /** The name of the key that asked for it (each message records it). */
+    sentBy: string | null = null,
   ): Promise<{ batch: BatchRecord; outcomes: BatchRecipientOutcome[] }> {
     if (this.stopping) {
       throw new ServiceStoppingError('The service is shutting down: send the template again shortly', undefined, {
@@ -113,7 +115,7 @@ export class BatchService {
       })
     }
     const { batch, messages: first } = await this.batches.create(
-      { templateName: template.name, language: template.language, template, content, owner: this.instanceId },
+      { templateName: template.name, language: template.language, template, content, owner: this.instanceId, sentBy },
       recipients,
       this.options.storeFirst,
     )

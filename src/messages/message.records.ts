@@ -59,6 +59,8 @@ export interface MessageRecord {
   contacts: Record<string, unknown>[] | null
   replyToWamid: string | null
   replyToMessageId: number | null
+  /** Outbound: the name of the key that sent it (null inbound, and for messages from before keys). */
+  sentBy: string | null
   createdAt: Date
   updatedAt: Date
 }
@@ -84,6 +86,8 @@ export interface NewMessage extends MessageParts {
   requestId?: number | null
   /** Outbound: set when Meta is about to be called for it. */
   attemptedAt?: Date | null
+  /** Outbound: the name of the key that sent it. */
+  sentBy?: string | null
 }
 
 export interface NewInboundMessage extends MessageParts {

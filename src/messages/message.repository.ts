@@ -48,7 +48,7 @@ export class MessageRepository {
       WITH src AS (
         SELECT pos, phone, request_id, NULL::text AS recipient, NULL::int AS batch_id, direction, type, content,
                template::jsonb, status, attempted_at::timestamptz, media_id, filename, location::jsonb,
-               interactive::jsonb, reply_to_wamid, reply_to_message_id
+               interactive::jsonb, reply_to_wamid, reply_to_message_id, sent_by
         FROM unnest(${sends.map((_, pos) => pos)}::int[], ${column((s) => s.phoneNumber)}::text[],
                     ${column((s) => s.requestId)}::int[], ${column((s) => s.message.direction)}::text[],
                     ${column((s) => s.message.type)}::text[], ${column((s) => s.message.content)}::text[],
@@ -56,9 +56,10 @@ export class MessageRepository {
                     ${column((s) => s.message.status)}::text[],
                     ${column((s) => s.message.attemptedAt?.toISOString() ?? null)}::text[],
                     ${part('mediaId')}::text[], ${part('filename')}::text[], ${part('location')}::text[],
-                    ${part('interactive')}::text[], ${part('replyToWamid')}::text[], ${part('replyToMessageId')}::int[])
+                    ${part('interactive')}::text[], ${part('replyToWamid')}::text[], ${part('replyToMessageId')}::int[],
+                    ${column((s) => s.message.sentBy ?? null)}::text[])
                AS v(pos, phone, request_id, direction, type, content, template, status, attempted_at,
-                    media_id, filename, location, interactive, reply_to_wamid, reply_to_message_id)
+                    media_id, filename, location, interactive, reply_to_wamid, reply_to_message_id, sent_by)
       ), ${storeOutbound(Prisma.sql`${now}`, Prisma.sql`*`)}
       SELECT u.pos AS "pos", ${MESSAGE_COLUMNS}, ${conversationColumns('conversation.')}
       FROM m JOIN c ON c.id = m.conversation_id JOIN u ON u.id = m.id`
@@ -84,11 +85,12 @@ export class MessageRepository {
       WITH m AS (
         INSERT INTO messages (conversation_id, direction, type, content, template, status, request_id, attempted_at,
                               media_id, filename, location, interactive, reply_to_wamid, reply_to_message_id,
-                              created_at, updated_at)
+                              sent_by, created_at, updated_at)
         VALUES (${conversationId}, ${message.direction}::text::"MessageDirection", ${message.type}, ${message.content},
                 ${template}::jsonb, ${message.status}::text::"MessageStatus", ${message.requestId ?? null}::int,
                 ${message.attemptedAt ?? null}::timestamptz, ${p.mediaId}, ${p.filename}, ${p.location}::jsonb,
-                ${p.interactive}::jsonb, ${p.replyToWamid}, ${p.replyToMessageId}::int, ${now}, ${now})
+                ${p.interactive}::jsonb, ${p.replyToWamid}, ${p.replyToMessageId}::int, ${message.sentBy ?? null},
+                ${now}, ${now})
         RETURNING *
       ), touched AS (
         UPDATE conversations

@@ -38,7 +38,7 @@ export const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversat
   m.read_at AS "readAt", m.failed_at AS "failedAt", m.error_code AS "errorCode", m.error_message AS "errorMessage",
   m.error_details AS "errorDetails", m.error_trace_id AS "errorTraceId", m.attempted_at AS "attemptedAt",
   m.batch_id AS "batchId", m.recipient, m.media_id AS "mediaId", m.filename, m.location, m.interactive, m.contacts,
-  m.reply_to_wamid AS "replyToWamid", m.reply_to_message_id AS "replyToMessageId",
+  m.reply_to_wamid AS "replyToWamid", m.reply_to_message_id AS "replyToMessageId", m.sent_by AS "sentBy",
   m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
 
 /** A message's optional parts as statement parameters (JSON as text: see MessageRepository.addToNumbers). */
@@ -71,7 +71,7 @@ export const inIdOrder = <T extends { id: number }>(items: T[]) => [...items].so
  * The rest of the one statement that stores outbound messages (a send, a fan-out's recipients),
  * after a CTE `src` with a row per message: pos (request order), phone (digits), request_id,
  * recipient (as the request gave it), batch_id, direction, type, content, template (jsonb), status,
- * and the parts (see NO_PARTS_COLUMNS). It creates each number's conversation when there is none
+ * sent_by (the key's name), and the parts (see NO_PARTS_COLUMNS). It creates each number's conversation when there is none
  * and moves its last activity to `at`; messages take their conversation's request id unless they
  * have their own. Defines CTEs `u` (src with the message ids), `c` (the conversations, `c.*`) and
  * `m` (the messages, returning `returning`) for the caller's final SELECT.
@@ -112,10 +112,11 @@ export function storeOutbound(at: Prisma.Sql, returning: Prisma.Sql): Prisma.Sql
     ), m AS (
       INSERT INTO messages (id, conversation_id, direction, type, content, template, status, request_id, batch_id,
                             recipient, attempted_at, media_id, filename, location, interactive, reply_to_wamid,
-                            reply_to_message_id, created_at, updated_at)
+                            reply_to_message_id, sent_by, created_at, updated_at)
       SELECT u.id, c.id, u.direction::"MessageDirection", u.type, u.content, u.template, u.status::"MessageStatus",
              COALESCE(u.request_id, c.request_id), u.batch_id, u.recipient, u.attempted_at, u.media_id, u.filename,
-             u.location, u.interactive, u.reply_to_wamid, u.reply_to_message_id, ${at}::timestamptz, ${at}::timestamptz
+             u.location, u.interactive, u.reply_to_wamid, u.reply_to_message_id, u.sent_by, ${at}::timestamptz,
+             ${at}::timestamptz
       FROM u JOIN c ON c.phone_number = u.conversation_phone
       RETURNING ${returning}
     )`

@@ -98,6 +98,12 @@ export class Message {
   @Field(() => Int, { nullable: true })
   requestId!: number | null
 
+  @Field(() => String, {
+    nullable: true,
+    description: 'Outbound: the name of the API key (or token) that sent it; null inbound.',
+  })
+  sentBy!: string | null
+
   @Field(() => JSONObjectResolver, {
     nullable: true,
     description: 'Inbound: Meta’s message object as received (replies, media, unsupported types).',

@@ -48,7 +48,7 @@ export class MessagingResolver {
 
   /** A send with `sendAt`, stored for later: the payload names only the scheduled send. */
   private async later(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
-    const scheduled = scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key)))
+    const scheduled = scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.name))
     return { message: null, conversation: null, batch: null, summary: null, results: [], scheduled }
   }
 
@@ -60,7 +60,7 @@ export class MessagingResolver {
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
   ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
     if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
-    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
+    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey), ctx.principal.name)
   }
 
   @Mutation(() => SendMessagePayload, {
@@ -75,7 +75,7 @@ export class MessagingResolver {
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
   ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
     if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
-    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
+    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey), ctx.principal.name)
   }
 
   @Mutation(() => Conversation, {
@@ -99,7 +99,12 @@ export class MessagingResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
   ): Promise<MessageRecord> {
-    return this.messaging.sendInConversation(input.conversationId, input, keyOf(ctx, idempotencyKey))
+    return this.messaging.sendInConversation(
+      input.conversationId,
+      input,
+      keyOf(ctx, idempotencyKey),
+      ctx.principal.name,
+    )
   }
 
   @Mutation(() => SendTemplatePayload, {
@@ -117,6 +122,7 @@ export class MessagingResolver {
     const { batchId, summary, results } = await this.messaging.sendTemplate(
       toSendTemplateRequest(input),
       keyOf(ctx, idempotencyKey),
+      ctx.principal.name,
     )
     return {
       batch: await this.batches.get(batchId),

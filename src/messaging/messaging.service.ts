@@ -110,7 +110,12 @@ export class MessagingService {
    * @throws ValidationError, WindowClosedError, MetaApiError, MetaUnreachableError, DeliveryUnknownError,
    *   and the idempotency errors
    */
-  async sendToNumber(input: unknown, idempotency?: IdempotencyKeyInput): Promise<SentMessage> {
+  async sendToNumber(
+    input: unknown,
+    idempotency?: IdempotencyKeyInput,
+    /** The name of the key that sends it (the message's `sentBy`). */
+    sentBy: string | null = null,
+  ): Promise<SentMessage> {
     const request = parseInput(sendToNumberSchema, input)
     const { phoneNumber, requestId, message } = request
     // A plain text keeps the fingerprint it always had, so a key used before rich messages still replays.
@@ -129,6 +134,7 @@ export class MessagingService {
         const prepared = await this.content.prepare(existing, message)
         const stored = await this.messages.addToNumber(phoneNumber, requestId ?? null, {
           ...this.pendingOf(prepared),
+          sentBy,
           attemptedAt: new Date(),
         })
         await track({ messageId: stored.message.id })
@@ -157,6 +163,7 @@ export class MessagingService {
     conversationId: unknown,
     input: unknown,
     idempotency?: IdempotencyKeyInput,
+    sentBy: string | null = null,
   ): Promise<MessageRecord> {
     const id = parseInput(idSchema, conversationId, 'conversationId')
     const { message } = parseInput(sendInConversationSchema, input)
@@ -175,6 +182,7 @@ export class MessagingService {
         const pending = await this.messages.add(conversation.id, {
           ...this.pendingOf(prepared),
           requestId: conversation.requestId,
+          sentBy,
           attemptedAt: new Date(),
         })
         await track({ messageId: pending.id })
@@ -273,7 +281,11 @@ export class MessagingService {
    *   (nothing is sent then); ServiceStoppingError when shutting down mid-way (the batch resumes);
    *   BatchInterruptedError when the batch's last recipients could not be stored (sent later)
    */
-  async sendTemplate(input: unknown, idempotency?: IdempotencyKeyInput): Promise<TemplateSendResult> {
+  async sendTemplate(
+    input: unknown,
+    idempotency?: IdempotencyKeyInput,
+    sentBy: string | null = null,
+  ): Promise<TemplateSendResult> {
     const request = parseInput(this.templateSchema, input)
     return this.idempotency.run(
       idempotency,
@@ -287,8 +299,12 @@ export class MessagingService {
         if (problems.length) throw new ValidationError(problems)
         const content = renderTemplateText(known.components, request.components) ?? `[template ${template.name}]`
 
-        const { batch, outcomes } = await this.batches.run(template, content, request.recipients, (id) =>
-          track({ batchId: id }),
+        const { batch, outcomes } = await this.batches.run(
+          template,
+          content,
+          request.recipients,
+          (id) => track({ batchId: id }),
+          sentBy,
         )
         return templateResult(batch.id, outcomes)
       },

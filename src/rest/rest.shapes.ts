@@ -85,6 +85,7 @@ export const restMessageSchema = z.object({
   interactive: z.union([sentInteractive, receivedInteractive]).nullable(),
   contacts: z.array(z.record(z.string(), z.unknown())).nullable().describe('Shared contacts, as Meta sent them'),
   reply_to_message_id: id.nullable().describe('The message this one quotes or answers'),
+  sent_by: z.string().nullable().describe('Outbound: the name of the API key (or token) that sent it; null inbound'),
   reactions: z.array(
     z.object({ emoji: z.string().nullable(), by: z.enum(['customer', 'business']), reacted_at: dateTime }),
   ),
@@ -133,6 +134,7 @@ export function restMessage(m: MessageRecord, details: MessageDetails = NO_DETAI
     interactive: m.interactive,
     contacts: m.contacts,
     reply_to_message_id: m.replyToMessageId,
+    sent_by: m.sentBy,
     reactions: details.reactions.map((r) => ({ emoji: r.emoji, by: r.actor, reacted_at: r.reactedAt.toISOString() })),
   }
 }

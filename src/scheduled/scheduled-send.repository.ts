@@ -35,7 +35,7 @@ export interface ScheduledSendRecord {
 
 export type NewScheduledSend = Pick<
   ScheduledSendRecord,
-  'kind' | 'request' | 'phoneNumber' | 'conversationId' | 'templateName' | 'language' | 'sendAt'
+  'kind' | 'request' | 'phoneNumber' | 'conversationId' | 'templateName' | 'language' | 'sendAt' | 'sentBy'
 >
 
 /** How a send ended: it ran (its message or batch shows the outcome), or it failed before or at Meta. */

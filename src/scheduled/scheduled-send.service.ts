@@ -56,6 +56,8 @@ export class ScheduledSendService {
     request: SendRequest,
     sendAt: unknown,
     idempotency?: IdempotencyKeyInput,
+    /** The name of the key that schedules it: its message (or batch) records it when it goes out. */
+    sentBy: string | null = null,
   ): Promise<ScheduledSendRecord> {
     const when = sendAtSchema.safeParse(sendAt)
     const fields = when.success ? [] : when.error.issues.map((i) => ({ path: 'sendAt', message: i.message }))
@@ -83,6 +85,7 @@ export class ScheduledSendService {
         templateName: target.template?.name ?? null,
         language: target.template?.language ?? null,
         sendAt: when.data,
+        sentBy,
       })
       for (const listener of this.listeners) listener(send)
       // Other instances' timers (PostgreSQL: LISTEN/NOTIFY); their periodic poll is the safety net.
@@ -138,15 +141,20 @@ export class ScheduledSendService {
       const request = { kind: send.kind, ...send.request } as SendRequest
       switch (request.kind) {
         case 'sendText': {
-          const { message } = await this.messaging.sendToNumber(request.input, key)
+          const { message } = await this.messaging.sendToNumber(request.input, key, send.sentBy)
           return { outcome: { status: 'sent', messageId: message.id, batchId: null, error: null } }
         }
         case 'sendInConversation': {
-          const message = await this.messaging.sendInConversation(request.conversationId, request.input, key)
+          const message = await this.messaging.sendInConversation(
+            request.conversationId,
+            request.input,
+            key,
+            send.sentBy,
+          )
           return { outcome: { status: 'sent', messageId: message.id, batchId: null, error: null } }
         }
         case 'sendTemplate': {
-          const { batchId } = await this.messaging.sendTemplate(request.input, key)
+          const { batchId } = await this.messaging.sendTemplate(request.input, key, send.sentBy)
           return { outcome: { status: 'sent', messageId: null, batchId, error: null } }
         }
       }

@@ -239,6 +239,8 @@ export type Message = {
   requestId?: Maybe<Scalars['Int']['output']>
   /** Outbound: when Meta reported it sent. */
   sentAt?: Maybe<Scalars['DateTime']['output']>
+  /** Outbound: the name of the API key (or token) that sent it; null inbound. */
+  sentBy?: Maybe<Scalars['String']['output']>
   /** Inbound: when the customer sent it. */
   sentByCustomerAt?: Maybe<Scalars['DateTime']['output']>
   status: MessageStatus
@@ -1050,6 +1052,15 @@ export type ApiKeysQuery = {
     createdAt: string
     lastUsedAt?: string | null
   }>
+}
+
+export type MessageSentByQueryVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type MessageSentByQuery = {
+  __typename?: 'Query'
+  message: { __typename?: 'Message'; id: number; direction: MessageDirection; sentBy?: string | null }
 }
 
 export type CreateWebhookEndpointMutationVariables = Exact<{
@@ -2565,6 +2576,47 @@ export const ApiKeysDocument = {
     },
   ],
 } as unknown as DocumentNode<ApiKeysQuery, ApiKeysQueryVariables>
+export const MessageSentByDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'MessageSentBy' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'message' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'direction' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'sentBy' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<MessageSentByQuery, MessageSentByQueryVariables>
 export const CreateWebhookEndpointDocument = {
   kind: 'Document',
   definitions: [
