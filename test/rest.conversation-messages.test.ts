@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
+import { tokenPrincipal } from '../src/auth/auth.js'
 import { META_ERRORS } from './helpers/fake-meta.js'
-import { type TestApp } from './helpers/test-app.js'
+import { type TestApp, API_TOKEN } from './helpers/test-app.js'
 import { useTestApp } from './helpers/setup.js'
 
 let conversationId: number
@@ -40,6 +41,7 @@ describe('POST /api/whatsapp/conversations/:id/messages', () => {
         interactive: null,
         contacts: null,
         reply_to_message_id: null,
+        sent_by: tokenPrincipal(API_TOKEN).name,
         reactions: [],
       },
     })

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { tokenPrincipal } from '../src/auth/auth.js'
 import { ConversationDocument } from './graphql/generated.js'
 import { FakeMetaServer, META_ERRORS } from './helpers/fake-meta.js'
-import { chronological, type TestApp } from './helpers/test-app.js'
+import { chronological, type TestApp, API_TOKEN } from './helpers/test-app.js'
 import { useTestApp } from './helpers/setup.js'
 import { MessageRepository } from '../src/messages/message.repository.js'
 
@@ -36,6 +37,7 @@ describe('POST /api/whatsapp/send', () => {
           interactive: null,
           contacts: null,
           reply_to_message_id: null,
+          sent_by: tokenPrincipal(API_TOKEN).name,
           reactions: [],
         },
         conversation: {

@@ -14,8 +14,9 @@ import {
   RichSendMessageDocument,
   type SendInConversationInput,
 } from './graphql/generated.js'
+import { tokenPrincipal } from '../src/auth/auth.js'
 import { META_ERRORS } from './helpers/fake-meta.js'
-import { nodes, TEST_DATABASE } from './helpers/test-app.js'
+import { API_TOKEN, nodes, TEST_DATABASE } from './helpers/test-app.js'
 import { useTestApp } from './helpers/setup.js'
 import { inboundMessage, postWebhook, webhookEnv } from './helpers/webhooks.js'
 
@@ -59,6 +60,8 @@ const restMessage = (fields: Record<string, unknown>) => ({
   interactive: null,
   contacts: null,
   reply_to_message_id: null,
+  // Ours were sent with the test token; a customer's message has no key.
+  sent_by: (fields.direction ?? 'outbound') === 'outbound' ? tokenPrincipal(API_TOKEN).name : null,
   reactions: [],
   ...fields,
 })
