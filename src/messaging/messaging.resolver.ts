@@ -48,7 +48,9 @@ export class MessagingResolver {
 
   /** A send with `sendAt`, stored for later: the payload names only the scheduled send. */
   private async later(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
-    const scheduled = scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.name))
+    const scheduled = scheduledSendView(
+      await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.name),
+    )
     return { message: null, conversation: null, batch: null, summary: null, results: [], scheduled }
   }
 

@@ -112,7 +112,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request, reply) => {
         if (await later(request, reply, (input) => ({ kind: 'sendText', input }))) return reply
-        const { message, conversation } = await messaging.sendToNumber(request.body, keyOf(request), request.principal.name)
+        const { message, conversation } = await messaging.sendToNumber(
+          request.body,
+          keyOf(request),
+          request.principal.name,
+        )
         return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
       },
     ),
@@ -223,7 +227,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request, reply) => {
         if (await later(request, reply, (input) => ({ kind: 'sendTemplate', input }))) return reply
-        const { batchId, summary, results } = await messaging.sendTemplate(request.body, keyOf(request), request.principal.name)
+        const { batchId, summary, results } = await messaging.sendTemplate(
+          request.body,
+          keyOf(request),
+          request.principal.name,
+        )
         // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
         reply.header('x-template-batch-id', String(batchId))
         return {
