@@ -12,7 +12,7 @@ import {
   WebhookEndpoint,
 } from './event-webhook.type.js'
 
-// Any valid bearer token may manage endpoints today; with issue 20 (keys with scopes) these become ADMIN-only.
+// Every field here is ADMIN-only (src/auth/scopes.ts).
 @Resolver(() => WebhookDelivery)
 export class EventWebhookResolver {
   constructor(private readonly service: EventWebhookService) {}

@@ -65,8 +65,7 @@ const newEventId = () => `evt_${randomBytes(16).toString('base64url')}`
  * shared statement, and none at all while no enabled endpoint wants the type. Delivering is the
  * worker's (event-webhook.worker.ts), in the background.
  *
- * Any valid bearer token may manage endpoints today; with issue 20 (keys with scopes) this becomes
- * ADMIN-only.
+ * Managing endpoints is ADMIN-only (src/auth/scopes.ts).
  */
 export class EventWebhookService {
   private wanted: { types: Promise<Set<string>>; at: number } | null = null
