@@ -74,6 +74,10 @@ describe('revoking a key', () => {
     await until('the subscription to be closed', () => revoked.state.closedWith !== null, 10_000)
     expect(revoked.state.closedWith).toBe(4403)
     expect((await t.gql(ConversationsDocument, { first: 1 }, { token: key })).status).toBe(401)
+    // A new subscription with it is refused at the handshake.
+    const again = subscribeWith(t, key)
+    await until('the new connection to be refused', () => again.state.closedWith !== null, 10_000)
+    expect(again.state.closedWith).toBe(4403)
     await new Promise((r) => setTimeout(r, 200))
     expect(kept.state.closedWith).toBeNull()
     expect((await t.gql(ConversationsDocument, { first: 1 }, { token: other })).status).toBe(200)
