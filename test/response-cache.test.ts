@@ -62,7 +62,7 @@ describe('GraphQL response cache', () => {
     await list('50244440002')
 
     // Not through the service at all (another program, or another instance): no notice to rely on.
-    const conversation = await ctx.t.app.database.prisma.conversation.findUniqueOrThrow({
+    const conversation = await ctx.t.app.database.prisma.conversation.findFirstOrThrow({
       where: { phoneNumber: '50244440002' },
     })
     await ctx.t.app.database.prisma.message.update({

@@ -237,7 +237,14 @@ describe('POST /api/whatsapp/send-template', () => {
     await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261120002', content: 'antes', requestId: 9 })
     const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
     const { batch, messages } = await repository.create(
-      { templateName: 'sr_update', language: 'es', template, content: 'Hola', owner: 'test' },
+      {
+        from: ctx.meta.phoneNumberId,
+        templateName: 'sr_update',
+        language: 'es',
+        template,
+        content: 'Hola',
+        owner: 'test',
+      },
       [
         { to: '50261120001', phoneNumber: '+50261120001', requestId: 4 },
         { to: '50261120002', phoneNumber: '+502 6112-0002', requestId: null },
@@ -257,7 +264,14 @@ describe('POST /api/whatsapp/send-template', () => {
     const repository = new BatchRepository(prisma)
     const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
     const { batch, messages: first } = await repository.create(
-      { templateName: 'sr_update', language: 'es', template, content: 'Hola', owner: 'test' },
+      {
+        from: ctx.meta.phoneNumberId,
+        templateName: 'sr_update',
+        language: 'es',
+        template,
+        content: 'Hola',
+        owner: 'test',
+      },
       [
         { to: '50261130001', phoneNumber: '+50261130001', requestId: 4 },
         { to: '50261130002', phoneNumber: '+50261130002', requestId: null },
@@ -282,7 +296,7 @@ describe('POST /api/whatsapp/send-template', () => {
     ])
     const row = await prisma.templateBatch.findUniqueOrThrow({ where: { id: batch.id } })
     expect(row.unstored).toBeNull()
-    const again = await prisma.conversation.findUniqueOrThrow({ where: { phoneNumber: '50261130001' } })
+    const again = await prisma.conversation.findFirstOrThrow({ where: { phoneNumber: '50261130001' } })
     expect([again.requestId, again.lastMessageId]).toEqual([7, stored[2].id])
   })
 

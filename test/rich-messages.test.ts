@@ -568,7 +568,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
     expect(after.total_count).toBe(2)
     expect(after.data.map((m) => m.message_type)).toEqual(['text', 'text'])
     // Nor the conversation's last message: that is still the customer's text.
-    const row = await ctx.t.app.database.prisma.conversation.findUniqueOrThrow({ where: { id } })
+    const row = await ctx.t.app.database.prisma.conversation.findFirstOrThrow({ where: { id } })
     expect(row.lastMessageId).toBe(target.message_id)
     // A reaction is nothing to quote or react to.
     const onReaction = await post(id, { type: 'reaction', replyTo: reaction.message_id, emoji: '😀' })

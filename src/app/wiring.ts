@@ -48,6 +48,10 @@ import { EventWebhookResolver } from '../event-webhooks/event-webhook.resolver.j
 import { EventWebhookSender } from '../event-webhooks/event-webhook.sender.js'
 import { EventWebhookService } from '../event-webhooks/event-webhook.service.js'
 import { EventWebhookWorker } from '../event-webhooks/event-webhook.worker.js'
+import { BusinessNumberRepository } from '../business-numbers/business-number.repository.js'
+import { BusinessNumberResolver } from '../business-numbers/business-number.resolver.js'
+import { BusinessNumberService } from '../business-numbers/business-number.service.js'
+import { TokenCipher } from '../business-numbers/token-cipher.js'
 import type { ShutdownStack } from './shutdown.js'
 
 export type Services = Awaited<ReturnType<typeof wire>>
@@ -82,6 +86,21 @@ export async function wire(
   const database = await openDatabase(config.database, { queryEvents: options.queryEvents })
   stack.defer(() => database.close())
   const meta = createMetaApi(config, server)
+  let webhooks: WebhookService | null = null
+  const numbers = new BusinessNumberService(
+    new BusinessNumberRepository(database.prisma),
+    config.secretsKey ? new TokenCipher(config.secretsKey) : null,
+    {
+      messagesPerSecond: config.messagesPerSecond,
+      // Webhooks Meta sent for it before we knew it were kept: apply them now.
+      onAdded: async (phoneNumberId) => webhooks?.numberAdded(phoneNumberId),
+    },
+  )
+  await numbers.ensureDefault({
+    phoneNumberId: config.meta.phoneNumberId,
+    businessAccountId: config.meta.businessAccountId,
+    messagesPerSecond: config.messagesPerSecond,
+  })
   const conversationRepository = new ConversationRepository(database.prisma)
   const messageRepository = new MessageRepository(database.prisma)
   const deliveryRepository = new DeliveryRepository(database.prisma)
@@ -184,7 +203,11 @@ export async function wire(
     batches,
     idempotency,
     events,
-    { enforceServiceWindow: config.enforceServiceWindow, maxRecipients: config.maxRecipients },
+    {
+      defaultNumber: config.meta.phoneNumberId,
+      enforceServiceWindow: config.enforceServiceWindow,
+      maxRecipients: config.maxRecipients,
+    },
   )
   const scheduledSends = new ScheduledSendRepository(database.prisma)
   const scheduled = new ScheduledSendService(scheduledSends, messaging, templateRepository, idempotency, events)
@@ -198,7 +221,7 @@ export async function wire(
   // Closed after the fan-outs stopped (registered before app.ts registers their stop): waits for
   // the sends in flight, then gives back this instance's claims. app.ts stops the timer first.
   stack.defer(() => scheduler.drain())
-  const webhooks = new WebhookService(
+  webhooks = new WebhookService(
     new WebhookRepository(database.prisma),
     conversationRepository,
     messageRepository,
@@ -210,6 +233,9 @@ export async function wire(
       ...config.webhooks,
       allowSimulation: config.env !== 'production',
       phoneNumberId: config.meta.phoneNumberId,
+      knownNumber: (phoneNumberId) => numbers.isKnown(phoneNumberId),
+      onUnknownNumber: (phoneNumberId, eventId) =>
+        log.warn({ phoneNumberId, eventId }, 'a webhook for a business number not added: kept until it is'),
       onError: (err, eventId) => log.error({ err, eventId }, 'a webhook delivery could not be applied'),
       applied: { messageReceived: eventPayloads.messageReceived, templateStatus: eventPayloads.templateStatus },
     },
@@ -233,6 +259,7 @@ export async function wire(
     scheduler,
     eventWebhooks,
     eventWorker,
+    numbers,
     authenticate: bearerAuthenticator(config.apiTokens),
     gate: createGate(config.apiTokens, rateLimiter),
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
@@ -247,6 +274,7 @@ export async function wire(
       new TemplateResolver(templates),
       new WebhookResolver(webhooks),
       new EventWebhookResolver(eventWebhooks),
+      new BusinessNumberResolver(numbers),
     ],
   }
 }

@@ -8,6 +8,8 @@ export type BatchStatus = 'running' | 'completed'
 
 export interface BatchRecord {
   id: number
+  /** The business number it sends from (null: older than several numbers, the default one). */
+  businessPhoneNumberId: string | null
   templateName: string
   language: string
   template: unknown
@@ -46,7 +48,14 @@ export class BatchRepository {
    * storeRest} gives them their messages. Returns the batch and the stored messages, in request order.
    */
   async create(
-    batch: { templateName: string; language: string; template: object; content: string; owner: string },
+    batch: {
+      from: string
+      templateName: string
+      language: string
+      template: object
+      content: string
+      owner: string
+    },
     recipients: NewBatchRecipient[],
     storeFirst = recipients.length,
   ): Promise<{ batch: BatchRecord; messages: BatchMessage[] }> {
@@ -60,14 +69,16 @@ export class BatchRepository {
         FROM jsonb_array_elements(${JSON.stringify(toJsonRows(recipients.slice(0, storeFirst)))}::jsonb)
                WITH ORDINALITY AS e(r, pos)
       ), b AS (
-        INSERT INTO template_batches (template_name, language, template, total, owner, heartbeat_at, unstored)
-        VALUES (${batch.templateName}, ${batch.language}, ${template}::jsonb, ${recipients.length}, ${batch.owner},
+        INSERT INTO template_batches (business_phone_number_id, template_name, language, template, total, owner,
+                                      heartbeat_at, unstored)
+        VALUES (${batch.from}, ${batch.templateName}, ${batch.language}, ${template}::jsonb, ${recipients.length}, ${batch.owner},
                 clock_timestamp(), ${unstored}::jsonb)
-        RETURNING id, created_at, heartbeat_at
+        RETURNING id, business_phone_number_id, created_at, heartbeat_at
       ), ${storeMessages(Prisma.sql`${batch.content}`, Prisma.sql`${template}::jsonb`)}`)
     const first = rows[0]
     const created: BatchRecord = {
       id: first.batchId,
+      businessPhoneNumberId: batch.from,
       templateName: batch.templateName,
       language: batch.language,
       template: batch.template,
@@ -93,7 +104,7 @@ export class BatchRepository {
         UPDATE template_batches t SET unstored = NULL
         FROM (SELECT id, unstored FROM template_batches WHERE id = ${batch.id} FOR UPDATE) old
         WHERE t.id = old.id AND old.unstored IS NOT NULL
-        RETURNING t.id, t.created_at, t.heartbeat_at, t.template, old.unstored
+        RETURNING t.id, t.business_phone_number_id, t.created_at, t.heartbeat_at, t.template, old.unstored
       ), recipients AS (
         SELECT r->>0 AS phone, r->>1 AS given, (r->>2)::int AS request_id, pos
         FROM b, jsonb_array_elements(b.unstored->'recipients') WITH ORDINALITY AS e(r, pos)
@@ -248,7 +259,7 @@ function toJsonRows(recipients: NewBatchRecipient[]): [string, string, number | 
  */
 function storeMessages(content: Prisma.Sql, template: Prisma.Sql, also = Prisma.empty): Prisma.Sql {
   return Prisma.sql`src AS (
-      SELECT r.pos, r.phone, r.request_id, r.given AS recipient, b.id AS batch_id, 'outbound' AS direction,
+      SELECT r.pos, b.business_phone_number_id AS number, r.phone, r.request_id, r.given AS recipient, b.id AS batch_id, 'outbound' AS direction,
              'template' AS type, ${content}::text AS content, ${template}::jsonb AS template, 'pending' AS status,
              ${NO_PARTS_COLUMNS}
       FROM recipients r CROSS JOIN b

@@ -101,6 +101,8 @@ export class BatchService {
    *   BatchInterruptedError when the batch's last recipients could not be stored (they are sent later)
    */
   async run(
+    /** The business number it sends from. */
+    from: string,
     template: OutgoingTemplate,
     content: string,
     recipients: NewBatchRecipient[],
@@ -113,7 +115,7 @@ export class BatchService {
       })
     }
     const { batch, messages: first } = await this.batches.create(
-      { templateName: template.name, language: template.language, template, content, owner: this.instanceId },
+      { from, templateName: template.name, language: template.language, template, content, owner: this.instanceId },
       recipients,
       this.options.storeFirst,
     )

@@ -127,19 +127,22 @@ export class ConversationRepository {
    * user id the customer wrote with when the conversation has none yet.
    */
   async findOrCreateForSender(sender: {
+    /** The business number written to: each has its own conversation with a customer. */
+    businessPhoneNumberId: string
     from: string | null
     waUserId: string | null
     contactName: string | null
   }): Promise<ConversationRecord> {
-    const { from, waUserId, contactName } = sender
+    const { businessPhoneNumberId: number, from, waUserId, contactName } = sender
     if (!from && !waUserId) throw new Error('an inbound sender has neither a WhatsApp id nor a user id')
-    const existing = (await this.findSender(from, waUserId)) ?? (await this.createForSender(from, waUserId))
+    const existing =
+      (await this.findSender(number, from, waUserId)) ?? (await this.createForSender(number, from, waUserId))
     // An id another conversation already holds stays there: taking it would fail the unique index
     // and lose the message (e.g. the customer wrote as a username user before we knew their number).
     const free = async (field: 'waId' | 'waUserId', value: string | null) =>
       value !== null &&
       !existing[field] &&
-      !(await this.prisma.conversation.findUnique({ where: { [field]: value } as never }))
+      !(await this.prisma.conversation.findFirst({ where: { businessPhoneNumberId: number, [field]: value } }))
     const data = {
       ...(contactName && contactName !== existing.contactName ? { contactName } : {}),
       ...((await free('waId', from)) ? { waId: from } : {}),
@@ -148,9 +151,14 @@ export class ConversationRepository {
     return Object.keys(data).length ? this.prisma.conversation.update({ where: { id: existing.id }, data }) : existing
   }
 
-  private async findSender(from: string | null, waUserId: string | null): Promise<ConversationRecord | null> {
+  private async findSender(
+    number: string,
+    from: string | null,
+    waUserId: string | null,
+  ): Promise<ConversationRecord | null> {
     const matches = await this.prisma.conversation.findMany({
       where: {
+        businessPhoneNumberId: number,
         OR: [...(from ? [{ waId: from }, { phoneNumber: from }] : []), ...(waUserId ? [{ waUserId }] : [])],
       },
     })
@@ -167,12 +175,16 @@ export class ConversationRepository {
    * read-then-write, which concurrent first messages from one customer race; INSERT … ON CONFLICT
    * DO NOTHING cannot race, and the conversation is read back either way.
    */
-  private async createForSender(from: string | null, waUserId: string | null): Promise<ConversationRecord> {
+  private async createForSender(
+    number: string,
+    from: string | null,
+    waUserId: string | null,
+  ): Promise<ConversationRecord> {
     await this.prisma.$executeRaw`
-      INSERT INTO conversations (phone_number, wa_id, wa_user_id, updated_at)
-      VALUES (${from}, ${from}, ${waUserId}, now())
+      INSERT INTO conversations (business_phone_number_id, phone_number, wa_id, wa_user_id, updated_at)
+      VALUES (${number}, ${from}, ${from}, ${waUserId}, now())
       ON CONFLICT DO NOTHING`
-    return (await this.findSender(from, waUserId))!
+    return (await this.findSender(number, from, waUserId))!
   }
 
   /** Records that the customer's messages up to `messageId` were read (never moves back). */

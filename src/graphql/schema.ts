@@ -10,6 +10,7 @@ import { ScheduledSendResolver } from '../scheduled/scheduled-send.resolver.js'
 import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
 import { EventWebhookResolver } from '../event-webhooks/event-webhook.resolver.js'
+import { BusinessNumberResolver } from '../business-numbers/business-number.resolver.js'
 
 export const resolvers = [
   BatchResolver,
@@ -21,6 +22,7 @@ export const resolvers = [
   TemplateResolver,
   WebhookResolver,
   EventWebhookResolver,
+  BusinessNumberResolver,
 ] as const
 
 let schema: Promise<GraphQLSchema> | undefined

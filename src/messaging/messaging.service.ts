@@ -83,6 +83,8 @@ export class MessagingService {
     private readonly idempotency: IdempotencyService,
     private readonly events: EventBus,
     private readonly options: {
+      /** The business number sends go from unless they say otherwise (WHATSAPP_PHONE_NUMBER_ID). */
+      defaultNumber: string
       /** Refuse free-form texts outside the customer-service window, before calling Meta. */
       enforceServiceWindow: boolean
       /** Most recipients one template request may carry; more is refused before anything is sent. */
@@ -127,7 +129,7 @@ export class MessagingService {
             : null
         this.checkServiceWindow(existing)
         const prepared = await this.content.prepare(existing, message)
-        const stored = await this.messages.addToNumber(phoneNumber, requestId ?? null, {
+        const stored = await this.messages.addToNumber(this.options.defaultNumber, phoneNumber, requestId ?? null, {
           ...this.pendingOf(prepared),
           attemptedAt: new Date(),
         })
@@ -287,8 +289,12 @@ export class MessagingService {
         if (problems.length) throw new ValidationError(problems)
         const content = renderTemplateText(known.components, request.components) ?? `[template ${template.name}]`
 
-        const { batch, outcomes } = await this.batches.run(template, content, request.recipients, (id) =>
-          track({ batchId: id }),
+        const { batch, outcomes } = await this.batches.run(
+          this.options.defaultNumber,
+          template,
+          content,
+          request.recipients,
+          (id) => track({ batchId: id }),
         )
         return templateResult(batch.id, outcomes)
       },

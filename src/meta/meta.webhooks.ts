@@ -33,6 +33,8 @@ export interface InboundInteractiveReply {
 /** A message a customer sent us. */
 export interface InboundMessageChange {
   kind: 'inbound-message'
+  /** The business number written to (`metadata.phone_number_id`). */
+  phoneNumberId: string | null
   /** Digits; absent for username-only users. */
   from: string | null
   /** Meta's business-scoped user id, when sent. */
@@ -61,6 +63,8 @@ export type DeliveryState = 'sent' | 'delivered' | 'read' | 'failed'
 /** A delivery status for one of our outbound messages. */
 export interface StatusChange {
   kind: 'status'
+  /** The business number that sent the message (`metadata.phone_number_id`). */
+  phoneNumberId: string | null
   wamid: string
   status: DeliveryState
   timestamp: Date
@@ -222,6 +226,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
   for (const entry of list(body.entry)) {
     for (const change of list(entry.changes)) {
       const value = isObj(change.value) ? change.value : {}
+      const phoneNumberId = isObj(value.metadata) ? str(value.metadata.phone_number_id) : null
       if (change.field === 'messages') {
         const contacts = list(value.contacts)
         for (const message of list(value.messages)) {
@@ -237,6 +242,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
           const reactionTarget = type === 'reaction' ? str(part.message_id) : null
           changes.push({
             kind: 'inbound-message',
+            phoneNumberId,
             from,
             userId: userId ?? str(contact?.user_id),
             contactName: isObj(contact?.profile) ? str(contact.profile.name) : null,
@@ -260,6 +266,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
           const error = list(status.errors)[0]
           changes.push({
             kind: 'status',
+            phoneNumberId,
             wamid,
             status: state,
             timestamp: timestampOf(status.timestamp),

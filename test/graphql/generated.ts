@@ -20,6 +20,34 @@ export type Scalars = {
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> }
 }
 
+export type AddBusinessNumberInput = {
+  /** Its own Meta access token, stored encrypted and never shown again; omitted: the shared one. */
+  accessToken?: InputMaybe<Scalars['String']['input']>
+  /** Its WhatsApp Business Account id. */
+  businessAccountId: Scalars['String']['input']
+  /** The number as people dial it, for display. */
+  displayPhoneNumber?: InputMaybe<Scalars['String']['input']>
+  /** Its send rate (Meta's tier for it); omitted: WHATSAPP_MESSAGES_PER_SECOND. */
+  messagesPerSecond?: InputMaybe<Scalars['Int']['input']>
+  /** Meta's phone number id. */
+  phoneNumberId: Scalars['String']['input']
+}
+
+/** A WhatsApp business number the service sends from and receives on. Its access token is never shown. */
+export type BusinessNumber = {
+  __typename?: 'BusinessNumber'
+  /** Its WhatsApp Business Account id (where its templates live). */
+  businessAccountId: Scalars['String']['output']
+  createdAt: Scalars['DateTime']['output']
+  displayPhoneNumber?: Maybe<Scalars['String']['output']>
+  /** False: it sends with the shared WHATSAPP_ACCESS_TOKEN. */
+  hasOwnAccessToken: Scalars['Boolean']['output']
+  /** Its send rate, held across instances. */
+  messagesPerSecond: Scalars['Int']['output']
+  /** Meta's phone number id: the `from` of sends. */
+  phoneNumberId: Scalars['String']['output']
+}
+
 /** A reply button: up to 3, titles of at most 20 characters. */
 export type ButtonInput = {
   /** Comes back in the customer’s reply (Message.interactive.id). */
@@ -292,6 +320,8 @@ export type MessageStatus = 'DELIVERED' | 'FAILED' | 'PENDING' | 'READ' | 'SENT'
 
 export type Mutation = {
   __typename?: 'Mutation'
+  /** Adds a business number (or changes one added before); webhooks kept for it until now are applied. VALIDATION_FAILED; FORBIDDEN for a key limited to some numbers. */
+  addBusinessNumber: BusinessNumber
   /** Cancels a scheduled send that has not started (one already cancelled is answered as it is). NOT_FOUND for an unknown id; SCHEDULED_SEND_STARTED once it is being sent or was. */
   cancelScheduledSend: ScheduledSend
   /** Registers an endpoint for the given event types; answers its signing secret, shown only here. WEBHOOK_URL_REFUSED for a URL the service will not call, VALIDATION_FAILED for unknown event types. */
@@ -335,6 +365,10 @@ export type Mutation = {
   simulateInboundMessage: Message
   /** Changes an endpoint (its URL is checked again). NOT_FOUND. */
   updateWebhookEndpoint: WebhookEndpoint
+}
+
+export type MutationAddBusinessNumberArgs = {
+  input: AddBusinessNumberInput
 }
 
 export type MutationCancelScheduledSendArgs = {
@@ -437,6 +471,8 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query'
+  /** The business numbers this key may use, oldest first. */
+  businessNumbers: Array<BusinessNumber>
   /** One conversation. NOT_FOUND for an unknown id. */
   conversation: Conversation
   /** Conversations, newest activity first. */
