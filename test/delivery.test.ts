@@ -246,7 +246,7 @@ describe('a template fan-out against Meta’s failures', () => {
       new SendRateLimiter(100),
       { retry: ctx.t.app.config.metaRetry },
     )
-    const owner = new BatchService(new Overtaken(prisma), deliveries, sender, ctx.t.app.meta, events, {
+    const owner = new BatchService(new Overtaken(prisma), deliveries, sender, ctx.t.app.channels, events, {
       concurrency: 4,
       exclusive: false,
       staleAttemptMs: 60_000,

@@ -45,6 +45,7 @@ describe('POST /api/whatsapp/send', () => {
           contact_name: null,
           service_window_expires_at: null,
           wa_id: '50212345678',
+          business_phone_number_id: ctx.meta.phoneNumberId,
         },
       },
     })

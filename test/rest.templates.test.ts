@@ -47,6 +47,7 @@ describe('GET /api/whatsapp/templates', () => {
       language: 'es',
       parameter_format: 'POSITIONAL',
       components: appointmentReminder.components,
+      business_account_id: ctx.meta.businessAccountId,
     })
 
     const pages = ctx.meta.requests.slice(before)
@@ -68,8 +69,8 @@ describe('GET /api/whatsapp/templates', () => {
     const res = await ctx.t.rest('GET', '/api/whatsapp/templates')
     expect(res.body.data.map((d: { name: string }) => d.name)).toEqual(['service_confirmation'])
 
-    const gone = await ctx.t.app.database.prisma.template.findUnique({
-      where: { name_language: { name: 'appointment_reminder', language: 'es' } },
+    const gone = await ctx.t.app.database.prisma.template.findFirst({
+      where: { name: 'appointment_reminder', language: 'es' },
     })
     expect(gone!.removedAt).toBeInstanceOf(Date)
     const { body } = await ctx.t.gql(TemplatesDocument, {})
@@ -78,8 +79,8 @@ describe('GET /api/whatsapp/templates', () => {
     // It comes back when Meta lists it again.
     ctx.meta.templates = [appointmentReminder, serviceConfirmation]
     await ctx.t.rest('GET', '/api/whatsapp/templates')
-    const back = await ctx.t.app.database.prisma.template.findUnique({
-      where: { name_language: { name: 'appointment_reminder', language: 'es' } },
+    const back = await ctx.t.app.database.prisma.template.findFirst({
+      where: { name: 'appointment_reminder', language: 'es' },
     })
     expect(back!.removedAt).toBeNull()
   })

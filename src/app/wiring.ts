@@ -52,14 +52,26 @@ import { BusinessNumberRepository } from '../business-numbers/business-number.re
 import { BusinessNumberResolver } from '../business-numbers/business-number.resolver.js'
 import { BusinessNumberService } from '../business-numbers/business-number.service.js'
 import { TokenCipher } from '../business-numbers/token-cipher.js'
+import { NumberChannels } from '../business-numbers/number-channels.js'
 import type { ShutdownStack } from './shutdown.js'
 
 export type Services = Awaited<ReturnType<typeof wire>>
 
-function createMetaApi(config: Config, server: FastifyInstance): MetaApi {
-  if (config.meta.mode === 'graph-api') return new MetaGraphClient(config.meta)
+/** Meta as one business number: its id, its account, and its own access token (null: the shared one). */
+function createMetaApi(
+  config: Config,
+  server: FastifyInstance,
+  number: { phoneNumberId: string; businessAccountId: string; accessToken: string | null },
+): MetaApi {
+  if (config.meta.mode === 'graph-api')
+    return new MetaGraphClient({
+      ...config.meta,
+      phoneNumberId: number.phoneNumberId,
+      businessAccountId: number.businessAccountId,
+      accessToken: number.accessToken ?? config.meta.accessToken,
+    })
   return new MetaSimulator({
-    phoneNumberId: config.meta.phoneNumberId,
+    phoneNumberId: number.phoneNumberId,
     webhooks: {
       // Our own webhook endpoint, once listening.
       url: () => {
@@ -85,17 +97,19 @@ export async function wire(
   const log = server.log
   const database = await openDatabase(config.database, { queryEvents: options.queryEvents })
   stack.defer(() => database.close())
-  const meta = createMetaApi(config, server)
+  const meta = createMetaApi(config, server, { ...config.meta, accessToken: null })
   let webhooks: WebhookService | null = null
-  const numbers = new BusinessNumberService(
-    new BusinessNumberRepository(database.prisma),
-    config.secretsKey ? new TokenCipher(config.secretsKey) : null,
-    {
-      messagesPerSecond: config.messagesPerSecond,
+  let channels: NumberChannels | null = null
+  const numberRepository = new BusinessNumberRepository(database.prisma)
+  const cipher = config.secretsKey ? new TokenCipher(config.secretsKey) : null
+  const numbers = new BusinessNumberService(numberRepository, cipher, {
+    messagesPerSecond: config.messagesPerSecond,
+    onAdded: async (phoneNumberId) => {
+      channels?.forget(phoneNumberId)
       // Webhooks Meta sent for it before we knew it were kept: apply them now.
-      onAdded: async (phoneNumberId) => webhooks?.numberAdded(phoneNumberId),
+      await webhooks?.numberAdded(phoneNumberId)
     },
-  )
+  })
   await numbers.ensureDefault({
     phoneNumberId: config.meta.phoneNumberId,
     businessAccountId: config.meta.businessAccountId,
@@ -116,7 +130,8 @@ export async function wire(
     mediaRepository,
     reactionRepository,
   )
-  const templates = new TemplateService(templateRepository, meta)
+  // Templates are synced per Business Account, through one of its numbers (channels come below).
+  const templates = new TemplateService(templateRepository, { accounts: (scope) => channels!.accounts(scope) })
   const events: EventBus =
     config.database.kind === 'postgres'
       ? await PostgresEventBus.connect(config.database.url, (err) => log.error({ err }, 'event bus'))
@@ -171,12 +186,30 @@ export async function wire(
   })
   stack.defer(() => mediaFetcher.stop())
   const statuses = new DeliveryStatusService(deliveryRepository, events, eventPayloads.messageStatus)
-  const sendRate = new SendRateLimiter(
-    config.messagesPerSecond,
-    // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
-    config.database.kind === 'postgres'
-      ? new PostgresSlotSource(database.prisma, config.meta.phoneNumberId)
-      : new MemorySlotSource(),
+  // Each number's send rate holds across instances, independently of the others' (Meta's tier is per number).
+  const rateFor = (phoneNumberId: string, perSecond: number) =>
+    new SendRateLimiter(
+      perSecond,
+      // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
+      config.database.kind === 'postgres'
+        ? new PostgresSlotSource(database.prisma, phoneNumberId)
+        : new MemorySlotSource(),
+    )
+  const sendRate = rateFor(config.meta.phoneNumberId, config.messagesPerSecond)
+  channels = new NumberChannels(
+    numberRepository,
+    cipher,
+    {
+      meta: (phoneNumberId, businessAccountId, accessToken) =>
+        createMetaApi(config, server, { phoneNumberId, businessAccountId, accessToken }),
+      rate: rateFor,
+    },
+    {
+      phoneNumberId: config.meta.phoneNumberId,
+      businessAccountId: config.meta.businessAccountId,
+      meta,
+      rate: sendRate,
+    },
   )
   const sender = new MessageSender(deliveryRepository, statuses, events, sendRate, {
     retry: config.metaRetry,
@@ -187,7 +220,7 @@ export async function wire(
       ),
     onError: (err) => log.error({ err }, 'after a send Meta accepted'),
   })
-  const batches = new BatchService(batchRepository, deliveryRepository, sender, meta, events, {
+  const batches = new BatchService(batchRepository, deliveryRepository, sender, channels, events, {
     ...batchTuning(config),
     onError: (err, context) => log.error({ err }, `template batch: ${context}`),
     onCompleted: eventPayloads.batchCompleted,
@@ -198,13 +231,12 @@ export async function wire(
     reactionRepository,
     new ContentPreparer(messageRepository, media),
     templates,
-    meta,
+    channels,
     sender,
     batches,
     idempotency,
     events,
     {
-      defaultNumber: config.meta.phoneNumberId,
       enforceServiceWindow: config.enforceServiceWindow,
       maxRecipients: config.maxRecipients,
     },
@@ -260,6 +292,7 @@ export async function wire(
     eventWebhooks,
     eventWorker,
     numbers,
+    channels,
     authenticate: bearerAuthenticator(config.apiTokens),
     gate: createGate(config.apiTokens, rateLimiter),
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },

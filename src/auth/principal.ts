@@ -11,3 +11,10 @@ export interface Principal {
   /** The business numbers (Meta phone number ids) this key may use; null means every number. */
   phoneNumberIds: string[] | null
 }
+
+/** The business numbers a caller may use: some phone number ids, or null for every number. */
+export type NumberScope = string[] | null
+
+/** Whether a caller limited to `scope` may use business number `phoneNumberId`. */
+export const mayUse = (scope: NumberScope, phoneNumberId: string | null): boolean =>
+  scope === null || (phoneNumberId !== null && scope.includes(phoneNumberId))

@@ -6,7 +6,8 @@ import { cursorSchema, firstSchema, type Page, toPage } from '../shared/paginati
 import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingError } from '../errors/errors.js'
 import { parseInput } from '../validation.js'
 import type { EventBus } from '../events/event-bus.js'
-import type { MetaApi, OutgoingTemplate } from '../meta/meta.api.js'
+import type { OutgoingTemplate } from '../meta/meta.api.js'
+import type { NumberChannels } from '../business-numbers/number-channels.js'
 import { type MessageSender, type SendOutcome, storedFailure } from '../messages/message-sender.js'
 import {
   type BatchMessage,
@@ -64,7 +65,7 @@ export class BatchService {
     private readonly batches: BatchRepository,
     private readonly deliveries: DeliveryRepository,
     private readonly sender: MessageSender,
-    private readonly meta: MetaApi,
+    private readonly channels: NumberChannels,
     private readonly events: EventBus,
     private readonly options: BatchServiceOptions,
   ) {}
@@ -166,6 +167,9 @@ export class BatchService {
     interrupted: { cause: unknown } | null
   }> {
     const template = batch.template as OutgoingTemplate
+    // A batch goes out from its own number, also when another instance resumes it.
+    const channel = await this.channels.channel(batch.businessPhoneNumberId ?? this.channels.defaultNumber)
+    if (!channel) throw new Error(`batch ${batch.id}: business number ${batch.businessPhoneNumberId} is not added`)
     const outcomes = new Map<number, SendOutcome>()
     let oursFailed = false
     let interrupted: { cause: unknown } | null = null
@@ -191,7 +195,10 @@ export class BatchService {
       async (m) => {
         if (this.stopping) return false
         try {
-          outcomes.set(m.id, await this.sender.send(m, (o) => this.meta.sendTemplate(m.to, template, o)))
+          outcomes.set(
+            m.id,
+            await this.sender.send(m, (o) => channel.meta.sendTemplate(m.to, template, o), channel.rate),
+          )
         } catch (err) {
           // A failure of ours (database) for one recipient must not stop the others.
           this.options.onError?.(err, `batch ${batch.id}: message ${m.id}`)

@@ -61,7 +61,7 @@ export class BusinessNumberService {
       accessTokenCiphertext: existing?.accessTokenCiphertext ?? null,
       messagesPerSecond: number.messagesPerSecond,
     })
-    await this.repository.backfillConversations(number.phoneNumberId)
+    await this.repository.backfill(number.phoneNumberId, number.businessAccountId)
   }
 
   /**
@@ -95,6 +95,11 @@ export class BusinessNumberService {
   /** The numbers `phoneNumberIds` allows (null: every one), oldest first. */
   async list(phoneNumberIds: string[] | null): Promise<BusinessNumberView[]> {
     return (await this.repository.list(phoneNumberIds)).map(view)
+  }
+
+  /** The Business Accounts of these numbers (null: every number's), for filtering templates. */
+  async accountsOf(phoneNumberIds: string[] | null): Promise<string[]> {
+    return [...new Set((await this.repository.list(phoneNumberIds)).map((n) => n.businessAccountId))]
   }
 
   /** Numbers known to exist (numbers are never removed, so this only grows). */

@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import type { ConversationRecord, MessageDirection, MessageRecord, MessageStatus } from '../messages/message.records.js'
@@ -38,6 +39,9 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
   }
 }
 
+/** Only conversations of the caller's numbers: a filter in the query, never after it. */
+const inScope = (scope: NumberScope) => (scope === null ? {} : { businessPhoneNumberId: { in: scope } })
+
 /** Messages shown as bubbles: a reaction is shown on the message it reacts to instead. */
 const BUBBLES = { type: { not: 'reaction' } } as const
 
@@ -48,13 +52,19 @@ const BUBBLES = { type: { not: 'reaction' } } as const
 export class ConversationRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  findById(id: number): Promise<ConversationRecord | null> {
-    return this.prisma.conversation.findUnique({ where: { id } })
+  /** The conversation, when it exists and belongs to one of the `scope` numbers (null: any). */
+  findById(id: number, scope: NumberScope = null): Promise<ConversationRecord | null> {
+    return this.prisma.conversation.findFirst({ where: { id, ...inScope(scope) } })
   }
 
-  /** The conversation sends to `phoneNumber` go to: the one with that number, else the one whose customer has that WhatsApp id. */
-  async findByPhoneNumber(phoneNumber: string): Promise<ConversationRecord | null> {
-    const matches = await this.prisma.conversation.findMany({ where: { OR: [{ phoneNumber }, { waId: phoneNumber }] } })
+  /**
+   * The conversation of business number `from` that sends to `phoneNumber` go to: the one with
+   * that number, else the one whose customer has that WhatsApp id.
+   */
+  async findByPhoneNumber(from: string, phoneNumber: string): Promise<ConversationRecord | null> {
+    const matches = await this.prisma.conversation.findMany({
+      where: { businessPhoneNumberId: from, OR: [{ phoneNumber }, { waId: phoneNumber }] },
+    })
     return matches.find((c) => c.phoneNumber === phoneNumber) ?? matches[0] ?? null
   }
 

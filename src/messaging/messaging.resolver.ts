@@ -48,7 +48,9 @@ export class MessagingResolver {
 
   /** A send with `sendAt`, stored for later: the payload names only the scheduled send. */
   private async later(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
-    const scheduled = scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key)))
+    const scheduled = scheduledSendView(
+      await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.phoneNumberIds),
+    )
     return { message: null, conversation: null, batch: null, summary: null, results: [], scheduled }
   }
 
@@ -60,7 +62,7 @@ export class MessagingResolver {
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
   ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
     if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
-    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
+    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey), ctx.principal.phoneNumberIds)
   }
 
   @Mutation(() => SendMessagePayload, {
@@ -75,7 +77,7 @@ export class MessagingResolver {
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
   ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
     if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
-    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey))
+    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey), ctx.principal.phoneNumberIds)
   }
 
   @Mutation(() => Conversation, {
@@ -85,10 +87,11 @@ export class MessagingResolver {
   })
   markConversationRead(
     @Arg('conversationId', () => Int) conversationId: number,
+    @Ctx() ctx: GraphQLContext,
     @Arg('typing', () => Boolean, { nullable: true, description: 'Also show "typing…" (up to 25 s).' })
     typing?: boolean | null,
   ): Promise<ConversationRecord> {
-    return this.messaging.markRead(conversationId, { typing })
+    return this.messaging.markRead(conversationId, { typing }, ctx.principal.phoneNumberIds)
   }
 
   @Mutation(() => Message, {
@@ -99,7 +102,12 @@ export class MessagingResolver {
     @Ctx() ctx: GraphQLContext,
     @Arg('idempotencyKey', () => String, idempotencyKeyArg) idempotencyKey?: string | null,
   ): Promise<MessageRecord> {
-    return this.messaging.sendInConversation(input.conversationId, input, keyOf(ctx, idempotencyKey))
+    return this.messaging.sendInConversation(
+      input.conversationId,
+      input,
+      keyOf(ctx, idempotencyKey),
+      ctx.principal.phoneNumberIds,
+    )
   }
 
   @Mutation(() => SendTemplatePayload, {
@@ -117,6 +125,7 @@ export class MessagingResolver {
     const { batchId, summary, results } = await this.messaging.sendTemplate(
       toSendTemplateRequest(input),
       keyOf(ctx, idempotencyKey),
+      ctx.principal.phoneNumberIds,
     )
     return {
       batch: await this.batches.get(batchId),

@@ -75,6 +75,8 @@ export interface StatusChange {
 
 export interface TemplateStatusChange {
   kind: 'template-status'
+  /** The WhatsApp Business Account it belongs to (the entry's id). */
+  businessAccountId: string | null
   name: string
   language: string
   status: string
@@ -224,6 +226,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
   }
   const changes: WebhookChange[] = []
   for (const entry of list(body.entry)) {
+    const businessAccountId = str(entry.id)
     for (const change of list(entry.changes)) {
       const value = isObj(change.value) ? change.value : {}
       const phoneNumberId = isObj(value.metadata) ? str(value.metadata.phone_number_id) : null
@@ -288,7 +291,8 @@ export function readWebhook(body: unknown): WebhookChange[] {
         const info = isObj(value.other_info) ? value.other_info : {}
         const given = str(value.reason)
         const reason = (given && given !== 'NONE' ? given : null) ?? str(info.description) ?? str(info.title) ?? null
-        if (name && language && status) changes.push({ kind: 'template-status', name, language, status, reason })
+        if (name && language && status)
+          changes.push({ kind: 'template-status', businessAccountId, name, language, status, reason })
       }
     }
   }

@@ -85,7 +85,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
     if (!body || typeof body !== 'object' || Array.isArray(body)) return false
     const { sendAt, ...input } = body as Record<string, unknown>
     if (sendAt === undefined || sendAt === null) return false
-    const s = await scheduled.schedule(send(input), sendAt, keyOf(request))
+    const s = await scheduled.schedule(send(input), sendAt, keyOf(request), request.principal.phoneNumberIds)
     // Sent here, and the handler returns the reply (a reply is a thenable: it is not returned through `await`).
     reply.code(202).send({ success: true, data: restScheduledAnswer(s) })
     return true
@@ -112,7 +112,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request, reply) => {
         if (await later(request, reply, (input) => ({ kind: 'sendText', input }))) return reply
-        const { message, conversation } = await messaging.sendToNumber(request.body, keyOf(request))
+        const { message, conversation } = await messaging.sendToNumber(
+          request.body,
+          keyOf(request),
+          request.principal.phoneNumberIds,
+        )
         return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
       },
     ),
@@ -141,7 +145,12 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
           }))
         )
           return reply
-        const m = await messaging.sendInConversation(request.params.id, request.body, keyOf(request))
+        const m = await messaging.sendInConversation(
+          request.params.id,
+          request.body,
+          keyOf(request),
+          request.principal.phoneNumberIds,
+        )
         // The documented fields first, as they always were; the message's other fields after them.
         const { message_id, conversation_id, content, status, wamid, ...rest } = await sent(m)
         return { success: true, data: { message_id, conversation_id, content, status, wamid, ...rest } }
@@ -164,7 +173,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'META_API_ERROR', 'META_TOKEN_INVALID', 'META_UNREACHABLE'],
       },
       async (request) => {
-        const c = await messaging.markRead(request.params.id, request.body)
+        const c = await messaging.markRead(request.params.id, request.body, request.principal.phoneNumberIds)
         const unread = await conversations.unreadCounts([c.id])
         return {
           success: true,
@@ -218,7 +227,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request, reply) => {
         if (await later(request, reply, (input) => ({ kind: 'sendTemplate', input }))) return reply
-        const { batchId, summary, results } = await messaging.sendTemplate(request.body, keyOf(request))
+        const { batchId, summary, results } = await messaging.sendTemplate(
+          request.body,
+          keyOf(request),
+          request.principal.phoneNumberIds,
+        )
         // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
         reply.header('x-template-batch-id', String(batchId))
         return {
@@ -352,7 +365,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         errors: ['VALIDATION_FAILED', 'META_API_ERROR', 'META_TOKEN_INVALID', 'META_UNREACHABLE'],
       },
       async (request) => {
-        const list = await templates.list({ ...request.query, refresh: true })
+        const list = await templates.list({ ...request.query, refresh: true }, request.principal.phoneNumberIds)
         return {
           success: true,
           data: list.map((t) => ({
@@ -362,6 +375,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
             language: t.language,
             parameter_format: t.parameterFormat,
             components: t.components,
+            business_account_id: t.businessAccountId,
           })),
         }
       },

@@ -47,7 +47,9 @@ export class ScheduledSendResolver {
   ) {}
 
   private async schedule(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
-    return scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key)))
+    return scheduledSendView(
+      await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.phoneNumberIds),
+    )
   }
 
   @Mutation(() => ScheduledSend, {

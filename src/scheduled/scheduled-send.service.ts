@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import { domainError } from '../errors/error.answers.js'
 import {
   type AppError,
@@ -56,12 +57,14 @@ export class ScheduledSendService {
     request: SendRequest,
     sendAt: unknown,
     idempotency?: IdempotencyKeyInput,
+    /** The caller's numbers: its send is checked against them now (at its time it runs as checked). */
+    scope: NumberScope = null,
   ): Promise<ScheduledSendRecord> {
     const when = sendAtSchema.safeParse(sendAt)
     const fields = when.success ? [] : when.error.issues.map((i) => ({ path: 'sendAt', message: i.message }))
     let target: SendTarget | null = null
     try {
-      target = await this.messaging.check(request)
+      target = await this.messaging.check(request, scope)
     } catch (err) {
       // Every invalid field at once: the request's and sendAt's.
       if (!(err instanceof ValidationError)) throw err
@@ -176,7 +179,9 @@ export class ScheduledSendService {
   /** The error for a template send whose template Meta paused or disabled (stored status, from its webhook). */
   private async templateUnavailable(send: ScheduledSendRecord): Promise<TemplateUnavailableError | null> {
     if (send.kind !== 'sendTemplate' || !send.templateName || !send.language) return null
-    const template = await this.templates.find(send.templateName, send.language)
+    const input = send.request.input as { from?: unknown } | null
+    const from = typeof input?.from === 'string' ? input.from : null
+    const template = await this.templates.findForNumber(from, send.templateName, send.language)
     const status = template?.status
     if (status !== 'PAUSED' && status !== 'DISABLED') return null
     return new TemplateUnavailableError(

@@ -220,7 +220,13 @@ export class WebhookService {
       case 'status':
         return this.statuses.apply(change)
       case 'template-status':
-        await this.templates.setStatus(change.name, change.language, change.status, change.reason)
+        await this.templates.setStatus(
+          change.businessAccountId,
+          change.name,
+          change.language,
+          change.status,
+          change.reason,
+        )
         await this.options.applied?.templateStatus(change, source)
     }
   }

@@ -669,6 +669,8 @@ export type SendMessageInput = {
   filename?: InputMaybe<Scalars['String']['input']>
   /** INTERACTIVE: a footer (at most 60 characters). */
   footer?: InputMaybe<Scalars['String']['input']>
+  /** The business number to send from (its phone number id); omitted: the default number. */
+  from?: InputMaybe<Scalars['String']['input']>
   /** INTERACTIVE: a text header (at most 60 characters). */
   header?: InputMaybe<Scalars['String']['input']>
   /** A public https URL of the file, instead of mediaId. */
@@ -708,6 +710,8 @@ export type SendSummary = {
 
 export type SendTemplateInput = {
   components?: Array<TemplateComponentInput>
+  /** The business number to send from (its phone number id); omitted: the default number. */
+  from?: InputMaybe<Scalars['String']['input']>
   /** e.g. es, en_US, es_MX */
   languageCode: Scalars['String']['input']
   recipients: Array<TemplateRecipientInput>
@@ -728,6 +732,8 @@ export type SendTemplatePayload = {
 
 export type SendTextInput = {
   content: Scalars['String']['input']
+  /** The business number to send from (its phone number id); omitted: the default number. */
+  from?: InputMaybe<Scalars['String']['input']>
   /** International format, e.g. +50212345678. */
   phoneNumber: Scalars['String']['input']
   /** The service request to link the conversation to. */
@@ -777,6 +783,8 @@ export type SubscriptionMessageUpdatedArgs = {
 /** A WhatsApp message template, as last synced from Meta. */
 export type Template = {
   __typename?: 'Template'
+  /** The WhatsApp Business Account it belongs to (templates are synced per account). */
+  businessAccountId?: Maybe<Scalars['String']['output']>
   /** UTILITY, MARKETING or AUTHENTICATION. */
   category: Scalars['String']['output']
   components: Array<TemplateComponent>
