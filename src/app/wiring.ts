@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { bearerAuthenticator, createGate } from '../auth/auth.js'
+import { createGate, handshakeAuthenticator } from '../auth/auth.js'
 import { RateLimiter } from '../auth/rate-limit.js'
 import { BatchRepository } from '../batches/batch.repository.js'
 import { BatchResolver } from '../batches/batch.resolver.js'
@@ -293,8 +293,8 @@ export async function wire(
     eventWorker,
     numbers,
     channels,
-    authenticate: bearerAuthenticator(config.apiTokens),
-    gate: createGate(config.apiTokens, rateLimiter),
+    authenticate: handshakeAuthenticator(config.apiTokens, { testPrincipals: config.env === 'test' }),
+    gate: createGate(config.apiTokens, rateLimiter, { testPrincipals: config.env === 'test' }),
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
     /** One instance of each resolver class of the schema (graphql/schema.ts lists the classes). */
     resolvers: [
