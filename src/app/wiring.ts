@@ -298,7 +298,7 @@ export async function wire(
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
     /** One instance of each resolver class of the schema (graphql/schema.ts lists the classes). */
     resolvers: [
-      new ConversationResolver(conversations),
+      new ConversationResolver(conversations, numbers),
       new MessageResolver(conversations),
       new MessageEventsResolver(conversations),
       new MessagingResolver(messaging, batches, scheduled),

@@ -47,7 +47,11 @@ export function handshakeAuthenticator(
  */
 export type Gate = (authorization: unknown) => Promise<Principal>
 
-export function createGate(tokens: string[], rateLimiter: RateLimiter, options: { testPrincipals?: boolean } = {}): Gate {
+export function createGate(
+  tokens: string[],
+  rateLimiter: RateLimiter,
+  options: { testPrincipals?: boolean } = {},
+): Gate {
   const authenticate = bearerAuthenticator(tokens)
   return async (authorization) => {
     const header = typeof authorization === 'string' ? authorization : undefined

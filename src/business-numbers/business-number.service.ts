@@ -88,6 +88,7 @@ export class BusinessNumberService {
       accessTokenCiphertext,
       messagesPerSecond: parsed.messagesPerSecond ?? this.defaults.messagesPerSecond,
     })
+    this.displays.delete(saved.phoneNumberId)
     await this.defaults.onAdded?.(saved.phoneNumberId)
     return view(saved)
   }
@@ -100,6 +101,22 @@ export class BusinessNumberService {
   /** The Business Accounts of these numbers (null: every number's), for filtering templates. */
   async accountsOf(phoneNumberIds: string[] | null): Promise<string[]> {
     return [...new Set((await this.repository.list(phoneNumberIds)).map((n) => n.businessAccountId))]
+  }
+
+  /** Display numbers seen (a conversation list asks once per number, not per conversation). */
+  private readonly displays = new Map<string, Promise<{ phoneNumberId: string; displayPhoneNumber: string | null }>>()
+
+  /** What a conversation shows of its number. */
+  display(phoneNumberId: string): Promise<{ phoneNumberId: string; displayPhoneNumber: string | null }> {
+    let display = this.displays.get(phoneNumberId)
+    if (!display) {
+      display = this.repository
+        .find(phoneNumberId)
+        .then((n) => ({ phoneNumberId, displayPhoneNumber: n?.displayPhoneNumber ?? null }))
+      this.displays.set(phoneNumberId, display)
+      display.catch(() => this.displays.delete(phoneNumberId))
+    }
+    return display
   }
 
   /** Numbers known to exist (numbers are never removed, so this only grows). */

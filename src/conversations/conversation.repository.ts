@@ -12,6 +12,10 @@ export interface ConversationFilter {
   /** Text to find in any message of the conversation (case-insensitive). */
   search?: string
   updatedSince?: Date
+  /** Conversations of this business number. */
+  businessPhoneNumberId?: string
+  /** Only the caller's numbers (null: every number). */
+  scope?: NumberScope
 }
 
 /** The sort key of a conversation in lists: last message time (ms, or null), then id. */
@@ -36,6 +40,14 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
     ...(lastMessage ? { lastMessage } : {}),
     ...(f.search ? { messages: { some: { content: { contains: f.search, mode: 'insensitive' as const } } } } : {}),
     ...(f.updatedSince ? { updatedAt: { gte: f.updatedSince } } : {}),
+    ...(f.businessPhoneNumberId || f.scope
+      ? {
+          AND: [
+            ...(f.businessPhoneNumberId ? [{ businessPhoneNumberId: f.businessPhoneNumberId }] : []),
+            ...(f.scope ? [inScope(f.scope)] : []),
+          ],
+        }
+      : {}),
   }
 }
 
@@ -99,6 +111,11 @@ export class ConversationRepository {
   /** How many conversations match `filter`. */
   count(filter: ConversationFilter): Promise<number> {
     return this.prisma.conversation.count({ where: conversationWhere(filter) })
+  }
+
+  /** Whether conversation `id` exists and belongs to one of the `scope` numbers. */
+  async exists(id: number, scope: NumberScope): Promise<boolean> {
+    return (await this.prisma.conversation.count({ where: { id, ...inScope(scope) } })) > 0
   }
 
   /** One page of a conversation's messages, newest first, after message id `after`. */

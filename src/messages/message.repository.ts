@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import { statementRefused } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
@@ -178,11 +179,21 @@ export class MessageRepository {
     })) as MessageRecord | null
   }
 
-  findByWamid(wamid: string): Promise<MessageRecord | null> {
-    return this.prisma.message.findUnique({ where: { wamid } }) as Promise<MessageRecord | null>
+  /** The message, when it exists and its conversation belongs to one of the `scope` numbers (null: any). */
+  findByWamid(wamid: string, scope: NumberScope = null): Promise<MessageRecord | null> {
+    return (
+      scope === null
+        ? this.prisma.message.findUnique({ where: { wamid } })
+        : this.prisma.message.findFirst({ where: { wamid, conversation: { businessPhoneNumberId: { in: scope } } } })
+    ) as Promise<MessageRecord | null>
   }
 
-  findById(id: number): Promise<MessageRecord | null> {
-    return this.prisma.message.findUnique({ where: { id } }) as Promise<MessageRecord | null>
+  /** The message, when it exists and its conversation belongs to one of the `scope` numbers (null: any). */
+  findById(id: number, scope: NumberScope = null): Promise<MessageRecord | null> {
+    return (
+      scope === null
+        ? this.prisma.message.findUnique({ where: { id } })
+        : this.prisma.message.findFirst({ where: { id, conversation: { businessPhoneNumberId: { in: scope } } } })
+    ) as Promise<MessageRecord | null>
   }
 }

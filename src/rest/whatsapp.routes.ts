@@ -271,10 +271,12 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request) => {
         const { first, after, ...filter } = request.query
-        const page = await conversations.page({ first, after, filter }).catch((err: unknown) => {
-          if (!(err instanceof ValidationError)) throw err
-          throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
-        })
+        const page = await conversations
+          .page({ first, after, filter }, request.principal.phoneNumberIds)
+          .catch((err: unknown) => {
+            if (!(err instanceof ValidationError)) throw err
+            throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
+          })
         const unread = await conversations.unreadCounts(page.nodes.map((c) => c.id))
         return restPage(page, (c) => ({
           ...restConversation(c),
@@ -301,7 +303,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request) => {
         const { first, after } = request.query
-        const page = await conversations.messagePage(request.params.id, { first, after })
+        const page = await conversations.messagePage(
+          request.params.id,
+          { first, after },
+          request.principal.phoneNumberIds,
+        )
         const details = await conversations.details(page.nodes)
         return restPage(page, (m) => restMessage(m, details.get(m.id)))
       },

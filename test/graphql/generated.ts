@@ -58,6 +58,8 @@ export type ButtonInput = {
 /** A customer's WhatsApp thread: one per phone number. */
 export type Conversation = {
   __typename?: 'Conversation'
+  /** The business number the customer talks to (each has its own conversations). */
+  businessNumber?: Maybe<ConversationBusinessNumber>
   /** The customer’s WhatsApp profile name. */
   contactName?: Maybe<Scalars['String']['output']>
   createdAt: Scalars['DateTime']['output']
@@ -93,6 +95,14 @@ export type ConversationMessagesArgs = {
   first?: InputMaybe<Scalars['Int']['input']>
 }
 
+/** The business number of a conversation. */
+export type ConversationBusinessNumber = {
+  __typename?: 'ConversationBusinessNumber'
+  displayPhoneNumber?: Maybe<Scalars['String']['output']>
+  /** Meta's phone number id (the `from` of sends). */
+  phoneNumberId: Scalars['String']['output']
+}
+
 export type ConversationConnection = {
   __typename?: 'ConversationConnection'
   edges: Array<ConversationEdge>
@@ -109,6 +119,8 @@ export type ConversationEdge = {
 
 /** All given conditions must hold. */
 export type ConversationFilterInput = {
+  /** Conversations of this business number (its phone number id). */
+  businessPhoneNumberId?: InputMaybe<Scalars['String']['input']>
   /** Of the last message. */
   lastMessageDirection?: InputMaybe<MessageDirection>
   /** Of the last message. */
@@ -473,7 +485,7 @@ export type Query = {
   __typename?: 'Query'
   /** The business numbers this key may use, oldest first. */
   businessNumbers: Array<BusinessNumber>
-  /** One conversation. NOT_FOUND for an unknown id. */
+  /** One conversation. NOT_FOUND for an unknown id (and for another number's, to a limited key). */
   conversation: Conversation
   /** Conversations, newest activity first. */
   conversations: ConversationConnection

@@ -277,7 +277,12 @@ export class FakeMetaServer extends FakeMetaMedia {
    * Another business number Meta knows, with its own access token (which reaches only it; the
    * shared token reaches every number, as a system user's token with every asset does).
    */
-  addNumber(number: { phoneNumberId: string; businessAccountId: string; accessToken: string; templates?: MetaTemplate[] }) {
+  addNumber(number: {
+    phoneNumberId: string
+    businessAccountId: string
+    accessToken: string
+    templates?: MetaTemplate[]
+  }) {
     this.numbers.set(number.phoneNumberId, number)
     if (number.templates) this.accountTemplates.set(number.businessAccountId, number.templates)
   }
@@ -387,7 +392,10 @@ export class FakeMetaServer extends FakeMetaMedia {
     // Download URLs are not Graph paths and have their own failures (failDownloads).
     if (url.pathname === DOWNLOAD_PATH) return this.downloadMedia(req, res, url)
     const ownTokens = [...this.numbers.values()].map((n) => `Bearer ${n.accessToken}`)
-    if (req.headers.authorization !== `Bearer ${this.accessToken}` && !ownTokens.includes(req.headers.authorization ?? '')) {
+    if (
+      req.headers.authorization !== `Bearer ${this.accessToken}` &&
+      !ownTokens.includes(req.headers.authorization ?? '')
+    ) {
       const { status, body: err } = META_ERRORS.tokenExpired()
       err.error.message = 'Invalid OAuth access token - Cannot parse access token'
       return send(status, err)
@@ -398,7 +406,12 @@ export class FakeMetaServer extends FakeMetaMedia {
     const [, version, node, edge, ...rest] = url.pathname.split('/')
     if (version !== this.apiVersion || rest.length > 0) return this.unknownPath(send, req.method, url.pathname)
 
-    if (req.method === 'POST' && (edge === 'media' || edge === 'messages') && this.numbers.has(node) && !this.mayActAs(node, req.headers.authorization)) {
+    if (
+      req.method === 'POST' &&
+      (edge === 'media' || edge === 'messages') &&
+      this.numbers.has(node) &&
+      !this.mayActAs(node, req.headers.authorization)
+    ) {
       // A number's own token reaches only that number.
       const { status, body: err } = META_ERRORS.tokenExpired()
       err.error.message = `The access token has no permission for phone number ${node}`
@@ -461,7 +474,12 @@ export class FakeMetaServer extends FakeMetaMedia {
       })
     }
 
-    if (req.method === 'GET' && this.accountTemplates.has(node) && node !== this.businessAccountId && edge === 'message_templates') {
+    if (
+      req.method === 'GET' &&
+      this.accountTemplates.has(node) &&
+      node !== this.businessAccountId &&
+      edge === 'message_templates'
+    ) {
       // Another account's templates: one page is enough for the tests that use it.
       return send(200, { data: this.accountTemplates.get(node), paging: {} })
     }
