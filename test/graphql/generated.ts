@@ -1022,6 +1022,75 @@ export type WebhookEndpoint = {
   url: Scalars['String']['output']
 }
 
+export type AddBusinessNumberMutationVariables = Exact<{
+  input: AddBusinessNumberInput
+}>
+
+export type AddBusinessNumberMutation = {
+  __typename?: 'Mutation'
+  addBusinessNumber: {
+    __typename?: 'BusinessNumber'
+    phoneNumberId: string
+    businessAccountId: string
+    displayPhoneNumber?: string | null
+    messagesPerSecond: number
+    hasOwnAccessToken: boolean
+    createdAt: string
+  }
+}
+
+export type BusinessNumbersQueryVariables = Exact<{ [key: string]: never }>
+
+export type BusinessNumbersQuery = {
+  __typename?: 'Query'
+  businessNumbers: Array<{
+    __typename?: 'BusinessNumber'
+    phoneNumberId: string
+    businessAccountId: string
+    displayPhoneNumber?: string | null
+    messagesPerSecond: number
+    hasOwnAccessToken: boolean
+  }>
+}
+
+export type NumberConversationsQueryVariables = Exact<{
+  filter?: InputMaybe<ConversationFilterInput>
+}>
+
+export type NumberConversationsQuery = {
+  __typename?: 'Query'
+  conversations: {
+    __typename?: 'ConversationConnection'
+    totalCount: number
+    edges: Array<{
+      __typename?: 'ConversationEdge'
+      node: {
+        __typename?: 'Conversation'
+        id: number
+        phoneNumber?: string | null
+        businessNumber?: {
+          __typename?: 'ConversationBusinessNumber'
+          phoneNumberId: string
+          displayPhoneNumber?: string | null
+        } | null
+      }
+    }>
+  }
+}
+
+export type NumberConversationQueryVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type NumberConversationQuery = {
+  __typename?: 'Query'
+  conversation: {
+    __typename?: 'Conversation'
+    id: number
+    businessNumber?: { __typename?: 'ConversationBusinessNumber'; phoneNumberId: string } | null
+  }
+}
+
 export type CreateWebhookEndpointMutationVariables = Exact<{
   input: CreateWebhookEndpointInput
 }>
@@ -2417,6 +2486,200 @@ export const ScheduledSendFieldsFragmentDoc = {
     },
   ],
 } as unknown as DocumentNode<ScheduledSendFieldsFragment, unknown>
+export const AddBusinessNumberDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'AddBusinessNumber' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'AddBusinessNumberInput' } },
+          },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'addBusinessNumber' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'businessAccountId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'displayPhoneNumber' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'messagesPerSecond' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'hasOwnAccessToken' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<AddBusinessNumberMutation, AddBusinessNumberMutationVariables>
+export const BusinessNumbersDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'BusinessNumbers' },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'businessNumbers' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'businessAccountId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'displayPhoneNumber' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'messagesPerSecond' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'hasOwnAccessToken' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<BusinessNumbersQuery, BusinessNumbersQueryVariables>
+export const NumberConversationsDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'NumberConversations' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'filter' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'ConversationFilterInput' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'conversations' },
+            arguments: [
+              { kind: 'Argument', name: { kind: 'Name', value: 'first' }, value: { kind: 'IntValue', value: '50' } },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'filter' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'filter' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'edges' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'node' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                            {
+                              kind: 'Field',
+                              name: { kind: 'Name', value: 'businessNumber' },
+                              selectionSet: {
+                                kind: 'SelectionSet',
+                                selections: [
+                                  { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'displayPhoneNumber' } },
+                                ],
+                              },
+                            },
+                          ],
+                        },
+                      },
+                    ],
+                  },
+                },
+                { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<NumberConversationsQuery, NumberConversationsQueryVariables>
+export const NumberConversationDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'NumberConversation' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'conversation' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'businessNumber' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } }],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<NumberConversationQuery, NumberConversationQueryVariables>
 export const CreateWebhookEndpointDocument = {
   kind: 'Document',
   definitions: [

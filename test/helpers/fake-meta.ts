@@ -284,7 +284,8 @@ export class FakeMetaServer extends FakeMetaMedia {
     templates?: MetaTemplate[]
   }) {
     this.numbers.set(number.phoneNumberId, number)
-    if (number.templates) this.accountTemplates.set(number.businessAccountId, number.templates)
+    const known = this.accountTemplates.get(number.businessAccountId) ?? []
+    this.accountTemplates.set(number.businessAccountId, number.templates ?? known)
   }
 
   /** Whether `authorization` may act as business number `node` (false: not a number Meta knows). */

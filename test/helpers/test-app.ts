@@ -10,6 +10,8 @@ import { print } from 'graphql'
 import { type Client, createClient } from 'graphql-ws'
 import pg from 'pg'
 import WebSocket from 'ws'
+import type { Scope } from '../../src/auth/principal.js'
+import { registerTestPrincipal } from '../../src/auth/test-principals.js'
 import { type App, createApp } from '../../src/app.js'
 import { loadConfig, loadDatabaseConfig } from '../../src/config.js'
 import type { FakeMetaServer } from './fake-meta.js'
@@ -193,4 +195,15 @@ export function nodes<T>(connection: { edges: { node: T }[] }): T[] {
 /** A message connection in chat order, oldest first. */
 export function chronological<T>(connection: { edges: { node: T }[] }): T[] {
   return nodes(connection).reverse()
+}
+
+/**
+ * A bearer token for a caller limited to some business numbers (TEST-ONLY hook, see
+ * src/auth/test-principals.ts; becomes a database key with numbers once keys exist).
+ */
+export function numberLimitedToken(phoneNumberIds: string[], scope: Scope = 'SEND'): string {
+  const token = `limited_${randomBytes(12).toString('hex')}`
+  const caller = `limited:${token.slice(-8)}`
+  registerTestPrincipal(token, { name: caller, caller, scope, phoneNumberIds })
+  return token
 }
