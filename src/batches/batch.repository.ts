@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { type MessageRecord, NO_PARTS } from '../messages/message.records.js'
@@ -36,6 +37,9 @@ export type BatchMessage = MessageRecord & { to: string }
 export type BatchProgress = Record<MessageStatus, number>
 
 export const NO_PROGRESS = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0])) as BatchProgress
+
+/** Only batches from the caller's numbers: a filter in the query. */
+const inScope = (scope: NumberScope) => (scope === null ? {} : { businessPhoneNumberId: { in: scope } })
 
 /** Template fan-outs and their recipients' messages. The only code that talks to Prisma about them. */
 export class BatchRepository {
@@ -116,9 +120,10 @@ export class BatchRepository {
     return rows.map((row) => toBatchMessage(row, row.content, batch.template))
   }
 
-  findById(id: number): Promise<BatchRecord | null> {
-    return this.prisma.templateBatch.findUnique({
-      where: { id },
+  /** The batch, when it exists and goes out from one of the `scope` numbers (null: any). */
+  findById(id: number, scope: NumberScope = null): Promise<BatchRecord | null> {
+    return this.prisma.templateBatch.findFirst({
+      where: { id, ...inScope(scope) },
       omit: { unstored: true },
     }) as Promise<BatchRecord | null>
   }
@@ -131,17 +136,17 @@ export class BatchRepository {
   }
 
   /** The newest batches first, after batch id `after`. */
-  async page(first: number, after: number | null): Promise<BatchRecord[]> {
+  async page(first: number, after: number | null, scope: NumberScope = null): Promise<BatchRecord[]> {
     return (await this.prisma.templateBatch.findMany({
-      where: after ? { id: { lt: after } } : {},
+      where: { ...(after ? { id: { lt: after } } : {}), ...inScope(scope) },
       omit: { unstored: true },
       orderBy: { id: 'desc' },
       take: first + 1,
     })) as BatchRecord[]
   }
 
-  count(): Promise<number> {
-    return this.prisma.templateBatch.count()
+  count(scope: NumberScope = null): Promise<number> {
+    return this.prisma.templateBatch.count({ where: inScope(scope) })
   }
 
   /** The batch's messages in request order (all, or those Meta was never called for). */

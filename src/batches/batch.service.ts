@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import { randomUUID } from 'node:crypto'
 import type { DeliveryRepository } from '../messages/delivery.repository.js'
 import DataLoader from 'dataloader'
@@ -287,21 +288,22 @@ export class BatchService {
   }
 
   /** @throws ValidationError, NotFoundError */
-  async get(id: unknown): Promise<BatchRecord> {
+  async get(id: unknown, scope: NumberScope = null): Promise<BatchRecord> {
     const batchId = parseInput(idSchema, id, 'id')
-    const batch = await this.batches.findById(batchId)
+    // Another number's batch answers exactly as a missing one.
+    const batch = await this.batches.findById(batchId, scope)
     if (!batch) throw new NotFoundError(`Template batch ${batchId} does not exist`)
     return batch
   }
 
   /** Batches, newest first, a page at a time. @throws ValidationError */
-  async page(args: { first?: unknown; after?: unknown }): Promise<Page<BatchRecord>> {
+  async page(args: { first?: unknown; after?: unknown }, scope: NumberScope = null): Promise<Page<BatchRecord>> {
     const { first, after } = parseInput(pageSchema, args)
-    const rows = await this.batches.page(first, after?.[0] ?? null)
+    const rows = await this.batches.page(first, after?.[0] ?? null, scope)
     return toPage(
       rows,
       first,
-      () => this.batches.count(),
+      () => this.batches.count(scope),
       (b) => [b.id],
     )
   }

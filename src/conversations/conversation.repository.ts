@@ -113,6 +113,15 @@ export class ConversationRepository {
     return this.prisma.conversation.count({ where: conversationWhere(filter) })
   }
 
+  /** The business number of each conversation, in one query (for DataLoader). */
+  async numbersOf(ids: readonly number[]): Promise<Map<number, string | null>> {
+    const rows = await this.prisma.conversation.findMany({
+      where: { id: { in: [...ids] } },
+      select: { id: true, businessPhoneNumberId: true },
+    })
+    return new Map(rows.map((r) => [r.id, r.businessPhoneNumberId]))
+  }
+
   /** Whether conversation `id` exists and belongs to one of the `scope` numbers. */
   async exists(id: number, scope: NumberScope): Promise<boolean> {
     return (await this.prisma.conversation.count({ where: { id, ...inScope(scope) } })) > 0
