@@ -32,12 +32,14 @@ export class BusinessNumberRepository {
     return this.prisma.businessNumber.upsert({ where: { phoneNumberId }, create: number, update: rest })
   }
 
-  /** Gives conversations, batches and templates older than several numbers to the default number. */
+  /** Gives conversations, batches, scheduled sends and templates older than several numbers to the default number. */
   async backfill(defaultPhoneNumberId: string, defaultBusinessAccountId: string): Promise<void> {
     await this.prisma.$executeRaw`
       UPDATE templates SET business_account_id = ${defaultBusinessAccountId} WHERE business_account_id IS NULL`
     await this.prisma.$executeRaw`
       UPDATE conversations SET business_phone_number_id = ${defaultPhoneNumberId} WHERE business_phone_number_id IS NULL`
+    await this.prisma.$executeRaw`
+      UPDATE scheduled_sends SET business_phone_number_id = ${defaultPhoneNumberId} WHERE business_phone_number_id IS NULL`
     await this.prisma.$executeRaw`
       UPDATE template_batches SET business_phone_number_id = ${defaultPhoneNumberId} WHERE business_phone_number_id IS NULL`
   }

@@ -53,6 +53,8 @@ export type SendRequest =
 
 /** Whom a checked send goes to, and the template it uses. */
 export interface SendTarget {
+  /** The business number it goes from. */
+  from: string
   phoneNumber: string | null
   conversationId: number | null
   template: { name: string; language: string } | null
@@ -238,8 +240,8 @@ export class MessagingService {
     switch (request.kind) {
       case 'sendText': {
         const { phoneNumber, from } = parseInput(sendToNumberSchema, request.input)
-        await this.channelFor(from, scope)
-        return { phoneNumber, conversationId: null, template: null }
+        const channel = await this.channelFor(from, scope)
+        return { from: channel.phoneNumberId, phoneNumber, conversationId: null, template: null }
       }
       case 'sendInConversation': {
         const id = parseInput(idSchema, request.conversationId, 'conversationId')
@@ -247,7 +249,12 @@ export class MessagingService {
         const conversation = await this.conversations.findById(id, scope)
         if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
         if (!conversation.phoneNumber) throw noNumber()
-        return { phoneNumber: conversation.phoneNumber, conversationId: id, template: null }
+        return {
+          from: conversation.businessPhoneNumberId ?? this.channels.defaultNumber,
+          phoneNumber: conversation.phoneNumber,
+          conversationId: id,
+          template: null,
+        }
       }
       case 'sendTemplate': {
         const parsed = parseInput(this.templateSchema, request.input)
@@ -261,6 +268,7 @@ export class MessagingService {
         if (problems.length) throw new ValidationError(problems)
         const only = parsed.recipients.length === 1 ? parsed.recipients[0].to : null
         return {
+          from: channel.phoneNumberId,
           phoneNumber: only,
           conversationId: null,
           template: { name: parsed.templateName, language: parsed.languageCode },

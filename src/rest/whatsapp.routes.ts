@@ -334,7 +334,10 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request) => {
         const { first, after, status } = request.query
-        return restPage(await scheduled.page({ first, after, status }), restScheduledSend)
+        return restPage(
+          await scheduled.page({ first, after, status }, request.principal.phoneNumberIds),
+          restScheduledSend,
+        )
       },
     ),
   )
@@ -351,7 +354,10 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         answers: { 200: { description: 'Cancelled (again, if it was)', json: okSchema(scheduledSendSchema) } },
         errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'SCHEDULED_SEND_STARTED'],
       },
-      async (request) => ({ success: true, data: restScheduledSend(await scheduled.cancel(request.params.id)) }),
+      async (request) => ({
+        success: true,
+        data: restScheduledSend(await scheduled.cancel(request.params.id, request.principal.phoneNumberIds)),
+      }),
     ),
   )
 

@@ -81,6 +81,7 @@ export class ScheduledSendService {
         kind,
         // Plain JSON (GraphQL inputs are class instances), as it is replayed.
         request: JSON.parse(JSON.stringify(stored)),
+        businessPhoneNumberId: target.from,
         phoneNumber: target.phoneNumber,
         conversationId: target.conversationId,
         templateName: target.template?.name ?? null,
@@ -95,21 +96,26 @@ export class ScheduledSendService {
   }
 
   /** @throws ValidationError, NotFoundError */
-  async get(id: unknown): Promise<ScheduledSendRecord> {
+  async get(id: unknown, scope: NumberScope = null): Promise<ScheduledSendRecord> {
     const scheduledId = parseInput(idSchema, id, 'id')
-    const send = await this.sends.findById(scheduledId)
+    // Another number's send answers exactly as a missing one.
+    const send = await this.sends.findById(scheduledId, scope)
     if (!send) throw new NotFoundError(`Scheduled send ${scheduledId} does not exist`)
     return send
   }
 
   /** Scheduled sends, soonest first: pending ones unless `status` says otherwise. @throws ValidationError */
-  async page(args: { first?: unknown; after?: unknown; status?: unknown }): Promise<Page<ScheduledSendRecord>> {
+  async page(
+    args: { first?: unknown; after?: unknown; status?: unknown },
+    scope: NumberScope = null,
+  ): Promise<Page<ScheduledSendRecord>> {
     const { first, after, status } = parseInput(listSchema, args)
-    const rows = await this.sends.page(status, first, after ? { sendAt: new Date(after[0]), id: after[1] } : null)
+    const cursor = after ? { sendAt: new Date(after[0]), id: after[1] } : null
+    const rows = await this.sends.page(status, first, cursor, scope)
     return toPage(
       rows,
       first,
-      () => this.sends.count(status),
+      () => this.sends.count(status, scope),
       (s) => [s.sendAt.toISOString(), s.id],
     )
   }
@@ -118,11 +124,11 @@ export class ScheduledSendService {
    * Cancels a send that has not started; one already cancelled is answered as it is.
    * @throws ValidationError, NotFoundError, ScheduledSendStartedError
    */
-  async cancel(id: unknown): Promise<ScheduledSendRecord> {
+  async cancel(id: unknown, scope: NumberScope = null): Promise<ScheduledSendRecord> {
     const scheduledId = parseInput(idSchema, id, 'id')
-    const cancelled = await this.sends.cancel(scheduledId)
+    const cancelled = await this.sends.cancel(scheduledId, scope)
     if (cancelled) return cancelled
-    const send = await this.sends.findById(scheduledId)
+    const send = await this.sends.findById(scheduledId, scope)
     if (!send) throw new NotFoundError(`Scheduled send ${scheduledId} does not exist`)
     if (send.status === 'cancelled') return send
     throw new ScheduledSendStartedError(send.id, send.status)
