@@ -163,6 +163,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
           contact_name: null,
           service_window_expires_at: null,
           wa_id: '50230000001',
+          business_phone_number_id: ctx.meta.phoneNumberId,
         },
       },
     })

@@ -66,7 +66,8 @@ export class ConversationRepository {
 
   /** The conversation, when it exists and belongs to one of the `scope` numbers (null: any). */
   findById(id: number, scope: NumberScope = null): Promise<ConversationRecord | null> {
-    return this.prisma.conversation.findFirst({ where: { id, ...inScope(scope) } })
+    // findUnique: Prisma batches those of one tick into one query (a list's Message.conversation).
+    return this.prisma.conversation.findUnique({ where: { id, ...inScope(scope) } })
   }
 
   /**
