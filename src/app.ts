@@ -16,6 +16,7 @@ import { loggerOptions } from './logging.js'
 import type { MediaFetcher } from './media/media-fetcher.js'
 import type { MediaStore } from './media/media.store.js'
 import type { MetaApi } from './meta/meta.api.js'
+import type { NumberChannels } from './business-numbers/number-channels.js'
 import { healthRoutes } from './rest/health.routes.js'
 import { handleHttpError } from './rest/rest.errors.js'
 import { enforceRestScopes } from './rest/rest.scopes.js'
@@ -30,6 +31,8 @@ export interface App {
   server: FastifyInstance
   config: Config
   meta: MetaApi
+  /** Each business number's Meta client and send rate. */
+  channels: NumberChannels
   database: Database
   webhooks: WebhookService
   mediaFetcher: MediaFetcher
@@ -148,11 +151,12 @@ export async function createApp(
       closing = true
     })
 
-    const { database, meta, webhooks, mediaFetcher, mediaStore, events, eventWorker } = services
+    const { database, meta, channels, webhooks, mediaFetcher, mediaStore, events, eventWorker } = services
     return {
       server,
       config,
       meta,
+      channels,
       database,
       webhooks,
       mediaFetcher,

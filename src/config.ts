@@ -63,7 +63,15 @@ export interface Config {
   messagesPerSecond: number
   /** Event webhooks to the business's own endpoints (docs/webhooks-out.md). */
   eventWebhooks: EventWebhooksConfig
+  /**
+   * The key (32 bytes) stored Meta access tokens are encrypted under (`SECRETS_KEY`); a fixed
+   * development key outside production; null in production without one (storing a token is refused).
+   */
+  secretsKey: Buffer | null
 }
+
+/** Outside production only: anyone can read it here, so tokens stored under it are not secret. */
+const DEVELOPMENT_SECRETS_KEY = Buffer.alloc(32, 'wa-gateway development key, public')
 
 export interface EventWebhooksConfig {
   /** One delivery attempt, connection to last byte; then it counts as failed. */
@@ -111,6 +119,7 @@ const envSchema = z.object({
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ),
   DATABASE_URL: optionalString,
+  SECRETS_KEY: optionalString,
   API_TOKENS: optionalString,
   CORS_ORIGINS: optionalString,
   WHATSAPP_ACCESS_TOKEN: optionalString,
@@ -316,6 +325,15 @@ export function loadConfig(env: Env = process.env): Config {
   const enforceServiceWindow =
     e.WHATSAPP_ENFORCE_SERVICE_WINDOW === undefined ? appSecretConfigured : e.WHATSAPP_ENFORCE_SERVICE_WINDOW === 'true'
 
+  let secretsKey: Buffer | null = production ? null : DEVELOPMENT_SECRETS_KEY
+  if (e.SECRETS_KEY !== undefined) {
+    const key = /^[0-9a-f]{64}$/i.test(e.SECRETS_KEY)
+      ? Buffer.from(e.SECRETS_KEY, 'hex')
+      : Buffer.from(e.SECRETS_KEY, 'base64')
+    if (key.length === 32) secretsKey = key
+    else problems.push('SECRETS_KEY: must be 32 random bytes, as 64 hex digits or base64 (openssl rand -base64 32)')
+  }
+
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     env: e.NODE_ENV,
@@ -357,6 +375,7 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: e.WEBHOOK_OUT_POLL_MS,
       allowPrivateNetworks: e.WEBHOOK_OUT_ALLOW_PRIVATE_NETWORKS === 'true',
     },
+    secretsKey,
   }
 }
 

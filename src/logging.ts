@@ -14,6 +14,7 @@ export function loggerOptions(config: Pick<Config, 'env' | 'logLevel'>, output: 
     ...(pretty
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' } } }
       : {}),
-    redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]'],
+    // A business number's Meta access token can send as the business, wherever it would appear.
+    redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]', 'accessToken', '*.accessToken'],
   }
 }

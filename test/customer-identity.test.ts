@@ -40,7 +40,7 @@ describe("the customer's identity is the WhatsApp id Meta answers with", () => {
     const id = first.body.data.conversation.conversation_id as number
 
     // The conversation now knows the customer by Meta's WhatsApp id and user id.
-    const row = await prisma().conversation.findUniqueOrThrow({ where: { id } })
+    const row = await prisma().conversation.findFirstOrThrow({ where: { id } })
     expect(row).toMatchObject({ phoneNumber: typed, waId, waUserId: 'MX.77001' })
 
     // The customer answers from the WhatsApp id: the reply lands in the conversation of the send.
@@ -88,7 +88,7 @@ describe("the customer's identity is the WhatsApp id Meta answers with", () => {
   it('takes the WhatsApp id a customer writes from as their identity when they write first', async () => {
     await postWebhook(ctx.t, inboundText({ from: '50255570001', wamid: 'wamid.GT.FIRST', text: 'Hola' }))
     await applied()
-    const row = await prisma().conversation.findUniqueOrThrow({ where: { phoneNumber: '50255570001' } })
+    const row = await prisma().conversation.findFirstOrThrow({ where: { phoneNumber: '50255570001' } })
     expect(row.waId).toBe('50255570001')
     const reply = await send('+502 5557-0001', 'Buenos días')
     expect(reply.body.data.conversation.conversation_id).toBe(row.id)

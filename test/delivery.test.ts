@@ -177,12 +177,17 @@ describe('a template fan-out against Meta’s failures', () => {
 
   it('lets only one sender claim a message for Meta, and none once a webhook settled it', async () => {
     const deliveries = new DeliveryRepository(ctx.t.app.database.prisma)
-    const { message } = await new MessageRepository(ctx.t.app.database.prisma).addToNumber('50271008888', null, {
-      direction: 'outbound',
-      type: 'template',
-      content: 'x',
-      status: 'pending',
-    })
+    const { message } = await new MessageRepository(ctx.t.app.database.prisma).addToNumber(
+      ctx.meta.phoneNumberId,
+      '50271008888',
+      null,
+      {
+        direction: 'outbound',
+        type: 'template',
+        content: 'x',
+        status: 'pending',
+      },
+    )
     const claims = await Promise.all([
       deliveries.markAttempt(message.id, true),
       deliveries.markAttempt(message.id, true),
@@ -200,7 +205,14 @@ describe('a template fan-out against Meta’s failures', () => {
     const to = Array.from({ length: 6 }, (_, i) => phone('5027600', i))
     const template = { name: 'aviso_servicio', language: 'es', components: [] }
     const { batch, messages } = await new BatchRepository(prisma).create(
-      { templateName: 'aviso_servicio', language: 'es', template, content: 'Hola', owner: 'a-dead-instance' },
+      {
+        from: ctx.meta.phoneNumberId,
+        templateName: 'aviso_servicio',
+        language: 'es',
+        template,
+        content: 'Hola',
+        owner: 'a-dead-instance',
+      },
       to.map((n) => ({ to: n, phoneNumber: `+${n}`, requestId: null })),
       2,
     )
@@ -234,7 +246,7 @@ describe('a template fan-out against Meta’s failures', () => {
       new SendRateLimiter(100),
       { retry: ctx.t.app.config.metaRetry },
     )
-    const owner = new BatchService(new Overtaken(prisma), deliveries, sender, ctx.t.app.meta, events, {
+    const owner = new BatchService(new Overtaken(prisma), deliveries, sender, ctx.t.app.channels, events, {
       concurrency: 4,
       exclusive: false,
       staleAttemptMs: 60_000,
@@ -243,6 +255,7 @@ describe('a template fan-out against Meta’s failures', () => {
     const to = Array.from({ length: 5 }, (_, i) => phone('5027900', i))
     const template = { name: 'aviso_servicio', language: 'es', components: [] }
     const run = owner.run(
+      ctx.meta.phoneNumberId,
       template,
       'Hola',
       to.map((n) => ({ to: n, phoneNumber: `+${n}`, requestId: null })),

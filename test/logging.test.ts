@@ -20,7 +20,7 @@ describe('the log', () => {
     expect(loggerOptions(dev, { isTTY: true, stream })).toEqual({
       level: 'info',
       stream,
-      redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]'],
+      redact: ['req.headers.authorization', 'req.headers["x-hub-signature-256"]', 'accessToken', '*.accessToken'],
     })
     // The transport runs in a worker that loads it by name: it must be installed.
     expect(() => createRequire(import.meta.url).resolve('pino-pretty')).not.toThrow()

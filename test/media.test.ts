@@ -619,7 +619,7 @@ describe('sending a file', () => {
 
 describe('a customer’s file (inbound webhook)', () => {
   const conversationIdOf = async (phoneNumber: string) =>
-    (await ctx.t.app.database.prisma.conversation.findUnique({ where: { phoneNumber } }))!.id
+    (await ctx.t.app.database.prisma.conversation.findFirst({ where: { phoneNumber } }))!.id
 
   it('fetches an image in the background and shows it ready, serving exactly its bytes', async () => {
     const jpeg = randomBytes(700 * KB + 3)

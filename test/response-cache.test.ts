@@ -62,7 +62,7 @@ describe('GraphQL response cache', () => {
     await list('50244440002')
 
     // Not through the service at all (another program, or another instance): no notice to rely on.
-    const conversation = await ctx.t.app.database.prisma.conversation.findUniqueOrThrow({
+    const conversation = await ctx.t.app.database.prisma.conversation.findFirstOrThrow({
       where: { phoneNumber: '50244440002' },
     })
     await ctx.t.app.database.prisma.message.update({
@@ -157,7 +157,7 @@ describe('GraphQLResponseCache', () => {
       maxBytes,
     )
     const handle = cache.handler(
-      async () => 'token',
+      async () => ({ phoneNumberIds: null }),
       async (req) => {
         const state = cache.stateOf(req as never)
         if (state) state.cacheable = true
@@ -247,7 +247,7 @@ describe('GraphQLResponseCache', () => {
       1 << 20,
     )
     const handle = cache.handler(
-      async () => 'token',
+      async () => ({ phoneNumberIds: null }),
       async (req) => {
         cache.stateOf(req as never)!.cacheable = true
         const n = ++runs
@@ -294,7 +294,7 @@ describe('GraphQLResponseCache', () => {
     const reads: (() => void)[] = []
     const cache = new GraphQLResponseCache(() => new Promise<string>((resolve) => reads.push(() => resolve('v1'))), 800)
     const handle = cache.handler(
-      async () => 'token',
+      async () => ({ phoneNumberIds: null }),
       async (req) => {
         cache.stateOf(req as never)!.cacheable = true
         if (++runs === 1) return 'learned'

@@ -47,6 +47,7 @@ describe('POST /api/whatsapp/send', () => {
           contact_name: null,
           service_window_expires_at: null,
           wa_id: '50212345678',
+          business_phone_number_id: ctx.meta.phoneNumberId,
         },
       },
     })
@@ -104,7 +105,7 @@ describe('POST /api/whatsapp/send', () => {
     stop()
     expect(res.status).toBe(200)
     expect(statements).toHaveLength(2)
-    const conversation = await ctx.t.app.database.prisma.conversation.findUniqueOrThrow({
+    const conversation = await ctx.t.app.database.prisma.conversation.findFirstOrThrow({
       where: { id: res.body.data.conversation.conversation_id },
     })
     expect(conversation.lastMessageId).toBe(res.body.data.message.message_id)
@@ -121,7 +122,7 @@ describe('POST /api/whatsapp/send', () => {
     })
     const stored = await Promise.all(
       numbers.map((n, i) =>
-        repository.addToNumber(n, i % 2 ? 50 + i : null, {
+        repository.addToNumber(ctx.meta.phoneNumberId, n, i % 2 ? 50 + i : null, {
           direction: 'outbound',
           type: 'text',
           content: `to ${n}`,
@@ -145,9 +146,9 @@ describe('POST /api/whatsapp/send', () => {
     const repository = new MessageRepository(ctx.t.app.database.prisma)
     const message = { direction: 'outbound', type: 'text', content: 'x', status: 'pending' } as const
     const results = await Promise.allSettled([
-      repository.addToNumber('50245660001', null, message),
-      repository.addToNumber('50245660002', 2 ** 31, message), // out of range for the column
-      repository.addToNumber('50245660003', null, message),
+      repository.addToNumber(ctx.meta.phoneNumberId, '50245660001', null, message),
+      repository.addToNumber(ctx.meta.phoneNumberId, '50245660002', 2 ** 31, message), // out of range for the column
+      repository.addToNumber(ctx.meta.phoneNumberId, '50245660003', null, message),
     ])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
     expect(await ctx.t.app.database.prisma.conversation.count({ where: { phoneNumber: '50245660002' } })).toBe(0)
@@ -236,7 +237,7 @@ describe('POST /api/whatsapp/send', () => {
         },
       },
     })
-    const conversations = await ctx.t.app.database.prisma.conversation.findUnique({
+    const conversations = await ctx.t.app.database.prisma.conversation.findFirst({
       where: { phoneNumber: '50299990000' },
       include: { messages: true },
     })

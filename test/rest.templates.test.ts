@@ -47,6 +47,7 @@ describe('GET /api/whatsapp/templates', () => {
       language: 'es',
       parameter_format: 'POSITIONAL',
       components: appointmentReminder.components,
+      business_account_id: ctx.meta.businessAccountId,
     })
 
     const pages = ctx.meta.requests.slice(before)
@@ -68,8 +69,8 @@ describe('GET /api/whatsapp/templates', () => {
     const res = await ctx.t.rest('GET', '/api/whatsapp/templates')
     expect(res.body.data.map((d: { name: string }) => d.name)).toEqual(['service_confirmation'])
 
-    const gone = await ctx.t.app.database.prisma.template.findUnique({
-      where: { name_language: { name: 'appointment_reminder', language: 'es' } },
+    const gone = await ctx.t.app.database.prisma.template.findFirst({
+      where: { name: 'appointment_reminder', language: 'es' },
     })
     expect(gone!.removedAt).toBeInstanceOf(Date)
     const { body } = await ctx.t.gql(TemplatesDocument, {})
@@ -78,8 +79,8 @@ describe('GET /api/whatsapp/templates', () => {
     // It comes back when Meta lists it again.
     ctx.meta.templates = [appointmentReminder, serviceConfirmation]
     await ctx.t.rest('GET', '/api/whatsapp/templates')
-    const back = await ctx.t.app.database.prisma.template.findUnique({
-      where: { name_language: { name: 'appointment_reminder', language: 'es' } },
+    const back = await ctx.t.app.database.prisma.template.findFirst({
+      where: { name: 'appointment_reminder', language: 'es' },
     })
     expect(back!.removedAt).toBeNull()
   })
@@ -237,7 +238,14 @@ describe('POST /api/whatsapp/send-template', () => {
     await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50261120002', content: 'antes', requestId: 9 })
     const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
     const { batch, messages } = await repository.create(
-      { templateName: 'sr_update', language: 'es', template, content: 'Hola', owner: 'test' },
+      {
+        from: ctx.meta.phoneNumberId,
+        templateName: 'sr_update',
+        language: 'es',
+        template,
+        content: 'Hola',
+        owner: 'test',
+      },
       [
         { to: '50261120001', phoneNumber: '+50261120001', requestId: 4 },
         { to: '50261120002', phoneNumber: '+502 6112-0002', requestId: null },
@@ -257,7 +265,14 @@ describe('POST /api/whatsapp/send-template', () => {
     const repository = new BatchRepository(prisma)
     const template = { name: 'sr_update', language: 'es', components: [{ type: 'body', parameters: [] }] }
     const { batch, messages: first } = await repository.create(
-      { templateName: 'sr_update', language: 'es', template, content: 'Hola', owner: 'test' },
+      {
+        from: ctx.meta.phoneNumberId,
+        templateName: 'sr_update',
+        language: 'es',
+        template,
+        content: 'Hola',
+        owner: 'test',
+      },
       [
         { to: '50261130001', phoneNumber: '+50261130001', requestId: 4 },
         { to: '50261130002', phoneNumber: '+50261130002', requestId: null },
@@ -282,7 +297,7 @@ describe('POST /api/whatsapp/send-template', () => {
     ])
     const row = await prisma.templateBatch.findUniqueOrThrow({ where: { id: batch.id } })
     expect(row.unstored).toBeNull()
-    const again = await prisma.conversation.findUniqueOrThrow({ where: { phoneNumber: '50261130001' } })
+    const again = await prisma.conversation.findFirstOrThrow({ where: { phoneNumber: '50261130001' } })
     expect([again.requestId, again.lastMessageId]).toEqual([7, stored[2].id])
   })
 

@@ -166,6 +166,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
           contact_name: null,
           service_window_expires_at: null,
           wa_id: '50230000001',
+          business_phone_number_id: ctx.meta.phoneNumberId,
         },
       },
     })
@@ -571,7 +572,7 @@ describe(`sending every kind of message (${TEST_DATABASE.kind})`, () => {
     expect(after.total_count).toBe(2)
     expect(after.data.map((m) => m.message_type)).toEqual(['text', 'text'])
     // Nor the conversation's last message: that is still the customer's text.
-    const row = await ctx.t.app.database.prisma.conversation.findUniqueOrThrow({ where: { id } })
+    const row = await ctx.t.app.database.prisma.conversation.findFirstOrThrow({ where: { id } })
     expect(row.lastMessageId).toBe(target.message_id)
     // A reaction is nothing to quote or react to.
     const onReaction = await post(id, { type: 'reaction', replyTo: reaction.message_id, emoji: '😀' })

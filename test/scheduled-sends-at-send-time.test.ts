@@ -22,7 +22,7 @@ const row = (id: number) => ctx.t.app.database.prisma.scheduledSend.findUniqueOr
 const settled = (id: number) =>
   until(`scheduled send ${id} to settle`, async () => ['sent', 'failed'].includes((await row(id)).status), 15_000)
 const templateNow = (name: string) =>
-  ctx.t.app.database.prisma.template.findUniqueOrThrow({ where: { name_language: { name, language: 'es' } } })
+  ctx.t.app.database.prisma.template.findFirstOrThrow({ where: { name, language: 'es' } })
 
 const scheduleTemplate = async (name: string, phoneNumber: string, sendAt: string) => {
   const res = await ctx.t.rest('POST', '/api/whatsapp/send-template', {

@@ -41,7 +41,7 @@ describe('the 24-hour customer-service window', () => {
     expect(open.status).toBe(200)
     expect(Date.parse(open.body.data.conversation.service_window_expires_at)).toBeGreaterThan(Date.now())
 
-    const closedId = (await enforcing.t.app.database.prisma.conversation.findUnique({
+    const closedId = (await enforcing.t.app.database.prisma.conversation.findFirst({
       where: { phoneNumber: '50280000003' },
     }))!.id
     const closed = await enforcing.t.rest('POST', `/api/whatsapp/conversations/${closedId}/messages`, {

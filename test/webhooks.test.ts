@@ -23,7 +23,7 @@ const ctx = useTestApp({
 
 const applied = () => ctx.t.app.webhooks.drained()
 const conversationOf = async (phoneNumber: string) => {
-  const row = await ctx.t.app.database.prisma.conversation.findUnique({ where: { phoneNumber } })
+  const row = await ctx.t.app.database.prisma.conversation.findFirst({ where: { phoneNumber } })
   if (!row) return null
   const { body } = await ctx.t.gql(ConversationDocument, { id: row.id })
   return body.data!.conversation
@@ -139,7 +139,7 @@ describe('POST /webhooks/whatsapp', () => {
     value.contacts = [{ profile: { name: 'Luis' }, user_id: 'GT.99887766' }]
     expect((await postWebhook(ctx.t, payload)).status).toBe(200)
     await applied()
-    const row = await ctx.t.app.database.prisma.conversation.findUnique({ where: { waUserId: 'GT.99887766' } })
+    const row = await ctx.t.app.database.prisma.conversation.findFirst({ where: { waUserId: 'GT.99887766' } })
     expect(row).toMatchObject({ phoneNumber: null, contactName: 'Luis' })
     const { body } = await ctx.t.gql(ConversationDocument, { id: row!.id })
     expect(nodes(body.data!.conversation.messages).map((m) => m.content)).toEqual(['hola'])

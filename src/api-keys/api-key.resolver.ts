@@ -1,4 +1,5 @@
-import { Arg, Mutation, Query, Resolver } from 'type-graphql'
+import { Arg, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql'
+import { EveryNumber } from '../graphql/every-number.middleware.js'
 import type { ApiKeyRecord } from './api-key.repository.js'
 import type { ApiKeyService } from './api-key.service.js'
 import { CreateApiKeyInput } from './api-key.input.js'
@@ -6,6 +7,8 @@ import { ApiKey, CreateApiKeyPayload } from './api-key.type.js'
 
 // ADMIN only, as src/auth/scopes.ts says.
 @Resolver()
+// Keys span every business number (a key made here could name any): refused to a caller limited to some.
+@UseMiddleware(EveryNumber)
 export class ApiKeyResolver {
   constructor(private readonly service: ApiKeyService) {}
 

@@ -51,14 +51,30 @@ import { EventWebhookResolver } from '../event-webhooks/event-webhook.resolver.j
 import { EventWebhookSender } from '../event-webhooks/event-webhook.sender.js'
 import { EventWebhookService } from '../event-webhooks/event-webhook.service.js'
 import { EventWebhookWorker } from '../event-webhooks/event-webhook.worker.js'
+import { BusinessNumberRepository } from '../business-numbers/business-number.repository.js'
+import { BusinessNumberResolver } from '../business-numbers/business-number.resolver.js'
+import { BusinessNumberService } from '../business-numbers/business-number.service.js'
+import { TokenCipher } from '../business-numbers/token-cipher.js'
+import { NumberChannels } from '../business-numbers/number-channels.js'
 import type { ShutdownStack } from './shutdown.js'
 
 export type Services = Awaited<ReturnType<typeof wire>>
 
-function createMetaApi(config: Config, server: FastifyInstance): MetaApi {
-  if (config.meta.mode === 'graph-api') return new MetaGraphClient(config.meta)
+/** Meta as one business number: its id, its account, and its own access token (null: the shared one). */
+function createMetaApi(
+  config: Config,
+  server: FastifyInstance,
+  number: { phoneNumberId: string; businessAccountId: string; accessToken: string | null },
+): MetaApi {
+  if (config.meta.mode === 'graph-api')
+    return new MetaGraphClient({
+      ...config.meta,
+      phoneNumberId: number.phoneNumberId,
+      businessAccountId: number.businessAccountId,
+      accessToken: number.accessToken ?? config.meta.accessToken,
+    })
   return new MetaSimulator({
-    phoneNumberId: config.meta.phoneNumberId,
+    phoneNumberId: number.phoneNumberId,
     webhooks: {
       // Our own webhook endpoint, once listening.
       url: () => {
@@ -84,7 +100,24 @@ export async function wire(
   const log = server.log
   const database = await openDatabase(config.database, { queryEvents: options.queryEvents })
   stack.defer(() => database.close())
-  const meta = createMetaApi(config, server)
+  const meta = createMetaApi(config, server, { ...config.meta, accessToken: null })
+  let webhooks: WebhookService | null = null
+  let channels: NumberChannels | null = null
+  const numberRepository = new BusinessNumberRepository(database.prisma)
+  const cipher = config.secretsKey ? new TokenCipher(config.secretsKey) : null
+  const numbers = new BusinessNumberService(numberRepository, cipher, {
+    messagesPerSecond: config.messagesPerSecond,
+    onAdded: async (phoneNumberId) => {
+      channels?.forget(phoneNumberId)
+      // Webhooks Meta sent for it before we knew it were kept: apply them now.
+      await webhooks?.numberAdded(phoneNumberId)
+    },
+  })
+  await numbers.ensureDefault({
+    phoneNumberId: config.meta.phoneNumberId,
+    businessAccountId: config.meta.businessAccountId,
+    messagesPerSecond: config.messagesPerSecond,
+  })
   const conversationRepository = new ConversationRepository(database.prisma)
   const messageRepository = new MessageRepository(database.prisma)
   const deliveryRepository = new DeliveryRepository(database.prisma)
@@ -100,7 +133,8 @@ export async function wire(
     mediaRepository,
     reactionRepository,
   )
-  const templates = new TemplateService(templateRepository, meta)
+  // Templates are synced per Business Account, through one of its numbers (channels come below).
+  const templates = new TemplateService(templateRepository, { accounts: (scope) => channels!.accounts(scope) })
   const events: EventBus =
     config.database.kind === 'postgres'
       ? await PostgresEventBus.connect(config.database.url, (err) => log.error({ err }, 'event bus'))
@@ -161,12 +195,30 @@ export async function wire(
   })
   stack.defer(() => mediaFetcher.stop())
   const statuses = new DeliveryStatusService(deliveryRepository, events, eventPayloads.messageStatus)
-  const sendRate = new SendRateLimiter(
-    config.messagesPerSecond,
-    // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
-    config.database.kind === 'postgres'
-      ? new PostgresSlotSource(database.prisma, config.meta.phoneNumberId)
-      : new MemorySlotSource(),
+  // Each number's send rate holds across instances, independently of the others' (Meta's tier is per number).
+  const rateFor = (phoneNumberId: string, perSecond: number) =>
+    new SendRateLimiter(
+      perSecond,
+      // Instances sharing PostgreSQL share one limit; the embedded database has one instance.
+      config.database.kind === 'postgres'
+        ? new PostgresSlotSource(database.prisma, phoneNumberId)
+        : new MemorySlotSource(),
+    )
+  const sendRate = rateFor(config.meta.phoneNumberId, config.messagesPerSecond)
+  channels = new NumberChannels(
+    numberRepository,
+    cipher,
+    {
+      meta: (phoneNumberId, businessAccountId, accessToken) =>
+        createMetaApi(config, server, { phoneNumberId, businessAccountId, accessToken }),
+      rate: rateFor,
+    },
+    {
+      phoneNumberId: config.meta.phoneNumberId,
+      businessAccountId: config.meta.businessAccountId,
+      meta,
+      rate: sendRate,
+    },
   )
   const sender = new MessageSender(deliveryRepository, statuses, events, sendRate, {
     retry: config.metaRetry,
@@ -177,7 +229,7 @@ export async function wire(
       ),
     onError: (err) => log.error({ err }, 'after a send Meta accepted'),
   })
-  const batches = new BatchService(batchRepository, deliveryRepository, sender, meta, events, {
+  const batches = new BatchService(batchRepository, deliveryRepository, sender, channels, events, {
     ...batchTuning(config),
     onError: (err, context) => log.error({ err }, `template batch: ${context}`),
     onCompleted: eventPayloads.batchCompleted,
@@ -188,12 +240,15 @@ export async function wire(
     reactionRepository,
     new ContentPreparer(messageRepository, media),
     templates,
-    meta,
+    channels,
     sender,
     batches,
     idempotency,
     events,
-    { enforceServiceWindow: config.enforceServiceWindow, maxRecipients: config.maxRecipients },
+    {
+      enforceServiceWindow: config.enforceServiceWindow,
+      maxRecipients: config.maxRecipients,
+    },
   )
   const scheduledSends = new ScheduledSendRepository(database.prisma)
   const scheduled = new ScheduledSendService(scheduledSends, messaging, templateRepository, idempotency, events)
@@ -207,7 +262,7 @@ export async function wire(
   // Closed after the fan-outs stopped (registered before app.ts registers their stop): waits for
   // the sends in flight, then gives back this instance's claims. app.ts stops the timer first.
   stack.defer(() => scheduler.drain())
-  const webhooks = new WebhookService(
+  webhooks = new WebhookService(
     new WebhookRepository(database.prisma),
     conversationRepository,
     messageRepository,
@@ -219,6 +274,9 @@ export async function wire(
       ...config.webhooks,
       allowSimulation: config.env !== 'production',
       phoneNumberId: config.meta.phoneNumberId,
+      knownNumber: (phoneNumberId) => numbers.isKnown(phoneNumberId),
+      onUnknownNumber: (phoneNumberId, eventId) =>
+        log.warn({ phoneNumberId, eventId }, 'a webhook for a business number not added: kept until it is'),
       onError: (err, eventId) => log.error({ err, eventId }, 'a webhook delivery could not be applied'),
       applied: { messageReceived: eventPayloads.messageReceived, templateStatus: eventPayloads.templateStatus },
     },
@@ -245,10 +303,12 @@ export async function wire(
     apiKeys,
     identify,
     gate: createGate(identify, rateLimiter),
+    numbers,
+    channels,
     loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
     /** One instance of each resolver class of the schema (graphql/schema.ts lists the classes). */
     resolvers: [
-      new ConversationResolver(conversations),
+      new ConversationResolver(conversations, numbers),
       new MessageResolver(conversations),
       new MessageEventsResolver(conversations),
       new MessagingResolver(messaging, batches, scheduled),
@@ -258,6 +318,7 @@ export async function wire(
       new WebhookResolver(webhooks),
       new EventWebhookResolver(eventWebhooks),
       new ApiKeyResolver(apiKeys),
+      new BusinessNumberResolver(numbers),
     ],
   }
 }

@@ -19,3 +19,10 @@ export const SCOPES = ['READ', 'SEND', 'ADMIN'] as const satisfies readonly Scop
 
 /** Whether `held` covers `needed` (SEND covers READ, ADMIN covers both). */
 export const covers = (held: Scope, needed: Scope) => SCOPES.indexOf(held) >= SCOPES.indexOf(needed)
+
+/** The business numbers a caller may use: some phone number ids, or null for every number. */
+export type NumberScope = string[] | null
+
+/** Whether a caller limited to `scope` may use business number `phoneNumberId`. */
+export const mayUse = (scope: NumberScope, phoneNumberId: string | null): boolean =>
+  scope === null || (phoneNumberId !== null && scope.includes(phoneNumberId))

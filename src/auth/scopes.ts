@@ -22,6 +22,7 @@ export const GRAPHQL_SCOPES = {
     webhookEndpoints: 'ADMIN',
     webhookDeliveries: 'ADMIN',
     apiKeys: 'ADMIN',
+    businessNumbers: 'ADMIN',
   },
   Mutation: {
     sendText: 'SEND',
@@ -45,6 +46,7 @@ export const GRAPHQL_SCOPES = {
     resendWebhookEvent: 'ADMIN',
     createApiKey: 'ADMIN',
     revokeApiKey: 'ADMIN',
+    addBusinessNumber: 'ADMIN',
   },
   Subscription: {
     messageAdded: 'READ',

@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { type MessageRecord, NO_PARTS } from '../messages/message.records.js'
@@ -8,6 +9,8 @@ export type BatchStatus = 'running' | 'completed'
 
 export interface BatchRecord {
   id: number
+  /** The business number it sends from (null: older than several numbers, the default one). */
+  businessPhoneNumberId: string | null
   templateName: string
   language: string
   template: unknown
@@ -35,6 +38,9 @@ export type BatchProgress = Record<MessageStatus, number>
 
 export const NO_PROGRESS = Object.fromEntries(MESSAGE_STATUSES.map((status) => [status, 0])) as BatchProgress
 
+/** Only batches from the caller's numbers: a filter in the query. */
+const inScope = (scope: NumberScope) => (scope === null ? {} : { businessPhoneNumberId: { in: scope } })
+
 /** Template fan-outs and their recipients' messages. The only code that talks to Prisma about them. */
 export class BatchRepository {
   constructor(private readonly prisma: PrismaClient) {}
@@ -47,6 +53,7 @@ export class BatchRepository {
    */
   async create(
     batch: {
+      from: string
       templateName: string
       language: string
       template: object
@@ -68,14 +75,16 @@ export class BatchRepository {
         FROM jsonb_array_elements(${JSON.stringify(toJsonRows(recipients.slice(0, storeFirst)))}::jsonb)
                WITH ORDINALITY AS e(r, pos)
       ), b AS (
-        INSERT INTO template_batches (template_name, language, template, total, owner, heartbeat_at, unstored, sent_by)
-        VALUES (${batch.templateName}, ${batch.language}, ${template}::jsonb, ${recipients.length}, ${batch.owner},
+        INSERT INTO template_batches (business_phone_number_id, template_name, language, template, total, owner,
+                                      heartbeat_at, unstored, sent_by)
+        VALUES (${batch.from}, ${batch.templateName}, ${batch.language}, ${template}::jsonb, ${recipients.length}, ${batch.owner},
                 clock_timestamp(), ${unstored}::jsonb, ${batch.sentBy ?? null})
-        RETURNING id, created_at, heartbeat_at, sent_by
+        RETURNING id, business_phone_number_id, created_at, heartbeat_at, sent_by
       ), ${storeMessages(Prisma.sql`${batch.content}`, Prisma.sql`${template}::jsonb`)}`)
     const first = rows[0]
     const created: BatchRecord = {
       id: first.batchId,
+      businessPhoneNumberId: batch.from,
       templateName: batch.templateName,
       language: batch.language,
       template: batch.template,
@@ -101,7 +110,7 @@ export class BatchRepository {
         UPDATE template_batches t SET unstored = NULL
         FROM (SELECT id, unstored FROM template_batches WHERE id = ${batch.id} FOR UPDATE) old
         WHERE t.id = old.id AND old.unstored IS NOT NULL
-        RETURNING t.id, t.created_at, t.heartbeat_at, t.template, t.sent_by, old.unstored
+        RETURNING t.id, t.business_phone_number_id, t.created_at, t.heartbeat_at, t.template, t.sent_by, old.unstored
       ), recipients AS (
         SELECT r->>0 AS phone, r->>1 AS given, (r->>2)::int AS request_id, pos
         FROM b, jsonb_array_elements(b.unstored->'recipients') WITH ORDINALITY AS e(r, pos)
@@ -113,9 +122,10 @@ export class BatchRepository {
     return rows.map((row) => toBatchMessage(row, row.content, batch.template))
   }
 
-  findById(id: number): Promise<BatchRecord | null> {
-    return this.prisma.templateBatch.findUnique({
-      where: { id },
+  /** The batch, when it exists and goes out from one of the `scope` numbers (null: any). */
+  findById(id: number, scope: NumberScope = null): Promise<BatchRecord | null> {
+    return this.prisma.templateBatch.findFirst({
+      where: { id, ...inScope(scope) },
       omit: { unstored: true },
     }) as Promise<BatchRecord | null>
   }
@@ -128,17 +138,17 @@ export class BatchRepository {
   }
 
   /** The newest batches first, after batch id `after`. */
-  async page(first: number, after: number | null): Promise<BatchRecord[]> {
+  async page(first: number, after: number | null, scope: NumberScope = null): Promise<BatchRecord[]> {
     return (await this.prisma.templateBatch.findMany({
-      where: after ? { id: { lt: after } } : {},
+      where: { ...(after ? { id: { lt: after } } : {}), ...inScope(scope) },
       omit: { unstored: true },
       orderBy: { id: 'desc' },
       take: first + 1,
     })) as BatchRecord[]
   }
 
-  count(): Promise<number> {
-    return this.prisma.templateBatch.count()
+  count(scope: NumberScope = null): Promise<number> {
+    return this.prisma.templateBatch.count({ where: inScope(scope) })
   }
 
   /** The batch's messages in request order (all, or those Meta was never called for). */
@@ -257,7 +267,7 @@ function toJsonRows(recipients: NewBatchRecipient[]): [string, string, number | 
  */
 function storeMessages(content: Prisma.Sql, template: Prisma.Sql, also = Prisma.empty): Prisma.Sql {
   return Prisma.sql`src AS (
-      SELECT r.pos, r.phone, r.request_id, r.given AS recipient, b.id AS batch_id, 'outbound' AS direction,
+      SELECT r.pos, b.business_phone_number_id AS number, r.phone, r.request_id, r.given AS recipient, b.id AS batch_id, 'outbound' AS direction,
              'template' AS type, ${content}::text AS content, ${template}::jsonb AS template, 'pending' AS status,
              b.sent_by, ${NO_PARTS_COLUMNS}
       FROM recipients r CROSS JOIN b

@@ -15,16 +15,17 @@ export class BatchResolver {
   constructor(private readonly batches: BatchService) {}
 
   @Query(() => TemplateBatch, { description: 'One template fan-out. NOT_FOUND for an unknown id.' })
-  templateBatch(@Arg('id', () => Int) id: number): Promise<BatchRecord> {
-    return this.batches.get(id)
+  templateBatch(@Arg('id', () => Int) id: number, @Ctx() ctx: GraphQLContext): Promise<BatchRecord> {
+    return this.batches.get(id, ctx.principal.phoneNumberIds)
   }
 
   @Query(() => TemplateBatchConnection, { description: 'Template fan-outs, newest first.' })
   async templateBatches(
     @Arg('first', () => Int, pageArgs.first) first?: number | null,
     @Arg('after', () => String, pageArgs.after) after?: string | null,
+    @Ctx() ctx?: GraphQLContext,
   ) {
-    return toConnection(await this.batches.page({ first, after }))
+    return toConnection(await this.batches.page({ first, after }, ctx!.principal.phoneNumberIds))
   }
 
   @FieldResolver(() => TemplateBatchProgress, { description: 'Recipients per message state, now.' })

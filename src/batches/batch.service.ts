@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import { randomUUID } from 'node:crypto'
 import type { DeliveryRepository } from '../messages/delivery.repository.js'
 import DataLoader from 'dataloader'
@@ -6,7 +7,8 @@ import { cursorSchema, firstSchema, type Page, toPage } from '../shared/paginati
 import { BatchInterruptedError, InternalError, NotFoundError, ServiceStoppingError } from '../errors/errors.js'
 import { parseInput } from '../validation.js'
 import type { EventBus } from '../events/event-bus.js'
-import type { MetaApi, OutgoingTemplate } from '../meta/meta.api.js'
+import type { OutgoingTemplate } from '../meta/meta.api.js'
+import type { NumberChannels } from '../business-numbers/number-channels.js'
 import { type MessageSender, type SendOutcome, storedFailure } from '../messages/message-sender.js'
 import {
   type BatchMessage,
@@ -64,7 +66,7 @@ export class BatchService {
     private readonly batches: BatchRepository,
     private readonly deliveries: DeliveryRepository,
     private readonly sender: MessageSender,
-    private readonly meta: MetaApi,
+    private readonly channels: NumberChannels,
     private readonly events: EventBus,
     private readonly options: BatchServiceOptions,
   ) {}
@@ -101,6 +103,8 @@ export class BatchService {
    *   BatchInterruptedError when the batch's last recipients could not be stored (they are sent later)
    */
   async run(
+    /** The business number it sends from. */
+    from: string,
     template: OutgoingTemplate,
     content: string,
     recipients: NewBatchRecipient[],
@@ -115,7 +119,15 @@ export class BatchService {
       })
     }
     const { batch, messages: first } = await this.batches.create(
-      { templateName: template.name, language: template.language, template, content, owner: this.instanceId, sentBy },
+      {
+        from,
+        templateName: template.name,
+        language: template.language,
+        template,
+        content,
+        owner: this.instanceId,
+        sentBy,
+      },
       recipients,
       this.options.storeFirst,
     )
@@ -166,6 +178,9 @@ export class BatchService {
     interrupted: { cause: unknown } | null
   }> {
     const template = batch.template as OutgoingTemplate
+    // A batch goes out from its own number, also when another instance resumes it.
+    const channel = await this.channels.channel(batch.businessPhoneNumberId ?? this.channels.defaultNumber)
+    if (!channel) throw new Error(`batch ${batch.id}: business number ${batch.businessPhoneNumberId} is not added`)
     const outcomes = new Map<number, SendOutcome>()
     let oursFailed = false
     let interrupted: { cause: unknown } | null = null
@@ -191,7 +206,10 @@ export class BatchService {
       async (m) => {
         if (this.stopping) return false
         try {
-          outcomes.set(m.id, await this.sender.send(m, (o) => this.meta.sendTemplate(m.to, template, o)))
+          outcomes.set(
+            m.id,
+            await this.sender.send(m, (o) => channel.meta.sendTemplate(m.to, template, o), channel.rate),
+          )
         } catch (err) {
           // A failure of ours (database) for one recipient must not stop the others.
           this.options.onError?.(err, `batch ${batch.id}: message ${m.id}`)
@@ -280,21 +298,22 @@ export class BatchService {
   }
 
   /** @throws ValidationError, NotFoundError */
-  async get(id: unknown): Promise<BatchRecord> {
+  async get(id: unknown, scope: NumberScope = null): Promise<BatchRecord> {
     const batchId = parseInput(idSchema, id, 'id')
-    const batch = await this.batches.findById(batchId)
+    // Another number's batch answers exactly as a missing one.
+    const batch = await this.batches.findById(batchId, scope)
     if (!batch) throw new NotFoundError(`Template batch ${batchId} does not exist`)
     return batch
   }
 
   /** Batches, newest first, a page at a time. @throws ValidationError */
-  async page(args: { first?: unknown; after?: unknown }): Promise<Page<BatchRecord>> {
+  async page(args: { first?: unknown; after?: unknown }, scope: NumberScope = null): Promise<Page<BatchRecord>> {
     const { first, after } = parseInput(pageSchema, args)
-    const rows = await this.batches.page(first, after?.[0] ?? null)
+    const rows = await this.batches.page(first, after?.[0] ?? null, scope)
     return toPage(
       rows,
       first,
-      () => this.batches.count(),
+      () => this.batches.count(scope),
       (b) => [b.id],
     )
   }

@@ -26,6 +26,11 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
       const rows = new Map((await conversations.findMessages(ids)).map((m) => [m.id, m]))
       return ids.map((id) => rows.get(id) ?? null)
     }, options),
+    /** The business number of each conversation (it never changes, so always cached). */
+    numberOf: new DataLoader<number, string | null>(async (ids) => {
+      const found = await conversations.numbersOf(ids)
+      return ids.map((id) => found.get(id) ?? null)
+    }),
     messageCount: counts((ids) => conversations.countMessages(ids)),
     unreadCount: counts((ids) => conversations.unreadCounts(ids)),
     media: new DataLoader<string, MediaRecord | null>(async (ids) => {

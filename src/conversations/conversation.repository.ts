@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import type { ConversationRecord, MessageDirection, MessageRecord, MessageStatus } from '../messages/message.records.js'
@@ -11,6 +12,10 @@ export interface ConversationFilter {
   /** Text to find in any message of the conversation (case-insensitive). */
   search?: string
   updatedSince?: Date
+  /** Conversations of this business number. */
+  businessPhoneNumberId?: string
+  /** Only the caller's numbers (null: every number). */
+  scope?: NumberScope
 }
 
 /** The sort key of a conversation in lists: last message time (ms, or null), then id. */
@@ -35,8 +40,19 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
     ...(lastMessage ? { lastMessage } : {}),
     ...(f.search ? { messages: { some: { content: { contains: f.search, mode: 'insensitive' as const } } } } : {}),
     ...(f.updatedSince ? { updatedAt: { gte: f.updatedSince } } : {}),
+    ...(f.businessPhoneNumberId || f.scope
+      ? {
+          AND: [
+            ...(f.businessPhoneNumberId ? [{ businessPhoneNumberId: f.businessPhoneNumberId }] : []),
+            ...(f.scope ? [inScope(f.scope)] : []),
+          ],
+        }
+      : {}),
   }
 }
+
+/** Only conversations of the caller's numbers: a filter in the query, never after it. */
+const inScope = (scope: NumberScope) => (scope === null ? {} : { businessPhoneNumberId: { in: scope } })
 
 /** Messages shown as bubbles: a reaction is shown on the message it reacts to instead. */
 const BUBBLES = { type: { not: 'reaction' } } as const
@@ -48,13 +64,20 @@ const BUBBLES = { type: { not: 'reaction' } } as const
 export class ConversationRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  findById(id: number): Promise<ConversationRecord | null> {
-    return this.prisma.conversation.findUnique({ where: { id } })
+  /** The conversation, when it exists and belongs to one of the `scope` numbers (null: any). */
+  findById(id: number, scope: NumberScope = null): Promise<ConversationRecord | null> {
+    // findUnique: Prisma batches those of one tick into one query (a list's Message.conversation).
+    return this.prisma.conversation.findUnique({ where: { id, ...inScope(scope) } })
   }
 
-  /** The conversation sends to `phoneNumber` go to: the one with that number, else the one whose customer has that WhatsApp id. */
-  async findByPhoneNumber(phoneNumber: string): Promise<ConversationRecord | null> {
-    const matches = await this.prisma.conversation.findMany({ where: { OR: [{ phoneNumber }, { waId: phoneNumber }] } })
+  /**
+   * The conversation of business number `from` that sends to `phoneNumber` go to: the one with
+   * that number, else the one whose customer has that WhatsApp id.
+   */
+  async findByPhoneNumber(from: string, phoneNumber: string): Promise<ConversationRecord | null> {
+    const matches = await this.prisma.conversation.findMany({
+      where: { businessPhoneNumberId: from, OR: [{ phoneNumber }, { waId: phoneNumber }] },
+    })
     return matches.find((c) => c.phoneNumber === phoneNumber) ?? matches[0] ?? null
   }
 
@@ -89,6 +112,20 @@ export class ConversationRepository {
   /** How many conversations match `filter`. */
   count(filter: ConversationFilter): Promise<number> {
     return this.prisma.conversation.count({ where: conversationWhere(filter) })
+  }
+
+  /** The business number of each conversation, in one query (for DataLoader). */
+  async numbersOf(ids: readonly number[]): Promise<Map<number, string | null>> {
+    const rows = await this.prisma.conversation.findMany({
+      where: { id: { in: [...ids] } },
+      select: { id: true, businessPhoneNumberId: true },
+    })
+    return new Map(rows.map((r) => [r.id, r.businessPhoneNumberId]))
+  }
+
+  /** Whether conversation `id` exists and belongs to one of the `scope` numbers. */
+  async exists(id: number, scope: NumberScope): Promise<boolean> {
+    return (await this.prisma.conversation.count({ where: { id, ...inScope(scope) } })) > 0
   }
 
   /** One page of a conversation's messages, newest first, after message id `after`. */
@@ -127,19 +164,22 @@ export class ConversationRepository {
    * user id the customer wrote with when the conversation has none yet.
    */
   async findOrCreateForSender(sender: {
+    /** The business number written to: each has its own conversation with a customer. */
+    businessPhoneNumberId: string
     from: string | null
     waUserId: string | null
     contactName: string | null
   }): Promise<ConversationRecord> {
-    const { from, waUserId, contactName } = sender
+    const { businessPhoneNumberId: number, from, waUserId, contactName } = sender
     if (!from && !waUserId) throw new Error('an inbound sender has neither a WhatsApp id nor a user id')
-    const existing = (await this.findSender(from, waUserId)) ?? (await this.createForSender(from, waUserId))
+    const existing =
+      (await this.findSender(number, from, waUserId)) ?? (await this.createForSender(number, from, waUserId))
     // An id another conversation already holds stays there: taking it would fail the unique index
     // and lose the message (e.g. the customer wrote as a username user before we knew their number).
     const free = async (field: 'waId' | 'waUserId', value: string | null) =>
       value !== null &&
       !existing[field] &&
-      !(await this.prisma.conversation.findUnique({ where: { [field]: value } as never }))
+      !(await this.prisma.conversation.findFirst({ where: { businessPhoneNumberId: number, [field]: value } }))
     const data = {
       ...(contactName && contactName !== existing.contactName ? { contactName } : {}),
       ...((await free('waId', from)) ? { waId: from } : {}),
@@ -148,9 +188,14 @@ export class ConversationRepository {
     return Object.keys(data).length ? this.prisma.conversation.update({ where: { id: existing.id }, data }) : existing
   }
 
-  private async findSender(from: string | null, waUserId: string | null): Promise<ConversationRecord | null> {
+  private async findSender(
+    number: string,
+    from: string | null,
+    waUserId: string | null,
+  ): Promise<ConversationRecord | null> {
     const matches = await this.prisma.conversation.findMany({
       where: {
+        businessPhoneNumberId: number,
         OR: [...(from ? [{ waId: from }, { phoneNumber: from }] : []), ...(waUserId ? [{ waUserId }] : [])],
       },
     })
@@ -167,12 +212,16 @@ export class ConversationRepository {
    * read-then-write, which concurrent first messages from one customer race; INSERT … ON CONFLICT
    * DO NOTHING cannot race, and the conversation is read back either way.
    */
-  private async createForSender(from: string | null, waUserId: string | null): Promise<ConversationRecord> {
+  private async createForSender(
+    number: string,
+    from: string | null,
+    waUserId: string | null,
+  ): Promise<ConversationRecord> {
     await this.prisma.$executeRaw`
-      INSERT INTO conversations (phone_number, wa_id, wa_user_id, updated_at)
-      VALUES (${from}, ${from}, ${waUserId}, now())
+      INSERT INTO conversations (business_phone_number_id, phone_number, wa_id, wa_user_id, updated_at)
+      VALUES (${number}, ${from}, ${from}, ${waUserId}, now())
       ON CONFLICT DO NOTHING`
-    return (await this.findSender(from, waUserId))!
+    return (await this.findSender(number, from, waUserId))!
   }
 
   /** Records that the customer's messages up to `messageId` were read (never moves back). */

@@ -4,19 +4,34 @@ import type { GraphQLContext } from '../graphql/context.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import type { ConversationService } from './conversation.service.js'
-import { Conversation, ConversationConnection, ConversationFilterInput } from './conversation.type.js'
+import {
+  Conversation,
+  ConversationBusinessNumber,
+  ConversationConnection,
+  ConversationFilterInput,
+} from './conversation.type.js'
 import { Message, MessageConnection, MessageError } from '../messages/message.type.js'
 import { MessageMedia, Reaction } from '../messages/message-parts.type.js'
 import { mediaView, reactionView } from '../messages/message.view.js'
 import { serviceWindowExpiresAt } from './service-window.js'
 
+/** What a conversation shows of its business number. */
+export interface NumberDisplay {
+  display(phoneNumberId: string): Promise<ConversationBusinessNumber>
+}
+
 @Resolver(() => Conversation)
 export class ConversationResolver {
-  constructor(private readonly service: ConversationService) {}
+  constructor(
+    private readonly service: ConversationService,
+    private readonly numbers: NumberDisplay,
+  ) {}
 
-  @Query(() => Conversation, { description: 'One conversation. NOT_FOUND for an unknown id.' })
-  conversation(@Arg('id', () => Int) id: number): Promise<ConversationRecord> {
-    return this.service.get(id)
+  @Query(() => Conversation, {
+    description: "One conversation. NOT_FOUND for an unknown id (and for another number's, to a limited key).",
+  })
+  conversation(@Arg('id', () => Int) id: number, @Ctx() ctx: GraphQLContext): Promise<ConversationRecord> {
+    return this.service.get(id, ctx.principal.phoneNumberIds)
   }
 
   @Query(() => ConversationConnection, { description: 'Conversations, newest activity first.' })
@@ -24,18 +39,28 @@ export class ConversationResolver {
     @Arg('first', () => Int, pageArgs.first) first?: number | null,
     @Arg('after', () => String, pageArgs.after) after?: string | null,
     @Arg('filter', () => ConversationFilterInput, { nullable: true }) filter?: ConversationFilterInput | null,
+    @Ctx() ctx?: GraphQLContext,
   ) {
-    return toConnection(await this.service.page({ first, after, filter }))
+    return toConnection(await this.service.page({ first, after, filter }, ctx!.principal.phoneNumberIds))
   }
 
   @Query(() => Message, { description: 'One message. NOT_FOUND for an unknown id.' })
-  message(@Arg('id', () => Int) id: number): Promise<MessageRecord> {
-    return this.service.message(id)
+  message(@Arg('id', () => Int) id: number, @Ctx() ctx: GraphQLContext): Promise<MessageRecord> {
+    return this.service.message(id, ctx.principal.phoneNumberIds)
   }
 
   @Query(() => Message, { description: 'The message with this Meta message id (wamid…).' })
-  messageByWamid(@Arg('wamid', () => String) wamid: string): Promise<MessageRecord> {
-    return this.service.messageByWamid(wamid)
+  messageByWamid(@Arg('wamid', () => String) wamid: string, @Ctx() ctx: GraphQLContext): Promise<MessageRecord> {
+    return this.service.messageByWamid(wamid, ctx.principal.phoneNumberIds)
+  }
+
+  @FieldResolver(() => ConversationBusinessNumber, {
+    nullable: true,
+    description: 'The business number the customer talks to (each has its own conversations).',
+  })
+  businessNumber(@Root() conversation: ConversationRecord): Promise<ConversationBusinessNumber | null> | null {
+    const id = conversation.businessPhoneNumberId
+    return id === null ? null : this.numbers.display(id)
   }
 
   @FieldResolver(() => DateTimeResolver, {

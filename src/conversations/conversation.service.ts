@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import { z } from 'zod'
 import { NotFoundError } from '../errors/errors.js'
 import { idSchema } from '../shared/ids.js'
@@ -35,6 +36,9 @@ export const conversationFilterSchema = z
         }),
       ),
       search: z.string({ error: 'must be a string' }).trim().min(2, 'must be at least 2 characters').max(200),
+      businessPhoneNumberId: z
+        .string({ error: 'must be a phone number id (digits)' })
+        .regex(/^\d{1,32}$/, 'must be a phone number id (digits)'),
       updatedSince: z.coerce
         .date({ error: 'must be a date-time, e.g. 2026-03-03T10:30:00Z' })
         .min(new Date('2000-01-01T00:00:00Z'), 'must be a date-time after 2000')
@@ -93,9 +97,10 @@ export class ConversationService {
   }
 
   /** @throws NotFoundError for an unknown id. */
-  async get(id: unknown): Promise<ConversationRecord> {
+  async get(id: unknown, scope: NumberScope = null): Promise<ConversationRecord> {
     const conversationId = parseInput(idSchema, id, 'id')
-    const conversation = await this.conversations.findById(conversationId)
+    // Another number's conversation answers exactly as a missing one: no existence leak.
+    const conversation = await this.conversations.findById(conversationId, scope)
     if (!conversation) throw new NotFoundError(`Conversation ${conversationId} does not exist`)
     return conversation
   }
@@ -104,10 +109,13 @@ export class ConversationService {
    * Conversations, newest activity first, a page at a time (`first`, `after` a cursor), filtered.
    * @throws ValidationError for a bad page size, cursor or filter
    */
-  async page(args: { first?: unknown; after?: unknown; filter?: unknown }): Promise<Page<ConversationRecord>> {
+  async page(
+    args: { first?: unknown; after?: unknown; filter?: unknown },
+    scope: NumberScope = null,
+  ): Promise<Page<ConversationRecord>> {
     const { first, after, filter } = parseInput(conversationPageSchema, args)
     const f = filter ?? {}
-    const filterBy = { ...f, phoneDigits: f.phoneNumber }
+    const filterBy = { ...f, phoneDigits: f.phoneNumber, scope }
     const rows = await this.conversations.page(
       filterBy,
       first,
@@ -125,10 +133,14 @@ export class ConversationService {
    * A conversation's messages, newest first, a page at a time.
    * @throws ValidationError, NotFoundError
    */
-  async messagePage(conversationId: unknown, args: { first?: unknown; after?: unknown }): Promise<Page<MessageRecord>> {
+  async messagePage(
+    conversationId: unknown,
+    args: { first?: unknown; after?: unknown },
+    scope: NumberScope = null,
+  ): Promise<Page<MessageRecord>> {
     const id = parseInput(idSchema, conversationId, 'conversationId')
     const { first, after } = parseInput(messagePageSchema, args)
-    if (!(await this.conversations.findById(id))) throw new NotFoundError(`Conversation ${id} does not exist`)
+    if (!(await this.conversations.exists(id, scope))) throw new NotFoundError(`Conversation ${id} does not exist`)
     const rows = await this.conversations.messagePage(id, first, after?.[0] ?? null)
     return toPage(
       rows,
@@ -139,17 +151,17 @@ export class ConversationService {
   }
 
   /** @throws NotFoundError */
-  async message(id: unknown): Promise<MessageRecord> {
+  async message(id: unknown, scope: NumberScope = null): Promise<MessageRecord> {
     const messageId = parseInput(idSchema, id, 'id')
-    const message = await this.messages.findById(messageId)
+    const message = await this.messages.findById(messageId, scope)
     if (!message) throw new NotFoundError(`Message ${messageId} does not exist`)
     return message
   }
 
   /** @throws NotFoundError */
-  async messageByWamid(wamid: unknown): Promise<MessageRecord> {
+  async messageByWamid(wamid: unknown, scope: NumberScope = null): Promise<MessageRecord> {
     const value = parseInput(z.string({ error: 'must be a string' }).min(1).max(512), wamid, 'wamid')
-    const message = await this.messages.findByWamid(value)
+    const message = await this.messages.findByWamid(value, scope)
     if (!message) throw new NotFoundError(`No message has wamid ${value}`)
     return message
   }

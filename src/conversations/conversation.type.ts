@@ -3,6 +3,15 @@ import { Field, InputType, Int, ObjectType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
 import { MessageDirection, MessageStatus } from '../messages/message.type.js'
 
+@ObjectType({ description: 'The business number of a conversation.' })
+export class ConversationBusinessNumber {
+  @Field(() => String, { description: "Meta's phone number id (the `from` of sends)." })
+  phoneNumberId!: string
+
+  @Field(() => String, { nullable: true })
+  displayPhoneNumber!: string | null
+}
+
 @ObjectType({ description: "A customer's WhatsApp thread: one per phone number." })
 export class Conversation {
   @Field(() => Int)
@@ -70,4 +79,7 @@ export class ConversationFilterInput {
 
   @Field(() => DateTimeResolver, { nullable: true, description: 'Conversations changed at or after this time.' })
   updatedSince?: Date | null
+
+  @Field(() => String, { nullable: true, description: 'Conversations of this business number (its phone number id).' })
+  businessPhoneNumberId?: string | null
 }

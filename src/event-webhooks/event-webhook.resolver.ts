@@ -1,5 +1,6 @@
 import { DateTimeResolver } from 'graphql-scalars'
-import { Arg, FieldResolver, Int, Mutation, Query, Resolver, Root } from 'type-graphql'
+import { Arg, FieldResolver, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql'
+import { EveryNumber } from '../graphql/every-number.middleware.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
 import type { WebhookDeliveryRecord, WebhookEndpointRecord } from './event-webhook.repository.js'
 import type { EventWebhookService } from './event-webhook.service.js'
@@ -14,6 +15,8 @@ import {
 
 // Every field here is ADMIN-only (src/auth/scopes.ts).
 @Resolver(() => WebhookDelivery)
+// Spans every business number: refused to a caller limited to some.
+@UseMiddleware(EveryNumber)
 export class EventWebhookResolver {
   constructor(private readonly service: EventWebhookService) {}
 

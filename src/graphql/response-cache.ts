@@ -91,7 +91,7 @@ export class GraphQLResponseCache {
    * Wraps Apollo's route handler. `gate` authenticates and counts the request; it must be the
    * same call the context makes (memoised per request), so a request is counted once.
    */
-  handler(gate: (request: FastifyRequest) => Promise<unknown>, next: Handler): Handler {
+  handler(gate: (request: FastifyRequest) => Promise<{ phoneNumberIds: string[] | null }>, next: Handler): Handler {
     return async (request, reply) => {
       const op = operationOf(request)
       if (!op) return next(request, reply)
@@ -104,7 +104,9 @@ export class GraphQLResponseCache {
       }
       let version: string
       try {
-        await gate(request)
+        // A caller limited to some numbers sees less than the answers cached for others: never
+        // served from the cache, never stored in it (entries are keyed by the query alone).
+        if ((await gate(request)).phoneNumberIds !== null) return next(request, reply)
         version = await this.versions.run({})
       } catch {
         return next(request, reply) // Apollo answers the gate's error (or the database's) its usual way

@@ -11,6 +11,7 @@ import { TemplateResolver } from '../templates/template.resolver.js'
 import { WebhookResolver } from '../webhooks/webhook.resolver.js'
 import { EventWebhookResolver } from '../event-webhooks/event-webhook.resolver.js'
 import { ApiKeyResolver } from '../api-keys/api-key.resolver.js'
+import { BusinessNumberResolver } from '../business-numbers/business-number.resolver.js'
 
 export const resolvers = [
   BatchResolver,
@@ -23,6 +24,7 @@ export const resolvers = [
   WebhookResolver,
   EventWebhookResolver,
   ApiKeyResolver,
+  BusinessNumberResolver,
 ] as const
 
 let schema: Promise<GraphQLSchema> | undefined

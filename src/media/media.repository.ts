@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 
 export type MediaSource = 'upload' | 'inbound' | 'link'
@@ -47,8 +48,15 @@ export class MediaRepository {
     await this.prisma.media.createMany({ data: [media], skipDuplicates: true })
   }
 
-  async find(id: string): Promise<MediaRecord | null> {
-    return (await this.prisma.media.findUnique({ where: { id } })) as MediaRecord | null
+  /**
+   * The file, when it exists and (for a caller limited to some numbers) a message of one of their
+   * conversations carries it: a filter in the query, so another number's file is as missing.
+   */
+  async find(id: string, scope: NumberScope = null): Promise<MediaRecord | null> {
+    if (scope === null) return (await this.prisma.media.findUnique({ where: { id } })) as MediaRecord | null
+    return (await this.prisma.media.findFirst({
+      where: { id, messages: { some: { conversation: { businessPhoneNumberId: { in: scope } } } } },
+    })) as MediaRecord | null
   }
 
   /** By id, in one query (for DataLoader). */

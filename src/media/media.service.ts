@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import { createHash, randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import {
@@ -121,8 +122,8 @@ export class MediaService {
   }
 
   /** @throws NotFoundError */
-  async get(id: string): Promise<MediaRecord> {
-    const media = /^med_[\w-]{10,40}$/.test(id) ? await this.media.find(id) : null
+  async get(id: string, scope: NumberScope = null): Promise<MediaRecord> {
+    const media = /^med_[\w-]{10,40}$/.test(id) ? await this.media.find(id, scope) : null
     if (!media) throw new NotFoundError(`Media ${id} does not exist`)
     return media
   }
@@ -131,8 +132,12 @@ export class MediaService {
    * A stored file for a download: whole, a `Range` of it, or 304 when `ifNoneMatch` names it.
    * @throws NotFoundError, MediaNotReadyError (a customer's file still being fetched), RangeNotSatisfiableError
    */
-  async download(id: string, headers: { range?: string; ifNoneMatch?: string }): Promise<MediaDownload> {
-    const media = await this.get(id)
+  async download(
+    id: string,
+    headers: { range?: string; ifNoneMatch?: string },
+    scope: NumberScope = null,
+  ): Promise<MediaDownload> {
+    const media = await this.get(id, scope)
     if (media.status === 'downloading') {
       throw new MediaNotReadyError(`Media ${id} is still being fetched from Meta`, 2)
     }

@@ -1,4 +1,5 @@
 import { Arg, Int, Resolver, Root, Subscription } from 'type-graphql'
+import { mayUse } from '../auth/principal.js'
 import { EventsMissedError } from '../errors/errors.js'
 import type { MessageEvent } from '../events/event-bus.js'
 import type { GraphQLContext } from '../graphql/context.js'
@@ -7,6 +8,22 @@ import type { ConversationService } from '../conversations/conversation.service.
 import { Message } from './message.type.js'
 
 type SubscribeData = { args: { conversationId?: number | null }; context: GraphQLContext }
+
+/**
+ * The events of one type a subscriber may see: for a caller limited to some numbers, only their
+ * conversations' (another number's events are never sent, as if they did not happen).
+ */
+function eventsFor(type: MessageEvent['type'], { args, context }: SubscribeData): AsyncIterable<MessageEvent> {
+  const events = context.events.subscribe(type, args.conversationId ?? null)
+  const scope = context.principal.phoneNumberIds
+  if (scope === null) return events
+  return (async function* () {
+    for await (const event of events) {
+      if (event.type === 'eventsMissed') yield event
+      else if (mayUse(scope, await context.loaders.numberOf.load(event.conversationId))) yield event
+    }
+  })()
+}
 
 /**
  * Live updates for dashboards, over graphql-ws at /graphql. Each event is read fresh from the
@@ -25,8 +42,7 @@ export class MessageEventsResolver {
 
   @Subscription(() => Message, {
     description: 'Every new message, inbound or outbound; optionally of one conversation.',
-    subscribe: ({ args, context }: SubscribeData) =>
-      context.events.subscribe('messageAdded', args.conversationId ?? null),
+    subscribe: (data: SubscribeData) => eventsFor('messageAdded', data),
   })
   messageAdded(
     @Root() event: MessageEvent,
@@ -37,8 +53,7 @@ export class MessageEventsResolver {
 
   @Subscription(() => Message, {
     description: 'A message whose delivery status changed (sent, delivered, read, failed).',
-    subscribe: ({ args, context }: SubscribeData) =>
-      context.events.subscribe('messageStatusChanged', args.conversationId ?? null),
+    subscribe: (data: SubscribeData) => eventsFor('messageStatusChanged', data),
   })
   messageStatusChanged(
     @Root() event: MessageEvent,
@@ -51,8 +66,7 @@ export class MessageEventsResolver {
     description:
       'A message that changed otherwise: a reaction was added or removed, or a customer’s file finished ' +
       'downloading (or failed to).',
-    subscribe: ({ args, context }: SubscribeData) =>
-      context.events.subscribe('messageUpdated', args.conversationId ?? null),
+    subscribe: (data: SubscribeData) => eventsFor('messageUpdated', data),
   })
   messageUpdated(
     @Root() event: MessageEvent,

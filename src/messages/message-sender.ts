@@ -39,7 +39,12 @@ export class MessageSender {
    * Sends `message` with `call` (given the callback data options to pass to Meta). Every attempt
    * takes a slot of the send-rate limit. Meta's refusals are returned, not thrown.
    */
-  async send(message: MessageRecord, call: (options: SendOptions) => Promise<AcceptedMessage>): Promise<SendOutcome> {
+  async send(
+    message: MessageRecord,
+    call: (options: SendOptions) => Promise<AcceptedMessage>,
+    /** The send-rate limit of the business number it goes from (default: the default number's). */
+    rate: SendRateLimiter = this.rate,
+  ): Promise<SendOutcome> {
     const event = { messageId: message.id, conversationId: message.conversationId }
     // A message stored with `attemptedAt` (a single send) is already claimed for its first attempt.
     let claimed = message.attemptedAt !== null
@@ -47,7 +52,7 @@ export class MessageSender {
     let accepted: AcceptedMessage
     try {
       accepted = await withRetries(async () => {
-        const slot = await this.rate.reserve()
+        const slot = await rate.reserve()
         // Claimed while the slot comes near: a database round trip between the slot and the
         // request would let sends bunch up on their way to Meta.
         if (!claimed && !(await this.deliveries.markAttempt(message.id, first))) throw new ClaimLost()

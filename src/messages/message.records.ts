@@ -12,6 +12,8 @@ export type MessageDirection = 'inbound' | 'outbound'
  */
 export interface ConversationRecord {
   id: number
+  /** The business number the customer talks to (null only before the start's backfill). */
+  businessPhoneNumberId: string | null
   /** Digits only, E.164 without `+`; null for customers Meta only knows by user id. */
   phoneNumber: string | null
   /** The customer's WhatsApp id, as Meta names them (may differ from the number typed). */

@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import { statementRefused } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
@@ -5,7 +6,12 @@ import { Coalescer } from '../shared/coalescer.js'
 import type { ConversationRecord, MessageRecord, NewInboundMessage, NewMessage } from './message.records.js'
 import { conversationColumns, conversationIn, MESSAGE_COLUMNS, partsOf, storeOutbound } from './message.sql.js'
 
-type NumberSend = { phoneNumber: string; requestId: number | null; message: Omit<NewMessage, 'requestId'> }
+type NumberSend = {
+  from: string
+  phoneNumber: string
+  requestId: number | null
+  message: Omit<NewMessage, 'requestId'>
+}
 
 /**
  * Messages stored — outbound before their send, inbound once per wamid — with the conversation
@@ -16,22 +22,23 @@ export class MessageRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Stores a new outbound message to `phoneNumber` in its conversation — created if there is none,
+   * Stores a new outbound message from business number `from` to `phoneNumber` in their conversation — created if there is none,
    * linked to `requestId` when one is given — and moves the conversation's last activity. The
    * message takes the conversation's request id unless it has its own. This runs for every send
    * to a number, so concurrent calls share one statement (one per number at a time).
    */
   addToNumber(
+    from: string,
     phoneNumber: string,
     requestId: number | null,
     message: Omit<NewMessage, 'requestId'>,
   ): Promise<{ conversation: ConversationRecord; message: MessageRecord }> {
-    return this.numberMessages.run({ phoneNumber, requestId, message })
+    return this.numberMessages.run({ from, phoneNumber, requestId, message })
   }
 
   // Two rows for one number in one upsert would be refused ("cannot affect row a second time").
   private readonly numberMessages = new Coalescer((sends: NumberSend[]) => this.addToNumbers(sends), {
-    key: (send) => send.phoneNumber,
+    key: (send) => `${send.from}:${send.phoneNumber}`,
     retryAlone: statementRefused,
   })
 
@@ -46,10 +53,11 @@ export class MessageRepository {
     const part = <K extends keyof ReturnType<typeof partsOf>>(key: K) => parts.map((p) => p[key])
     const rows = await this.prisma.$queryRaw<Record<string, unknown>[]>`
       WITH src AS (
-        SELECT pos, phone, request_id, NULL::text AS recipient, NULL::int AS batch_id, direction, type, content,
+        SELECT pos, number, phone, request_id, NULL::text AS recipient, NULL::int AS batch_id, direction, type, content,
                template::jsonb, status, attempted_at::timestamptz, media_id, filename, location::jsonb,
                interactive::jsonb, reply_to_wamid, reply_to_message_id, sent_by
-        FROM unnest(${sends.map((_, pos) => pos)}::int[], ${column((s) => s.phoneNumber)}::text[],
+        FROM unnest(${sends.map((_, pos) => pos)}::int[], ${column((s) => s.from)}::text[],
+                    ${column((s) => s.phoneNumber)}::text[],
                     ${column((s) => s.requestId)}::int[], ${column((s) => s.message.direction)}::text[],
                     ${column((s) => s.message.type)}::text[], ${column((s) => s.message.content)}::text[],
                     ${column((s) => (s.message.template === undefined ? null : JSON.stringify(s.message.template)))}::text[],
@@ -58,7 +66,7 @@ export class MessageRepository {
                     ${part('mediaId')}::text[], ${part('filename')}::text[], ${part('location')}::text[],
                     ${part('interactive')}::text[], ${part('replyToWamid')}::text[], ${part('replyToMessageId')}::int[],
                     ${column((s) => s.message.sentBy ?? null)}::text[])
-               AS v(pos, phone, request_id, direction, type, content, template, status, attempted_at,
+               AS v(pos, number, phone, request_id, direction, type, content, template, status, attempted_at,
                     media_id, filename, location, interactive, reply_to_wamid, reply_to_message_id, sent_by)
       ), ${storeOutbound(Prisma.sql`${now}`, Prisma.sql`*`)}
       SELECT u.pos AS "pos", ${MESSAGE_COLUMNS}, ${conversationColumns('conversation.')}
@@ -173,11 +181,21 @@ export class MessageRepository {
     })) as MessageRecord | null
   }
 
-  findByWamid(wamid: string): Promise<MessageRecord | null> {
-    return this.prisma.message.findUnique({ where: { wamid } }) as Promise<MessageRecord | null>
+  /** The message, when it exists and its conversation belongs to one of the `scope` numbers (null: any). */
+  findByWamid(wamid: string, scope: NumberScope = null): Promise<MessageRecord | null> {
+    return (
+      scope === null
+        ? this.prisma.message.findUnique({ where: { wamid } })
+        : this.prisma.message.findFirst({ where: { wamid, conversation: { businessPhoneNumberId: { in: scope } } } })
+    ) as Promise<MessageRecord | null>
   }
 
-  findById(id: number): Promise<MessageRecord | null> {
-    return this.prisma.message.findUnique({ where: { id } }) as Promise<MessageRecord | null>
+  /** The message, when it exists and its conversation belongs to one of the `scope` numbers (null: any). */
+  findById(id: number, scope: NumberScope = null): Promise<MessageRecord | null> {
+    return (
+      scope === null
+        ? this.prisma.message.findUnique({ where: { id } })
+        : this.prisma.message.findFirst({ where: { id, conversation: { businessPhoneNumberId: { in: scope } } } })
+    ) as Promise<MessageRecord | null>
   }
 }

@@ -6,6 +6,7 @@ import type { ConversationRecord, MessageParts } from './message.records.js'
 
 const CONVERSATION_FIELDS = [
   ['id', 'id'],
+  ['business_phone_number_id', 'businessPhoneNumberId'],
   ['phone_number', 'phoneNumber'],
   ['wa_id', 'waId'],
   ['wa_user_id', 'waUserId'],
@@ -69,7 +70,8 @@ export const inIdOrder = <T extends { id: number }>(items: T[]) => [...items].so
 
 /**
  * The rest of the one statement that stores outbound messages (a send, a fan-out's recipients),
- * after a CTE `src` with a row per message: pos (request order), phone (digits), request_id,
+ * after a CTE `src` with a row per message: pos (request order), number (the business number it goes
+ * from: each has its own conversations), phone (digits), request_id,
  * recipient (as the request gave it), batch_id, direction, type, content, template (jsonb), status,
  * sent_by (the key's name), and the parts (see NO_PARTS_COLUMNS). It creates each number's conversation when there is none
  * and moves its last activity to `at`; messages take their conversation's request id unless they
@@ -89,21 +91,24 @@ export function storeOutbound(at: Prisma.Sql, returning: Prisma.Sql): Prisma.Sql
              src.type <> 'reaction' AS bubble,
              -- The conversation's number: the one sent to, else that of the conversation whose
              -- customer has this WhatsApp id (Meta answered an earlier send to another number with it).
-             CASE WHEN EXISTS (SELECT 1 FROM conversations k WHERE k.phone_number = src.phone) THEN src.phone
-                  ELSE COALESCE((SELECT k.phone_number FROM conversations k WHERE k.wa_id = src.phone), src.phone)
+             CASE WHEN EXISTS (SELECT 1 FROM conversations k
+                               WHERE k.business_phone_number_id = src.number AND k.phone_number = src.phone) THEN src.phone
+                  ELSE COALESCE((SELECT k.phone_number FROM conversations k
+                                 WHERE k.business_phone_number_id = src.number AND k.wa_id = src.phone), src.phone)
              END AS conversation_phone
       FROM (SELECT * FROM src ORDER BY pos) src
     ), latest AS (
       -- Per conversation: the last request id the request gave it, and its newest message.
-      SELECT conversation_phone AS phone,
+      SELECT number, conversation_phone AS phone,
              (array_agg(request_id ORDER BY pos DESC) FILTER (WHERE request_id IS NOT NULL))[1] AS request_id,
              max(id) FILTER (WHERE bubble) AS last_id
-      FROM u GROUP BY conversation_phone
+      FROM u GROUP BY number, conversation_phone
     ), c AS (
-      INSERT INTO conversations AS c (phone_number, request_id, last_message_at, last_message_id, updated_at)
-      SELECT phone, request_id, CASE WHEN last_id IS NOT NULL THEN ${at}::timestamptz END, last_id, now()
-      FROM latest ORDER BY phone
-      ON CONFLICT (phone_number) DO UPDATE
+      INSERT INTO conversations AS c (business_phone_number_id, phone_number, request_id, last_message_at,
+                                      last_message_id, updated_at)
+      SELECT number, phone, request_id, CASE WHEN last_id IS NOT NULL THEN ${at}::timestamptz END, last_id, now()
+      FROM latest ORDER BY number, phone
+      ON CONFLICT (business_phone_number_id, phone_number) DO UPDATE
         SET request_id = COALESCE(EXCLUDED.request_id, c.request_id),
             last_message_at = GREATEST(c.last_message_at, EXCLUDED.last_message_at),
             last_message_id = GREATEST(c.last_message_id, EXCLUDED.last_message_id),
@@ -117,7 +122,7 @@ export function storeOutbound(at: Prisma.Sql, returning: Prisma.Sql): Prisma.Sql
              COALESCE(u.request_id, c.request_id), u.batch_id, u.recipient, u.attempted_at, u.media_id, u.filename,
              u.location, u.interactive, u.reply_to_wamid, u.reply_to_message_id, u.sent_by, ${at}::timestamptz,
              ${at}::timestamptz
-      FROM u JOIN c ON c.phone_number = u.conversation_phone
+      FROM u JOIN c ON c.business_phone_number_id = u.number AND c.phone_number = u.conversation_phone
       RETURNING ${returning}
     )`
 }

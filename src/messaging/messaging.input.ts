@@ -129,6 +129,12 @@ export class SendMessageInput extends MessageContentInput {
 
   @Field(() => Int, { nullable: true, description: 'The service request to link the conversation to.' })
   requestId?: number | null
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The business number to send from (its phone number id); omitted: the default number.',
+  })
+  from?: string | null
 }
 
 export enum TemplateComponentType {
@@ -165,6 +171,12 @@ export class SendTextInput {
 
   @Field(() => Int, { nullable: true, description: 'The service request to link the conversation to.' })
   requestId?: number | null
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The business number to send from (its phone number id); omitted: the default number.',
+  })
+  from?: string | null
 }
 
 @InputType({ description: 'A message of any kind in an existing conversation.' })
@@ -234,6 +246,12 @@ export class SendTemplateInput {
 
   @Field(() => [TemplateRecipientInput])
   recipients!: TemplateRecipientInput[]
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The business number to send from (its phone number id); omitted: the default number.',
+  })
+  from?: string | null
 }
 
 /** The REST request shape (Meta's component format) for a GraphQL SendTemplateInput. */
@@ -242,6 +260,7 @@ export function toSendTemplateRequest(input: SendTemplateInput) {
     templateName: input.templateName,
     languageCode: input.languageCode,
     recipients: input.recipients,
+    ...(input.from != null ? { from: input.from } : {}),
     components: input.components.map((c) => ({
       type: c.type,
       ...(c.subType != null ? { sub_type: c.subType } : {}),

@@ -49,7 +49,7 @@ export class MessagingResolver {
   /** A send with `sendAt`, stored for later: the payload names only the scheduled send. */
   private async later(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
     const scheduled = scheduledSendView(
-      await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.name),
+      await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.phoneNumberIds, ctx.principal.name),
     )
     return { message: null, conversation: null, batch: null, summary: null, results: [], scheduled }
   }
@@ -62,7 +62,12 @@ export class MessagingResolver {
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
   ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
     if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
-    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey), ctx.principal.name)
+    return this.messaging.sendToNumber(
+      input,
+      keyOf(ctx, idempotencyKey),
+      ctx.principal.phoneNumberIds,
+      ctx.principal.name,
+    )
   }
 
   @Mutation(() => SendMessagePayload, {
@@ -77,7 +82,12 @@ export class MessagingResolver {
     @Arg('sendAt', () => DateTimeISO, sendAtArg) sendAt?: string | null,
   ): Promise<SentMessage | Awaited<ReturnType<MessagingResolver['later']>>> {
     if (sendAt != null) return this.later({ kind: 'sendText', input }, sendAt, ctx, idempotencyKey)
-    return this.messaging.sendToNumber(input, keyOf(ctx, idempotencyKey), ctx.principal.name)
+    return this.messaging.sendToNumber(
+      input,
+      keyOf(ctx, idempotencyKey),
+      ctx.principal.phoneNumberIds,
+      ctx.principal.name,
+    )
   }
 
   @Mutation(() => Conversation, {
@@ -87,10 +97,11 @@ export class MessagingResolver {
   })
   markConversationRead(
     @Arg('conversationId', () => Int) conversationId: number,
+    @Ctx() ctx: GraphQLContext,
     @Arg('typing', () => Boolean, { nullable: true, description: 'Also show "typing…" (up to 25 s).' })
     typing?: boolean | null,
   ): Promise<ConversationRecord> {
-    return this.messaging.markRead(conversationId, { typing })
+    return this.messaging.markRead(conversationId, { typing }, ctx.principal.phoneNumberIds)
   }
 
   @Mutation(() => Message, {
@@ -105,6 +116,7 @@ export class MessagingResolver {
       input.conversationId,
       input,
       keyOf(ctx, idempotencyKey),
+      ctx.principal.phoneNumberIds,
       ctx.principal.name,
     )
   }
@@ -124,6 +136,7 @@ export class MessagingResolver {
     const { batchId, summary, results } = await this.messaging.sendTemplate(
       toSendTemplateRequest(input),
       keyOf(ctx, idempotencyKey),
+      ctx.principal.phoneNumberIds,
       ctx.principal.name,
     )
     return {

@@ -12,8 +12,14 @@ const requestId = id.nullish()
 
 const body = { error: 'the body must be a JSON object' }
 
+/** The business number a send goes from (its Meta phone number id); omitted: the default number. */
+const from = z
+  .string({ error: 'must be a phone number id (digits)' })
+  .regex(/^\d{1,32}$/, 'must be a phone number id (digits)')
+  .nullish()
+
 /** A send to a number: its recipient and a message of any kind (see withContent). */
-export const sendToNumberSchema = withContent({ phoneNumber: phoneNumberSchema, requestId })
+export const sendToNumberSchema = withContent({ phoneNumber: phoneNumberSchema, requestId, from })
 
 /** A send in a conversation: a message of any kind. */
 export const sendInConversationSchema = withContent({})
@@ -53,6 +59,7 @@ export const sendTemplateSchemaFor = (maxRecipients: number) =>
         .string({ error: stringError })
         .regex(/^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$/, 'must be a language code like es, en_US or es_MX'),
       components: z.array(templateComponent, { error: 'must be an array' }).max(20).default([]),
+      from,
       recipients: z
         .array(recipient, { error: 'must be an array' })
         .min(1, 'must have at least one recipient')

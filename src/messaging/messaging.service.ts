@@ -7,6 +7,7 @@ import { isServiceWindowOpen, serviceWindowExpiresAt } from '../conversations/se
 import {
   AppError,
   BatchInterruptedError,
+  ForbiddenError,
   InternalError,
   NotFoundError,
   ValidationError,
@@ -14,7 +15,8 @@ import {
 } from '../errors/errors.js'
 import type { EventBus } from '../events/event-bus.js'
 import type { IdempotencyKeyInput, IdempotencyService, Progress, Resumed } from '../idempotency/idempotency.service.js'
-import type { MetaApi } from '../meta/meta.api.js'
+import type { NumberChannel, NumberChannels } from '../business-numbers/number-channels.js'
+import { mayUse, type NumberScope } from '../auth/principal.js'
 import type { ReactionRepository } from '../messages/reaction.repository.js'
 import { checkTemplateRequest } from '../templates/template.preflight.js'
 import type { TemplateService } from '../templates/template.service.js'
@@ -51,6 +53,8 @@ export type SendRequest =
 
 /** Whom a checked send goes to, and the template it uses. */
 export interface SendTarget {
+  /** The business number it goes from. */
+  from: string
   phoneNumber: string | null
   conversationId: number | null
   template: { name: string; language: string } | null
@@ -77,7 +81,7 @@ export class MessagingService {
     private readonly reactions: ReactionRepository,
     private readonly content: ContentPreparer,
     private readonly templates: TemplateService,
-    private readonly meta: MetaApi,
+    private readonly channels: NumberChannels,
     private readonly sender: MessageSender,
     private readonly batches: BatchService,
     private readonly idempotency: IdempotencyService,
@@ -113,13 +117,17 @@ export class MessagingService {
   async sendToNumber(
     input: unknown,
     idempotency?: IdempotencyKeyInput,
+    scope: NumberScope = null,
     /** The name of the key that sends it (the message's `sentBy`). */
     sentBy: string | null = null,
   ): Promise<SentMessage> {
     const request = parseInput(sendToNumberSchema, input)
     const { phoneNumber, requestId, message } = request
+    const channel = await this.channelFor(request.from, scope)
     // A plain text keeps the fingerprint it always had, so a key used before rich messages still replays.
-    const fingerprint = isPlainText(message) ? { phoneNumber, content: message.content, requestId } : request
+    const fingerprint = isPlainText(message)
+      ? { phoneNumber, content: message.content, requestId, ...(request.from ? { from: request.from } : {}) }
+      : request
     return this.idempotency.run(
       idempotency,
       'sendText',
@@ -128,17 +136,17 @@ export class MessagingService {
         // Read only when needed: a plain send to a number is one statement before Meta and one after.
         const existing =
           this.options.enforceServiceWindow || message.replyTo !== null
-            ? await this.conversations.findByPhoneNumber(phoneNumber)
+            ? await this.conversations.findByPhoneNumber(channel.phoneNumberId, phoneNumber)
             : null
         this.checkServiceWindow(existing)
         const prepared = await this.content.prepare(existing, message)
-        const stored = await this.messages.addToNumber(phoneNumber, requestId ?? null, {
+        const stored = await this.messages.addToNumber(channel.phoneNumberId, phoneNumber, requestId ?? null, {
           ...this.pendingOf(prepared),
           sentBy,
           attemptedAt: new Date(),
         })
         await track({ messageId: stored.message.id })
-        const sent = await this.sendStored(stored.message, prepared, phoneNumber)
+        const sent = await this.sendStored(stored.message, prepared, phoneNumber, channel)
         // A conversation's first send taught it the customer's WhatsApp id (see DeliveryRepository.recordSent).
         const learned = stored.conversation.waId === null && sent.wamid !== null
         const conversation =
@@ -163,6 +171,8 @@ export class MessagingService {
     conversationId: unknown,
     input: unknown,
     idempotency?: IdempotencyKeyInput,
+    scope: NumberScope = null,
+    /** The name of the key that sends it (the message's `sentBy`). */
     sentBy: string | null = null,
   ): Promise<MessageRecord> {
     const id = parseInput(idSchema, conversationId, 'conversationId')
@@ -173,8 +183,10 @@ export class MessagingService {
       'sendInConversation',
       fingerprint,
       async (track) => {
-        const conversation = await this.conversations.findById(id)
+        const conversation = await this.conversations.findById(id, scope)
         if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
+        // A conversation's messages always go out from its own number.
+        const channel = await this.conversationChannel(conversation)
         this.checkServiceWindow(conversation)
         const to = conversation.phoneNumber
         if (!to) throw noNumber()
@@ -186,7 +198,7 @@ export class MessagingService {
           attemptedAt: new Date(),
         })
         await track({ messageId: pending.id })
-        return this.sendStored(pending, prepared, to)
+        return this.sendStored(pending, prepared, to, channel)
       },
       (progress) => this.resumeSend(progress),
     )
@@ -209,17 +221,17 @@ export class MessagingService {
    * showing the typing indicator, and records it: newer inbound messages count as unread.
    * @throws ValidationError, NotFoundError, MetaApiError, MetaUnreachableError
    */
-  async markRead(conversationId: unknown, input: unknown): Promise<ConversationRecord> {
+  async markRead(conversationId: unknown, input: unknown, scope: NumberScope = null): Promise<ConversationRecord> {
     const id = parseInput(idSchema, conversationId, 'conversationId')
     const { typing } = parseInput(markReadSchema, input ?? {})
-    const conversation = await this.conversations.findById(id)
+    const conversation = await this.conversations.findById(id, scope)
     if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
     const latest = await this.messages.latestInbound(id)
     if (!latest) return conversation
     const now = this.options.now?.() ?? new Date()
     // Meta takes read receipts for 30 days after a message arrived; older ones are recorded here only.
     if (now.getTime() - latest.createdAt.getTime() < READ_RECEIPT_MAX_AGE_MS) {
-      await this.meta.markRead(latest.wamid!, { typing })
+      await (await this.conversationChannel(conversation)).meta.markRead(latest.wamid!, { typing })
     }
     return this.conversations.recordRead(id, latest.id, now)
   }
@@ -230,23 +242,30 @@ export class MessagingService {
    * (the service window, the template's status) is checked again when it is sent.
    * @throws ValidationError, NotFoundError
    */
-  async check(request: SendRequest): Promise<SendTarget> {
+  async check(request: SendRequest, scope: NumberScope = null): Promise<SendTarget> {
     switch (request.kind) {
       case 'sendText': {
-        const { phoneNumber } = parseInput(sendToNumberSchema, request.input)
-        return { phoneNumber, conversationId: null, template: null }
+        const { phoneNumber, from } = parseInput(sendToNumberSchema, request.input)
+        const channel = await this.channelFor(from, scope)
+        return { from: channel.phoneNumberId, phoneNumber, conversationId: null, template: null }
       }
       case 'sendInConversation': {
         const id = parseInput(idSchema, request.conversationId, 'conversationId')
         parseInput(sendInConversationSchema, request.input)
-        const conversation = await this.conversations.findById(id)
+        const conversation = await this.conversations.findById(id, scope)
         if (!conversation) throw new NotFoundError(`Conversation ${id} does not exist`)
         if (!conversation.phoneNumber) throw noNumber()
-        return { phoneNumber: conversation.phoneNumber, conversationId: id, template: null }
+        return {
+          from: conversation.businessPhoneNumberId ?? this.channels.defaultNumber,
+          phoneNumber: conversation.phoneNumber,
+          conversationId: id,
+          template: null,
+        }
       }
       case 'sendTemplate': {
         const parsed = parseInput(this.templateSchema, request.input)
-        const known = await this.knownTemplate(parsed.templateName, parsed.languageCode)
+        const channel = await this.channelFor(parsed.from, scope)
+        const known = await this.knownTemplate(channel, parsed.templateName, parsed.languageCode)
         // A pause is lifted by Meta after hours: the status is checked again at send time.
         const problems = checkTemplateRequest(
           known.status === 'PAUSED' ? { ...known, status: 'APPROVED' } : known,
@@ -255,6 +274,7 @@ export class MessagingService {
         if (problems.length) throw new ValidationError(problems)
         const only = parsed.recipients.length === 1 ? parsed.recipients[0].to : null
         return {
+          from: channel.phoneNumberId,
           phoneNumber: only,
           conversationId: null,
           template: { name: parsed.templateName, language: parsed.languageCode },
@@ -264,8 +284,8 @@ export class MessagingService {
   }
 
   /** The synced template, or a 422 naming `templateName`. */
-  private async knownTemplate(name: string, language: string) {
-    const known = await this.templates.findForSend(name, language)
+  private async knownTemplate(channel: NumberChannel, name: string, language: string) {
+    const known = await this.templates.findForSend(channel, name, language)
     if (!known) {
       throw new ValidationError([
         { path: 'templateName', message: `Meta has no template ${name} in language ${language} (synced just now)` },
@@ -284,9 +304,12 @@ export class MessagingService {
   async sendTemplate(
     input: unknown,
     idempotency?: IdempotencyKeyInput,
+    scope: NumberScope = null,
+    /** The name of the key that sends it (the message's `sentBy`). */
     sentBy: string | null = null,
   ): Promise<TemplateSendResult> {
     const request = parseInput(this.templateSchema, input)
+    const channel = await this.channelFor(request.from, scope)
     return this.idempotency.run(
       idempotency,
       'sendTemplate',
@@ -294,12 +317,14 @@ export class MessagingService {
       async (track) => {
         const template = { name: request.templateName, language: request.languageCode, components: request.components }
         // Pre-flight: refuse what Meta would refuse for every recipient, before anyone is contacted.
-        const known = await this.knownTemplate(template.name, template.language)
+        // Checked against the templates of the sending number's Business Account.
+        const known = await this.knownTemplate(channel, template.name, template.language)
         const problems = checkTemplateRequest(known, request)
         if (problems.length) throw new ValidationError(problems)
         const content = renderTemplateText(known.components, request.components) ?? `[template ${template.name}]`
 
         const { batch, outcomes } = await this.batches.run(
+          channel.phoneNumberId,
           template,
           content,
           request.recipients,
@@ -319,6 +344,30 @@ export class MessagingService {
     )
   }
 
+  /**
+   * The number a send goes from: `from`, else the default number (or, for a key limited to other
+   * numbers, its first one).
+   * @throws ForbiddenError for a number outside the caller's; ValidationError for one never added
+   */
+  private async channelFor(from: string | null | undefined, scope: NumberScope): Promise<NumberChannel> {
+    const fallback = mayUse(scope, this.channels.defaultNumber) ? this.channels.defaultNumber : scope![0]
+    const id = from ?? fallback
+    if (!mayUse(scope, id)) throw new ForbiddenError(`This key may not send from business number ${id}`)
+    const channel = id === undefined ? null : await this.channels.channel(id)
+    if (!channel)
+      throw new ValidationError([{ path: 'from', message: `${id} is not a business number of this service` }])
+    return channel
+  }
+
+  /** The channel of a conversation's own number. */
+  private async conversationChannel(conversation: ConversationRecord): Promise<NumberChannel> {
+    const id = conversation.businessPhoneNumberId ?? this.channels.defaultNumber
+    const channel = await this.channels.channel(id)
+    if (!channel)
+      throw new InternalError(new Error(`conversation ${conversation.id}: business number ${id} is not added`))
+    return channel
+  }
+
   /** The pending row of a prepared send. */
   private pendingOf(prepared: PreparedContent) {
     return {
@@ -331,12 +380,21 @@ export class MessagingService {
   }
 
   /** Sends a message stored `pending` (already claimed). @throws what Meta answered when it was not sent */
-  private async sendStored(pending: MessageRecord, prepared: PreparedContent, to: string): Promise<MessageRecord> {
+  private async sendStored(
+    pending: MessageRecord,
+    prepared: PreparedContent,
+    to: string,
+    channel: NumberChannel,
+  ): Promise<MessageRecord> {
     // A reaction is no new bubble: dashboards hear of it as a change of the message it reacts to.
     if (prepared.type !== 'reaction') {
       this.events.publish({ type: 'messageAdded', messageId: pending.id, conversationId: pending.conversationId })
     }
-    const { message, error } = await this.sender.send(pending, (o) => this.meta.sendMessage(to, prepared.outgoing, o))
+    const { message, error } = await this.sender.send(
+      pending,
+      (o) => channel.meta.sendMessage(to, prepared.outgoing, o),
+      channel.rate,
+    )
     if (error) throw error
     if (prepared.outgoing.content.type === 'reaction') await this.recordReaction(message, prepared)
     return message

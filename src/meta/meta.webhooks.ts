@@ -33,6 +33,8 @@ export interface InboundInteractiveReply {
 /** A message a customer sent us. */
 export interface InboundMessageChange {
   kind: 'inbound-message'
+  /** The business number written to (`metadata.phone_number_id`). */
+  phoneNumberId: string | null
   /** Digits; absent for username-only users. */
   from: string | null
   /** Meta's business-scoped user id, when sent. */
@@ -61,6 +63,8 @@ export type DeliveryState = 'sent' | 'delivered' | 'read' | 'failed'
 /** A delivery status for one of our outbound messages. */
 export interface StatusChange {
   kind: 'status'
+  /** The business number that sent the message (`metadata.phone_number_id`). */
+  phoneNumberId: string | null
   wamid: string
   status: DeliveryState
   timestamp: Date
@@ -71,6 +75,8 @@ export interface StatusChange {
 
 export interface TemplateStatusChange {
   kind: 'template-status'
+  /** The WhatsApp Business Account it belongs to (the entry's id). */
+  businessAccountId: string | null
   name: string
   language: string
   status: string
@@ -220,8 +226,10 @@ export function readWebhook(body: unknown): WebhookChange[] {
   }
   const changes: WebhookChange[] = []
   for (const entry of list(body.entry)) {
+    const businessAccountId = str(entry.id)
     for (const change of list(entry.changes)) {
       const value = isObj(change.value) ? change.value : {}
+      const phoneNumberId = isObj(value.metadata) ? str(value.metadata.phone_number_id) : null
       if (change.field === 'messages') {
         const contacts = list(value.contacts)
         for (const message of list(value.messages)) {
@@ -237,6 +245,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
           const reactionTarget = type === 'reaction' ? str(part.message_id) : null
           changes.push({
             kind: 'inbound-message',
+            phoneNumberId,
             from,
             userId: userId ?? str(contact?.user_id),
             contactName: isObj(contact?.profile) ? str(contact.profile.name) : null,
@@ -260,6 +269,7 @@ export function readWebhook(body: unknown): WebhookChange[] {
           const error = list(status.errors)[0]
           changes.push({
             kind: 'status',
+            phoneNumberId,
             wamid,
             status: state,
             timestamp: timestampOf(status.timestamp),
@@ -281,7 +291,8 @@ export function readWebhook(body: unknown): WebhookChange[] {
         const info = isObj(value.other_info) ? value.other_info : {}
         const given = str(value.reason)
         const reason = (given && given !== 'NONE' ? given : null) ?? str(info.description) ?? str(info.title) ?? null
-        if (name && language && status) changes.push({ kind: 'template-status', name, language, status, reason })
+        if (name && language && status)
+          changes.push({ kind: 'template-status', businessAccountId, name, language, status, reason })
       }
     }
   }

@@ -169,7 +169,11 @@ export const mediaRoutes: FastifyPluginAsync<{ media: MediaService }> = async (a
       async (request, reply) => {
         const range = request.headers.range
         const ifNoneMatch = request.headers['if-none-match']
-        const file = await media.download(request.params.mediaId, { range, ifNoneMatch })
+        const file = await media.download(
+          request.params.mediaId,
+          { range, ifNoneMatch },
+          request.principal.phoneNumberIds,
+        )
         const type = file.media.mimeType ?? 'application/octet-stream'
         reply
           .header('etag', etagOf(file.media))

@@ -102,6 +102,10 @@ export const restConversationSchema = z.object({
     .string()
     .nullable()
     .describe('The customer’s WhatsApp id as Meta names it; can differ from phone_number, the number sent to'),
+  business_phone_number_id: z
+    .string()
+    .nullable()
+    .describe('The business number (Meta phone number id) the customer talks to: each has its own conversations'),
 })
 export type RestConversation = z.output<typeof restConversationSchema>
 
@@ -146,6 +150,7 @@ export const restConversation = (c: ConversationRecord): RestConversation => ({
   contact_name: c.contactName,
   service_window_expires_at: serviceWindowExpiresAt(c)?.toISOString() ?? null,
   wa_id: c.waId,
+  business_phone_number_id: c.businessPhoneNumberId,
 })
 
 /** `{"success":true,"data":…}`: every answer but lists and send-template. */

@@ -76,6 +76,10 @@ export const templatesAnswer = okSchema(
           })
           .describe('As Meta has it'),
       ),
+      business_account_id: z
+        .string()
+        .nullable()
+        .describe('The WhatsApp Business Account it belongs to (templates are per account)'),
     }),
   ),
 )

@@ -85,7 +85,13 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
     if (!body || typeof body !== 'object' || Array.isArray(body)) return false
     const { sendAt, ...input } = body as Record<string, unknown>
     if (sendAt === undefined || sendAt === null) return false
-    const s = await scheduled.schedule(send(input), sendAt, keyOf(request), request.principal.name)
+    const s = await scheduled.schedule(
+      send(input),
+      sendAt,
+      keyOf(request),
+      request.principal.phoneNumberIds,
+      request.principal.name,
+    )
     // Sent here, and the handler returns the reply (a reply is a thenable: it is not returned through `await`).
     reply.code(202).send({ success: true, data: restScheduledAnswer(s) })
     return true
@@ -115,6 +121,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         const { message, conversation } = await messaging.sendToNumber(
           request.body,
           keyOf(request),
+          request.principal.phoneNumberIds,
           request.principal.name,
         )
         return { success: true, data: { message: await sent(message), conversation: restConversation(conversation) } }
@@ -149,6 +156,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
           request.params.id,
           request.body,
           keyOf(request),
+          request.principal.phoneNumberIds,
           request.principal.name,
         )
         // The documented fields first, as they always were; the message's other fields after them.
@@ -173,7 +181,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'META_API_ERROR', 'META_TOKEN_INVALID', 'META_UNREACHABLE'],
       },
       async (request) => {
-        const c = await messaging.markRead(request.params.id, request.body)
+        const c = await messaging.markRead(request.params.id, request.body, request.principal.phoneNumberIds)
         const unread = await conversations.unreadCounts([c.id])
         return {
           success: true,
@@ -230,6 +238,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         const { batchId, summary, results } = await messaging.sendTemplate(
           request.body,
           keyOf(request),
+          request.principal.phoneNumberIds,
           request.principal.name,
         )
         // The body keeps the documented shape exactly; the stored batch (GraphQL templateBatch) is named here.
@@ -271,10 +280,12 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request) => {
         const { first, after, ...filter } = request.query
-        const page = await conversations.page({ first, after, filter }).catch((err: unknown) => {
-          if (!(err instanceof ValidationError)) throw err
-          throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
-        })
+        const page = await conversations
+          .page({ first, after, filter }, request.principal.phoneNumberIds)
+          .catch((err: unknown) => {
+            if (!(err instanceof ValidationError)) throw err
+            throw new ValidationError(err.fields.map((f) => ({ ...f, path: f.path.replace(/^filter\./, '') })))
+          })
         const unread = await conversations.unreadCounts(page.nodes.map((c) => c.id))
         return restPage(page, (c) => ({
           ...restConversation(c),
@@ -301,7 +312,11 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request) => {
         const { first, after } = request.query
-        const page = await conversations.messagePage(request.params.id, { first, after })
+        const page = await conversations.messagePage(
+          request.params.id,
+          { first, after },
+          request.principal.phoneNumberIds,
+        )
         const details = await conversations.details(page.nodes)
         return restPage(page, (m) => restMessage(m, details.get(m.id)))
       },
@@ -328,7 +343,10 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
       },
       async (request) => {
         const { first, after, status } = request.query
-        return restPage(await scheduled.page({ first, after, status }), restScheduledSend)
+        return restPage(
+          await scheduled.page({ first, after, status }, request.principal.phoneNumberIds),
+          restScheduledSend,
+        )
       },
     ),
   )
@@ -345,7 +363,10 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         answers: { 200: { description: 'Cancelled (again, if it was)', json: okSchema(scheduledSendSchema) } },
         errors: ['VALIDATION_FAILED', 'NOT_FOUND', 'SCHEDULED_SEND_STARTED'],
       },
-      async (request) => ({ success: true, data: restScheduledSend(await scheduled.cancel(request.params.id)) }),
+      async (request) => ({
+        success: true,
+        data: restScheduledSend(await scheduled.cancel(request.params.id, request.principal.phoneNumberIds)),
+      }),
     ),
   )
 
@@ -365,7 +386,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
         errors: ['VALIDATION_FAILED', 'META_API_ERROR', 'META_TOKEN_INVALID', 'META_UNREACHABLE'],
       },
       async (request) => {
-        const list = await templates.list({ ...request.query, refresh: true })
+        const list = await templates.list({ ...request.query, refresh: true }, request.principal.phoneNumberIds)
         return {
           success: true,
           data: list.map((t) => ({
@@ -375,6 +396,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
             language: t.language,
             parameter_format: t.parameterFormat,
             components: t.components,
+            business_account_id: t.businessAccountId,
           })),
         }
       },

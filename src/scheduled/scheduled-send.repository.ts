@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import { Prisma } from '../generated/prisma/client.js'
 
@@ -12,6 +13,8 @@ export interface ScheduledSendRecord {
   kind: ScheduledSendKind
   /** The request as validated when it was scheduled: `{ input }`, plus `conversationId` in a conversation. */
   request: { input: unknown; conversationId?: unknown }
+  /** The business number it goes from (null: scheduled before several numbers, the default one). */
+  businessPhoneNumberId: string | null
   phoneNumber: string | null
   conversationId: number | null
   templateName: string | null
@@ -35,7 +38,15 @@ export interface ScheduledSendRecord {
 
 export type NewScheduledSend = Pick<
   ScheduledSendRecord,
-  'kind' | 'request' | 'phoneNumber' | 'conversationId' | 'templateName' | 'language' | 'sendAt' | 'sentBy'
+  | 'kind'
+  | 'request'
+  | 'businessPhoneNumberId'
+  | 'phoneNumber'
+  | 'conversationId'
+  | 'templateName'
+  | 'language'
+  | 'sendAt'
+  | 'sentBy'
 >
 
 /** How a send ended: it ran (its message or batch shows the outcome), or it failed before or at Meta. */
@@ -45,6 +56,9 @@ export interface ScheduledOutcome {
   batchId: number | null
   error: { code: string; message: string; details: Record<string, unknown> | null } | null
 }
+
+/** Only sends from the caller's numbers: a filter in the query. */
+const inScope = (scope: NumberScope) => (scope === null ? {} : { businessPhoneNumberId: { in: scope } })
 
 /** Scheduled sends. The only code that talks to Prisma about them. */
 export class ScheduledSendRepository {
@@ -56,8 +70,11 @@ export class ScheduledSendRepository {
     })) as ScheduledSendRecord
   }
 
-  async findById(id: number): Promise<ScheduledSendRecord | null> {
-    return (await this.prisma.scheduledSend.findUnique({ where: { id } })) as ScheduledSendRecord | null
+  /** The send, when it exists and goes from one of the `scope` numbers (null: any). */
+  async findById(id: number, scope: NumberScope = null): Promise<ScheduledSendRecord | null> {
+    return (await this.prisma.scheduledSend.findFirst({
+      where: { id, ...inScope(scope) },
+    })) as ScheduledSendRecord | null
   }
 
   /** Sends in these statuses, soonest first (send_at, then id), after the cursor `after`. */
@@ -65,10 +82,12 @@ export class ScheduledSendRepository {
     statuses: ScheduledSendStatus[],
     first: number,
     after: { sendAt: Date; id: number } | null,
+    scope: NumberScope = null,
   ): Promise<ScheduledSendRecord[]> {
     return (await this.prisma.scheduledSend.findMany({
       where: {
         status: { in: statuses },
+        ...inScope(scope),
         ...(after ? { OR: [{ sendAt: { gt: after.sendAt } }, { sendAt: after.sendAt, id: { gt: after.id } }] } : {}),
       },
       orderBy: [{ sendAt: 'asc' }, { id: 'asc' }],
@@ -76,17 +95,17 @@ export class ScheduledSendRepository {
     })) as ScheduledSendRecord[]
   }
 
-  count(statuses: ScheduledSendStatus[]): Promise<number> {
-    return this.prisma.scheduledSend.count({ where: { status: { in: statuses } } })
+  count(statuses: ScheduledSendStatus[], scope: NumberScope = null): Promise<number> {
+    return this.prisma.scheduledSend.count({ where: { status: { in: statuses }, ...inScope(scope) } })
   }
 
   /**
    * Cancels a send nobody has claimed; null when it is not `scheduled` (any more). The UPDATE waits
    * for a claim holding the row, then finds it `sending`: a send is either cancelled or sent.
    */
-  async cancel(id: number): Promise<ScheduledSendRecord | null> {
+  async cancel(id: number, scope: NumberScope = null): Promise<ScheduledSendRecord | null> {
     const { count } = await this.prisma.scheduledSend.updateMany({
-      where: { id, status: 'scheduled' },
+      where: { id, status: 'scheduled', ...inScope(scope) },
       data: { status: 'cancelled', completedAt: new Date() },
     })
     return count ? this.findById(id) : null

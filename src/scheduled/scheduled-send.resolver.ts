@@ -47,7 +47,9 @@ export class ScheduledSendResolver {
   ) {}
 
   private async schedule(request: SendRequest, sendAt: string, ctx: GraphQLContext, key?: string | null) {
-    return scheduledSendView(await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.name))
+    return scheduledSendView(
+      await this.scheduled.schedule(request, sendAt, keyOf(ctx, key), ctx.principal.phoneNumberIds, ctx.principal.name),
+    )
   }
 
   @Mutation(() => ScheduledSend, {
@@ -101,8 +103,8 @@ export class ScheduledSendResolver {
   }
 
   @Query(() => ScheduledSend, { description: 'One scheduled send, in any status. NOT_FOUND for an unknown id.' })
-  async scheduledSend(@Arg('id', () => Int) id: number) {
-    return scheduledSendView(await this.scheduled.get(id))
+  async scheduledSend(@Arg('id', () => Int) id: number, @Ctx() ctx: GraphQLContext) {
+    return scheduledSendView(await this.scheduled.get(id, ctx.principal.phoneNumberIds))
   }
 
   @Query(() => ScheduledSendConnection, {
@@ -113,8 +115,9 @@ export class ScheduledSendResolver {
     @Arg('after', () => String, pageArgs.after) after?: string | null,
     @Arg('status', () => [ScheduledSendStatus], { nullable: true, description: 'Default: SCHEDULED and SENDING.' })
     status?: ScheduledSendStatus[] | null,
+    @Ctx() ctx?: GraphQLContext,
   ) {
-    const page = await this.scheduled.page({ first, after, status: status ?? undefined })
+    const page = await this.scheduled.page({ first, after, status: status ?? undefined }, ctx!.principal.phoneNumberIds)
     return toConnection({ ...page, nodes: page.nodes.map(scheduledSendView) })
   }
 
@@ -133,7 +136,7 @@ export class ScheduledSendResolver {
       'Cancels a scheduled send that has not started (one already cancelled is answered as it is). ' +
       'NOT_FOUND for an unknown id; SCHEDULED_SEND_STARTED once it is being sent or was.',
   })
-  async cancelScheduledSend(@Arg('id', () => Int) id: number) {
-    return scheduledSendView(await this.scheduled.cancel(id))
+  async cancelScheduledSend(@Arg('id', () => Int) id: number, @Ctx() ctx: GraphQLContext) {
+    return scheduledSendView(await this.scheduled.cancel(id, ctx.principal.phoneNumberIds))
   }
 }

@@ -1,3 +1,4 @@
+import type { NumberScope } from '../auth/principal.js'
 import { domainError } from '../errors/error.answers.js'
 import {
   type AppError,
@@ -56,6 +57,8 @@ export class ScheduledSendService {
     request: SendRequest,
     sendAt: unknown,
     idempotency?: IdempotencyKeyInput,
+    /** The caller's numbers: its send is checked against them now (at its time it runs as checked). */
+    scope: NumberScope = null,
     /** The name of the key that schedules it: its message (or batch) records it when it goes out. */
     sentBy: string | null = null,
   ): Promise<ScheduledSendRecord> {
@@ -63,7 +66,7 @@ export class ScheduledSendService {
     const fields = when.success ? [] : when.error.issues.map((i) => ({ path: 'sendAt', message: i.message }))
     let target: SendTarget | null = null
     try {
-      target = await this.messaging.check(request)
+      target = await this.messaging.check(request, scope)
     } catch (err) {
       // Every invalid field at once: the request's and sendAt's.
       if (!(err instanceof ValidationError)) throw err
@@ -80,6 +83,7 @@ export class ScheduledSendService {
         kind,
         // Plain JSON (GraphQL inputs are class instances), as it is replayed.
         request: JSON.parse(JSON.stringify(stored)),
+        businessPhoneNumberId: target.from,
         phoneNumber: target.phoneNumber,
         conversationId: target.conversationId,
         templateName: target.template?.name ?? null,
@@ -95,21 +99,26 @@ export class ScheduledSendService {
   }
 
   /** @throws ValidationError, NotFoundError */
-  async get(id: unknown): Promise<ScheduledSendRecord> {
+  async get(id: unknown, scope: NumberScope = null): Promise<ScheduledSendRecord> {
     const scheduledId = parseInput(idSchema, id, 'id')
-    const send = await this.sends.findById(scheduledId)
+    // Another number's send answers exactly as a missing one.
+    const send = await this.sends.findById(scheduledId, scope)
     if (!send) throw new NotFoundError(`Scheduled send ${scheduledId} does not exist`)
     return send
   }
 
   /** Scheduled sends, soonest first: pending ones unless `status` says otherwise. @throws ValidationError */
-  async page(args: { first?: unknown; after?: unknown; status?: unknown }): Promise<Page<ScheduledSendRecord>> {
+  async page(
+    args: { first?: unknown; after?: unknown; status?: unknown },
+    scope: NumberScope = null,
+  ): Promise<Page<ScheduledSendRecord>> {
     const { first, after, status } = parseInput(listSchema, args)
-    const rows = await this.sends.page(status, first, after ? { sendAt: new Date(after[0]), id: after[1] } : null)
+    const cursor = after ? { sendAt: new Date(after[0]), id: after[1] } : null
+    const rows = await this.sends.page(status, first, cursor, scope)
     return toPage(
       rows,
       first,
-      () => this.sends.count(status),
+      () => this.sends.count(status, scope),
       (s) => [s.sendAt.toISOString(), s.id],
     )
   }
@@ -118,11 +127,11 @@ export class ScheduledSendService {
    * Cancels a send that has not started; one already cancelled is answered as it is.
    * @throws ValidationError, NotFoundError, ScheduledSendStartedError
    */
-  async cancel(id: unknown): Promise<ScheduledSendRecord> {
+  async cancel(id: unknown, scope: NumberScope = null): Promise<ScheduledSendRecord> {
     const scheduledId = parseInput(idSchema, id, 'id')
-    const cancelled = await this.sends.cancel(scheduledId)
+    const cancelled = await this.sends.cancel(scheduledId, scope)
     if (cancelled) return cancelled
-    const send = await this.sends.findById(scheduledId)
+    const send = await this.sends.findById(scheduledId, scope)
     if (!send) throw new NotFoundError(`Scheduled send ${scheduledId} does not exist`)
     if (send.status === 'cancelled') return send
     throw new ScheduledSendStartedError(send.id, send.status)
@@ -141,7 +150,7 @@ export class ScheduledSendService {
       const request = { kind: send.kind, ...send.request } as SendRequest
       switch (request.kind) {
         case 'sendText': {
-          const { message } = await this.messaging.sendToNumber(request.input, key, send.sentBy)
+          const { message } = await this.messaging.sendToNumber(request.input, key, null, send.sentBy)
           return { outcome: { status: 'sent', messageId: message.id, batchId: null, error: null } }
         }
         case 'sendInConversation': {
@@ -149,12 +158,13 @@ export class ScheduledSendService {
             request.conversationId,
             request.input,
             key,
+            null,
             send.sentBy,
           )
           return { outcome: { status: 'sent', messageId: message.id, batchId: null, error: null } }
         }
         case 'sendTemplate': {
-          const { batchId } = await this.messaging.sendTemplate(request.input, key, send.sentBy)
+          const { batchId } = await this.messaging.sendTemplate(request.input, key, null, send.sentBy)
           return { outcome: { status: 'sent', messageId: null, batchId, error: null } }
         }
       }
@@ -184,7 +194,9 @@ export class ScheduledSendService {
   /** The error for a template send whose template Meta paused or disabled (stored status, from its webhook). */
   private async templateUnavailable(send: ScheduledSendRecord): Promise<TemplateUnavailableError | null> {
     if (send.kind !== 'sendTemplate' || !send.templateName || !send.language) return null
-    const template = await this.templates.find(send.templateName, send.language)
+    const input = send.request.input as { from?: unknown } | null
+    const from = typeof input?.from === 'string' ? input.from : null
+    const template = await this.templates.findForNumber(from, send.templateName, send.language)
     const status = template?.status
     if (status !== 'PAUSED' && status !== 'DISABLED') return null
     return new TemplateUnavailableError(

@@ -10,6 +10,8 @@ export interface TemplateComponentRecord {
 
 export interface TemplateRecord {
   id: number
+  /** The WhatsApp Business Account it belongs to. */
+  businessAccountId: string | null
   metaId: string | null
   name: string
   language: string
@@ -24,7 +26,7 @@ export interface TemplateRecord {
 }
 
 /** A template as Meta currently has it. */
-export type TemplateSnapshot = Omit<TemplateRecord, 'id' | 'syncedAt' | 'removedAt'>
+export type TemplateSnapshot = Omit<TemplateRecord, 'id' | 'businessAccountId' | 'syncedAt' | 'removedAt'>
 
 export interface TemplateFilter {
   status?: string
@@ -32,6 +34,8 @@ export interface TemplateFilter {
   language?: string
   name?: string
   includeRemoved?: boolean
+  /** Only these Business Accounts' templates (a caller limited to some numbers); absent: every account's. */
+  businessAccountIds?: string[]
 }
 
 /** Message templates as last synced from Meta. */
@@ -46,15 +50,31 @@ export class TemplateRepository {
         ...(filter.language ? { language: filter.language } : {}),
         ...(filter.name ? { name: filter.name } : {}),
         ...(filter.includeRemoved ? {} : { removedAt: null }),
+        ...(filter.businessAccountIds ? { businessAccountId: { in: filter.businessAccountIds } } : {}),
       },
-      orderBy: [{ name: 'asc' }, { language: 'asc' }],
+      orderBy: [{ name: 'asc' }, { language: 'asc' }, { businessAccountId: 'asc' }],
     })
     return rows as unknown as TemplateRecord[]
   }
 
-  async find(name: string, language: string): Promise<TemplateRecord | null> {
-    const row = await this.prisma.template.findUnique({ where: { name_language: { name, language } } })
+  async find(businessAccountId: string, name: string, language: string): Promise<TemplateRecord | null> {
+    const row = await this.prisma.template.findFirst({ where: { businessAccountId, name, language } })
     return row as unknown as TemplateRecord | null
+  }
+
+  /**
+   * The template of the Business Account of business number `from` (null: of any account, the
+   * oldest), for a send from that number.
+   */
+  async findForNumber(from: string | null, name: string, language: string): Promise<TemplateRecord | null> {
+    const rows = await this.prisma.$queryRaw<{ id: number }[]>`
+      SELECT t.id FROM templates t
+      WHERE t.name = ${name} AND t.language = ${language}
+        AND (${from}::text IS NULL OR t.business_account_id =
+             (SELECT b.business_account_id FROM business_numbers b WHERE b.phone_number_id = ${from}::text))
+      ORDER BY t.id LIMIT 1`
+    if (!rows[0]) return null
+    return (await this.prisma.template.findUnique({ where: { id: rows[0].id } })) as unknown as TemplateRecord
   }
 
   /**
@@ -62,27 +82,36 @@ export class TemplateRepository {
    * language, and marks `removedAt` on the ones Meta no longer has (kept for history, never shown
    * as usable).
    */
-  async replaceAll(templates: TemplateSnapshot[], syncedAt: Date): Promise<void> {
+  async replaceAll(businessAccountId: string, templates: TemplateSnapshot[], syncedAt: Date): Promise<void> {
     const keep = templates.map((t) => ({ name: t.name, language: t.language }))
     await this.prisma.$transaction([
       ...templates.map((t) =>
         this.prisma.template.upsert({
-          where: { name_language: { name: t.name, language: t.language } },
-          create: { ...t, components: t.components as object[], syncedAt },
+          where: { businessAccountId_name_language: { businessAccountId, name: t.name, language: t.language } },
+          create: { ...t, businessAccountId, components: t.components as object[], syncedAt },
           update: { ...t, components: t.components as object[], syncedAt, removedAt: null },
         }),
       ),
       this.prisma.template.updateMany({
-        where: { removedAt: null, NOT: keep.length ? { OR: keep } : undefined },
+        where: { businessAccountId, removedAt: null, NOT: keep.length ? { OR: keep } : undefined },
         data: { removedAt: syncedAt },
       }),
     ])
   }
 
-  /** Applies a status Meta reported for a template (APPROVED, REJECTED, PAUSED, …), with its reason. */
-  async setStatus(name: string, language: string, status: string, reason: string | null = null): Promise<boolean> {
+  /**
+   * Applies a status Meta reported for a template (APPROVED, REJECTED, PAUSED, …), with its reason,
+   * in its Business Account (null: the webhook named none, every account's template of that name).
+   */
+  async setStatus(
+    businessAccountId: string | null,
+    name: string,
+    language: string,
+    status: string,
+    reason: string | null = null,
+  ): Promise<boolean> {
     const { count } = await this.prisma.template.updateMany({
-      where: { name, language },
+      where: { name, language, ...(businessAccountId ? { businessAccountId } : {}) },
       data: { status, statusReason: reason },
     })
     return count > 0

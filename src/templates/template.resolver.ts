@@ -1,4 +1,5 @@
-import { Arg, Query, Resolver } from 'type-graphql'
+import { Arg, Ctx, Query, Resolver } from 'type-graphql'
+import type { GraphQLContext } from '../graphql/context.js'
 import type { TemplateRecord } from './template.repository.js'
 import type { TemplateService } from './template.service.js'
 import { Template } from './template.type.js'
@@ -14,13 +15,17 @@ export class TemplateResolver {
     @Arg('language', () => String, { nullable: true, description: 'e.g. es' }) language?: string | null,
     @Arg('category', () => String, { nullable: true, description: 'e.g. UTILITY' }) category?: string | null,
     @Arg('name', () => String, { nullable: true }) name?: string | null,
+    @Ctx() ctx?: GraphQLContext,
   ): Promise<TemplateRecord[]> {
-    return this.service.list({
-      refresh,
-      status: status ?? undefined,
-      language: language ?? undefined,
-      category: category ?? undefined,
-      name: name ?? undefined,
-    })
+    return this.service.list(
+      {
+        refresh,
+        status: status ?? undefined,
+        language: language ?? undefined,
+        category: category ?? undefined,
+        name: name ?? undefined,
+      },
+      ctx!.principal.phoneNumberIds,
+    )
   }
 }

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { parseInput } from '../validation.js'
 import type { MetaApi } from '../meta/meta.api.js'
 import type { TemplateRecord, TemplateRepository } from './template.repository.js'
+import type { NumberScope } from '../auth/principal.js'
 
 const upperWord = (example: string) =>
   z
@@ -37,44 +38,68 @@ export interface ListTemplatesOptions {
   name?: unknown
 }
 
+/** A Business Account to sync from: its id, and Meta as one of its numbers. */
+export interface TemplateAccount {
+  businessAccountId: string
+  meta: Pick<MetaApi, 'listTemplates'>
+}
+
+/** The Business Accounts of the business numbers. */
+export interface TemplateAccounts {
+  /** One per account of these numbers (null: every number). */
+  accounts(phoneNumberIds: NumberScope): Promise<TemplateAccount[]>
+}
+
+/** Templates live in a WhatsApp Business Account: each account is synced and checked on its own. */
 export class TemplateService {
   constructor(
     private readonly templates: TemplateRepository,
-    private readonly meta: MetaApi,
+    private readonly accounts: TemplateAccounts,
   ) {}
 
   /**
-   * Fetches all templates from Meta (every page) and makes the database match: upsert by name and
-   * language, and mark the ones Meta no longer returns as removed.
+   * Fetches all templates of the accounts (every page) from Meta and makes the database match:
+   * upsert by account, name and language, and mark the ones Meta no longer returns as removed.
    */
-  async sync(): Promise<void> {
-    const remote = await this.meta.listTemplates()
-    await this.templates.replaceAll(remote, new Date())
+  async sync(scope: NumberScope = null): Promise<void> {
+    for (const account of await this.accounts.accounts(scope)) await this.syncAccount(account)
+  }
+
+  private async syncAccount(account: TemplateAccount): Promise<void> {
+    const remote = await account.meta.listTemplates()
+    await this.templates.replaceAll(account.businessAccountId, remote, new Date())
   }
 
   /**
-   * The synced template with this name and language; one we have not seen yet triggers one sync
-   * from Meta first (it may have been approved since). Null when Meta does not have it either.
+   * The synced template of the account with this name and language; one we have not seen yet
+   * triggers one sync of that account from Meta first (it may have been approved since). Null
+   * when Meta does not have it either.
    */
-  async findForSend(name: string, language: string): Promise<TemplateRecord | null> {
-    const known = await this.templates.find(name, language)
+  async findForSend(account: TemplateAccount, name: string, language: string): Promise<TemplateRecord | null> {
+    const known = await this.templates.find(account.businessAccountId, name, language)
     const usable = known && known.removedAt === null ? known : null
     // Approved and known: no need to ask Meta. Otherwise (unseen, or PENDING/PAUSED when we last
-    // looked) Meta may know better; ask, but not more than once per interval, so a script of typos
-    // does not spend Meta's rate limits.
-    if (usable?.status === 'APPROVED' || Date.now() - this.lastMissSync < MISS_SYNC_INTERVAL_MS) return usable
-    this.lastMissSync = Date.now()
-    await this.sync()
-    const synced = await this.templates.find(name, language)
+    // looked) Meta may know better; ask, but not more than once per interval and account, so a
+    // script of typos does not spend Meta's rate limits.
+    const last = this.lastMissSync.get(account.businessAccountId) ?? 0
+    if (usable?.status === 'APPROVED' || Date.now() - last < MISS_SYNC_INTERVAL_MS) return usable
+    this.lastMissSync.set(account.businessAccountId, Date.now())
+    await this.syncAccount(account)
+    const synced = await this.templates.find(account.businessAccountId, name, language)
     return synced && synced.removedAt === null ? synced : null
   }
 
-  private lastMissSync = 0
+  private readonly lastMissSync = new Map<string, number>()
 
-  /** @throws ValidationError for a malformed filter */
-  async list(options: ListTemplatesOptions = {}): Promise<TemplateRecord[]> {
+  /**
+   * The templates of the accounts of the caller's numbers (null: every account's).
+   * @throws ValidationError for a malformed filter
+   */
+  async list(options: ListTemplatesOptions = {}, scope: NumberScope = null): Promise<TemplateRecord[]> {
     const { refresh, ...filter } = parseInput(templateListSchema, options)
-    if (refresh) await this.sync()
-    return this.templates.list(filter)
+    if (refresh) await this.sync(scope)
+    const businessAccountIds =
+      scope === null ? undefined : (await this.accounts.accounts(scope)).map((a) => a.businessAccountId)
+    return this.templates.list({ ...filter, businessAccountIds })
   }
 }

@@ -56,4 +56,10 @@ export class Template {
 
   @Field(() => DateTimeResolver, { description: 'When it was last seen at Meta.' })
   syncedAt!: Date
+
+  @Field(() => String, {
+    nullable: true,
+    description: 'The WhatsApp Business Account it belongs to (templates are synced per account).',
+  })
+  businessAccountId!: string | null
 }

@@ -4,11 +4,12 @@ import { type PrismaClient, statementRefused } from '../db/database.js'
 export interface WebhookEventRecord {
   id: number
   body: string
-  status: 'received' | 'applied' | 'failed'
+  status: 'received' | 'applied' | 'failed' | 'unknown_number'
   error: string | null
   attempts: number
   receivedAt: Date
   appliedAt: Date | null
+  phoneNumberId: string | null
 }
 
 /** Webhook deliveries as received, and what became of them. */
@@ -76,6 +77,19 @@ export class WebhookRepository {
       select: { attempts: true },
     })
     return attempts
+  }
+
+  /** Keeps a delivery for a business number we do not know, until it is added. */
+  async markUnknownNumber(id: number, phoneNumberId: string): Promise<void> {
+    await this.prisma.webhookEvent.update({ where: { id }, data: { status: 'unknown_number', phoneNumberId } })
+  }
+
+  /** Hands the deliveries kept for a number just added back to be applied; their ids, oldest first. */
+  async releaseForNumber(phoneNumberId: string): Promise<number[]> {
+    const rows = await this.prisma.$queryRaw<{ id: number }[]>`
+      UPDATE webhook_events SET status = 'received' WHERE status = 'unknown_number' AND phone_number_id = ${phoneNumberId}
+      RETURNING id`
+    return rows.map((r) => r.id).sort((a, b) => a - b)
   }
 
   async markFailed(id: number, error: string): Promise<void> {

@@ -1,4 +1,5 @@
-import { Arg, Field, InputType, Mutation, Resolver } from 'type-graphql'
+import { Arg, Field, InputType, Mutation, Resolver, UseMiddleware } from 'type-graphql'
+import { EveryNumber } from '../graphql/every-number.middleware.js'
 import type { MessageRecord } from '../messages/message.records.js'
 import { Message } from '../messages/message.type.js'
 import type { WebhookService } from './webhook.service.js'
@@ -16,6 +17,8 @@ export class SimulateInboundMessageInput {
 }
 
 @Resolver()
+// Spans every business number: refused to a caller limited to some.
+@UseMiddleware(EveryNumber)
 export class WebhookResolver {
   constructor(private readonly webhooks: WebhookService) {}
 

@@ -64,8 +64,11 @@ export interface WebhookOptions {
   onError?: (err: unknown, eventId: number) => void
   /** Allow {@link WebhookService.simulateInbound} (never in production). */
   allowSimulation: boolean
-  /** The business phone number id the simulated payloads name. */
+  /** The default business number: the one simulated payloads name, and that of payloads naming none. */
   phoneNumberId: string
+  /** Whether a business number is one of ours (webhooks for others are kept until it is added). */
+  knownNumber?: (phoneNumberId: string) => Promise<boolean>
+  onUnknownNumber?: (phoneNumberId: string, eventId: number) => void
   applied?: AppliedEvents
 }
 
@@ -177,6 +180,13 @@ export class WebhookService {
       return this.webhooks.markFailed(eventId, describeError(err))
     }
     try {
+      const unknown = await this.unknownNumber(changes)
+      if (unknown !== null) {
+        // Acknowledged and kept, never lost: applied as a whole once the number is added
+        // (applying is idempotent, so a delivery naming a known number too loses nothing by waiting).
+        this.options.onUnknownNumber?.(unknown, eventId)
+        return this.webhooks.markUnknownNumber(eventId, unknown)
+      }
       for (const [i, change] of changes.entries()) await this.applyChange(change, `${eventId}.${i}`)
       await this.webhooks.markApplied(eventId)
     } catch (err) {
@@ -189,6 +199,20 @@ export class WebhookService {
     }
   }
 
+  /** The first business number the changes name that is not one of ours, or null. */
+  private async unknownNumber(changes: WebhookChange[]): Promise<string | null> {
+    const { knownNumber } = this.options
+    if (!knownNumber) return null
+    const named = new Set(changes.map((c) => (c.kind === 'template-status' ? null : c.phoneNumberId)))
+    for (const id of named) if (id !== null && !(await knownNumber(id))) return id
+    return null
+  }
+
+  /** A business number was added: the deliveries kept for it are applied now. */
+  async numberAdded(phoneNumberId: string): Promise<void> {
+    this.enqueue((await this.webhooks.releaseForNumber(phoneNumberId)).map((id) => ({ id })))
+  }
+
   private async applyChange(change: WebhookChange, source: string): Promise<void> {
     switch (change.kind) {
       case 'inbound-message':
@@ -196,13 +220,20 @@ export class WebhookService {
       case 'status':
         return this.statuses.apply(change)
       case 'template-status':
-        await this.templates.setStatus(change.name, change.language, change.status, change.reason)
+        await this.templates.setStatus(
+          change.businessAccountId,
+          change.name,
+          change.language,
+          change.status,
+          change.reason,
+        )
         await this.options.applied?.templateStatus(change, source)
     }
   }
 
   private async applyInbound(change: InboundMessageChange): Promise<void> {
     const conversation = await this.conversations.findOrCreateForSender({
+      businessPhoneNumberId: change.phoneNumberId ?? this.options.phoneNumberId,
       from: change.from,
       waUserId: change.userId,
       contactName: change.contactName,

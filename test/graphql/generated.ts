@@ -20,6 +20,19 @@ export type Scalars = {
   JSONObject: { input: Record<string, unknown>; output: Record<string, unknown> }
 }
 
+export type AddBusinessNumberInput = {
+  /** Its own Meta access token, stored encrypted and never shown again; omitted: the shared one. */
+  accessToken?: InputMaybe<Scalars['String']['input']>
+  /** Its WhatsApp Business Account id. */
+  businessAccountId: Scalars['String']['input']
+  /** The number as people dial it, for display. */
+  displayPhoneNumber?: InputMaybe<Scalars['String']['input']>
+  /** Its send rate (Meta's tier for it); omitted: WHATSAPP_MESSAGES_PER_SECOND. */
+  messagesPerSecond?: InputMaybe<Scalars['Int']['input']>
+  /** Meta's phone number id. */
+  phoneNumberId: Scalars['String']['input']
+}
+
 /** A stored API key: never the key itself, which is shown only once, by createApiKey. */
 export type ApiKey = {
   __typename?: 'ApiKey'
@@ -33,6 +46,21 @@ export type ApiKey = {
   scope: Scope
 }
 
+/** A WhatsApp business number the service sends from and receives on. Its access token is never shown. */
+export type BusinessNumber = {
+  __typename?: 'BusinessNumber'
+  /** Its WhatsApp Business Account id (where its templates live). */
+  businessAccountId: Scalars['String']['output']
+  createdAt: Scalars['DateTime']['output']
+  displayPhoneNumber?: Maybe<Scalars['String']['output']>
+  /** False: it sends with the shared WHATSAPP_ACCESS_TOKEN. */
+  hasOwnAccessToken: Scalars['Boolean']['output']
+  /** Its send rate, held across instances. */
+  messagesPerSecond: Scalars['Int']['output']
+  /** Meta's phone number id: the `from` of sends. */
+  phoneNumberId: Scalars['String']['output']
+}
+
 /** A reply button: up to 3, titles of at most 20 characters. */
 export type ButtonInput = {
   /** Comes back in the customer’s reply (Message.interactive.id). */
@@ -43,6 +71,8 @@ export type ButtonInput = {
 /** A customer's WhatsApp thread: one per phone number. */
 export type Conversation = {
   __typename?: 'Conversation'
+  /** The business number the customer talks to (each has its own conversations). */
+  businessNumber?: Maybe<ConversationBusinessNumber>
   /** The customer’s WhatsApp profile name. */
   contactName?: Maybe<Scalars['String']['output']>
   createdAt: Scalars['DateTime']['output']
@@ -78,6 +108,14 @@ export type ConversationMessagesArgs = {
   first?: InputMaybe<Scalars['Int']['input']>
 }
 
+/** The business number of a conversation. */
+export type ConversationBusinessNumber = {
+  __typename?: 'ConversationBusinessNumber'
+  displayPhoneNumber?: Maybe<Scalars['String']['output']>
+  /** Meta's phone number id (the `from` of sends). */
+  phoneNumberId: Scalars['String']['output']
+}
+
 export type ConversationConnection = {
   __typename?: 'ConversationConnection'
   edges: Array<ConversationEdge>
@@ -94,6 +132,8 @@ export type ConversationEdge = {
 
 /** All given conditions must hold. */
 export type ConversationFilterInput = {
+  /** Conversations of this business number (its phone number id). */
+  businessPhoneNumberId?: InputMaybe<Scalars['String']['input']>
   /** Of the last message. */
   lastMessageDirection?: InputMaybe<MessageDirection>
   /** Of the last message. */
@@ -323,6 +363,8 @@ export type MessageStatus = 'DELIVERED' | 'FAILED' | 'PENDING' | 'READ' | 'SENT'
 
 export type Mutation = {
   __typename?: 'Mutation'
+  /** Adds a business number (or changes one added before); webhooks kept for it until now are applied. VALIDATION_FAILED; FORBIDDEN for a key limited to some numbers. */
+  addBusinessNumber: BusinessNumber
   /** Cancels a scheduled send that has not started (one already cancelled is answered as it is). NOT_FOUND for an unknown id; SCHEDULED_SEND_STARTED once it is being sent or was. */
   cancelScheduledSend: ScheduledSend
   /** Makes a key; answers it, shown only here. VALIDATION_FAILED for a name already taken. */
@@ -370,6 +412,10 @@ export type Mutation = {
   simulateInboundMessage: Message
   /** Changes an endpoint (its URL is checked again). NOT_FOUND. */
   updateWebhookEndpoint: WebhookEndpoint
+}
+
+export type MutationAddBusinessNumberArgs = {
+  input: AddBusinessNumberInput
 }
 
 export type MutationCancelScheduledSendArgs = {
@@ -482,7 +528,9 @@ export type Query = {
   __typename?: 'Query'
   /** Every API key, oldest first (never the keys themselves). */
   apiKeys: Array<ApiKey>
-  /** One conversation. NOT_FOUND for an unknown id. */
+  /** The business numbers this key may use, oldest first. */
+  businessNumbers: Array<BusinessNumber>
+  /** One conversation. NOT_FOUND for an unknown id (and for another number's, to a limited key). */
   conversation: Conversation
   /** Conversations, newest activity first. */
   conversations: ConversationConnection
@@ -681,6 +729,8 @@ export type SendMessageInput = {
   filename?: InputMaybe<Scalars['String']['input']>
   /** INTERACTIVE: a footer (at most 60 characters). */
   footer?: InputMaybe<Scalars['String']['input']>
+  /** The business number to send from (its phone number id); omitted: the default number. */
+  from?: InputMaybe<Scalars['String']['input']>
   /** INTERACTIVE: a text header (at most 60 characters). */
   header?: InputMaybe<Scalars['String']['input']>
   /** A public https URL of the file, instead of mediaId. */
@@ -720,6 +770,8 @@ export type SendSummary = {
 
 export type SendTemplateInput = {
   components?: Array<TemplateComponentInput>
+  /** The business number to send from (its phone number id); omitted: the default number. */
+  from?: InputMaybe<Scalars['String']['input']>
   /** e.g. es, en_US, es_MX */
   languageCode: Scalars['String']['input']
   recipients: Array<TemplateRecipientInput>
@@ -740,6 +792,8 @@ export type SendTemplatePayload = {
 
 export type SendTextInput = {
   content: Scalars['String']['input']
+  /** The business number to send from (its phone number id); omitted: the default number. */
+  from?: InputMaybe<Scalars['String']['input']>
   /** International format, e.g. +50212345678. */
   phoneNumber: Scalars['String']['input']
   /** The service request to link the conversation to. */
@@ -789,6 +843,8 @@ export type SubscriptionMessageUpdatedArgs = {
 /** A WhatsApp message template, as last synced from Meta. */
 export type Template = {
   __typename?: 'Template'
+  /** The WhatsApp Business Account it belongs to (templates are synced per account). */
+  businessAccountId?: Maybe<Scalars['String']['output']>
   /** UTILITY, MARKETING or AUTHENTICATION. */
   category: Scalars['String']['output']
   components: Array<TemplateComponent>
@@ -1061,6 +1117,75 @@ export type MessageSentByQueryVariables = Exact<{
 export type MessageSentByQuery = {
   __typename?: 'Query'
   message: { __typename?: 'Message'; id: number; direction: MessageDirection; sentBy?: string | null }
+}
+
+export type AddBusinessNumberMutationVariables = Exact<{
+  input: AddBusinessNumberInput
+}>
+
+export type AddBusinessNumberMutation = {
+  __typename?: 'Mutation'
+  addBusinessNumber: {
+    __typename?: 'BusinessNumber'
+    phoneNumberId: string
+    businessAccountId: string
+    displayPhoneNumber?: string | null
+    messagesPerSecond: number
+    hasOwnAccessToken: boolean
+    createdAt: string
+  }
+}
+
+export type BusinessNumbersQueryVariables = Exact<{ [key: string]: never }>
+
+export type BusinessNumbersQuery = {
+  __typename?: 'Query'
+  businessNumbers: Array<{
+    __typename?: 'BusinessNumber'
+    phoneNumberId: string
+    businessAccountId: string
+    displayPhoneNumber?: string | null
+    messagesPerSecond: number
+    hasOwnAccessToken: boolean
+  }>
+}
+
+export type NumberConversationsQueryVariables = Exact<{
+  filter?: InputMaybe<ConversationFilterInput>
+}>
+
+export type NumberConversationsQuery = {
+  __typename?: 'Query'
+  conversations: {
+    __typename?: 'ConversationConnection'
+    totalCount: number
+    edges: Array<{
+      __typename?: 'ConversationEdge'
+      node: {
+        __typename?: 'Conversation'
+        id: number
+        phoneNumber?: string | null
+        businessNumber?: {
+          __typename?: 'ConversationBusinessNumber'
+          phoneNumberId: string
+          displayPhoneNumber?: string | null
+        } | null
+      }
+    }>
+  }
+}
+
+export type NumberConversationQueryVariables = Exact<{
+  id: Scalars['Int']['input']
+}>
+
+export type NumberConversationQuery = {
+  __typename?: 'Query'
+  conversation: {
+    __typename?: 'Conversation'
+    id: number
+    businessNumber?: { __typename?: 'ConversationBusinessNumber'; phoneNumberId: string } | null
+  }
 }
 
 export type CreateWebhookEndpointMutationVariables = Exact<{
@@ -2617,6 +2742,200 @@ export const MessageSentByDocument = {
     },
   ],
 } as unknown as DocumentNode<MessageSentByQuery, MessageSentByQueryVariables>
+export const AddBusinessNumberDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'mutation',
+      name: { kind: 'Name', value: 'AddBusinessNumber' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+          type: {
+            kind: 'NonNullType',
+            type: { kind: 'NamedType', name: { kind: 'Name', value: 'AddBusinessNumberInput' } },
+          },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'addBusinessNumber' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'input' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'input' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'businessAccountId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'displayPhoneNumber' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'messagesPerSecond' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'hasOwnAccessToken' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'createdAt' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<AddBusinessNumberMutation, AddBusinessNumberMutationVariables>
+export const BusinessNumbersDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'BusinessNumbers' },
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'businessNumbers' },
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'businessAccountId' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'displayPhoneNumber' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'messagesPerSecond' } },
+                { kind: 'Field', name: { kind: 'Name', value: 'hasOwnAccessToken' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<BusinessNumbersQuery, BusinessNumbersQueryVariables>
+export const NumberConversationsDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'NumberConversations' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'filter' } },
+          type: { kind: 'NamedType', name: { kind: 'Name', value: 'ConversationFilterInput' } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'conversations' },
+            arguments: [
+              { kind: 'Argument', name: { kind: 'Name', value: 'first' }, value: { kind: 'IntValue', value: '50' } },
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'filter' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'filter' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'edges' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [
+                      {
+                        kind: 'Field',
+                        name: { kind: 'Name', value: 'node' },
+                        selectionSet: {
+                          kind: 'SelectionSet',
+                          selections: [
+                            { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                            { kind: 'Field', name: { kind: 'Name', value: 'phoneNumber' } },
+                            {
+                              kind: 'Field',
+                              name: { kind: 'Name', value: 'businessNumber' },
+                              selectionSet: {
+                                kind: 'SelectionSet',
+                                selections: [
+                                  { kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } },
+                                  { kind: 'Field', name: { kind: 'Name', value: 'displayPhoneNumber' } },
+                                ],
+                              },
+                            },
+                          ],
+                        },
+                      },
+                    ],
+                  },
+                },
+                { kind: 'Field', name: { kind: 'Name', value: 'totalCount' } },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<NumberConversationsQuery, NumberConversationsQueryVariables>
+export const NumberConversationDocument = {
+  kind: 'Document',
+  definitions: [
+    {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      name: { kind: 'Name', value: 'NumberConversation' },
+      variableDefinitions: [
+        {
+          kind: 'VariableDefinition',
+          variable: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+          type: { kind: 'NonNullType', type: { kind: 'NamedType', name: { kind: 'Name', value: 'Int' } } },
+        },
+      ],
+      selectionSet: {
+        kind: 'SelectionSet',
+        selections: [
+          {
+            kind: 'Field',
+            name: { kind: 'Name', value: 'conversation' },
+            arguments: [
+              {
+                kind: 'Argument',
+                name: { kind: 'Name', value: 'id' },
+                value: { kind: 'Variable', name: { kind: 'Name', value: 'id' } },
+              },
+            ],
+            selectionSet: {
+              kind: 'SelectionSet',
+              selections: [
+                { kind: 'Field', name: { kind: 'Name', value: 'id' } },
+                {
+                  kind: 'Field',
+                  name: { kind: 'Name', value: 'businessNumber' },
+                  selectionSet: {
+                    kind: 'SelectionSet',
+                    selections: [{ kind: 'Field', name: { kind: 'Name', value: 'phoneNumberId' } }],
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    },
+  ],
+} as unknown as DocumentNode<NumberConversationQuery, NumberConversationQueryVariables>
 export const CreateWebhookEndpointDocument = {
   kind: 'Document',
   definitions: [

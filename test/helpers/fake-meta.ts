@@ -224,7 +224,11 @@ export class FakeMetaServer extends FakeMetaMedia {
   /** Every request received, in order (an upload's body is its fields and the file's name, type, size and sha256). */
   readonly requests: RecordedRequest[] = []
   /** The ledger: every message send the fake accepted, with the wamid it returned and when it arrived (ms since the epoch, sub-ms precision). */
-  readonly accepted: { wamid: string; request: MetaSendMessageRequest; at: number }[] = []
+  readonly accepted: { wamid: string; request: MetaSendMessageRequest; at: number; from: string }[] = []
+  /** Other business numbers (addNumber): each with its own token and Business Account. */
+  private readonly numbers = new Map<string, { accessToken: string; businessAccountId: string }>()
+  /** Templates of other Business Accounts (addNumber). */
+  readonly accountTemplates = new Map<string, MetaTemplate[]>()
   /** Sends the fake refused as malformed (a test expecting well-formed requests checks this is empty). */
   readonly malformed: { path: string; problem: string }[] = []
   /** Read receipts accepted (not sends: they are not in `accepted`). */
@@ -267,6 +271,27 @@ export class FakeMetaServer extends FakeMetaMedia {
       WHATSAPP_GRAPH_API_URL: this.url,
       WHATSAPP_API_VERSION: this.apiVersion,
     }
+  }
+
+  /**
+   * Another business number Meta knows, with its own access token (which reaches only it; the
+   * shared token reaches every number, as a system user's token with every asset does).
+   */
+  addNumber(number: {
+    phoneNumberId: string
+    businessAccountId: string
+    accessToken: string
+    templates?: MetaTemplate[]
+  }) {
+    this.numbers.set(number.phoneNumberId, number)
+    const known = this.accountTemplates.get(number.businessAccountId) ?? []
+    this.accountTemplates.set(number.businessAccountId, number.templates ?? known)
+  }
+
+  /** Whether `authorization` may act as business number `node` (false: not a number Meta knows). */
+  private mayActAs(node: string, authorization: string | undefined): boolean {
+    if (authorization === `Bearer ${this.accessToken}`) return node === this.phoneNumberId || this.numbers.has(node)
+    return authorization === `Bearer ${this.numbers.get(node)?.accessToken}`
   }
 
   /** Sends to `to` (digits) fail with this error: every one, or the next `times`. */
@@ -367,7 +392,11 @@ export class FakeMetaServer extends FakeMetaMedia {
     }
     // Download URLs are not Graph paths and have their own failures (failDownloads).
     if (url.pathname === DOWNLOAD_PATH) return this.downloadMedia(req, res, url)
-    if (req.headers.authorization !== `Bearer ${this.accessToken}`) {
+    const ownTokens = [...this.numbers.values()].map((n) => `Bearer ${n.accessToken}`)
+    if (
+      req.headers.authorization !== `Bearer ${this.accessToken}` &&
+      !ownTokens.includes(req.headers.authorization ?? '')
+    ) {
       const { status, body: err } = META_ERRORS.tokenExpired()
       err.error.message = 'Invalid OAuth access token - Cannot parse access token'
       return send(status, err)
@@ -378,13 +407,25 @@ export class FakeMetaServer extends FakeMetaMedia {
     const [, version, node, edge, ...rest] = url.pathname.split('/')
     if (version !== this.apiVersion || rest.length > 0) return this.unknownPath(send, req.method, url.pathname)
 
-    if (req.method === 'POST' && node === this.phoneNumberId && edge === 'media') {
+    if (
+      req.method === 'POST' &&
+      (edge === 'media' || edge === 'messages') &&
+      this.numbers.has(node) &&
+      !this.mayActAs(node, req.headers.authorization)
+    ) {
+      // A number's own token reaches only that number.
+      const { status, body: err } = META_ERRORS.tokenExpired()
+      err.error.message = `The access token has no permission for phone number ${node}`
+      return send(status, err)
+    }
+    const isOurNumber = node === this.phoneNumberId || this.numbers.has(node)
+    if (req.method === 'POST' && isOurNumber && edge === 'media') {
       if (!passes(() => need(multipart, 'Content-Type must be multipart/form-data'))) return
       const answer = await this.uploadMedia(req, body as Record<string, unknown>)
       return answer instanceof Refusal ? refuse(answer) : send(200, answer)
     }
 
-    if (req.method === 'POST' && node === this.phoneNumberId && edge === 'messages') {
+    if (req.method === 'POST' && isOurNumber && edge === 'messages') {
       if (!String(req.headers['content-type']).startsWith('application/json')) {
         return send(400, META_ERRORS.invalidParameter('Content-Type must be application/json').body)
       }
@@ -403,7 +444,10 @@ export class FakeMetaServer extends FakeMetaMedia {
       }
       if (request.type === 'template') {
         const { name, language } = request.template
-        if (this.templates.length && !this.templates.some((t) => t.name === name && t.language === language.code)) {
+        // A number sends only its own Business Account's templates.
+        const account = this.numbers.get(node)?.businessAccountId
+        const templates = account ? (this.accountTemplates.get(account) ?? []) : this.templates
+        if ((account || templates.length) && !templates.some((t) => t.name === name && t.language === language.code)) {
           const { status, body: err } = META_ERRORS.templateMissing()
           return send(status, err)
         }
@@ -411,7 +455,7 @@ export class FakeMetaServer extends FakeMetaMedia {
       const wamid =
         this.nextWamids.shift() ??
         `wamid.${Buffer.from(`${request.to}_${randomBytes(8).toString('hex')}`).toString('base64')}`
-      this.accepted.push({ wamid, request, at: arrivedAt })
+      this.accepted.push({ wamid, request, at: arrivedAt, from: node })
       const hang = this.hangAfterAccept.findIndex((h) => h.to === null || h.to === request.to)
       if (hang >= 0) {
         const [{ ms }] = this.hangAfterAccept.splice(hang, 1)
@@ -431,6 +475,15 @@ export class FakeMetaServer extends FakeMetaMedia {
       })
     }
 
+    if (
+      req.method === 'GET' &&
+      this.accountTemplates.has(node) &&
+      node !== this.businessAccountId &&
+      edge === 'message_templates'
+    ) {
+      // Another account's templates: one page is enough for the tests that use it.
+      return send(200, { data: this.accountTemplates.get(node), paging: {} })
+    }
     if (req.method === 'GET' && node === this.businessAccountId && edge === 'message_templates') {
       const limit = Math.min(
         Number(url.searchParams.get('limit') ?? this.maxPageSize) || this.maxPageSize,

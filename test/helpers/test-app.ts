@@ -6,10 +6,11 @@
 import { randomBytes } from 'node:crypto'
 import type { Writable } from 'node:stream'
 import { type TypedDocumentNode } from '@graphql-typed-document-node/core'
-import { print } from 'graphql'
+import { parse, print } from 'graphql'
 import { type Client, createClient } from 'graphql-ws'
 import pg from 'pg'
 import WebSocket from 'ws'
+import type { Scope } from '../../src/auth/principal.js'
 import { type App, createApp } from '../../src/app.js'
 import { loadConfig, loadDatabaseConfig } from '../../src/config.js'
 import type { FakeMetaServer } from './fake-meta.js'
@@ -193,4 +194,17 @@ export function nodes<T>(connection: { edges: { node: T }[] }): T[] {
 /** A message connection in chat order, oldest first. */
 export function chronological<T>(connection: { edges: { node: T }[] }): T[] {
   return nodes(connection).reverse()
+}
+
+/** A new API key (createApiKey, as the admin token) limited to some business numbers. */
+export async function numberLimitedToken(t: TestApp, phoneNumberIds: string[], scope: Scope = 'SEND'): Promise<string> {
+  const created = await t.gql(
+    parse(`mutation($i: CreateApiKeyInput!) { createApiKey(input: $i) { key } }`) as TypedDocumentNode<
+      { createApiKey: { key: string } },
+      { i: { name: string; scope: Scope; phoneNumberIds: string[] } }
+    >,
+    { i: { name: `limited-${randomBytes(4).toString('hex')}`, scope, phoneNumberIds } },
+  )
+  if (!created.body.data) throw new Error(`createApiKey failed: ${JSON.stringify(created.body.errors)}`)
+  return created.body.data.createApiKey.key
 }
