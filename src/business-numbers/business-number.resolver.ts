@@ -5,7 +5,7 @@ import { AddBusinessNumberInput } from './business-number.input.js'
 import type { BusinessNumberService, BusinessNumberView } from './business-number.service.js'
 import { BusinessNumber } from './business-number.type.js'
 
-// addBusinessNumber becomes ADMIN-only with the keys' scopes (issue 20, API keys).
+// ADMIN only (src/auth/scopes.ts).
 @Resolver(() => BusinessNumber)
 export class BusinessNumberResolver {
   constructor(private readonly service: BusinessNumberService) {}
