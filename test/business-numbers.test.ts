@@ -5,7 +5,8 @@ import {
   NumberConversationDocument,
   NumberConversationsDocument,
 } from './graphql/generated.js'
-import { metaTemplate } from './helpers/fake-meta.js'
+import { busiestWindow, metaTemplate } from './helpers/fake-meta.js'
+import { until } from './helpers/child-app.js'
 import { useTestApp } from './helpers/setup.js'
 import { nodes, numberLimitedToken } from './helpers/test-app.js'
 import { inboundText, postWebhook, webhookEnv } from './helpers/webhooks.js'
@@ -212,12 +213,11 @@ describe('business numbers', () => {
     ]
     expect((await Promise.all(sends)).map((r) => r.status)).toEqual(sends.map(() => 200))
     const ledger = ctx.meta.accepted.slice(before)
-    const maxInAnySecond = (from: string) => {
-      const times = ledger.filter((a) => a.from === from).map((a) => a.at)
-      return Math.max(...times.map((t) => times.filter((u) => u >= t && u < t + 1000).length))
-    }
-    expect(maxInAnySecond(ctx.meta.phoneNumberId)).toBeLessThanOrEqual(20)
-    expect(maxInAnySecond(SUPPORT.phoneNumberId)).toBeLessThanOrEqual(5)
+    // Arrival times at the fake carry the machine's jitter (a late send lands next to the one after
+    // it): one over the rate is tolerated; unlimited, each number's queued sends would arrive together.
+    const busiest = (from: string) => busiestWindow(ledger.filter((a) => a.from === from).map((a) => a.at))
+    expect(busiest(ctx.meta.phoneNumberId)).toBeLessThanOrEqual(20 + 1)
+    expect(busiest(SUPPORT.phoneNumberId)).toBeLessThanOrEqual(5 + 1)
     // Independent: the slow number did not hold the fast one back (24 at 20/s ≈ 1.2 s; 8 at 5/s ≈ 1.6 s).
     const defaultDone = Math.max(...ledger.filter((a) => a.from === ctx.meta.phoneNumberId).map((a) => a.at))
     expect(defaultDone - started).toBeLessThan(2_000)
@@ -272,6 +272,22 @@ describe('a caller limited to some numbers', () => {
     const own = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50270000009', content: 'x' }, { token })
     expect(own.status).toBe(200)
     expect(own.body.data.conversation.business_phone_number_id).toBe(SUPPORT.phoneNumberId)
+  })
+
+  it('has a scheduled send without `from` go out at its time from its own number, not the default one', async () => {
+    const token = await numberLimitedToken(ctx.t, [SUPPORT.phoneNumberId])
+    const sendAt = new Date(Date.now() + 1_000).toISOString()
+    const scheduled = await ctx.t.rest(
+      'POST',
+      '/api/whatsapp/send',
+      { phoneNumber: '+50270000010', content: 'mañana', sendAt },
+      { token },
+    )
+    expect(scheduled.status).toBe(202)
+    await until('the scheduled send', () => ctx.meta.sendsTo('50270000010').length > 0, 10_000)
+    expect(ctx.meta.accepted.filter((a) => a.request.to === '50270000010').map((a) => a.from)).toEqual([
+      SUPPORT.phoneNumberId,
+    ])
   })
 
   it('lists only its numbers, and may not add one (even an ADMIN key)', async () => {

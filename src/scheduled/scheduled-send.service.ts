@@ -148,6 +148,13 @@ export class ScheduledSendService {
       const unavailable = await this.templateUnavailable(send)
       if (unavailable) return { outcome: failed(unavailable, null) }
       const request = { kind: send.kind, ...send.request } as SendRequest
+      // The number it was checked against when scheduled (a key limited to some numbers may have
+      // left `from` out): at its time it goes from there, never from the default number instead.
+      if (request.kind !== 'sendInConversation' && send.businessPhoneNumberId)
+        request.input = {
+          ...(request.input as object),
+          from: (request.input as { from?: string }).from ?? send.businessPhoneNumberId,
+        }
       switch (request.kind) {
         case 'sendText': {
           const { message } = await this.messaging.sendToNumber(request.input, key, null, send.sentBy)
