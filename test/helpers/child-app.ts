@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { API_TOKEN, scratchDatabase, TEST_DATABASE } from './test-app.js'
+import { PHONE_NUMBER_ID } from './webhooks.js'
 
 const root = path.resolve(import.meta.dirname, '..', '..')
 
@@ -28,6 +29,8 @@ export async function startChild(
       NODE_ENV: 'test',
       LOG_LEVEL: 'silent',
       API_TOKENS: API_TOKEN,
+      // The business number the test webhooks are addressed to (webhooks are routed by it).
+      WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
       ...env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
