@@ -14,6 +14,9 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Each file starts a real server and database (PGlite boots in about a second).
     testTimeout: 30_000,
+    // Files run in parallel: most of a file's time is waiting (servers, timers, child processes),
+    // and one worker left the second core idle (a CI run took over 20 minutes on two cores).
+    maxWorkers: 2,
     hookTimeout: 60_000,
   },
 })
