@@ -72,7 +72,7 @@ export function tokenPrincipal(token: string): Principal {
 
 /** A stable, non-secret name for the client holding `token` (for idempotency-key scopes). */
 export function callerOf(token: string): string {
-  // Called with accepted tokens only (after the gate), so the cache holds at most the configured ones.
+  // Called with accepted tokens only (configured ones and stored keys), so the cache is bounded by them.
   let caller = callers.get(token)
   if (caller === undefined) {
     caller = createHash('sha256').update(token).digest('base64url').slice(0, 22)
