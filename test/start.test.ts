@@ -39,7 +39,7 @@ function start(env: Record<string, string>) {
   child.stderr!.on('data', (d: Buffer) => output.push(d.toString()))
   const exited = new Promise<number | null>((resolve) => child!.on('exit', (code) => resolve(code)))
   const waitFor = async (pattern: RegExp) => {
-    for (let i = 0; i < 300; i++) {
+    for (let i = 0; i < 900; i++) {
       const match = pattern.exec(output.join(''))
       if (match) return match
       await new Promise((r) => setTimeout(r, 100))
@@ -70,7 +70,8 @@ describe('npm start', () => {
 
     child!.kill('SIGTERM')
     expect(await app.exited).toBe(0)
-  })
+    // `npm start` compiles the whole project first (tsc): over 30 s while other test files use the cores.
+  }, 90_000)
 
   it('stops with one clear line per configuration problem', async () => {
     const app = start({ NODE_ENV: 'production', PORT: 'x' })
@@ -83,5 +84,5 @@ describe('npm start', () => {
       expect.stringMatching(/^config: API_TOKENS: required in production/),
       expect.stringMatching(/^config: WHATSAPP_ACCESS_TOKEN: required in production/),
     ])
-  })
+  }, 90_000)
 })
