@@ -83,6 +83,9 @@ export async function createApolloServer(options: {
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     formatError: formatErrorWith(options.log),
+    // The app's own shutdown (main.ts) stops Apollo in its turn. Apollo's own SIGTERM handler would
+    // race it: it stopped the server on its own, then the app's apollo.stop() never returned.
+    stopOnTerminationSignals: false,
     plugins: [
       // Before anything else looks at the operation: a key outside its scope gets 403 and nothing runs.
       scopePlugin(),
