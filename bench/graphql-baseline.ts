@@ -36,6 +36,7 @@ import type { ConversationRecord } from '../src/messages/message.records.js'
 import { MessageRepository } from '../src/messages/message.repository.js'
 import { ConversationRepository } from '../src/conversations/conversation.repository.js'
 import { ConversationService } from '../src/conversations/conversation.service.js'
+import { ConversationReadRepository } from '../src/conversations/conversation-read.repository.js'
 import { adapterFactoryFor } from '../src/db/database.js'
 import { PrismaClient } from '../src/generated/prisma/client.js'
 import { getSchema } from '../src/graphql/schema.js'
@@ -56,19 +57,16 @@ const database = {
   },
 }
 const repository = new ConversationRepository(database.prisma)
-const sources = {
-  conversations: repository,
-  media: new MediaRepository(database.prisma),
-  reactions: new ReactionRepository(database.prisma),
-}
-const service = new ConversationService(
-  repository,
-  new MessageRepository(database.prisma),
-  sources.media,
-  sources.reactions,
-)
+const media = new MediaRepository(database.prisma)
+const reactions = new ReactionRepository(database.prisma)
+const reads = new ConversationReadRepository(adapter.reader(() => {}))
+const service = new ConversationService(repository, reads, new MessageRepository(database.prisma), media, reactions)
+const sources = { conversations: repository, reads, media, reactions, pages: service }
 const tokens = (process.env.API_TOKENS ?? '').split(',').filter(Boolean)
-const gate = createGate(createIdentify(tokens, async () => null), new RateLimiter(database.prisma, Number(process.env.API_RATE_LIMIT_PER_MINUTE ?? 1200)))
+const gate = createGate(
+  createIdentify(tokens, async () => null),
+  new RateLimiter(database.prisma, Number(process.env.API_RATE_LIMIT_PER_MINUTE ?? 1200)),
+)
 
 // The same SDL, as plain graphql-js: no type-graphql wrappers around any resolver.
 const schema = buildSchema(printSchema(await getSchema()))

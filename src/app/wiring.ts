@@ -11,6 +11,7 @@ import { batchTuning } from '../batches/batch.tuning.js'
 import type { Config } from '../config.js'
 import { ConversationResolver, MessageResolver } from '../conversations/conversation.resolver.js'
 import { ConversationRepository } from '../conversations/conversation.repository.js'
+import { ConversationReadRepository } from '../conversations/conversation-read.repository.js'
 import { MessageRepository } from '../messages/message.repository.js'
 import { DeliveryRepository } from '../messages/delivery.repository.js'
 import { ConversationService } from '../conversations/conversation.service.js'
@@ -127,8 +128,10 @@ export async function wire(
   stack.defer(() => mediaStore.close())
   const media = new MediaService(mediaRepository, mediaStore, meta)
   const templateRepository = new TemplateRepository(database.prisma)
+  const conversationReads = new ConversationReadRepository(database.reader)
   const conversations = new ConversationService(
     conversationRepository,
+    conversationReads,
     messageRepository,
     mediaRepository,
     reactionRepository,
@@ -305,7 +308,13 @@ export async function wire(
     gate: createGate(identify, rateLimiter),
     numbers,
     channels,
-    loaderSources: { conversations: conversationRepository, media: mediaRepository, reactions: reactionRepository },
+    loaderSources: {
+      conversations: conversationRepository,
+      reads: conversationReads,
+      media: mediaRepository,
+      reactions: reactionRepository,
+      pages: conversations,
+    },
     /** One instance of each resolver class of the schema (graphql/schema.ts lists the classes). */
     resolvers: [
       new ConversationResolver(conversations, numbers),

@@ -1,21 +1,30 @@
 import DataLoader from 'dataloader'
 import type { MediaRecord, MediaRepository } from '../media/media.repository.js'
 import type { ConversationRepository } from './conversation.repository.js'
-import type { MessageRecord } from '../messages/message.records.js'
+import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
+import type { ConversationReadRepository } from './conversation-read.repository.js'
 import type { ReactionRecord, ReactionRepository } from '../messages/reaction.repository.js'
+import type { ConversationService, MessageInclude, MessagePage } from './conversation.service.js'
 
 export interface LoaderSources {
   conversations: ConversationRepository
   media: MediaRepository
   reactions: ReactionRepository
+  reads: ConversationReadRepository
+  /** Pages of messages of many conversations at once. */
+  pages: Pick<ConversationService, 'messagePages'>
 }
+
+type PageArgs = { first?: number | null; after?: string | null }
 
 /**
  * Per-request batching, so a list of conversations with their last message and message count
  * costs a constant number of queries, not one per conversation.
  */
 export function createConversationLoaders(sources: LoaderSources, options: { cache?: boolean } = {}) {
-  const { conversations, media, reactions } = sources
+  const { conversations, reads, media, reactions, pages } = sources
+  // One loader per page asked for (size, cursor, details): a list's conversations each ask the same.
+  const pageLoaders = new Map<string, DataLoader<number, MessagePage>>()
   const counts = (count: (ids: readonly number[]) => Promise<Map<number, number>>) =>
     new DataLoader<number, number>(async (ids) => {
       const found = await count(ids)
@@ -24,6 +33,11 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
   return {
     message: new DataLoader<number, MessageRecord | null>(async (ids) => {
       const rows = new Map((await conversations.findMessages(ids)).map((m) => [m.id, m]))
+      return ids.map((id) => rows.get(id) ?? null)
+    }, options),
+    /** Conversations by id, without a check of the caller's numbers: for rows read with that check already. */
+    conversation: new DataLoader<number, ConversationRecord | null>(async (ids) => {
+      const rows = new Map((await reads.conversations(ids)).map((c) => [c.id, c]))
       return ids.map((id) => rows.get(id) ?? null)
     }, options),
     /** The business number of each conversation (it never changes, so always cached). */
@@ -37,6 +51,19 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
       const rows = new Map((await media.findMany(ids)).map((m) => [m.id, m]))
       return ids.map((id) => rows.get(id) ?? null)
     }, options),
+    /** A page of messages of a conversation already read (so known to be the caller's). */
+    messagePage(conversationId: number, args: PageArgs, include: MessageInclude): Promise<MessagePage> {
+      const key = JSON.stringify([args.first ?? null, args.after ?? null, include.media, include.reactions])
+      let loader = pageLoaders.get(key)
+      if (!loader) {
+        loader = new DataLoader(async (ids) => {
+          const found = await pages.messagePages(ids, args, include)
+          return ids.map((id) => found.get(id)!)
+        }, options)
+        pageLoaders.set(key, loader)
+      }
+      return loader.load(conversationId)
+    },
     /** By the wamid of the message reacted to. */
     reactions: new DataLoader<string, ReactionRecord[]>(async (wamids) => {
       const found = await reactions.forMessages(wamids)
@@ -46,3 +73,13 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
 }
 
 export type ConversationLoaders = ReturnType<typeof createConversationLoaders>
+
+/** What a page read with its messages' files and reactions, so their fields need no statement of their own. */
+export function primeDetails(loaders: ConversationLoaders, page: MessagePage, include: MessageInclude): void {
+  for (const message of page.nodes) {
+    const details = page.details.get(message.id)
+    if (!details) continue
+    if (include.media && message.mediaId && details.media) loaders.media.prime(message.mediaId, details.media)
+    if (include.reactions && message.wamid) loaders.reactions.prime(message.wamid, details.reactions)
+  }
+}

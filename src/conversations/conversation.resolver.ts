@@ -1,5 +1,8 @@
 import { DateTimeResolver } from 'graphql-scalars'
-import { Arg, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql'
+import type { GraphQLResolveInfo } from 'graphql'
+import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql'
+import { selects } from '../graphql/lookahead.js'
+import { primeDetails } from './conversation.loaders.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
@@ -40,8 +43,13 @@ export class ConversationResolver {
     @Arg('after', () => String, pageArgs.after) after?: string | null,
     @Arg('filter', () => ConversationFilterInput, { nullable: true }) filter?: ConversationFilterInput | null,
     @Ctx() ctx?: GraphQLContext,
+    @Info() info?: GraphQLResolveInfo,
   ) {
-    return toConnection(await this.service.page({ first, after, filter }, ctx!.principal.phoneNumberIds))
+    const lastMessage = selects(info!, ['edges', 'node', 'lastMessage'])
+    const page = await this.service.page({ first, after, filter }, ctx!.principal.phoneNumberIds, { lastMessage })
+    for (const conversation of page.nodes) ctx!.loaders.conversation.prime(conversation.id, conversation)
+    for (const message of page.lastMessages) ctx!.loaders.message.prime(message.id, message)
+    return toConnection(page)
   }
 
   @Query(() => Message, { description: 'One message. NOT_FOUND for an unknown id.' })
@@ -97,8 +105,16 @@ export class ConversationResolver {
     @Root() conversation: ConversationRecord,
     @Arg('first', () => Int, pageArgs.first) first?: number | null,
     @Arg('after', () => String, pageArgs.after) after?: string | null,
+    @Ctx() ctx?: GraphQLContext,
+    @Info() info?: GraphQLResolveInfo,
   ) {
-    return toConnection(await this.service.messagePage(conversation.id, { first, after }))
+    const include = {
+      media: selects(info!, ['edges', 'node', 'media']),
+      reactions: selects(info!, ['edges', 'node', 'reactions']),
+    }
+    const page = await ctx!.loaders.messagePage(conversation.id, { first, after }, include)
+    primeDetails(ctx!.loaders, page, include)
+    return toConnection(page)
   }
 }
 
@@ -107,8 +123,9 @@ export class MessageResolver {
   constructor(private readonly service: ConversationService) {}
 
   @FieldResolver(() => Conversation)
-  conversation(@Root() message: MessageRecord): Promise<ConversationRecord> {
-    return this.service.get(message.conversationId)
+  async conversation(@Root() message: MessageRecord, @Ctx() ctx: GraphQLContext): Promise<ConversationRecord> {
+    // The message was read with the caller's numbers checked: so is its conversation.
+    return (await ctx.loaders.conversation.load(message.conversationId)) ?? this.service.get(message.conversationId)
   }
 
   @FieldResolver(() => MessageMedia, { nullable: true, description: 'The file of a media message.' })

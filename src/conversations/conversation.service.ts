@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { NotFoundError } from '../errors/errors.js'
 import { idSchema } from '../shared/ids.js'
 import { parseInput } from '../validation.js'
+import type { ConversationReadRepository } from './conversation-read.repository.js'
 import type { ConversationCursor, ConversationRepository } from './conversation.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import type { MessageRepository } from '../messages/message.repository.js'
@@ -62,10 +63,24 @@ export interface MessageDetails {
   reactions: ReactionRecord[]
 }
 
+/** What a page of messages reads besides the messages themselves. */
+export interface MessageInclude {
+  media: boolean
+  reactions: boolean
+}
+
+/** A page of messages, with each one's file and reactions when asked for. */
+/** (Details not included are null / empty.) */
+export type MessagePage = Page<MessageRecord> & { details: Map<number, MessageDetails> }
+
+/** A page of conversations, with their last messages when asked for. */
+export type ConversationPage = Page<ConversationRecord> & { lastMessages: MessageRecord[] }
+
 /** Reads for dashboards. */
 export class ConversationService {
   constructor(
     private readonly conversations: ConversationRepository,
+    private readonly reads: ConversationReadRepository,
     private readonly messages: MessageRepository,
     private readonly media: MediaRepository,
     private readonly reactions: ReactionRepository,
@@ -100,53 +115,81 @@ export class ConversationService {
   async get(id: unknown, scope: NumberScope = null): Promise<ConversationRecord> {
     const conversationId = parseInput(idSchema, id, 'id')
     // Another number's conversation answers exactly as a missing one: no existence leak.
-    const conversation = await this.conversations.findById(conversationId, scope)
+    const conversation = await this.reads.conversation(conversationId, scope)
     if (!conversation) throw new NotFoundError(`Conversation ${conversationId} does not exist`)
     return conversation
   }
 
   /**
-   * Conversations, newest activity first, a page at a time (`first`, `after` a cursor), filtered.
+   * Conversations, newest activity first, a page at a time (`first`, `after` a cursor), filtered;
+   * with each one's last message in the same statement when `include.lastMessage`.
    * @throws ValidationError for a bad page size, cursor or filter
    */
   async page(
     args: { first?: unknown; after?: unknown; filter?: unknown },
     scope: NumberScope = null,
-  ): Promise<Page<ConversationRecord>> {
+    include = { lastMessage: false },
+  ): Promise<ConversationPage> {
     const { first, after, filter } = parseInput(conversationPageSchema, args)
     const f = filter ?? {}
     const filterBy = { ...f, phoneDigits: f.phoneNumber, scope }
-    const rows = await this.conversations.page(
+    const rows = await this.reads.page(
       filterBy,
       first,
       (after as ConversationCursor | null | undefined) ?? null,
+      include,
     )
-    return toPage(
-      rows,
+    const page = toPage(
+      rows.map((r) => r.conversation),
       first,
       () => this.conversations.count(filterBy),
       (c) => [c.lastMessageAt?.getTime() ?? null, c.id],
     )
+    const lastMessages = rows.slice(0, first).flatMap((r) => (r.lastMessage ? [r.lastMessage] : []))
+    return { ...page, lastMessages }
   }
 
   /**
-   * A conversation's messages, newest first, a page at a time.
-   * @throws ValidationError, NotFoundError
+   * A conversation's messages, newest first, a page at a time, with their files and reactions
+   * when asked for.
+   * @throws ValidationError, NotFoundError (also for another number's conversation)
    */
   async messagePage(
     conversationId: unknown,
     args: { first?: unknown; after?: unknown },
     scope: NumberScope = null,
-  ): Promise<Page<MessageRecord>> {
+    include: MessageInclude = { media: true, reactions: true },
+  ): Promise<MessagePage> {
     const id = parseInput(idSchema, conversationId, 'conversationId')
+    if (!(await this.reads.conversation(id, scope))) throw new NotFoundError(`Conversation ${id} does not exist`)
+    return (await this.messagePages([id], args, include)).get(id)!
+  }
+
+  /**
+   * A page of messages of each of `conversationIds` (already read, so known to exist and be the
+   * caller's), in one statement: a list of conversations with their latest messages.
+   * @throws ValidationError
+   */
+  async messagePages(
+    conversationIds: readonly number[],
+    args: { first?: unknown; after?: unknown },
+    include: MessageInclude,
+  ): Promise<Map<number, MessagePage>> {
     const { first, after } = parseInput(messagePageSchema, args)
-    if (!(await this.conversations.exists(id, scope))) throw new NotFoundError(`Conversation ${id} does not exist`)
-    const rows = await this.conversations.messagePage(id, first, after?.[0] ?? null)
-    return toPage(
-      rows,
-      first,
-      () => this.conversations.countMessagesOf(id),
-      (m) => [m.id],
+    const found = await this.reads.latestMessages(conversationIds, first, after?.[0] ?? null, include)
+    return new Map(
+      [...found].map(([id, rows]) => {
+        const page = toPage(
+          rows.map((r) => r.message),
+          first,
+          () => this.conversations.countMessagesOf(id),
+          (m) => [m.id],
+        )
+        const details = new Map(
+          rows.slice(0, first).map((r) => [r.message.id, { media: r.media ?? null, reactions: r.reactions ?? [] }]),
+        )
+        return [id, { ...page, details }]
+      }),
     )
   }
 

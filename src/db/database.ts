@@ -10,26 +10,37 @@ import { type DatabaseConfig, DEFAULT_STATEMENT_CACHE_SIZE } from '../config.js'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { lockDataDir } from './pglite-lock.js'
 import { StatementNames } from './prepared-statements.js'
+import { pgliteReader, poolReader, type SqlReader } from './sql-reader.js'
 import { applyMigrations, readMigrations } from './schema-engine.js'
 
 export type { PrismaClient }
 
 /** A driver adapter for the configured database, plus how to release what it holds. */
-export async function adapterFactoryFor(
-  config: DatabaseConfig,
-): Promise<{ factory: SqlMigrationAwareDriverAdapterFactory; close: () => Promise<void> }> {
+export async function adapterFactoryFor(config: DatabaseConfig): Promise<{
+  factory: SqlMigrationAwareDriverAdapterFactory
+  /** The same connections, for hand-written reads (sql-reader.ts). */
+  reader: (onQuery: (sql: string) => void) => SqlReader
+  close: () => Promise<void>
+}> {
   if (config.kind === 'postgres') {
     const pool = new pg.Pool({ connectionString: config.url, max: 10 })
     pool.on('error', ignoreIdleClientError)
     const max = config.statementCacheSize ?? DEFAULT_STATEMENT_CACHE_SIZE
-    if (max === 0) return { factory: new PrismaPg(pool), close: () => pool.end() }
-    const names = new StatementNames({ max })
-    names.watch(pool)
-    return { factory: new PrismaPg(pool, { statementNameGenerator: names.nameFor }), close: () => pool.end() }
+    const names = max === 0 ? null : new StatementNames({ max })
+    names?.watch(pool)
+    return {
+      factory: new PrismaPg(pool, names ? { statementNameGenerator: names.nameFor } : undefined),
+      reader: (onQuery) => poolReader(pool, names, onQuery),
+      close: () => pool.end(),
+    }
   }
   if (!config.dataDir) {
     const pglite = await openPGlite(null)
-    return { factory: new PrismaPGlite(pglite), close: () => pglite.close() }
+    return {
+      factory: new PrismaPGlite(pglite),
+      reader: (onQuery) => pgliteReader(pglite, onQuery),
+      close: () => pglite.close(),
+    }
   }
   await mkdir(config.dataDir, { recursive: true })
   const release = await lockDataDir(config.dataDir)
@@ -37,6 +48,7 @@ export async function adapterFactoryFor(
     const pglite = await openPGlite(config.dataDir)
     return {
       factory: new PrismaPGlite(pglite),
+      reader: (onQuery) => pgliteReader(pglite, onQuery),
       close: () => pglite.close().finally(release),
     }
   } catch (err) {
@@ -88,6 +100,8 @@ export function statementRefused(err: unknown): boolean {
 
 export interface Database {
   prisma: PrismaClient
+  /** Hand-written reads on the same connections (the dashboards' hot reads). */
+  reader: SqlReader
   /** Migrations applied when this database was opened. */
   appliedMigrations: string[]
   /** Null when the database answers and every migration is applied; else what is wrong. */
@@ -108,7 +122,7 @@ export async function openDatabase(
     queryEvents?: boolean
   } = {},
 ): Promise<Database> {
-  const { factory, close } = await adapterFactoryFor(config)
+  const { factory, reader, close } = await adapterFactoryFor(config)
   try {
     const appliedMigrations = await migrate(config, factory)
     const prisma = new PrismaClient({
@@ -121,8 +135,14 @@ export async function openDatabase(
         for (const listener of listeners) listener(event.query)
       })
     }
+    const notify = options.queryEvents
+      ? (sql: string) => {
+          for (const listener of listeners) listener(sql)
+        }
+      : () => {}
     return {
       prisma,
+      reader: reader(notify),
       appliedMigrations,
       async notReadyReason() {
         try {

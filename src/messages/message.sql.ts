@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client.js'
-import type { ConversationRecord, MessageParts } from './message.records.js'
+import type { ConversationRecord, MessageParts, MessageRecord } from './message.records.js'
 
 // SQL pieces shared by the repositories that store messages (messages, batches). Only
 // repositories import this file.
@@ -21,9 +21,12 @@ const CONVERSATION_FIELDS = [
   ['updated_at', 'updatedAt'],
 ] as const
 
-/** A `conversations` row (alias `c`) as a {@link ConversationRecord}; `prefix` names its fields. */
-export const conversationColumns = (prefix = '') =>
-  Prisma.raw(CONVERSATION_FIELDS.map(([column, field]) => `c.${column} AS "${prefix}${field}"`).join(', '))
+/** A `conversations` row (alias `c`) as a {@link ConversationRecord}'s fields; `prefix` names them. */
+export const conversationColumnsSql = (prefix = '') =>
+  CONVERSATION_FIELDS.map(([column, field]) => `c.${column} AS "${prefix}${field}"`).join(', ')
+
+/** {@link conversationColumnsSql} for Prisma's raw statements. */
+export const conversationColumns = (prefix = '') => Prisma.raw(conversationColumnsSql(prefix))
 
 /** The conversation in a row whose fields for it are named `conversation.<field>` (see conversationColumns). */
 export function conversationIn(row: Record<string, unknown>): ConversationRecord {
@@ -32,15 +35,59 @@ export function conversationIn(row: Record<string, unknown>): ConversationRecord
   ) as unknown as ConversationRecord
 }
 
-/** A `messages` row (alias `m`) as a MessageRecord, for raw statements. */
-export const MESSAGE_COLUMNS = Prisma.raw(`m.id, m.conversation_id AS "conversationId", m.direction::text AS direction,
-  m.type, m.content, m.template, m.status::text AS status, m.wamid, m.request_id AS "requestId", m.payload,
-  m.sent_by_customer_at AS "sentByCustomerAt", m.sent_at AS "sentAt", m.delivered_at AS "deliveredAt",
-  m.read_at AS "readAt", m.failed_at AS "failedAt", m.error_code AS "errorCode", m.error_message AS "errorMessage",
-  m.error_details AS "errorDetails", m.error_trace_id AS "errorTraceId", m.attempted_at AS "attemptedAt",
-  m.batch_id AS "batchId", m.recipient, m.media_id AS "mediaId", m.filename, m.location, m.interactive, m.contacts,
-  m.reply_to_wamid AS "replyToWamid", m.reply_to_message_id AS "replyToMessageId", m.sent_by AS "sentBy",
-  m.created_at AS "createdAt", m.updated_at AS "updatedAt"`)
+/** A `messages` column (`::text` for enums) and the MessageRecord field it fills. */
+const MESSAGE_FIELDS = [
+  ['id', 'id'],
+  ['conversation_id', 'conversationId'],
+  ['direction::text', 'direction'],
+  ['type', 'type'],
+  ['content', 'content'],
+  ['template', 'template'],
+  ['status::text', 'status'],
+  ['wamid', 'wamid'],
+  ['request_id', 'requestId'],
+  ['payload', 'payload'],
+  ['sent_by_customer_at', 'sentByCustomerAt'],
+  ['sent_at', 'sentAt'],
+  ['delivered_at', 'deliveredAt'],
+  ['read_at', 'readAt'],
+  ['failed_at', 'failedAt'],
+  ['error_code', 'errorCode'],
+  ['error_message', 'errorMessage'],
+  ['error_details', 'errorDetails'],
+  ['error_trace_id', 'errorTraceId'],
+  ['attempted_at', 'attemptedAt'],
+  ['batch_id', 'batchId'],
+  ['recipient', 'recipient'],
+  ['media_id', 'mediaId'],
+  ['filename', 'filename'],
+  ['location', 'location'],
+  ['interactive', 'interactive'],
+  ['contacts', 'contacts'],
+  ['reply_to_wamid', 'replyToWamid'],
+  ['reply_to_message_id', 'replyToMessageId'],
+  ['sent_by', 'sentBy'],
+  ['created_at', 'createdAt'],
+  ['updated_at', 'updatedAt'],
+] as const
+
+/** A `messages` row (alias `alias`) as a MessageRecord's fields, each named `prefix` + field. */
+export const messageColumnsSql = (alias = 'm', prefix = '') =>
+  MESSAGE_FIELDS.map(([column, field]) => `${alias}.${column} AS "${prefix}${field}"`).join(', ')
+
+/** The message in a row whose fields for it are named `prefix` + field (see messageColumnsSql); null when its id is. */
+export function messageIn(row: Record<string, unknown>, prefix: string): MessageRecord | null {
+  if (row[`${prefix}id`] === null) return null
+  const message: Record<string, unknown> = {}
+  for (const [, field] of MESSAGE_FIELDS) message[field] = row[prefix + field]
+  return message as unknown as MessageRecord
+}
+
+/** A `messages` row (alias `m`) as a MessageRecord's fields. */
+export const MESSAGE_COLUMNS_SQL = messageColumnsSql()
+
+/** {@link MESSAGE_COLUMNS_SQL} for Prisma's raw statements. */
+export const MESSAGE_COLUMNS = Prisma.raw(MESSAGE_COLUMNS_SQL)
 
 /** A message's optional parts as statement parameters (JSON as text: see MessageRepository.addToNumbers). */
 export function partsOf(m: MessageParts) {

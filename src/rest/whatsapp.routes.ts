@@ -317,8 +317,7 @@ export const whatsappRoutes: FastifyPluginAsync<WhatsappRoutesOptions> = async (
           { first, after },
           request.principal.phoneNumberIds,
         )
-        const details = await conversations.details(page.nodes)
-        return restPage(page, (m) => restMessage(m, details.get(m.id)))
+        return restPage(page, (m) => restMessage(m, page.details.get(m.id)))
       },
     ),
   )

@@ -1,0 +1,183 @@
+import type { NumberScope } from '../auth/principal.js'
+import type { SqlReader } from '../db/sql-reader.js'
+import type { MediaRecord } from '../media/media.repository.js'
+import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
+import { conversationColumnsSql, MESSAGE_COLUMNS_SQL, messageColumnsSql, messageIn } from '../messages/message.sql.js'
+import type { ReactionRecord } from '../messages/reaction.repository.js'
+import type { ConversationCursor, ConversationFilter } from './conversation.repository.js'
+
+/** A page's conversation, with its last message when asked for (null: it has none). */
+export interface ListedConversation {
+  conversation: ConversationRecord
+  lastMessage?: MessageRecord | null
+}
+
+/** A page's message, with its file and reactions when asked for. */
+export interface ListedMessage {
+  message: MessageRecord
+  media?: MediaRecord | null
+  reactions?: ReactionRecord[]
+}
+
+const MEDIA_FIELDS = [
+  ['id', 'id'],
+  ['source', 'source'],
+  ['status::text', 'status'],
+  ['mime_type', 'mimeType'],
+  ['size', 'size'],
+  ['sha256', 'sha256'],
+  ['filename', 'filename'],
+  ['link', 'link'],
+  ['meta_media_id', 'metaMediaId'],
+  ['meta_uploaded_at', 'metaUploadedAt'],
+  ['expected_sha256', 'expectedSha256'],
+  ['attempts', 'attempts'],
+  ['next_attempt_at', 'nextAttemptAt'],
+  ['error', 'error'],
+  ['created_at', 'createdAt'],
+  ['updated_at', 'updatedAt'],
+] as const
+const MEDIA_COLUMNS = MEDIA_FIELDS.map(([column, field]) => `md.${column} AS "md.${field}"`).join(', ')
+const CONVERSATION_COLUMNS = conversationColumnsSql()
+const LAST_MESSAGE_COLUMNS = messageColumnsSql('lm', 'lm.')
+
+/** Reactions as JSON (reactedAt a string, made a Date again below), oldest first, removals left out. */
+const REACTIONS = `(SELECT json_agg(json_build_object('actor', r.actor, 'emoji', r.emoji, 'reactedAt', r.reacted_at,
+  'wamid', r.wamid) ORDER BY r.reacted_at) FROM reactions r WHERE r.target_wamid = m.wamid AND r.emoji IS NOT NULL)`
+
+/**
+ * The dashboards' hot reads, one statement each, written by hand for the indexes they use: a page of
+ * conversations (with each one's last message joined in), and the latest messages of one or many
+ * conversations (with their files and reactions). Plans: BENCHMARKS.md, "Dashboard reads".
+ */
+export class ConversationReadRepository {
+  constructor(private readonly db: SqlReader) {}
+
+  /** The conversation, when it exists and belongs to one of the `scope` numbers (null: any). */
+  async conversation(id: number, scope: NumberScope): Promise<ConversationRecord | null> {
+    const [row] = await this.db.rows<ConversationRecord>(
+      scope === null
+        ? `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = $1::int`
+        : `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = $1::int AND c.business_phone_number_id = ANY($2::text[])`,
+      scope === null ? [id] : [id, scope],
+    )
+    return row ?? null
+  }
+
+  /** Conversations by id, in one statement (for DataLoader). */
+  async conversations(ids: readonly number[]): Promise<ConversationRecord[]> {
+    return this.db.rows<ConversationRecord>(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.id = ANY($1::int[])`,
+      [ids],
+    )
+  }
+
+  /**
+   * One page of conversations, newest activity first (last message time, nulls last, then id),
+   * after the sort key `after`; `first + 1` rows are read to know whether more follow. The order is
+   * that of the index `conversations_last_message_at_id_idx`: PostgreSQL reads only the rows it returns.
+   */
+  async page(
+    filter: ConversationFilter,
+    first: number,
+    after: ConversationCursor | null,
+    include: { lastMessage: boolean },
+  ): Promise<ListedConversation[]> {
+    const values: unknown[] = []
+    const param = (value: unknown, cast = '') => {
+      values.push(value)
+      return `$${values.length}${cast}`
+    }
+    const where: string[] = []
+    if (filter.phoneDigits) {
+      const digits = param(`%${filter.phoneDigits}%`)
+      where.push(`(c.phone_number LIKE ${digits} OR c.wa_id LIKE ${digits})`)
+    }
+    if (filter.requestId) where.push(`c.request_id = ${param(filter.requestId, '::int')}`)
+    if (filter.lastMessageDirection) where.push(`lm.direction::text = ${param(filter.lastMessageDirection)}`)
+    if (filter.lastMessageStatus) where.push(`lm.status::text = ${param(filter.lastMessageStatus)}`)
+    if (filter.search) {
+      // `%` and `_` in the text match as in LIKE, as they always have here.
+      where.push(`EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id
+        AND s.content ILIKE ${param(`%${filter.search}%`)})`)
+    }
+    if (filter.updatedSince) where.push(`c.updated_at >= ${param(filter.updatedSince, '::timestamptz')}`)
+    if (filter.businessPhoneNumberId) where.push(`c.business_phone_number_id = ${param(filter.businessPhoneNumberId)}`)
+    if (filter.scope) where.push(`c.business_phone_number_id = ANY(${param(filter.scope, '::text[]')})`)
+    if (after) {
+      const [at, id] = after
+      const afterId = param(id, '::int')
+      if (at === null) where.push(`c.last_message_at IS NULL AND c.id < ${afterId}`)
+      else {
+        const afterAt = param(new Date(at), '::timestamptz')
+        where.push(`(c.last_message_at < ${afterAt} OR (c.last_message_at = ${afterAt} AND c.id < ${afterId})
+          OR c.last_message_at IS NULL)`)
+      }
+    }
+    const joined = include.lastMessage || filter.lastMessageDirection || filter.lastMessageStatus
+    const rows = await this.db.rows<Record<string, unknown>>(
+      `SELECT ${CONVERSATION_COLUMNS}${include.lastMessage ? `, ${LAST_MESSAGE_COLUMNS}` : ''}
+       FROM conversations c${joined ? ' LEFT JOIN messages lm ON lm.id = c.last_message_id' : ''}
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
+       LIMIT ${param(first + 1, '::int')}`,
+      values,
+    )
+    return rows.map((row) => {
+      if (!include.lastMessage) return { conversation: row as unknown as ConversationRecord }
+      const listed: ListedConversation = {
+        conversation: row as unknown as ConversationRecord,
+        lastMessage: messageIn(row, 'lm.'),
+      }
+      return listed
+    })
+  }
+
+  /**
+   * The newest `first + 1` messages shown as bubbles (reactions are shown on their message) of each
+   * of `conversationIds`, older than message `after` when given: one statement for a whole list of
+   * conversations (a dashboard's conversations with their latest messages). Newest first.
+   */
+  async latestMessages(
+    conversationIds: readonly number[],
+    first: number,
+    after: number | null,
+    include: { media: boolean; reactions: boolean },
+  ): Promise<Map<number, ListedMessage[]>> {
+    const rows = await this.db.rows<Record<string, unknown>>(
+      `SELECT ${MESSAGE_COLUMNS_SQL}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}
+       FROM unnest($1::int[]) AS k(id)
+       CROSS JOIN LATERAL (
+         SELECT * FROM messages m
+         WHERE m.conversation_id = k.id AND m.type <> 'reaction'${after === null ? '' : ' AND m.id < $3::int'}
+         ORDER BY m.id DESC LIMIT $2::int
+       ) m${include.media ? ' LEFT JOIN media md ON md.id = m.media_id' : ''}`,
+      after === null ? [conversationIds, first + 1] : [conversationIds, first + 1, after],
+    )
+    const byConversation = new Map<number, ListedMessage[]>(conversationIds.map((id) => [id, []]))
+    for (const row of rows) {
+      const listed: ListedMessage = { message: messageIn(row, '')! }
+      if (include.media) listed.media = row['md.id'] === null ? null : mediaIn(row)
+      if (include.reactions) listed.reactions = reactionsIn(row.wamid as string, row.reactions)
+      byConversation.get(row.conversationId as number)!.push(listed)
+    }
+    return byConversation
+  }
+}
+
+function mediaIn(row: Record<string, unknown>): MediaRecord {
+  const media: Record<string, unknown> = {}
+  for (const [, field] of MEDIA_FIELDS) media[field] = row[`md.${field}`]
+  return media as unknown as MediaRecord
+}
+
+function reactionsIn(targetWamid: string, json: unknown): ReactionRecord[] {
+  if (!Array.isArray(json)) return []
+  return json.map((r: { actor: string; emoji: string; reactedAt: string; wamid: string | null }) => ({
+    targetWamid,
+    actor: r.actor as ReactionRecord['actor'],
+    emoji: r.emoji,
+    reactedAt: new Date(r.reactedAt),
+    wamid: r.wamid,
+  }))
+}
