@@ -5,12 +5,20 @@
  * trips a list's SQL up: conversations without messages (sorted last), ties in last-message time,
  * reactions (never shown as bubbles), wildcard characters in texts, and pages cut at each of those.
  */
+import { getNamedType, type GraphQLObjectType, isLeafType, isObjectType } from 'graphql'
 import { describe, expect, it } from 'vitest'
+import { getSchema } from '../src/graphql/schema.js'
 import { useTestApp } from './helpers/setup.js'
+import { PHONE_NUMBER_ID } from './helpers/webhooks.js'
 
 const ctx = useTestApp({
   // What executing the reads returns, not the response cache (response-cache.test.ts).
-  env: { WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false', GRAPHQL_RESPONSE_CACHE_MB: '0' },
+  // (Many reads: the per-field checks below make a few hundred.)
+  env: {
+    WHATSAPP_ENFORCE_SERVICE_WINDOW: 'false',
+    GRAPHQL_RESPONSE_CACHE_MB: '0',
+    API_RATE_LIMIT_PER_MINUTE: '100000',
+  },
 })
 
 const PREFIX = '5029900'
@@ -93,6 +101,10 @@ function seed() {
         orderBy: { id: 'desc' },
       })
       if (i === 1) {
+        await prisma.message.update({
+          where: { id: bubbles[1].id },
+          data: { status: 'failed', errorCode: 131026, errorMessage: 'Message undeliverable', errorTraceId: 'Ab1' },
+        })
         // Replies, and reactions from both sides on one message (one removed: not shown).
         await prisma.message.update({ where: { id: bubbles[0].id }, data: { replyToMessageId: bubbles[5].id } })
         await prisma.message.update({ where: { id: bubbles[2].id }, data: { replyToMessageId: bubbles[12].id } })
@@ -108,7 +120,9 @@ function seed() {
     }
     // Times of change spread out, for updatedSince.
     await prisma.$executeRawUnsafe(
-      `UPDATE conversations SET updated_at = $1::timestamptz + (id % 9) * interval '1 minute' WHERE phone_number LIKE '${PREFIX}%'`,
+      `UPDATE conversations SET updated_at = $1::timestamptz + (id % 9) * interval '1 minute',
+         last_inbound_at = CASE WHEN id % 2 = 0 THEN $1::timestamptz END, business_phone_number_id = '${PHONE_NUMBER_ID}'
+       WHERE phone_number LIKE '${PREFIX}%'`,
       new Date(BASE).toISOString(),
     )
     const conversations = (await prisma.conversation.findMany({
@@ -175,7 +189,7 @@ const expectedMessages = (data: Awaited<ReturnType<typeof seed>>, conversationId
 
 const gql = async (query: string, variables: Record<string, unknown>) => {
   const res = await ctx.t.rest('POST', '/graphql', { query, variables })
-  expect(res.body.errors).toBeUndefined()
+  expect(res.body.errors, JSON.stringify(res.body.errors)).toBeUndefined()
   return res.body.data
 }
 
@@ -373,5 +387,82 @@ describe('dashboard reads against a reference', () => {
     expect(res.body.errors[0].extensions.code).toBe('NOT_FOUND')
     const rest = await ctx.t.rest('GET', `/api/whatsapp/conversations/${empty.id}/messages?first=5`)
     expect(rest.body).toMatchObject({ data: [], total_count: 0, page_info: { has_next_page: false, end_cursor: null } })
+  })
+})
+
+/**
+ * Lists read only the columns an operation asks for. Each field of a conversation and of a message,
+ * asked for alone through a list, answers what the same field answers when the whole row is read
+ * (`conversation(id)`, `message(id)`): a field resolver reading a column it did not declare fails here.
+ */
+describe('lists read only the fields asked for, and answer them as a whole row does', () => {
+  const selectionOf = async (typeName: string) => {
+    const schema = await getSchema()
+    const type = schema.getType(typeName) as GraphQLObjectType
+    return Object.values(type.getFields()).flatMap((field) => {
+      if (field.args.length) return [] // connections: read and compared above
+      const named = getNamedType(field.type)
+      if (!isObjectType(named)) return [field.name]
+      const leaves = Object.values(named.getFields()).filter((f) => isLeafType(getNamedType(f.type)) && !f.args.length)
+      return [`${field.name} { ${leaves.map((f) => f.name).join(' ')} }`]
+    })
+  }
+
+  it('every Conversation field, alone in a list, with its last message', async () => {
+    const data = await seed()
+    const fields = await selectionOf('Conversation')
+    const messageFields = await selectionOf('Message')
+    const ids = data.conversations.map((c) => c.id)
+    const whole = new Map<number, Record<string, unknown>>()
+    for (const id of ids) {
+      const { conversation } = await gql(`query($id: Int!) { conversation(id: $id) { id ${fields.join(' ')} } }`, {
+        id,
+      })
+      whole.set(id, conversation)
+    }
+    for (const field of fields) {
+      const { conversations } = await gql(
+        `{ conversations(first: 100, filter: { phoneNumber: "${PREFIX}" }) { edges { node { id ${field} } } } }`,
+        {},
+      )
+      expect(conversations.edges).toHaveLength(ids.length)
+      const name = field.split(' ')[0]
+      for (const { node } of conversations.edges)
+        expect([field, node[name]]).toEqual([field, whole.get(node.id)![name]])
+    }
+    for (const field of messageFields) {
+      const { conversations } = await gql(
+        `{ conversations(first: 100, filter: { phoneNumber: "${PREFIX}" }) { edges { node { lastMessage { id ${field} } } } } }`,
+        {},
+      )
+      const name = field.split(' ')[0]
+      for (const { node } of conversations.edges) {
+        if (!node.lastMessage) continue
+        const { message } = await gql(`query($id: Int!) { message(id: $id) { ${field} } }`, { id: node.lastMessage.id })
+        expect([field, node.lastMessage[name]]).toEqual([field, message[name]])
+      }
+    }
+  })
+
+  it('every Message field, alone in a page of messages', async () => {
+    const data = await seed()
+    const fields = await selectionOf('Message')
+    const ids = data.messages.filter((m) => m.conversationId === data.busy && m.type !== 'reaction').map((m) => m.id)
+    const whole = new Map<number, Record<string, unknown>>()
+    for (const id of ids) {
+      const { message } = await gql(`query($id: Int!) { message(id: $id) { id ${fields.join(' ')} } }`, { id })
+      whole.set(id, message)
+    }
+    for (const field of fields) {
+      const { conversation } = await gql(
+        `query($id: Int!) { conversation(id: $id) { messages(first: 100) { edges { node { id ${field} } } } } }`,
+        { id: data.busy },
+      )
+      expect(conversation.messages.edges).toHaveLength(ids.length)
+      const name = field.split(' ')[0]
+      for (const { node } of conversation.messages.edges) {
+        expect([field, node[name]]).toEqual([field, whole.get(node.id)![name]])
+      }
+    }
   })
 })

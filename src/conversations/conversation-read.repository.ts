@@ -2,7 +2,7 @@ import type { NumberScope } from '../auth/principal.js'
 import type { SqlReader } from '../db/sql-reader.js'
 import type { MediaRecord } from '../media/media.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
-import { conversationColumnsSql, MESSAGE_COLUMNS_SQL, messageColumnsSql, messageIn } from '../messages/message.sql.js'
+import { conversationColumnsSql, conversationIn, messageColumnsSql, messageIn } from '../messages/message.sql.js'
 import type { ReactionRecord } from '../messages/reaction.repository.js'
 import type { ConversationCursor, ConversationFilter } from './conversation.repository.js'
 
@@ -39,7 +39,20 @@ const MEDIA_FIELDS = [
 ] as const
 const MEDIA_COLUMNS = MEDIA_FIELDS.map(([column, field]) => `md.${column} AS "md.${field}"`).join(', ')
 const CONVERSATION_COLUMNS = conversationColumnsSql()
-const LAST_MESSAGE_COLUMNS = messageColumnsSql('lm', 'lm.')
+
+/** The fields to read of a page's rows (null: all; a record then holds only those, see fieldsToRead). */
+export interface ConversationFields {
+  conversation: ReadonlySet<string> | null
+  /** Of each one's last message; undefined: not read. */
+  lastMessage?: ReadonlySet<string> | null
+}
+
+/** The fields to read of a page's messages (null: all), and whether with files and reactions. */
+export interface MessageFields {
+  message: ReadonlySet<string> | null
+  media: boolean
+  reactions: boolean
+}
 
 /** Reactions as JSON (reactedAt a string, made a Date again below), oldest first, removals left out. */
 const REACTIONS = `(SELECT json_agg(json_build_object('actor', r.actor, 'emoji', r.emoji, 'reactedAt', r.reacted_at,
@@ -81,7 +94,7 @@ export class ConversationReadRepository {
     filter: ConversationFilter,
     first: number,
     after: ConversationCursor | null,
-    include: { lastMessage: boolean },
+    fields: ConversationFields,
   ): Promise<ListedConversation[]> {
     const values: unknown[] = []
     const param = (value: unknown, cast = '') => {
@@ -114,23 +127,21 @@ export class ConversationReadRepository {
           OR c.last_message_at IS NULL)`)
       }
     }
-    const joined = include.lastMessage || filter.lastMessageDirection || filter.lastMessageStatus
+    const withLast = fields.lastMessage !== undefined
+    const joined = withLast || filter.lastMessageDirection || filter.lastMessageStatus
     const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT ${CONVERSATION_COLUMNS}${include.lastMessage ? `, ${LAST_MESSAGE_COLUMNS}` : ''}
+      `SELECT ${conversationColumnsSql('', fields.conversation)}${withLast ? `, ${messageColumnsSql('lm', 'lm.', fields.lastMessage)}` : ''}
        FROM conversations c${joined ? ' LEFT JOIN messages lm ON lm.id = c.last_message_id' : ''}
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
        LIMIT ${param(first + 1, '::int')}`,
       values,
     )
-    return rows.map((row) => {
-      if (!include.lastMessage) return { conversation: row as unknown as ConversationRecord }
-      const listed: ListedConversation = {
-        conversation: row as unknown as ConversationRecord,
-        lastMessage: messageIn(row, 'lm.'),
-      }
-      return listed
-    })
+    if (!withLast) return rows.map((row) => ({ conversation: row as unknown as ConversationRecord }))
+    return rows.map((row) => ({
+      conversation: conversationIn(row, '', fields.conversation),
+      lastMessage: messageIn(row, 'lm.', fields.lastMessage!),
+    }))
   }
 
   /**
@@ -142,10 +153,14 @@ export class ConversationReadRepository {
     conversationIds: readonly number[],
     first: number,
     after: number | null,
-    include: { media: boolean; reactions: boolean },
+    include: MessageFields,
   ): Promise<Map<number, ListedMessage[]>> {
+    // What the files and reactions are read by, whatever was asked.
+    const wanted =
+      include.message &&
+      new Set([...include.message, ...(include.media ? ['mediaId'] : []), ...(include.reactions ? ['wamid'] : [])])
     const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT ${MESSAGE_COLUMNS_SQL}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}
+      `SELECT ${messageColumnsSql('m', '', wanted)}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}
        FROM unnest($1::int[]) AS k(id)
        CROSS JOIN LATERAL (
          SELECT * FROM messages m
@@ -156,7 +171,7 @@ export class ConversationReadRepository {
     )
     const byConversation = new Map<number, ListedMessage[]>(conversationIds.map((id) => [id, []]))
     for (const row of rows) {
-      const listed: ListedMessage = { message: messageIn(row, '')! }
+      const listed: ListedMessage = { message: messageIn(row, '', wanted)! }
       if (include.media) listed.media = row['md.id'] === null ? null : mediaIn(row)
       if (include.reactions) listed.reactions = reactionsIn(row.wamid as string, row.reactions)
       byConversation.get(row.conversationId as number)!.push(listed)

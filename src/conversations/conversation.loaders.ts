@@ -2,9 +2,9 @@ import DataLoader from 'dataloader'
 import type { MediaRecord, MediaRepository } from '../media/media.repository.js'
 import type { ConversationRepository } from './conversation.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
-import type { ConversationReadRepository } from './conversation-read.repository.js'
+import type { ConversationReadRepository, MessageFields } from './conversation-read.repository.js'
 import type { ReactionRecord, ReactionRepository } from '../messages/reaction.repository.js'
-import type { ConversationService, MessageInclude, MessagePage } from './conversation.service.js'
+import type { ConversationService, MessagePage } from './conversation.service.js'
 
 export interface LoaderSources {
   conversations: ConversationRepository
@@ -52,8 +52,9 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
       return ids.map((id) => rows.get(id) ?? null)
     }, options),
     /** A page of messages of a conversation already read (so known to be the caller's). */
-    messagePage(conversationId: number, args: PageArgs, include: MessageInclude): Promise<MessagePage> {
-      const key = JSON.stringify([args.first ?? null, args.after ?? null, include.media, include.reactions])
+    messagePage(conversationId: number, args: PageArgs, include: MessageFields): Promise<MessagePage> {
+      const fields = include.message && [...include.message].sort()
+      const key = JSON.stringify([args.first ?? null, args.after ?? null, fields, include.media, include.reactions])
       let loader = pageLoaders.get(key)
       if (!loader) {
         loader = new DataLoader(async (ids) => {
@@ -75,7 +76,7 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
 export type ConversationLoaders = ReturnType<typeof createConversationLoaders>
 
 /** What a page read with its messages' files and reactions, so their fields need no statement of their own. */
-export function primeDetails(loaders: ConversationLoaders, page: MessagePage, include: MessageInclude): void {
+export function primeDetails(loaders: ConversationLoaders, page: MessagePage, include: MessageFields): void {
   for (const message of page.nodes) {
     const details = page.details.get(message.id)
     if (!details) continue

@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars'
 import type { GraphQLResolveInfo } from 'graphql'
 import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql'
-import { selects } from '../graphql/lookahead.js'
+import { fieldsAt, recordFieldsFor } from '../graphql/lookahead.js'
 import { primeDetails } from './conversation.loaders.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
@@ -22,6 +22,29 @@ import { serviceWindowExpiresAt } from './service-window.js'
 export interface NumberDisplay {
   display(phoneNumberId: string): Promise<ConversationBusinessNumber>
 }
+
+/**
+ * The record fields each field resolver below reads: a list reads only the columns an operation
+ * needs (recordFieldsFor). A field missing here is read with every column.
+ */
+const CONVERSATION_NEEDS = {
+  businessNumber: ['businessPhoneNumberId'],
+  serviceWindowExpiresAt: ['lastInboundAt'],
+  lastMessage: ['lastMessageId'],
+  unreadCount: [],
+  messageCount: [],
+  messages: [],
+} as const
+const MESSAGE_NEEDS = {
+  conversation: ['conversationId'],
+  media: ['mediaId', 'filename', 'type', 'content', 'payload'],
+  replyTo: ['replyToMessageId'],
+  reactions: ['wamid'],
+  error: ['status', 'errorCode', 'errorMessage', 'errorDetails', 'errorTraceId'],
+} as const
+
+/** Each listed conversation's last message, read with the list (and only the fields asked for). */
+const lastMessageRead = new WeakMap<ConversationRecord, MessageRecord | null>()
 
 @Resolver(() => Conversation)
 export class ConversationResolver {
@@ -45,10 +68,15 @@ export class ConversationResolver {
     @Ctx() ctx?: GraphQLContext,
     @Info() info?: GraphQLResolveInfo,
   ) {
-    const lastMessage = selects(info!, ['edges', 'node', 'lastMessage'])
-    const page = await this.service.page({ first, after, filter }, ctx!.principal.phoneNumberIds, { lastMessage })
-    for (const conversation of page.nodes) ctx!.loaders.conversation.prime(conversation.id, conversation)
-    for (const message of page.lastMessages) ctx!.loaders.message.prime(message.id, message)
+    // Only the columns the operation asks for, each conversation's last message joined in.
+    const fields = {
+      conversation: recordFieldsFor(fieldsAt(info!, ['edges', 'node']), CONVERSATION_NEEDS),
+      lastMessage: recordFieldsFor(fieldsAt(info!, ['edges', 'node', 'lastMessage']), MESSAGE_NEEDS) ?? undefined,
+    }
+    const page = await this.service.page({ first, after, filter }, ctx!.principal.phoneNumberIds, fields)
+    for (const conversation of page.nodes) {
+      if (fields.lastMessage !== undefined) lastMessageRead.set(conversation, page.lastMessages.get(conversation.id)!)
+    }
     return toConnection(page)
   }
 
@@ -85,6 +113,7 @@ export class ConversationResolver {
     @Root() conversation: ConversationRecord,
     @Ctx() ctx: GraphQLContext,
   ): Promise<MessageRecord | null> | null {
+    if (lastMessageRead.has(conversation)) return Promise.resolve(lastMessageRead.get(conversation)!)
     return conversation.lastMessageId ? ctx.loaders.message.load(conversation.lastMessageId) : null
   }
 
@@ -108,9 +137,11 @@ export class ConversationResolver {
     @Ctx() ctx?: GraphQLContext,
     @Info() info?: GraphQLResolveInfo,
   ) {
+    const node = fieldsAt(info!, ['edges', 'node'])
     const include = {
-      media: selects(info!, ['edges', 'node', 'media']),
-      reactions: selects(info!, ['edges', 'node', 'reactions']),
+      message: recordFieldsFor(node, MESSAGE_NEEDS),
+      media: node?.has('media') ?? false,
+      reactions: node?.has('reactions') ?? false,
     }
     const page = await ctx!.loaders.messagePage(conversation.id, { first, after }, include)
     primeDetails(ctx!.loaders, page, include)

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { NotFoundError } from '../errors/errors.js'
 import { idSchema } from '../shared/ids.js'
 import { parseInput } from '../validation.js'
-import type { ConversationReadRepository } from './conversation-read.repository.js'
+import type { ConversationFields, ConversationReadRepository, MessageFields } from './conversation-read.repository.js'
 import type { ConversationCursor, ConversationRepository } from './conversation.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import type { MessageRepository } from '../messages/message.repository.js'
@@ -63,18 +63,12 @@ export interface MessageDetails {
   reactions: ReactionRecord[]
 }
 
-/** What a page of messages reads besides the messages themselves. */
-export interface MessageInclude {
-  media: boolean
-  reactions: boolean
-}
-
 /** A page of messages, with each one's file and reactions when asked for. */
 /** (Details not included are null / empty.) */
 export type MessagePage = Page<MessageRecord> & { details: Map<number, MessageDetails> }
 
-/** A page of conversations, with their last messages when asked for. */
-export type ConversationPage = Page<ConversationRecord> & { lastMessages: MessageRecord[] }
+/** A page of conversations, with their last messages when asked for (by conversation id). */
+export type ConversationPage = Page<ConversationRecord> & { lastMessages: Map<number, MessageRecord | null> }
 
 /** Reads for dashboards. */
 export class ConversationService {
@@ -122,13 +116,14 @@ export class ConversationService {
 
   /**
    * Conversations, newest activity first, a page at a time (`first`, `after` a cursor), filtered;
-   * with each one's last message in the same statement when `include.lastMessage`.
+   * reading the `fields` asked for (all by default), with each one's last message in the same
+   * statement when they include it.
    * @throws ValidationError for a bad page size, cursor or filter
    */
   async page(
     args: { first?: unknown; after?: unknown; filter?: unknown },
     scope: NumberScope = null,
-    include = { lastMessage: false },
+    fields: ConversationFields = { conversation: null },
   ): Promise<ConversationPage> {
     const { first, after, filter } = parseInput(conversationPageSchema, args)
     const f = filter ?? {}
@@ -137,7 +132,7 @@ export class ConversationService {
       filterBy,
       first,
       (after as ConversationCursor | null | undefined) ?? null,
-      include,
+      fields,
     )
     const page = toPage(
       rows.map((r) => r.conversation),
@@ -145,20 +140,20 @@ export class ConversationService {
       () => this.conversations.count(filterBy),
       (c) => [c.lastMessageAt?.getTime() ?? null, c.id],
     )
-    const lastMessages = rows.slice(0, first).flatMap((r) => (r.lastMessage ? [r.lastMessage] : []))
+    const lastMessages = new Map(rows.map((r) => [r.conversation.id, r.lastMessage ?? null]))
     return { ...page, lastMessages }
   }
 
   /**
    * A conversation's messages, newest first, a page at a time, with their files and reactions
-   * when asked for.
+   * (all fields, files and reactions by default).
    * @throws ValidationError, NotFoundError (also for another number's conversation)
    */
   async messagePage(
     conversationId: unknown,
     args: { first?: unknown; after?: unknown },
     scope: NumberScope = null,
-    include: MessageInclude = { media: true, reactions: true },
+    include: MessageFields = { message: null, media: true, reactions: true },
   ): Promise<MessagePage> {
     const id = parseInput(idSchema, conversationId, 'conversationId')
     if (!(await this.reads.conversation(id, scope))) throw new NotFoundError(`Conversation ${id} does not exist`)
@@ -173,7 +168,7 @@ export class ConversationService {
   async messagePages(
     conversationIds: readonly number[],
     args: { first?: unknown; after?: unknown },
-    include: MessageInclude,
+    include: MessageFields,
   ): Promise<Map<number, MessagePage>> {
     const { first, after } = parseInput(messagePageSchema, args)
     const found = await this.reads.latestMessages(conversationIds, first, after?.[0] ?? null, include)

@@ -1,24 +1,39 @@
 import type { FieldNode, GraphQLResolveInfo, SelectionSetNode } from 'graphql'
 
 /**
- * Whether the operation asks, below the field being resolved, for the field at `path` (e.g.
- * `['edges', 'node', 'lastMessage']`), through fragments too: a resolver then reads it in the
- * same statement instead of one more round trip per row. `@skip`/`@include` are not evaluated
- * (a field they leave out is read for nothing, never missed).
+ * The fields an operation asks for at `path` below the field being resolved (e.g. `['edges', 'node']`
+ * for a connection's nodes), through aliases and fragments: a resolver then reads them in the same
+ * statement, and only them. Null when nothing is asked for at that path. `@skip`/`@include` are not
+ * evaluated (a field they leave out is read for nothing, never missed).
  */
-export function selects(info: GraphQLResolveInfo, path: readonly string[]): boolean {
+export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | null {
   let sets: SelectionSetNode[] = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []))
   for (const name of path) {
-    const next: SelectionSetNode[] = []
-    for (const field of fieldsIn(sets, info)) {
-      if (field.name.value === name && field.selectionSet) next.push(field.selectionSet)
-      else if (field.name.value === name && name === path.at(-1)) return true
-    }
-    if (!next.length) return false
-    if (name === path.at(-1)) return true
-    sets = next
+    sets = fieldsIn(sets, info).flatMap((field) =>
+      field.name.value === name && field.selectionSet ? [field.selectionSet] : [],
+    )
+    if (!sets.length) return null
   }
-  return false
+  return new Set(fieldsIn(sets, info).map((field) => field.name.value))
+}
+
+/**
+ * What a record must hold for `fields` (from {@link fieldsAt}): each field resolver replaced by the
+ * record fields it reads (`needs`), `__typename` dropped; other names are the record's own fields.
+ * A repository reads every column when a name is none of its fields.
+ */
+export function recordFieldsFor(
+  fields: Set<string> | null,
+  needs: Readonly<Record<string, readonly string[]>>,
+): Set<string> | null {
+  if (!fields) return null
+  const wanted = new Set<string>()
+  for (const field of fields) {
+    if (field === '__typename') continue
+    if (Object.hasOwn(needs, field)) for (const need of needs[field]) wanted.add(need)
+    else wanted.add(field)
+  }
+  return wanted
 }
 
 function fieldsIn(sets: SelectionSetNode[], info: GraphQLResolveInfo, seen = new Set<string>()): FieldNode[] {

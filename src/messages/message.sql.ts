@@ -21,18 +21,46 @@ const CONVERSATION_FIELDS = [
   ['updated_at', 'updatedAt'],
 ] as const
 
+type FieldTable = readonly (readonly [column: string, field: string])[]
+
+/**
+ * The part of `table` to read for the record fields `wanted` (null: all of them): those and
+ * `always`, or the whole table when one wanted is not among its fields (a field this code does not
+ * know how to read alone). A record read so holds only the fields read.
+ */
+export function fieldsToRead(
+  table: FieldTable,
+  wanted: ReadonlySet<string> | null,
+  always: readonly string[],
+): FieldTable {
+  if (!wanted) return table
+  for (const field of wanted) if (!table.some(([, f]) => f === field)) return table
+  return table.filter(([, field]) => wanted.has(field) || always.includes(field))
+}
+
+/** Fields of a conversation read, whatever was asked: its id and its place in lists. */
+const CONVERSATION_KEY = ['id', 'lastMessageAt']
+
 /** A `conversations` row (alias `c`) as a {@link ConversationRecord}'s fields; `prefix` names them. */
-export const conversationColumnsSql = (prefix = '') =>
-  CONVERSATION_FIELDS.map(([column, field]) => `c.${column} AS "${prefix}${field}"`).join(', ')
+export const conversationColumnsSql = (prefix = '', wanted: ReadonlySet<string> | null = null) =>
+  fieldsToRead(CONVERSATION_FIELDS, wanted, CONVERSATION_KEY)
+    .map(([column, field]) => `c.${column} AS "${prefix}${field}"`)
+    .join(', ')
 
 /** {@link conversationColumnsSql} for Prisma's raw statements. */
 export const conversationColumns = (prefix = '') => Prisma.raw(conversationColumnsSql(prefix))
 
 /** The conversation in a row whose fields for it are named `conversation.<field>` (see conversationColumns). */
-export function conversationIn(row: Record<string, unknown>): ConversationRecord {
-  return Object.fromEntries(
-    CONVERSATION_FIELDS.map(([, field]) => [field, row[`conversation.${field}`]]),
-  ) as unknown as ConversationRecord
+export function conversationIn(
+  row: Record<string, unknown>,
+  prefix = 'conversation.',
+  wanted: ReadonlySet<string> | null = null,
+): ConversationRecord {
+  const conversation: Record<string, unknown> = {}
+  for (const [, field] of fieldsToRead(CONVERSATION_FIELDS, wanted, CONVERSATION_KEY)) {
+    conversation[field] = row[prefix + field]
+  }
+  return conversation as unknown as ConversationRecord
 }
 
 /** A `messages` column (`::text` for enums) and the MessageRecord field it fills. */
@@ -71,15 +99,30 @@ const MESSAGE_FIELDS = [
   ['updated_at', 'updatedAt'],
 ] as const
 
-/** A `messages` row (alias `alias`) as a MessageRecord's fields, each named `prefix` + field. */
-export const messageColumnsSql = (alias = 'm', prefix = '') =>
-  MESSAGE_FIELDS.map(([column, field]) => `${alias}.${column} AS "${prefix}${field}"`).join(', ')
+/** Fields of a message read, whatever was asked: its id (its place in pages) and its conversation. */
+const MESSAGE_KEY = ['id', 'conversationId']
 
-/** The message in a row whose fields for it are named `prefix` + field (see messageColumnsSql); null when its id is. */
-export function messageIn(row: Record<string, unknown>, prefix: string): MessageRecord | null {
+/**
+ * A `messages` row (alias `alias`) as a MessageRecord's fields (those `wanted`, see
+ * {@link fieldsToRead}), each named `prefix` + field.
+ */
+export const messageColumnsSql = (alias = 'm', prefix = '', wanted: ReadonlySet<string> | null = null) =>
+  fieldsToRead(MESSAGE_FIELDS, wanted, MESSAGE_KEY)
+    .map(([column, field]) => `${alias}.${column} AS "${prefix}${field}"`)
+    .join(', ')
+
+/**
+ * The message in a row whose fields for it are named `prefix` + field (see messageColumnsSql, with
+ * the same `wanted`); null when its id is.
+ */
+export function messageIn(
+  row: Record<string, unknown>,
+  prefix: string,
+  wanted: ReadonlySet<string> | null = null,
+): MessageRecord | null {
   if (row[`${prefix}id`] === null) return null
   const message: Record<string, unknown> = {}
-  for (const [, field] of MESSAGE_FIELDS) message[field] = row[prefix + field]
+  for (const [, field] of fieldsToRead(MESSAGE_FIELDS, wanted, MESSAGE_KEY)) message[field] = row[prefix + field]
   return message as unknown as MessageRecord
 }
 
