@@ -107,8 +107,9 @@ export class ConversationReadRepository {
       where.push(`(c.phone_number LIKE ${digits} OR c.wa_id LIKE ${digits})`)
     }
     if (filter.requestId) where.push(`c.request_id = ${param(filter.requestId, '::int')}`)
-    if (filter.lastMessageDirection) where.push(`lm.direction::text = ${param(filter.lastMessageDirection)}`)
-    if (filter.lastMessageStatus) where.push(`lm.status::text = ${param(filter.lastMessageStatus)}`)
+    if (filter.lastMessageDirection)
+      where.push(`lm.direction = ${param(filter.lastMessageDirection, '::"MessageDirection"')}`)
+    if (filter.lastMessageStatus) where.push(`lm.status = ${param(filter.lastMessageStatus, '::"MessageStatus"')}`)
     if (filter.search) {
       // `%` and `_` in the text match as in LIKE, as they always have here.
       where.push(`EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id

@@ -3,7 +3,7 @@ import { Field, InputType, Int, ObjectType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
 import { MessageDirection, MessageStatus } from '../messages/message.type.js'
 
-@ObjectType({ description: 'The business number of a conversation.' })
+@ObjectType({ simpleResolvers: true, description: 'The business number of a conversation.' })
 export class ConversationBusinessNumber {
   @Field(() => String, { description: "Meta's phone number id (the `from` of sends)." })
   phoneNumberId!: string
@@ -12,7 +12,7 @@ export class ConversationBusinessNumber {
   displayPhoneNumber!: string | null
 }
 
-@ObjectType({ description: "A customer's WhatsApp thread: one per phone number." })
+@ObjectType({ simpleResolvers: true, description: "A customer's WhatsApp thread: one per phone number." })
 export class Conversation {
   @Field(() => Int)
   id!: number
@@ -54,7 +54,7 @@ export class Conversation {
   updatedAt!: Date
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ConversationConnection extends Connection(Conversation, 'Conversation') {}
 
 @InputType({ description: 'All given conditions must hold.' })

@@ -15,7 +15,7 @@ registerEnumType(MediaStatus, {
     'fetching it failed for good (error says why). REMOTE: a link we sent (url is that link). UPLOADING: being stored.',
 })
 
-@ObjectType({ description: 'The file of an image, video, audio, document or sticker message.' })
+@ObjectType({ simpleResolvers: true, description: 'The file of an image, video, audio, document or sticker message.' })
 export class MessageMedia {
   @Field(() => String, { description: 'Ours (med_…): send it again with mediaId.' })
   id!: string
@@ -51,7 +51,7 @@ export class MessageMedia {
   voice!: boolean
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Location {
   @Field(() => Float)
   latitude!: number
@@ -66,7 +66,7 @@ export class Location {
   address!: string | null
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class InteractiveButton {
   @Field(() => String)
   id!: string
@@ -75,7 +75,7 @@ export class InteractiveButton {
   title!: string
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class InteractiveListRow {
   @Field(() => String)
   id!: string
@@ -87,7 +87,7 @@ export class InteractiveListRow {
   description!: string | null
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class InteractiveListSection {
   @Field(() => String, { nullable: true })
   title!: string | null
@@ -96,7 +96,7 @@ export class InteractiveListSection {
   rows!: InteractiveListRow[]
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class InteractiveList {
   @Field(() => String)
   button!: string
@@ -106,6 +106,7 @@ export class InteractiveList {
 }
 
 @ObjectType({
+  simpleResolvers: true,
   description:
     'Sent (type button or list): header, body, footer, buttons or list. Received (type button_reply, list_reply, ' +
     'or button for a template’s quick reply): id, title, description, payload of what the customer chose.',
@@ -148,7 +149,7 @@ export enum ReactionActor {
 }
 registerEnumType(ReactionActor, { name: 'ReactionActor' })
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Reaction {
   @Field(() => String)
   emoji!: string

@@ -24,7 +24,7 @@ registerEnumType(MessageStatus, {
     'settled by its status webhook, never re-sent. SENT/DELIVERED/READ/FAILED: as Meta reports.',
 })
 
-@ObjectType({ description: 'Why Meta refused or failed a message.' })
+@ObjectType({ simpleResolvers: true, description: 'Why Meta refused or failed a message.' })
 export class MessageError {
   @Field(() => Int, { nullable: true, description: "Meta's error code, e.g. 131026." })
   code!: number | null
@@ -39,7 +39,7 @@ export class MessageError {
   fbtraceId!: string | null
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Message {
   @Field(() => Int)
   id!: number
@@ -132,5 +132,5 @@ export class Message {
   updatedAt!: Date
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class MessageConnection extends Connection(Message, 'Message') {}

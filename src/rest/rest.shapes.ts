@@ -171,7 +171,7 @@ export const pageSchema = <T extends z.ZodType>(node: T) =>
 export const restPage = async <T, R>(page: Page<T>, shape: (node: T) => R) => ({
   success: true as const,
   data: page.nodes.map(shape),
-  page_info: { has_next_page: page.hasNextPage, end_cursor: page.cursors.at(-1) ?? null },
+  page_info: { has_next_page: page.hasNextPage, end_cursor: page.endCursor },
   total_count: await page.totalCount(),
 })
 

@@ -1,7 +1,7 @@
 import { type ClassType, Field, Int, ObjectType } from 'type-graphql'
 import type { Page } from './pagination.js'
 
-@ObjectType({ description: 'Relay-style page information.' })
+@ObjectType({ simpleResolvers: true, description: 'Relay-style page information.' })
 export class PageInfo {
   @Field(() => Boolean)
   hasNextPage!: boolean
@@ -12,7 +12,7 @@ export class PageInfo {
 
 /** A Relay-style connection type (`edges { node cursor }`, `pageInfo`, `totalCount`) for `node`. */
 export function Connection<T extends object>(node: ClassType<T>, name: string) {
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class Edge {
     @Field(() => node)
     node!: T
@@ -21,7 +21,7 @@ export function Connection<T extends object>(node: ClassType<T>, name: string) {
     cursor!: string
   }
 
-  @ObjectType()
+  @ObjectType({ simpleResolvers: true })
   abstract class ConnectionType {
     @Field(() => [Edge])
     edges!: Edge[]
@@ -38,8 +38,13 @@ export function Connection<T extends object>(node: ClassType<T>, name: string) {
 /** The connection shape of a page from a service. */
 export function toConnection<T>(page: Page<T>) {
   return {
-    edges: page.nodes.map((node, i) => ({ node, cursor: page.cursors[i] })),
-    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.cursors.at(-1) ?? null },
+    edges: page.nodes.map((node, i) => ({
+      node,
+      get cursor() {
+        return page.cursor(i)
+      },
+    })),
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
     // A getter: the count runs only when a query selects totalCount.
     get totalCount() {
       return page.totalCount()

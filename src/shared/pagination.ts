@@ -6,8 +6,10 @@ export const MAX_PAGE_SIZE = 100
 
 export interface Page<T> {
   nodes: T[]
-  /** Opaque cursor after each node, in order. */
-  cursors: string[]
+  /** The opaque cursor after node `i` (made when asked for: many reads never ask). */
+  cursor(i: number): string
+  /** The cursor after the last node; null on an empty page. */
+  endCursor: string | null
   hasNextPage: boolean
   /** Matching items in all pages, counted on first call only (many clients never ask). */
   totalCount: () => Promise<number>
@@ -55,7 +57,8 @@ export function toPage<T>(rows: T[], first: number, count: () => Promise<number>
   let counted: Promise<number> | undefined
   return {
     nodes,
-    cursors: nodes.map((n) => encodeCursor(key(n))),
+    cursor: (i) => encodeCursor(key(nodes[i])),
+    endCursor: nodes.length ? encodeCursor(key(nodes[nodes.length - 1])) : null,
     hasNextPage: rows.length > first,
     totalCount: () => (counted ??= count()),
   }
