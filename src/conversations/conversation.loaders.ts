@@ -30,27 +30,40 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
       const found = await count(ids)
       return ids.map((id) => found.get(id) ?? 0)
     }, options)
-  return {
-    message: new DataLoader<number, MessageRecord | null>(async (ids) => {
-      const rows = new Map((await conversations.findMessages(ids)).map((m) => [m.id, m]))
-      return ids.map((id) => rows.get(id) ?? null)
-    }, options),
+  // Each made on first use: most operations use one or two of them.
+  const loaders = lazily({
+    message: () =>
+      new DataLoader<number, MessageRecord | null>(async (ids) => {
+        const rows = new Map((await conversations.findMessages(ids)).map((m) => [m.id, m]))
+        return ids.map((id) => rows.get(id) ?? null)
+      }, options),
     /** Conversations by id, without a check of the caller's numbers: for rows read with that check already. */
-    conversation: new DataLoader<number, ConversationRecord | null>(async (ids) => {
-      const rows = new Map((await reads.conversations(ids)).map((c) => [c.id, c]))
-      return ids.map((id) => rows.get(id) ?? null)
-    }, options),
+    conversation: () =>
+      new DataLoader<number, ConversationRecord | null>(async (ids) => {
+        const rows = new Map((await reads.conversations(ids)).map((c) => [c.id, c]))
+        return ids.map((id) => rows.get(id) ?? null)
+      }, options),
     /** The business number of each conversation (it never changes, so always cached). */
-    numberOf: new DataLoader<number, string | null>(async (ids) => {
-      const found = await conversations.numbersOf(ids)
-      return ids.map((id) => found.get(id) ?? null)
-    }),
-    messageCount: counts((ids) => conversations.countMessages(ids)),
-    unreadCount: counts((ids) => conversations.unreadCounts(ids)),
-    media: new DataLoader<string, MediaRecord | null>(async (ids) => {
-      const rows = new Map((await media.findMany(ids)).map((m) => [m.id, m]))
-      return ids.map((id) => rows.get(id) ?? null)
-    }, options),
+    numberOf: () =>
+      new DataLoader<number, string | null>(async (ids) => {
+        const found = await conversations.numbersOf(ids)
+        return ids.map((id) => found.get(id) ?? null)
+      }),
+    messageCount: () => counts((ids) => conversations.countMessages(ids)),
+    unreadCount: () => counts((ids) => conversations.unreadCounts(ids)),
+    media: () =>
+      new DataLoader<string, MediaRecord | null>(async (ids) => {
+        const rows = new Map((await media.findMany(ids)).map((m) => [m.id, m]))
+        return ids.map((id) => rows.get(id) ?? null)
+      }, options),
+    /** By the wamid of the message reacted to. */
+    reactions: () =>
+      new DataLoader<string, ReactionRecord[]>(async (wamids) => {
+        const found = await reactions.forMessages(wamids)
+        return wamids.map((wamid) => found.get(wamid) ?? [])
+      }, options),
+  })
+  return Object.assign(loaders, {
     /** A page of messages of a conversation already read (so known to be the caller's). */
     messagePage(conversationId: number, args: PageArgs, include: MessageFields): Promise<MessagePage> {
       const fields = include.message && [...include.message].sort()
@@ -65,12 +78,17 @@ export function createConversationLoaders(sources: LoaderSources, options: { cac
       }
       return loader.load(conversationId)
     },
-    /** By the wamid of the message reacted to. */
-    reactions: new DataLoader<string, ReactionRecord[]>(async (wamids) => {
-      const found = await reactions.forMessages(wamids)
-      return wamids.map((wamid) => found.get(wamid) ?? [])
-    }, options),
+  })
+}
+
+/** An object whose properties are made by `makers`, each on first read. */
+function lazily<T extends object>(makers: { [K in keyof T]: () => T[K] }): T {
+  const made: Partial<T> = {}
+  const target = {} as T
+  for (const key of Object.keys(makers) as (keyof T)[]) {
+    Object.defineProperty(target, key, { enumerable: true, get: () => (made[key] ??= makers[key]()) })
   }
+  return target
 }
 
 export type ConversationLoaders = ReturnType<typeof createConversationLoaders>

@@ -55,15 +55,20 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
    * The context of one operation. Loaders cache for an HTTP request; a subscription lives long, and
    * each event must read fresh rows, so its loaders do not.
    */
-  const contextOf = (principal: Principal, request?: FastifyRequest): GraphQLContext => ({
-    container,
-    events,
-    loaders: createConversationLoaders(loaderSources, request ? undefined : { cache: false }),
-    batchProgress: batches.progressLoader(),
-    caller: principal.caller,
-    principal,
-    ...(request && { responseCache: responseCache?.stateOf(request) }),
-  })
+  const contextOf = (principal: Principal, request?: FastifyRequest): GraphQLContext => {
+    let progress: GraphQLContext['batchProgress'] | undefined
+    return {
+      container,
+      events,
+      loaders: createConversationLoaders(loaderSources, request ? undefined : { cache: false }),
+      get batchProgress() {
+        return (progress ??= batches.progressLoader())
+      },
+      caller: principal.caller,
+      principal,
+      ...(request && { responseCache: responseCache?.stateOf(request) }),
+    }
+  }
 
   // A root field without a scope decision stops the start (src/auth/scopes.ts).
   assertEveryRootFieldDecided(await getSchema())
