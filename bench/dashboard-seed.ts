@@ -13,9 +13,12 @@
  *   'reaction' message rows, plus their `reactions` rows: two by the customer, one by the business)
  *   to messages of the second page of 50. So a thread's first page is 50 messages, the page after
  *   it 50 more, with more to follow.
- * - Ranks 50..499: 5 text messages each. The rest (rank 500 on) share the remaining messages
- *   (about 4 each at 1,000/10,000, 10 at 100,000/1,000,000) and are older than every message above,
- *   so what the reads touch (the first ~420 ranks) is identical at both sizes.
+ * - Ranks 50..499: 5 text messages each. The rest (rank 500 on) are the history: they share the
+ *   remaining messages (4 each at 1,000/10,000, about 10 at 100,000/1,000,000), 1 in 10 an image
+ *   (with its `media` row) and, in every 5th of them, a reaction by the customer to its first
+ *   message; all older than every message above. So what the reads touch (the first ~420 ranks) is
+ *   identical at both sizes, and the tables they look things up in (messages, media, reactions)
+ *   grow with the history.
  * - Outbound statuses cycle read/delivered/sent/failed (failed with Meta's error code and message);
  *   inbound messages are `delivered`, as the service stores them.
  * - Search: conversations with rank % 10 = 3 have the word `garantía` in one message (the middle
@@ -53,7 +56,9 @@ const {
   searchWord,
 } = DASHBOARD_SEED
 const tailConversations = C - RECENT
-const tailMessages = M - HOT * (HOT_N + hotReactions) - (RECENT - HOT) * RECENT_N
+// One reaction in each history conversation whose rank is a multiple of 5.
+const tailReactions = Math.floor((C - 1) / 5) - Math.floor((RECENT - 1) / 5)
+const tailMessages = M - HOT * (HOT_N + hotReactions) - (RECENT - HOT) * RECENT_N - tailReactions
 if (tailConversations < 1 || tailMessages < tailConversations) {
   throw new Error(`the dashboard seed needs more than ${RECENT} conversations and ~${RECENT * 12} messages`)
 }
@@ -110,6 +115,9 @@ await step(
             true, t.actor
      FROM layout l, (VALUES (30, 'customer'), (40, 'business'), (45, 'customer')) t(j, actor)
      WHERE l.r < ${HOT}
+     UNION ALL
+     SELECT l.r, l.conversation_id, l.phone, 0, l.n, l.last_at - (l.n - 1) * l.spacing + interval '1 minute', true, 'customer'
+     FROM layout l WHERE l.r >= ${RECENT} AND l.r % 5 = 0
    ) s`,
 )
 // What each bubble is: type, direction, status.
@@ -120,9 +128,12 @@ await step(
      k.type,
      CASE WHEN s.j = s.n - 1 OR k.type = 'interactive' THEN 'outbound' WHEN s.j % 3 = 1 THEN 'inbound' ELSE 'outbound' END AS direction
    FROM staged s,
-     LATERAL (SELECT CASE WHEN s.r < ${HOT} AND s.j < s.n - 1 THEN
-                (CASE s.j % 10 WHEN 4 THEN 'image' WHEN 7 THEN 'location' WHEN 9 THEN 'interactive' ELSE 'text' END)
-              ELSE 'text' END AS type) k
+     LATERAL (SELECT CASE
+                WHEN s.j = s.n - 1 OR (s.r % 10 = 3 AND s.j = s.n / 2) THEN 'text' -- last, or the searched one
+                WHEN s.r < ${HOT} THEN
+                  (CASE s.j % 10 WHEN 4 THEN 'image' WHEN 7 THEN 'location' WHEN 9 THEN 'interactive' ELSE 'text' END)
+                WHEN s.r >= ${RECENT} AND (s.j + s.r) % 10 = 4 THEN 'image'
+                ELSE 'text' END AS type) k
    WHERE NOT s.reaction`,
 )
 await step('kinds index', `CREATE UNIQUE INDEX ON kinds (id)`)
@@ -165,7 +176,8 @@ await step(
      s.created_at, s.created_at
    FROM staged s
    LEFT JOIN kinds k ON k.id = s.id
-   LEFT JOIN (SELECT st.r, st.j, st.id FROM staged st WHERE st.r < ${HOT} AND NOT st.reaction) p
+   LEFT JOIN (SELECT st.r, st.j, st.id FROM staged st
+              WHERE (st.r < ${HOT} OR (st.r >= ${RECENT} AND st.r % 5 = 0 AND st.j = 0)) AND NOT st.reaction) p
      ON p.r = s.r AND p.j = CASE WHEN s.reaction THEN s.j ELSE s.j - 1 END
         AND (s.reaction OR (s.r < ${HOT} AND s.j % 7 = 3 AND s.j < s.n - 1))
    CROSS JOIN LATERAL (
