@@ -12,16 +12,25 @@ export type LoadSpec = {
   /** Seconds; ignored when `amount` is given. */
   duration?: number
   amount?: number
+  /** Requests per second across all connections (autocannon's overallRate); unpaced without. */
+  overallRate?: number
   token: string
-} & (
-  | { scenario: 'graphql'; query: string; variables?: Record<string, unknown> }
-  /** POST /api/whatsapp/send to `numbers` phone numbers in turn, starting at `offset`. */
-  | { scenario: 'send'; numbers: number; offset?: number }
-  /** Signed status webhooks for `wamids` (wamid.bench.<1..wamids>): delivered for each, then read. */
-  | { scenario: 'webhook'; wamids: number; appSecret: string; offset?: number }
-  /** Signed inbound texts from `senders` customers in turn, each with a new wamid (`tag` keeps runs apart). */
-  | { scenario: 'inbound'; senders: number; appSecret: string; tag: string }
-)
+} &
+  /** `variablesList`: each request takes the next variables in turn (round robin), instead of `variables`. */
+  (
+    | {
+        scenario: 'graphql'
+        query: string
+        variables?: Record<string, unknown>
+        variablesList?: Record<string, unknown>[]
+      }
+    /** POST /api/whatsapp/send to `numbers` phone numbers in turn, starting at `offset`. */
+    | { scenario: 'send'; numbers: number; offset?: number }
+    /** Signed status webhooks for `wamids` (wamid.bench.<1..wamids>): delivered for each, then read. */
+    | { scenario: 'webhook'; wamids: number; appSecret: string; offset?: number }
+    /** Signed inbound texts from `senders` customers in turn, each with a new wamid (`tag` keeps runs apart). */
+    | { scenario: 'inbound'; senders: number; appSecret: string; tag: string }
+  )
 
 export interface LoadResult {
   ok: number
@@ -45,15 +54,29 @@ const phone = (i: number) => `+502${String(30_000_000 + i).padStart(8, '0')}`
 
 function requestsFor(spec: LoadSpec): autocannon.Request[] {
   switch (spec.scenario) {
-    case 'graphql':
+    case 'graphql': {
+      const headers = { authorization: `Bearer ${spec.token}`, 'content-type': 'application/json' }
+      if (spec.variablesList?.length) {
+        const bodies = spec.variablesList.map((variables) => JSON.stringify({ query: spec.query, variables }))
+        let n = 0
+        return [
+          {
+            method: 'POST',
+            path: '/graphql',
+            headers,
+            setupRequest: (req) => ({ ...req, body: bodies[n++ % bodies.length] }),
+          },
+        ]
+      }
       return [
         {
           method: 'POST',
           path: '/graphql',
-          headers: { authorization: `Bearer ${spec.token}`, 'content-type': 'application/json' },
+          headers,
           body: JSON.stringify({ query: spec.query, variables: spec.variables ?? {} }),
         },
       ]
+    }
     case 'send': {
       let n = spec.offset ?? 0
       return [
@@ -129,6 +152,7 @@ const result = await autocannon({
   url: spec.url,
   connections: spec.connections,
   ...(spec.amount ? { amount: spec.amount } : { duration: spec.duration ?? 10 }),
+  ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
   requests: requestsFor(spec),
   timeout: 30,
 })

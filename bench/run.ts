@@ -7,15 +7,15 @@
  * (bench/fake-meta-process.ts), the baselines (bench/graphql-baseline.ts, bench/got-direct.ts), the
  * seed, the load (autocannon, bench/load-worker.ts) and the media baseline (bench/media-baseline.ts).
  * Only this orchestrator runs through tsx, with the scenarios it runs (bench/graphql.ts,
- * bench/webhook.ts, bench/webhooks-out.ts, bench/send.ts, bench/fanout.ts, and bench/media.ts, the media benchmark's
- * client) and the pieces they share (bench/services.ts).
+ * bench/webhook.ts, bench/webhooks-out.ts, bench/send.ts, bench/fanout.ts, bench/dashboard.ts, and bench/media.ts,
+ * the media benchmark's client) and the pieces they share (bench/services.ts).
  * Each benchmark prints the median of several runs, its baseline from the same run, the ratio and
  * the target, plus the service's peak RSS. See BENCHMARKS.md.
  *
  * Options:
  *   --quick                 one short run of everything (also BENCH_QUICK=1)
  *   --db pglite,postgres    which databases (default both; --quick: pglite)
- *   --only graphql,webhook,send,fanout,media,webhooks-out
+ *   --only graphql,dashboard,webhook,send,fanout,media,webhooks-out   (dashboard: PostgreSQL only)
  *   --runs N --duration S   runs per measurement and seconds per run
  *   --rates 80,1000         the fan-out's messages per second
  *   --cpu-prof              profile the service processes (node --cpu-prof) into bench/profiles/
@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util'
 import { BENCH_DIR, fmt, build, runJsonChild, sleep, stop, table, verdict } from './lib.js'
 import { benchMedia } from './media.js'
 import { summarizeProfiles } from './profile-top.js'
+import { benchDashboard } from './dashboard.js'
 import { benchFanout } from './fanout.js'
 import { benchGraphql } from './graphql.js'
 import { benchSend } from './send.js'
@@ -51,7 +52,7 @@ const { values: opts } = parseArgs({
   options: {
     quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' },
     db: { type: 'string' },
-    only: { type: 'string', default: 'graphql,webhook,send,fanout,media,webhooks-out' },
+    only: { type: 'string', default: 'graphql,dashboard,webhook,send,fanout,media,webhooks-out' },
     runs: { type: 'string' },
     duration: { type: 'string' },
     rates: { type: 'string', default: '80,1000' },
@@ -101,11 +102,16 @@ async function main() {
     for (const db of databases) {
       const database = await prepareDatabase(db)
       try {
-        const seeded = await runJsonChild<{ seconds: number }>('seed', {
-          databaseUrl: database.url,
-          ...SEED,
-        })
-        log(`seeded ${db}: ${SEED.conversations} conversations, ${SEED.messages} messages in ${fmt(seeded.seconds)} s`)
+        // The dashboard benchmark seeds databases of its own.
+        if ([...only].some((name) => name !== 'dashboard')) {
+          const seeded = await runJsonChild<{ seconds: number }>('seed', {
+            databaseUrl: database.url,
+            ...SEED,
+          })
+          log(
+            `seeded ${db}: ${SEED.conversations} conversations, ${SEED.messages} messages in ${fmt(seeded.seconds)} s`,
+          )
+        }
         // PGlite allows one process per folder: the GraphQL baseline and the service without its
         // response cache read identical copies.
         const graphqlUrls = { service: database.url, uncached: database.url, baseline: database.url }
@@ -125,6 +131,7 @@ async function main() {
         // Reads first (on the seed as it is), then what writes.
         const benches = [
           ['graphql', (d: string, _url: string, f: FakeMeta) => benchGraphql(d, graphqlUrls, f)],
+          ['dashboard', (d: string, _url: string, f: FakeMeta) => benchDashboard(d, f)],
           ['webhook', benchWebhook],
           ['webhooks-out', benchWebhooksOut],
           ['send', benchSend],
@@ -138,6 +145,7 @@ async function main() {
         for (const [name, bench] of benches) {
           if (!only.has(name)) continue
           const summary = await bench(db, database.url, fake)
+          if (!summary) continue // not for this database
           summaries.push(summary)
           print(table(`${summary.bench} — ${db === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'}`, summary.rows))
         }

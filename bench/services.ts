@@ -250,6 +250,23 @@ export async function startGraphqlBaseline(label: string, databaseUrl: string): 
   return track(child, url, null, tail, 'graphql baseline', profile.dir)
 }
 
+/** PostGraphile 4 on the dashboard benchmark's database (bench/postgraphile-process.ts). */
+export async function startPostgraphile(label: string, databaseUrl: string): Promise<Service> {
+  const profile = profiling(label)
+  const child = spawnScript('postgraphile-process', [], {
+    env: { DATABASE_URL: databaseUrl, NODE_ENV: 'production' },
+    nodeArgs: profile.args,
+    inheritStderr: false,
+  })
+  const tail: string[] = []
+  const announced = firstJsonLine<{ url: string }>(child, 'postgraphile', 180_000)
+  forward(child, label, tail)
+  const { url } = await announced.catch((err: Error) => {
+    throw new Error(`${err.message}\n${tail.join('\n')}`)
+  })
+  return track(child, url, null, tail, 'postgraphile', profile.dir)
+}
+
 export function load(spec: LoadSpec): Promise<LoadResult> {
   return runJsonChild<LoadResult>('load-worker', spec)
 }
@@ -263,6 +280,10 @@ export type Measured = LoadResult & {
   dbTransactionsPerRequest: number | null
   /** CPU ms per request of the other processes at work: the load, and when asked the fake Meta and PostgreSQL. */
   othersCpuMsPerRequest: { load: number; fakeMeta: number | null; postgres: number | null }
+  /** Each of the `cpuCounters` asked for: ms of CPU per request. */
+  countersMsPerRequest: Record<string, number>
+  /** The result of the `alongside` load, when one ran. */
+  alongside: LoadResult | null
 }
 
 /** PostgreSQL's count of committed and rolled-back transactions in the service's database. */
@@ -289,25 +310,36 @@ async function pgTransactions(databaseUrl: string): Promise<number | null> {
 export async function loadOn(
   server: Service,
   spec: LoadSpec,
-  options: { quiet?: boolean; databaseUrl?: string; fakeMetaPid?: number } = {},
+  options: {
+    quiet?: boolean
+    databaseUrl?: string
+    fakeMetaPid?: number
+    /** CPU counters (seconds so far) read just before and after the load: `countersMsPerRequest`. */
+    cpuCounters?: Record<string, () => number>
+    /** A second load run at the same time (e.g. paced webhooks during reads); `spec` counts the requests. */
+    alongside?: LoadSpec
+  } = {},
 ): Promise<Measured> {
   const machineBusyBefore = options.quiet === false ? NaN : await waitQuiet(settings.quick ? 5_000 : 20_000)
   if (machineBusyBefore > 0.25)
     log(`  WARNING: the machine is ${Math.round(machineBusyBefore * 100)}% busy with other work`)
   const xacts0 = options.databaseUrl ? await pgTransactions(options.databaseUrl) : null
   const postgres = options.databaseUrl?.startsWith('postgres') ?? false
+  const counters = Object.entries(options.cpuCounters ?? {})
   const others0 = {
     fakeMeta: options.fakeMetaPid ? (cpuSecondsOf(options.fakeMetaPid) ?? NaN) : null,
     postgres: postgres ? postgresCpuSeconds() : null,
   }
+  const counters0 = counters.map(([, read]) => read())
   const cpu0 = cpuSecondsOf(server.child.pid!) ?? NaN
   const ticks0 = cpuTicks()
   const t0 = process.hrtime.bigint()
-  const r = await load(spec)
+  const [r, alongside] = await Promise.all([load(spec), options.alongside ? load(options.alongside) : null])
   const t1 = process.hrtime.bigint()
   const cpu1 = cpuSecondsOf(server.child.pid!) ?? NaN
   const fakeMeta1 = options.fakeMetaPid ? (cpuSecondsOf(options.fakeMetaPid) ?? NaN) : null
   const postgres1 = postgres ? postgresCpuSeconds() : null
+  const counters1 = counters.map(([, read]) => read())
   const machineBusyDuring = busyBetween(ticks0, cpuTicks())
   markWindow(server, t0, t1)
   const requests = Math.max(1, r.ok + r.non2xx)
@@ -325,6 +357,10 @@ export async function loadOn(
       fakeMeta: perRequest(others0.fakeMeta, fakeMeta1),
       postgres: perRequest(others0.postgres, postgres1),
     },
+    countersMsPerRequest: Object.fromEntries(
+      counters.map(([name], i) => [name, perRequest(counters0[i], counters1[i])!]),
+    ),
+    alongside,
   }
 }
 
