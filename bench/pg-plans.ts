@@ -94,7 +94,10 @@ function planStatement(entry: Entry, durationMs: number): Statement | null {
     const actual = /\(actual(?: time=[\d.]+\.\.[\d.]+)? rows=(\d+) loops=(\d+)\)/.exec(l)
     if (actual) {
       loops = Number(actual[2])
-      scan = /Scan/.test(node?.[1] ?? '') && !/Subquery Scan|CTE Scan|Function Scan|Values Scan/.test(node?.[1] ?? '')
+      // Table and index scans; a bitmap index scan's rows are its heap scan's, counted there.
+      scan =
+        /Scan/.test(node?.[1] ?? '') &&
+        !/Subquery Scan|CTE Scan|Function Scan|Values Scan|Bitmap Index Scan/.test(node?.[1] ?? '')
       if (Number.isNaN(rowsReturned)) rowsReturned = Number(actual[1])
       if (scan) rowsRead += Number(actual[1]) * loops
       continue
