@@ -14,6 +14,7 @@ import type { Config } from '../config.js'
 import { queryLimitsPlugin } from './limits.js'
 import { scopePlugin } from './scopes.js'
 import type { GraphQLContext } from './context.js'
+import { compiledExecution } from './compiled-execution.js'
 import { getSchema } from './schema.js'
 
 /**
@@ -74,7 +75,8 @@ export async function createApolloServer(options: {
   const schema = await getSchema()
   const { config } = options
   return new ApolloServer<GraphQLContext>({
-    schema,
+    // The schema, executed as compiled functions (compiled-execution.ts).
+    gateway: compiledExecution(schema),
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
     // No "Did you mean …?" hints that reveal the schema when introspection is off.

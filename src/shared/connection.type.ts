@@ -29,7 +29,9 @@ export function Connection<T extends object>(node: ClassType<T>, name: string) {
     @Field(() => PageInfo)
     pageInfo!: PageInfo
 
-    @Field(() => Int, { description: 'Matching items in all pages.' })
+    // Not a simple field: its value is a promise, and compiled execution (graphql-jit) awaits only
+    // what a resolver returns.
+    @Field(() => Int, { description: 'Matching items in all pages.', simple: false })
     totalCount!: number | Promise<number>
   }
   return ConnectionType
