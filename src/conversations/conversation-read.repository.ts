@@ -111,9 +111,13 @@ export class ConversationReadRepository {
       where.push(`lm.direction = ${param(filter.lastMessageDirection, '::"MessageDirection"')}`)
     if (filter.lastMessageStatus) where.push(`lm.status = ${param(filter.lastMessageStatus, '::"MessageStatus"')}`)
     if (filter.search) {
-      // `%` and `_` in the text match as in LIKE, as they always have here.
-      where.push(`EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id
-        AND s.content ILIKE ${param(`%${filter.search}%`)})`)
+      // `%` and `_` in the text match as in LIKE, as they always have here. With a filter on the
+      // last message, the text is looked for only in conversations that pass it: the subquery names
+      // the last message's conversation (so runs after it is checked) and stays a subquery (OFFSET
+      // 0), so PostgreSQL walks the list in order and reads no conversation's messages for nothing.
+      const filtered = filter.lastMessageDirection || filter.lastMessageStatus
+      where.push(`EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = ${filtered ? 'lm.conversation_id' : 'c.id'}
+        AND s.content ILIKE ${param(`%${filter.search}%`)}${filtered ? ' OFFSET 0' : ''})`)
     }
     if (filter.updatedSince) where.push(`c.updated_at >= ${param(filter.updatedSince, '::timestamptz')}`)
     if (filter.businessPhoneNumberId) where.push(`c.business_phone_number_id = ${param(filter.businessPhoneNumberId)}`)
