@@ -19,79 +19,97 @@ type PageArgs = { first?: number | null; after?: string | null }
 
 /**
  * Per-request batching, so a list of conversations with their last message and message count
- * costs a constant number of queries, not one per conversation.
+ * costs a constant number of queries, not one per conversation. Each loader is made on first use:
+ * most operations use one or two of them.
  */
-export function createConversationLoaders(sources: LoaderSources, options: { cache?: boolean } = {}) {
-  const { conversations, reads, media, reactions, pages } = sources
-  // One loader per page asked for (size, cursor, details): a list's conversations each ask the same.
-  const pageLoaders = new Map<string, DataLoader<number, MessagePage>>()
-  const counts = (count: (ids: readonly number[]) => Promise<Map<number, number>>) =>
-    new DataLoader<number, number>(async (ids) => {
+export class ConversationLoaders {
+  #message?: DataLoader<number, MessageRecord | null>
+  #conversation?: DataLoader<number, ConversationRecord | null>
+  #numberOf?: DataLoader<number, string | null>
+  #messageCount?: DataLoader<number, number>
+  #unreadCount?: DataLoader<number, number>
+  #media?: DataLoader<string, MediaRecord | null>
+  #reactions?: DataLoader<string, ReactionRecord[]>
+  /** One loader per page asked for (size, cursor, details): a list's conversations each ask the same. */
+  #pages?: Map<string, DataLoader<number, MessagePage>>
+
+  constructor(
+    private readonly sources: LoaderSources,
+    private readonly options: { cache?: boolean } = {},
+  ) {}
+
+  get message() {
+    return (this.#message ??= this.byId((ids) => this.sources.conversations.findMessages(ids)))
+  }
+
+  /** Conversations by id, without a check of the caller's numbers: for rows read with that check already. */
+  get conversation() {
+    return (this.#conversation ??= this.byId((ids) => this.sources.reads.conversations(ids)))
+  }
+
+  /** The business number of each conversation (it never changes, so always cached). */
+  get numberOf() {
+    return (this.#numberOf ??= new DataLoader<number, string | null>(async (ids) => {
+      const found = await this.sources.conversations.numbersOf(ids)
+      return ids.map((id) => found.get(id) ?? null)
+    }))
+  }
+
+  get messageCount() {
+    return (this.#messageCount ??= this.counts((ids) => this.sources.conversations.countMessages(ids)))
+  }
+
+  get unreadCount() {
+    return (this.#unreadCount ??= this.counts((ids) => this.sources.conversations.unreadCounts(ids)))
+  }
+
+  get media() {
+    return (this.#media ??= this.byId((ids) => this.sources.media.findMany(ids)))
+  }
+
+  /** By the wamid of the message reacted to. */
+  get reactions() {
+    return (this.#reactions ??= new DataLoader<string, ReactionRecord[]>(async (wamids) => {
+      const found = await this.sources.reactions.forMessages(wamids)
+      return wamids.map((wamid) => found.get(wamid) ?? [])
+    }, this.options))
+  }
+
+  /** A page of messages of a conversation already read (so known to be the caller's). */
+  messagePage(conversationId: number, args: PageArgs, include: MessageFields): Promise<MessagePage> {
+    const fields = include.message && [...include.message].sort()
+    const key = JSON.stringify([args.first ?? null, args.after ?? null, fields, include.media, include.reactions])
+    this.#pages ??= new Map()
+    let loader = this.#pages.get(key)
+    if (!loader) {
+      loader = new DataLoader(async (ids) => {
+        const found = await this.sources.pages.messagePages(ids, args, include)
+        return ids.map((id) => found.get(id)!)
+      }, this.options)
+      this.#pages.set(key, loader)
+    }
+    return loader.load(conversationId)
+  }
+
+  private byId<K, V extends { id: K }>(find: (ids: readonly K[]) => Promise<V[]>) {
+    return new DataLoader<K, V | null>(async (ids) => {
+      const rows = new Map((await find(ids)).map((row) => [row.id, row]))
+      return ids.map((id) => rows.get(id) ?? null)
+    }, this.options)
+  }
+
+  private counts(count: (ids: readonly number[]) => Promise<Map<number, number>>) {
+    return new DataLoader<number, number>(async (ids) => {
       const found = await count(ids)
       return ids.map((id) => found.get(id) ?? 0)
-    }, options)
-  // Each made on first use: most operations use one or two of them.
-  const loaders = lazily({
-    message: () =>
-      new DataLoader<number, MessageRecord | null>(async (ids) => {
-        const rows = new Map((await conversations.findMessages(ids)).map((m) => [m.id, m]))
-        return ids.map((id) => rows.get(id) ?? null)
-      }, options),
-    /** Conversations by id, without a check of the caller's numbers: for rows read with that check already. */
-    conversation: () =>
-      new DataLoader<number, ConversationRecord | null>(async (ids) => {
-        const rows = new Map((await reads.conversations(ids)).map((c) => [c.id, c]))
-        return ids.map((id) => rows.get(id) ?? null)
-      }, options),
-    /** The business number of each conversation (it never changes, so always cached). */
-    numberOf: () =>
-      new DataLoader<number, string | null>(async (ids) => {
-        const found = await conversations.numbersOf(ids)
-        return ids.map((id) => found.get(id) ?? null)
-      }),
-    messageCount: () => counts((ids) => conversations.countMessages(ids)),
-    unreadCount: () => counts((ids) => conversations.unreadCounts(ids)),
-    media: () =>
-      new DataLoader<string, MediaRecord | null>(async (ids) => {
-        const rows = new Map((await media.findMany(ids)).map((m) => [m.id, m]))
-        return ids.map((id) => rows.get(id) ?? null)
-      }, options),
-    /** By the wamid of the message reacted to. */
-    reactions: () =>
-      new DataLoader<string, ReactionRecord[]>(async (wamids) => {
-        const found = await reactions.forMessages(wamids)
-        return wamids.map((wamid) => found.get(wamid) ?? [])
-      }, options),
-  })
-  return Object.assign(loaders, {
-    /** A page of messages of a conversation already read (so known to be the caller's). */
-    messagePage(conversationId: number, args: PageArgs, include: MessageFields): Promise<MessagePage> {
-      const fields = include.message && [...include.message].sort()
-      const key = JSON.stringify([args.first ?? null, args.after ?? null, fields, include.media, include.reactions])
-      let loader = pageLoaders.get(key)
-      if (!loader) {
-        loader = new DataLoader(async (ids) => {
-          const found = await pages.messagePages(ids, args, include)
-          return ids.map((id) => found.get(id)!)
-        }, options)
-        pageLoaders.set(key, loader)
-      }
-      return loader.load(conversationId)
-    },
-  })
-}
-
-/** An object whose properties are made by `makers`, each on first read. */
-function lazily<T extends object>(makers: { [K in keyof T]: () => T[K] }): T {
-  const made: Partial<T> = {}
-  const target = {} as T
-  for (const key of Object.keys(makers) as (keyof T)[]) {
-    Object.defineProperty(target, key, { enumerable: true, get: () => (made[key] ??= makers[key]()) })
+    }, this.options)
   }
-  return target
 }
 
-export type ConversationLoaders = ReturnType<typeof createConversationLoaders>
+/** {@link ConversationLoaders} for one operation (`cache: false`: each load reads afresh). */
+export function createConversationLoaders(sources: LoaderSources, options: { cache?: boolean } = {}) {
+  return new ConversationLoaders(sources, options)
+}
 
 /** What a page read with its messages' files and reactions, so their fields need no statement of their own. */
 export function primeDetails(loaders: ConversationLoaders, page: MessagePage, include: MessageFields): void {

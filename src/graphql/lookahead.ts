@@ -7,6 +7,18 @@ import type { FieldNode, GraphQLResolveInfo, SelectionSetNode } from 'graphql'
  * evaluated (a field they leave out is read for nothing, never missed).
  */
 export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | null {
+  // The same operation asks the same of each of its rows, and parsed operations are kept (Apollo's
+  // document store): the answer is kept with the field's node.
+  let byPath = answers.get(info.fieldNodes[0])
+  if (!byPath) answers.set(info.fieldNodes[0], (byPath = new Map()))
+  const key = path.join('.')
+  if (!byPath.has(key)) byPath.set(key, walk(info, path))
+  return byPath.get(key)!
+}
+
+const answers = new WeakMap<FieldNode, Map<string, Set<string> | null>>()
+
+function walk(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | null {
   let sets: SelectionSetNode[] = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []))
   for (const name of path) {
     sets = fieldsIn(sets, info).flatMap((field) =>
