@@ -9,11 +9,13 @@ const MAX_OPERATIONS_PER_DOCUMENT = 8
 
 /**
  * Executes operations as graphql-jit compiles them: each operation once into a function that walks
- * exactly its fields, instead of graphql-js interpreting the document on every request. A page of
- * 50 messages with their parts is ~1,500 fields; this halves what executing them costs
- * (BENCHMARKS.md, "Dashboard reads"). Resolvers, scalars and errors are the schema's own.
+ * exactly its fields, instead of graphql-js interpreting the document on every request: a page of
+ * 50 messages with their parts is ~1,500 fields (BENCHMARKS.md, "Dashboard reads", says what it
+ * saves). Resolvers, scalars and errors are the schema's own.
  *
  * Apollo Server takes a custom executor only from a gateway; this is one that serves `schema`.
+ * A field without a resolver must hold its value, not a promise: graphql-jit awaits only what a
+ * resolver returns (hence `simple: false` on connections' totalCount).
  * Mutations, anything graphql-jit cannot compile, and a query whose variables do not fit (no data,
  * only errors: graphql-js words those errors as Apollo expects for its 400) run on graphql-js.
  */
