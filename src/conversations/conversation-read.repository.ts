@@ -2,7 +2,8 @@ import type { NumberScope } from '../auth/principal.js'
 import type { SqlReader } from '../db/sql-reader.js'
 import type { MediaRecord } from '../media/media.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
-import { conversationColumnsSql, conversationIn, messageColumnsSql, messageIn } from '../messages/message.sql.js'
+import { CONVERSATIONS, MESSAGES } from '../messages/message.sql.js'
+import { RecordColumns } from '../db/record-columns.js'
 import type { ReactionRecord } from '../messages/reaction.repository.js'
 import type { ConversationCursor, ConversationFilter } from './conversation.repository.js'
 
@@ -19,28 +20,34 @@ export interface ListedMessage {
   reactions?: ReactionRecord[]
 }
 
-const MEDIA_FIELDS = [
-  ['id', 'id'],
-  ['source', 'source'],
-  ['status::text', 'status'],
-  ['mime_type', 'mimeType'],
-  ['size', 'size'],
-  ['sha256', 'sha256'],
-  ['filename', 'filename'],
-  ['link', 'link'],
-  ['meta_media_id', 'metaMediaId'],
-  ['meta_uploaded_at', 'metaUploadedAt'],
-  ['expected_sha256', 'expectedSha256'],
-  ['attempts', 'attempts'],
-  ['next_attempt_at', 'nextAttemptAt'],
-  ['error', 'error'],
-  ['created_at', 'createdAt'],
-  ['updated_at', 'updatedAt'],
-] as const
-const MEDIA_COLUMNS = MEDIA_FIELDS.map(([column, field]) => `md.${column} AS "md.${field}"`).join(', ')
-const CONVERSATION_COLUMNS = conversationColumnsSql()
+/** Files read with their messages (a page's details). */
+const MEDIA = new RecordColumns<MediaRecord>(
+  [
+    ['id', 'id'],
+    ['source', 'source'],
+    ['status::text', 'status'],
+    ['mime_type', 'mimeType'],
+    ['size', 'size'],
+    ['sha256', 'sha256'],
+    ['filename', 'filename'],
+    ['link', 'link'],
+    ['meta_media_id', 'metaMediaId'],
+    ['meta_uploaded_at', 'metaUploadedAt'],
+    ['expected_sha256', 'expectedSha256'],
+    ['attempts', 'attempts'],
+    ['next_attempt_at', 'nextAttemptAt'],
+    ['error', 'error'],
+    ['created_at', 'createdAt'],
+    ['updated_at', 'updatedAt'],
+  ],
+  'md',
+  ['id'],
+)
+const MEDIA_COLUMNS = MEDIA.sql({ prefix: 'md.' })
+const mediaIn = MEDIA.reader({ prefix: 'md.' })
+const CONVERSATION_COLUMNS = CONVERSATIONS.sql()
 
-/** The fields to read of a page's rows (null: all; a record then holds only those, see fieldsToRead). */
+/** The fields to read of a page's rows (null: all; a record then holds only those, see RecordColumns). */
 export interface ConversationFields {
   conversation: ReadonlySet<string> | null
   /** Of each one's last message; undefined: not read. */
@@ -134,8 +141,9 @@ export class ConversationReadRepository {
     }
     const withLast = fields.lastMessage !== undefined
     const joined = withLast || filter.lastMessageDirection || filter.lastMessageStatus
+    const lastMessage = { alias: 'lm', prefix: 'lm.', wanted: fields.lastMessage }
     const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT ${conversationColumnsSql('', fields.conversation)}${withLast ? `, ${messageColumnsSql('lm', 'lm.', fields.lastMessage)}` : ''}
+      `SELECT ${CONVERSATIONS.sql({ wanted: fields.conversation })}${withLast ? `, ${MESSAGES.sql(lastMessage)}` : ''}
        FROM conversations c${joined ? ' LEFT JOIN messages lm ON lm.id = c.last_message_id' : ''}
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
@@ -143,9 +151,11 @@ export class ConversationReadRepository {
       values,
     )
     if (!withLast) return rows.map((row) => ({ conversation: row as unknown as ConversationRecord }))
+    const conversationIn = CONVERSATIONS.reader({ wanted: fields.conversation })
+    const messageIn = MESSAGES.reader(lastMessage)
     return rows.map((row) => ({
-      conversation: conversationIn(row, '', fields.conversation),
-      lastMessage: messageIn(row, 'lm.', fields.lastMessage!),
+      conversation: conversationIn(row),
+      lastMessage: row['lm.id'] === null ? null : messageIn(row),
     }))
   }
 
@@ -165,7 +175,7 @@ export class ConversationReadRepository {
       include.message &&
       new Set([...include.message, ...(include.media ? ['mediaId'] : []), ...(include.reactions ? ['wamid'] : [])])
     const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT ${messageColumnsSql('m', '', wanted)}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}
+      `SELECT ${MESSAGES.sql({ wanted })}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}
        FROM unnest($1::int[]) AS k(id)
        CROSS JOIN LATERAL (
          SELECT * FROM messages m
@@ -174,21 +184,16 @@ export class ConversationReadRepository {
        ) m${include.media ? ' LEFT JOIN media md ON md.id = m.media_id' : ''}`,
       after === null ? [conversationIds, first + 1] : [conversationIds, first + 1, after],
     )
+    const messageIn = MESSAGES.reader({ wanted })
     const byConversation = new Map<number, ListedMessage[]>(conversationIds.map((id) => [id, []]))
     for (const row of rows) {
-      const listed: ListedMessage = { message: messageIn(row, '', wanted)! }
+      const listed: ListedMessage = { message: messageIn(row) }
       if (include.media) listed.media = row['md.id'] === null ? null : mediaIn(row)
       if (include.reactions) listed.reactions = reactionsIn(row.wamid as string, row.reactions)
       byConversation.get(row.conversationId as number)!.push(listed)
     }
     return byConversation
   }
-}
-
-function mediaIn(row: Record<string, unknown>): MediaRecord {
-  const media: Record<string, unknown> = {}
-  for (const [, field] of MEDIA_FIELDS) media[field] = row[`md.${field}`]
-  return media as unknown as MediaRecord
 }
 
 function reactionsIn(targetWamid: string, json: unknown): ReactionRecord[] {

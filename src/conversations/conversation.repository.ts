@@ -58,15 +58,15 @@ const inScope = (scope: NumberScope) => (scope === null ? {} : { businessPhoneNu
 const BUBBLES = { type: { not: 'reaction' } } as const
 
 /**
- * Conversations, and the dashboards' reads of their messages. The only code that talks to Prisma
- * about conversations; messages are written by messages/message.repository.ts.
+ * Conversations through Prisma: finding a customer's, counts for pages. The dashboards' hot reads
+ * are ConversationReadRepository's; messages are written by messages/message.repository.ts.
  */
 export class ConversationRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /** The conversation, when it exists and belongs to one of the `scope` numbers (null: any). */
   findById(id: number, scope: NumberScope = null): Promise<ConversationRecord | null> {
-    // findUnique: Prisma batches those of one tick into one query (a list's Message.conversation).
+    // findUnique: Prisma batches those of one tick into one query.
     return this.prisma.conversation.findUnique({ where: { id, ...inScope(scope) } })
   }
 
@@ -81,34 +81,6 @@ export class ConversationRepository {
     return matches.find((c) => c.phoneNumber === phoneNumber) ?? matches[0] ?? null
   }
 
-  /**
-   * One page of conversations, newest activity first (last message time, then id), after the
-   * sort key `after`; `first + 1` rows are read to know whether more follow.
-   */
-  async page(
-    filter: ConversationFilter,
-    first: number,
-    after: ConversationCursor | null,
-  ): Promise<ConversationRecord[]> {
-    const where = conversationWhere(filter)
-    const keyset: Prisma.ConversationWhereInput | undefined = after
-      ? after[0] === null
-        ? { lastMessageAt: null, id: { lt: after[1] } }
-        : {
-            OR: [
-              { lastMessageAt: { lt: new Date(after[0]) } },
-              { lastMessageAt: new Date(after[0]), id: { lt: after[1] } },
-              { lastMessageAt: null },
-            ],
-          }
-      : undefined
-    return this.prisma.conversation.findMany({
-      where: keyset ? { AND: [where, keyset] } : where,
-      orderBy: [{ lastMessageAt: { sort: 'desc', nulls: 'last' } }, { id: 'desc' }],
-      take: first + 1,
-    })
-  }
-
   /** How many conversations match `filter`. */
   count(filter: ConversationFilter): Promise<number> {
     return this.prisma.conversation.count({ where: conversationWhere(filter) })
@@ -121,20 +93,6 @@ export class ConversationRepository {
       select: { id: true, businessPhoneNumberId: true },
     })
     return new Map(rows.map((r) => [r.id, r.businessPhoneNumberId]))
-  }
-
-  /** Whether conversation `id` exists and belongs to one of the `scope` numbers. */
-  async exists(id: number, scope: NumberScope): Promise<boolean> {
-    return (await this.prisma.conversation.count({ where: { id, ...inScope(scope) } })) > 0
-  }
-
-  /** One page of a conversation's messages, newest first, after message id `after`. */
-  async messagePage(conversationId: number, first: number, after: number | null): Promise<MessageRecord[]> {
-    return (await this.prisma.message.findMany({
-      where: { conversationId, ...BUBBLES, ...(after ? { id: { lt: after } } : {}) },
-      orderBy: { id: 'desc' },
-      take: first + 1,
-    })) as MessageRecord[]
   }
 
   /** How many messages a conversation has. */

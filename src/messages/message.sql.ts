@@ -1,8 +1,9 @@
+import { RecordColumns } from '../db/record-columns.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { ConversationRecord, MessageParts, MessageRecord } from './message.records.js'
 
-// SQL pieces shared by the repositories that store messages (messages, batches). Only
-// repositories import this file.
+// SQL pieces shared by the repositories that store and read messages (messages, batches, the
+// dashboards' reads). Only repositories import this file.
 
 const CONVERSATION_FIELDS = [
   ['id', 'id'],
@@ -21,47 +22,14 @@ const CONVERSATION_FIELDS = [
   ['updated_at', 'updatedAt'],
 ] as const
 
-type FieldTable = readonly (readonly [column: string, field: string])[]
+/** Conversations read by hand: their id and place in lists are read whatever is asked. */
+export const CONVERSATIONS = new RecordColumns<ConversationRecord>(CONVERSATION_FIELDS, 'c', ['id', 'lastMessageAt'])
 
-/**
- * The part of `table` to read for the record fields `wanted` (null: all of them): those and
- * `always`, or the whole table when one wanted is not among its fields (a field this code does not
- * know how to read alone). A record read so holds only the fields read.
- */
-export function fieldsToRead(
-  table: FieldTable,
-  wanted: ReadonlySet<string> | null,
-  always: readonly string[],
-): FieldTable {
-  if (!wanted) return table
-  for (const field of wanted) if (!table.some(([, f]) => f === field)) return table
-  return table.filter(([, field]) => wanted.has(field) || always.includes(field))
-}
-
-/** Fields of a conversation read, whatever was asked: its id and its place in lists. */
-const CONVERSATION_KEY = ['id', 'lastMessageAt']
-
-/** A `conversations` row (alias `c`) as a {@link ConversationRecord}'s fields; `prefix` names them. */
-export const conversationColumnsSql = (prefix = '', wanted: ReadonlySet<string> | null = null) =>
-  fieldsToRead(CONVERSATION_FIELDS, wanted, CONVERSATION_KEY)
-    .map(([column, field]) => `c.${column} AS "${prefix}${field}"`)
-    .join(', ')
-
-/** {@link conversationColumnsSql} for Prisma's raw statements. */
-export const conversationColumns = (prefix = '') => Prisma.raw(conversationColumnsSql(prefix))
+/** A `conversations` row (alias `c`) for Prisma's raw statements, each field named `prefix` + field. */
+export const conversationColumns = (prefix = '') => Prisma.raw(CONVERSATIONS.sql({ prefix }))
 
 /** The conversation in a row whose fields for it are named `conversation.<field>` (see conversationColumns). */
-export function conversationIn(
-  row: Record<string, unknown>,
-  prefix = 'conversation.',
-  wanted: ReadonlySet<string> | null = null,
-): ConversationRecord {
-  const conversation: Record<string, unknown> = {}
-  for (const [, field] of fieldsToRead(CONVERSATION_FIELDS, wanted, CONVERSATION_KEY)) {
-    conversation[field] = row[prefix + field]
-  }
-  return conversation as unknown as ConversationRecord
-}
+export const conversationIn = CONVERSATIONS.reader({ prefix: 'conversation.' })
 
 /** A `messages` column (`::text` for enums) and the MessageRecord field it fills. */
 const MESSAGE_FIELDS = [
@@ -99,38 +67,11 @@ const MESSAGE_FIELDS = [
   ['updated_at', 'updatedAt'],
 ] as const
 
-/** Fields of a message read, whatever was asked: its id (its place in pages) and its conversation. */
-const MESSAGE_KEY = ['id', 'conversationId']
+/** Messages read by hand: their id (their place in pages) and conversation are read whatever is asked. */
+export const MESSAGES = new RecordColumns<MessageRecord>(MESSAGE_FIELDS, 'm', ['id', 'conversationId'])
 
-/**
- * A `messages` row (alias `alias`) as a MessageRecord's fields (those `wanted`, see
- * {@link fieldsToRead}), each named `prefix` + field.
- */
-export const messageColumnsSql = (alias = 'm', prefix = '', wanted: ReadonlySet<string> | null = null) =>
-  fieldsToRead(MESSAGE_FIELDS, wanted, MESSAGE_KEY)
-    .map(([column, field]) => `${alias}.${column} AS "${prefix}${field}"`)
-    .join(', ')
-
-/**
- * The message in a row whose fields for it are named `prefix` + field (see messageColumnsSql, with
- * the same `wanted`); null when its id is.
- */
-export function messageIn(
-  row: Record<string, unknown>,
-  prefix: string,
-  wanted: ReadonlySet<string> | null = null,
-): MessageRecord | null {
-  if (row[`${prefix}id`] === null) return null
-  const message: Record<string, unknown> = {}
-  for (const [, field] of fieldsToRead(MESSAGE_FIELDS, wanted, MESSAGE_KEY)) message[field] = row[prefix + field]
-  return message as unknown as MessageRecord
-}
-
-/** A `messages` row (alias `m`) as a MessageRecord's fields. */
-export const MESSAGE_COLUMNS_SQL = messageColumnsSql()
-
-/** {@link MESSAGE_COLUMNS_SQL} for Prisma's raw statements. */
-export const MESSAGE_COLUMNS = Prisma.raw(MESSAGE_COLUMNS_SQL)
+/** A `messages` row (alias `m`) as a MessageRecord, for Prisma's raw statements. */
+export const MESSAGE_COLUMNS = Prisma.raw(MESSAGES.sql())
 
 /** A message's optional parts as statement parameters (JSON as text: see MessageRepository.addToNumbers). */
 export function partsOf(m: MessageParts) {

@@ -1,0 +1,48 @@
+/** A table's columns (with a cast where the driver needs one, e.g. `status::text`) and the record fields they fill. */
+export type FieldTable = readonly (readonly [column: string, field: string])[]
+
+/** Which of a record's fields to read, and under which names. */
+export interface ReadOptions {
+  /** Each column is named `prefix` + field (several records in one row). */
+  prefix?: string
+  /** The record fields wanted (null: all). */
+  wanted?: ReadonlySet<string> | null
+  /** The table's alias in the statement, when not the usual one. */
+  alias?: string
+}
+
+/**
+ * A table read into records by hand-written statements: the SELECT list for the fields wanted, and
+ * the records out of the rows. Only the fields wanted are read (and a record holds only those),
+ * plus `key`, read whatever is asked; when a wanted field is not one of the table's (a field this
+ * code does not know how to read alone), every column is.
+ */
+export class RecordColumns<T> {
+  constructor(
+    private readonly table: FieldTable,
+    private readonly alias: string,
+    private readonly key: readonly string[],
+  ) {}
+
+  private fields(wanted: ReadonlySet<string> | null | undefined): FieldTable {
+    if (!wanted) return this.table
+    for (const field of wanted) if (!this.table.some(([, f]) => f === field)) return this.table
+    return this.table.filter(([, field]) => wanted.has(field) || this.key.includes(field))
+  }
+
+  sql({ prefix = '', wanted, alias = this.alias }: ReadOptions = {}): string {
+    return this.fields(wanted)
+      .map(([column, field]) => `${alias}.${column} AS "${prefix}${field}"`)
+      .join(', ')
+  }
+
+  /** The record out of a row read with the same options (the fields worked out once for all rows). */
+  reader({ prefix = '', wanted }: ReadOptions = {}): (row: Record<string, unknown>) => T {
+    const names = this.fields(wanted).map(([, field]) => [field, prefix + field] as const)
+    return (row) => {
+      const record: Record<string, unknown> = {}
+      for (const [field, name] of names) record[field] = row[name]
+      return record as T
+    }
+  }
+}
