@@ -1,17 +1,22 @@
 import { describe, expect, it } from 'vitest'
-import { bearerAuthenticator } from '../src/auth/auth.js'
+import { bearerToken, callerOf, createIdentify } from '../src/auth/auth.js'
 
-describe('bearerAuthenticator', () => {
-  const authenticate = bearerAuthenticator(['token-one-0123456789', 'token-two-0123456789'])
-  const verify = (header: string | undefined) => authenticate(header) !== null
+describe('configured bearer tokens (API_TOKENS)', () => {
+  // No stored keys: only the configured tokens can match.
+  const identify = createIdentify(['token-one-0123456789', 'token-two-0123456789'], async () => null)
+  const authenticate = async (header: string | undefined) => {
+    const token = bearerToken(header)
+    return token === null ? null : identify(token)
+  }
+  const verify = async (header: string | undefined) => (await authenticate(header)) !== null
 
-  it('answers which token matched', () => {
-    expect(authenticate('Bearer token-two-0123456789')).toBe('token-two-0123456789')
+  it('answers which token matched', async () => {
+    expect((await authenticate('Bearer token-two-0123456789'))?.caller).toBe(callerOf('token-two-0123456789'))
   })
 
-  it('accepts any configured token, case-insensitive scheme', () => {
-    expect(verify('Bearer token-one-0123456789')).toBe(true)
-    expect(verify('bearer token-two-0123456789')).toBe(true)
+  it('accepts any configured token, case-insensitive scheme', async () => {
+    expect(await verify('Bearer token-one-0123456789')).toBe(true)
+    expect(await verify('bearer token-two-0123456789')).toBe(true)
   })
 
   it.each([
@@ -22,5 +27,5 @@ describe('bearerAuthenticator', () => {
     'Basic token-one-0123456789',
     'token-one-0123456789',
     'Bearer token-one-0123456789x',
-  ])('refuses %j', (header) => expect(verify(header)).toBe(false))
+  ])('refuses %j', async (header) => expect(await verify(header)).toBe(false))
 })

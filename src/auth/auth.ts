@@ -6,18 +6,16 @@ import type { RateLimiter } from './rate-limit.js'
 const digest = (s: string) => createHash('sha256').update(s).digest()
 
 /**
- * A check for `Authorization: Bearer <token>` headers against the configured tokens. Compares
- * SHA-256 digests in constant time and always checks every token, so timing reveals neither a
- * token's length nor which one matched. Answers which token it was (for per-token limits), or null.
+ * A check of a bearer token against the configured tokens. Compares SHA-256 digests in constant
+ * time and always checks every token, so timing reveals neither a token's length nor which one
+ * matched. Answers which token it was (for per-token limits), or null.
  */
-export function bearerAuthenticator(tokens: string[]): (authorization: string | undefined) => string | null {
+function configuredToken(tokens: string[]): (token: string) => string | null {
   const expected = tokens.map((token) => ({ token, digest: digest(token) }))
-  return (authorization) => {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization ?? '')
-    if (!match) return null
-    const given = digest(match[1])
+  return (token) => {
+    const given = digest(token)
     let found: string | null = null
-    for (const { token, digest: d } of expected) if (timingSafeEqual(d, given)) found = token
+    for (const { token: t, digest: d } of expected) if (timingSafeEqual(d, given)) found = t
     return found
   }
 }
@@ -33,9 +31,9 @@ export type KeyLookup = (token: string) => Promise<Principal | null>
  * for every number, checked in constant time and without the database), then the stored keys.
  */
 export function createIdentify(tokens: string[], keys: KeyLookup): Identify {
-  const authenticate = bearerAuthenticator(tokens)
+  const check = configuredToken(tokens)
   return async (token) => {
-    const configured = authenticate(`Bearer ${token}`)
+    const configured = check(token)
     if (configured !== null) return tokenPrincipal(configured)
     return keys(token)
   }

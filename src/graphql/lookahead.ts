@@ -1,4 +1,10 @@
-import type { FieldNode, GraphQLResolveInfo, SelectionSetNode } from 'graphql'
+import {
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLResolveInfo,
+  Kind,
+  type SelectionSetNode,
+} from 'graphql'
 
 /**
  * The fields an operation asks for at `path` below the field being resolved (e.g. `['edges', 'node']`
@@ -21,12 +27,12 @@ const answers = new WeakMap<FieldNode, Map<string, Set<string> | null>>()
 function walk(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | null {
   let sets: SelectionSetNode[] = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []))
   for (const name of path) {
-    sets = fieldsIn(sets, info).flatMap((field) =>
+    sets = fieldsIn(sets, info.fragments).flatMap((field) =>
       field.name.value === name && field.selectionSet ? [field.selectionSet] : [],
     )
     if (!sets.length) return null
   }
-  return new Set(fieldsIn(sets, info).map((field) => field.name.value))
+  return new Set(fieldsIn(sets, info.fragments).map((field) => field.name.value))
 }
 
 /**
@@ -48,16 +54,22 @@ export function recordFieldsFor(
   return wanted
 }
 
-function fieldsIn(sets: SelectionSetNode[], info: GraphQLResolveInfo, seen = new Set<string>()): FieldNode[] {
+/** The fields the selection sets select, through their fragments (inline or named, each named one once). */
+export function fieldsIn(
+  sets: readonly SelectionSetNode[],
+  fragments: Readonly<Record<string, FragmentDefinitionNode>>,
+  seen = new Set<string>(),
+): FieldNode[] {
   const fields: FieldNode[] = []
   for (const set of sets) {
     for (const selection of set.selections) {
-      if (selection.kind === 'Field') fields.push(selection)
-      else if (selection.kind === 'InlineFragment') fields.push(...fieldsIn([selection.selectionSet], info, seen))
+      if (selection.kind === Kind.FIELD) fields.push(selection)
+      else if (selection.kind === Kind.INLINE_FRAGMENT)
+        fields.push(...fieldsIn([selection.selectionSet], fragments, seen))
       else if (!seen.has(selection.name.value)) {
         seen.add(selection.name.value)
-        const fragment = info.fragments[selection.name.value]
-        if (fragment) fields.push(...fieldsIn([fragment.selectionSet], info, seen))
+        const fragment = fragments[selection.name.value]
+        if (fragment) fields.push(...fieldsIn([fragment.selectionSet], fragments, seen))
       }
     }
   }

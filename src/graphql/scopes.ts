@@ -1,39 +1,22 @@
 import type { ApolloServerPlugin } from '@apollo/server'
-import {
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type GraphQLSchema,
-  Kind,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
-} from 'graphql'
+import { type DocumentNode, type GraphQLSchema, Kind, type OperationDefinitionNode } from 'graphql'
 import type { Principal } from '../auth/principal.js'
 import { GRAPHQL_SCOPES, graphqlScope, requireScope, type RootType } from '../auth/scopes.js'
 import { toGraphQLError } from '../errors/error.answers.js'
 import type { AppError } from '../errors/errors.js'
 import type { GraphQLContext } from './context.js'
+import { fieldsIn } from './lookahead.js'
 import { CACHEABLE_ROOT_FIELDS } from './response-cache.js'
 
 const ROOTS = { query: 'Query', mutation: 'Mutation', subscription: 'Subscription' } as const
 
 /** The root fields an operation selects, through its fragments too (introspection's `__…` left out). */
-function rootFields(document: DocumentNode, selections: SelectionSetNode, seen = new Set<string>()): Set<string> {
-  const fields = new Set<string>()
-  for (const selection of selections.selections) {
-    if (selection.kind === Kind.FIELD) {
-      if (!selection.name.value.startsWith('__')) fields.add(selection.name.value)
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      for (const f of rootFields(document, selection.selectionSet, seen)) fields.add(f)
-    } else if (!seen.has(selection.name.value)) {
-      seen.add(selection.name.value)
-      const fragment = document.definitions.find(
-        (d): d is FragmentDefinitionNode =>
-          d.kind === Kind.FRAGMENT_DEFINITION && d.name.value === selection.name.value,
-      )
-      if (fragment) for (const f of rootFields(document, fragment.selectionSet, seen)) fields.add(f)
-    }
-  }
-  return fields
+function rootFields(document: DocumentNode, operation: OperationDefinitionNode): Set<string> {
+  const fragments = Object.fromEntries(
+    document.definitions.flatMap((d) => (d.kind === Kind.FRAGMENT_DEFINITION ? [[d.name.value, d] as const] : [])),
+  )
+  const names = fieldsIn([operation.selectionSet], fragments).map((field) => field.name.value)
+  return new Set(names.filter((name) => !name.startsWith('__')))
 }
 
 /**
@@ -47,7 +30,7 @@ export function checkOperationScope(
   principal: Principal,
 ): void {
   const root = ROOTS[operation.operation]
-  for (const field of rootFields(document, operation.selectionSet)) {
+  for (const field of rootFields(document, operation)) {
     // A field validation let through always has a decision (assertEveryRootFieldDecided); fail closed anyway.
     requireScope(principal, graphqlScope(root, field) ?? 'ADMIN', field)
   }

@@ -1,4 +1,5 @@
 import type { FastifyInstance, preParsingAsyncHookHandler } from 'fastify'
+import type { Scope } from '../auth/principal.js'
 import { requireScope, restScope } from '../auth/scopes.js'
 import { UnauthenticatedError } from '../errors/errors.js'
 
@@ -10,20 +11,21 @@ import { UnauthenticatedError } from '../errors/errors.js'
 export function enforceRestScopes(server: FastifyInstance): void {
   server.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method]
-    let guarded = false
+    // Decided once per route and method, not on every request.
+    const scopes = new Map<string, Scope>()
     for (const method of methods) {
       const scope = restScope(method, route.url)
       if (scope === undefined)
         throw new Error(`${method} ${route.url} has no scope: decide one in src/auth/scopes.ts (REST_SCOPES)`)
-      if (scope !== 'PUBLIC' && scope !== 'GRAPHQL') guarded = true
+      if (scope !== 'PUBLIC' && scope !== 'GRAPHQL') scopes.set(method, scope)
     }
-    if (!guarded) return
+    if (!scopes.size) return
     const check: preParsingAsyncHookHandler = async (request, _reply, payload) => {
-      const scope = restScope(request.method, route.url)
-      if (scope === 'PUBLIC' || scope === 'GRAPHQL') return payload
+      const scope = scopes.get(request.method)
+      if (scope === undefined) return payload
       // The gate (an onRequest hook) set the principal; a route outside it is refused, not let through.
       if (!request.principal) throw new UnauthenticatedError()
-      requireScope(request.principal, scope!, `${request.method} ${route.url}`)
+      requireScope(request.principal, scope, `${request.method} ${route.url}`)
       return payload
     }
     const existing = route.preParsing
