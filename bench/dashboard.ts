@@ -19,7 +19,7 @@
  * Then, with fresh processes, each read's SQL and plans (bench/pg-plans.ts) into
  * bench/results/dashboard-plans-<time>.txt.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { DASHBOARD_SEED, type DashboardSeedResult } from './dashboard-shape.js'
@@ -31,6 +31,7 @@ import {
   cpuSecondsOf,
   fmt,
   median,
+  postgresCpuSeconds,
   type Row,
   runJsonChild,
   sleep,
@@ -207,30 +208,6 @@ function webhookSpec(side: Side, duration: number): LoadSpec {
     appSecret: APP_SECRET,
     tag: `dash${process.pid}-${++webhookRun}`,
   }
-}
-
-/**
- * CPU (s) used so far by every PostgreSQL process on this machine, those that have exited included
- * (the postmaster's reaped children: a pool closing an idle connection must not make the count go
- * back). Every database's, so other work on the server counts too.
- */
-function postgresCpuTotal(): number {
-  const procs: { pid: string; ppid: string; own: number; children: number }[] = []
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue
-    try {
-      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      // After the command name: state, ppid, …; utime, stime, cutime, cstime are the 14th to 17th fields.
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      procs.push({ pid, ppid: f[1], own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) })
-    } catch {
-      // gone
-    }
-  }
-  const pids = new Set(procs.map((p) => p.pid))
-  // USER_HZ is 100 on Linux; the postmaster is the one whose parent is not PostgreSQL.
-  return procs.reduce((sum, p) => sum + p.own + (pids.has(p.ppid) ? 0 : p.children), 0) / 100
 }
 
 /** A run's server CPU per read: for PostGraphile's MIX, plus the service ingesting that run's webhooks. */
@@ -478,7 +455,7 @@ export async function benchDashboard(db: string, fake: FakeMeta): Promise<Summar
           const webhooksPid = s.webhooks.child.pid!
           const r = await loadOn(s.server, spec(s, read, settings.duration), {
             cpuCounters: {
-              postgres: postgresCpuTotal,
+              postgres: postgresCpuSeconds,
               ...(mix && s.webhooks !== s.server ? { webhooks: () => cpuSecondsOf(webhooksPid) ?? NaN } : {}),
             },
             ...(mix ? { alongside: webhookSpec(s, settings.duration) } : {}),

@@ -103,19 +103,28 @@ export function cpuSecondsOf(pid: number): number | null {
   }
 }
 
-/** CPU time (s) of every PostgreSQL process on the machine so far: the server's backends and its own. */
+/**
+ * CPU (s) used so far by every PostgreSQL process on this machine, those that have exited included
+ * (the postmaster's reaped children: a pool closing an idle connection must not make the count go
+ * back). Every database's, so other work on the server counts too.
+ */
 export function postgresCpuSeconds(): number {
-  let sum = 0
+  const procs: { pid: string; ppid: string; own: number; children: number }[] = []
   for (const pid of readdirSync('/proc')) {
     if (!/^\d+$/.test(pid)) continue
     try {
       if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'postgres') continue
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      // After the command name: state, ppid, …; utime, stime, cutime, cstime are the 14th to 17th fields.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      procs.push({ pid, ppid: f[1], own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) })
     } catch {
-      continue
+      // gone
     }
-    sum += cpuSecondsOf(Number(pid)) ?? 0
   }
-  return sum
+  const pids = new Set(procs.map((p) => p.pid))
+  // USER_HZ is 100 on Linux; the postmaster is the one whose parent is not PostgreSQL.
+  return procs.reduce((sum, p) => sum + p.own + (pids.has(p.ppid) ? 0 : p.children), 0) / 100
 }
 
 /** The machine's CPU time so far, all cores: idle and in all (clock ticks). */
