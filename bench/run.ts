@@ -7,7 +7,7 @@
  * (bench/fake-meta-process.ts), the baselines (bench/graphql-baseline.ts, bench/got-direct.ts), the
  * seed, the load (autocannon, bench/load-worker.ts) and the media baseline (bench/media-baseline.ts).
  * Only this orchestrator runs through tsx, with the scenarios it runs (bench/graphql.ts,
- * bench/webhook.ts, bench/webhooks-out.ts, bench/send.ts, bench/fanout.ts, bench/dashboard.ts, and bench/media.ts,
+ * bench/webhook.ts, bench/webhooks-out.ts, bench/send.ts, bench/fanout.ts, bench/dashboard.ts (its queries in bench/dashboard-queries.ts), and bench/media.ts,
  * the media benchmark's client) and the pieces they share (bench/services.ts).
  * Each benchmark prints the median of several runs, its baseline from the same run, the ratio and
  * the target, plus the service's peak RSS. See BENCHMARKS.md.
