@@ -39,6 +39,8 @@ const ctx = useTestApp({
 beforeAll(async () => {
   const sent = await ctx.t.rest('POST', '/api/whatsapp/send', { phoneNumber: '+50212345678', content: 'Hola' })
   conversationId = sent.body.data.conversation.conversation_id
+  // Asked once before the outage too: a known query text (accepted-queries.ts) must answer it alike.
+  expect((await ctx.t.gql(ConversationsDocument, { first: 5 })).status).toBe(200)
 })
 // Registered after useTestApp, so it runs before the app closes.
 afterAll(() => proxy?.restore())

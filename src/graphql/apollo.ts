@@ -14,7 +14,7 @@ import type { Config } from '../config.js'
 import { queryLimitsPlugin } from './limits.js'
 import { scopePlugin } from './scopes.js'
 import type { GraphQLContext } from './context.js'
-import { compiledExecution } from './compiled-execution.js'
+import { type CompiledQueries, compiledExecution } from './compiled-execution.js'
 import { getSchema } from './schema.js'
 
 /**
@@ -71,12 +71,14 @@ export async function createApolloServer(options: {
   config: Config['graphql']
   log: FastifyBaseLogger
   plugins?: ApolloServerPlugin<GraphQLContext>[]
+  /** Where the operations' compiled forms are kept (shared with accepted-queries.ts). */
+  compiled: CompiledQueries
 }): Promise<ApolloServer<GraphQLContext>> {
   const schema = await getSchema()
   const { config } = options
   return new ApolloServer<GraphQLContext>({
     // The schema, executed as compiled functions (compiled-execution.ts).
-    gateway: compiledExecution(schema),
+    gateway: compiledExecution(schema, options.compiled),
     introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
     // No "Did you mean …?" hints that reveal the schema when introspection is off.

@@ -19,19 +19,8 @@ const MAX_OPERATIONS_PER_DOCUMENT = 8
  * Mutations, anything graphql-jit cannot compile, and a query whose variables do not fit (no data,
  * only errors: graphql-js words those errors as Apollo expects for its 400) run on graphql-js.
  */
-export function compiledExecution(schema: GraphQLSchema): Gateway {
-  const compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>()
-  const compile = (document: DocumentNode, operationName: string | undefined) => {
-    let byName = compiled.get(document)
-    if (!byName) compiled.set(document, (byName = new Map()))
-    const key = operationName ?? ''
-    if (!byName.has(key)) {
-      if (byName.size >= MAX_OPERATIONS_PER_DOCUMENT) byName.clear()
-      const result = compileQuery(schema, document, operationName)
-      byName.set(key, isCompiledQuery(result) ? result : null)
-    }
-    return byName.get(key)!
-  }
+export function compiledExecution(schema: GraphQLSchema, compiled: CompiledQueries): Gateway {
+  const compile = (document: DocumentNode, operationName: string | undefined) => compiled.get(document, operationName)
   return {
     async load() {
       return {
@@ -56,6 +45,27 @@ export function compiledExecution(schema: GraphQLSchema): Gateway {
       return () => {}
     },
     async stop() {},
+  }
+}
+
+/** Each operation of a parsed document (Apollo keeps one per query text), compiled once. */
+export class CompiledQueries {
+  private readonly compiled = new WeakMap<DocumentNode, Map<string, CompiledQuery | null>>()
+
+  constructor(private readonly schema: GraphQLSchema) {}
+
+  /** The operation compiled, or null if graphql-jit cannot compile it. */
+  get(document: DocumentNode, operationName: string | undefined): CompiledQuery | null {
+    let byName = this.compiled.get(document)
+    if (!byName) this.compiled.set(document, (byName = new Map()))
+    const key = operationName ?? ''
+    let query = byName.get(key)
+    if (query === undefined) {
+      if (byName.size >= MAX_OPERATIONS_PER_DOCUMENT) byName.clear()
+      const result = compileQuery(this.schema, document, operationName)
+      byName.set(key, (query = isCompiledQuery(result) ? result : null))
+    }
+    return query
   }
 }
 

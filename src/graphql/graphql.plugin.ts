@@ -9,7 +9,9 @@ import type { PrismaClient } from '../db/database.js'
 import { SnapshotRepository } from '../db/snapshot.repository.js'
 import { domainError, toGraphQLError } from '../errors/error.answers.js'
 import type { EventBus } from '../events/event-bus.js'
+import { AcceptedQueries } from './accepted-queries.js'
 import { createApolloServer } from './apollo.js'
+import { CompiledQueries } from './compiled-execution.js'
 import type { GraphQLContext } from './context.js'
 import { GraphQLResponseCache } from './response-cache.js'
 import { getSchema, resolvers } from './schema.js'
@@ -72,10 +74,18 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
 
   // A root field without a scope decision stops the start (src/auth/scopes.ts).
   assertEveryRootFieldDecided(await getSchema())
+  const compiled = new CompiledQueries(await getSchema())
+  // Known query texts skip Apollo's pipeline, except behind the response cache (it learns from Apollo).
+  const accepted = responseCache ? null : new AcceptedQueries(compiled)
   const apollo = await createApolloServer({
     config,
     log: server.log,
-    plugins: [fastifyApolloDrainPlugin(server), ...(responseCache ? [responseCache.plugin()] : [])],
+    compiled,
+    plugins: [
+      fastifyApolloDrainPlugin(server),
+      ...(responseCache ? [responseCache.plugin()] : []),
+      ...(accepted ? [accepted.plugin()] : []),
+    ],
   })
   await apollo.start()
   // Stopping Apollo drains the HTTP server: requests in flight finish first.
@@ -103,7 +113,9 @@ export async function registerGraphQL(server: FastifyInstance, options: GraphQLO
   server.route({
     method: ['GET', 'POST', 'OPTIONS'],
     url: '/graphql',
-    handler: responseCache ? responseCache.handler(gateOnce, graphqlHandler) : graphqlHandler,
+    handler: responseCache
+      ? responseCache.handler(gateOnce, graphqlHandler)
+      : accepted!.handler(gateOnce, contextOf, graphqlHandler),
   })
   // Subscriptions: sent {"authorization": "Bearer <token>"} in the connection_init payload.
   const subscriptions = startSubscriptionServer({
