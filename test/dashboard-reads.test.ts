@@ -395,6 +395,30 @@ describe('dashboard reads against a reference', () => {
  * asked for alone through a list, answers what the same field answers when the whole row is read
  * (`conversation(id)`, `message(id)`): a field resolver reading a column it did not declare fails here.
  */
+describe('each dashboard read is one statement', () => {
+  const statementsOf = async (query: string, variables: Record<string, unknown>) => {
+    let statements = 0
+    const stop = ctx.t.app.database.onQuery(() => statements++)
+    try {
+      await gql(query, variables)
+    } finally {
+      stop()
+    }
+    return statements
+  }
+
+  it('a list with last messages; a thread with its messages, their files and reactions', async () => {
+    const data = await seed()
+    const list = `{ conversations(first: 20) { edges { node { id phoneNumber lastMessage { id content status createdAt } } } } }`
+    expect(await statementsOf(list, {})).toBe(1)
+    const thread = `query($id: Int!, $after: String) { conversation(id: $id) { id waId messages(first: 5, after: $after) {
+      edges { cursor node { id content status media { id url } reactions { emoji by } error { code } } } pageInfo { endCursor } } } }`
+    expect(await statementsOf(thread, { id: data.busy, after: null })).toBe(1)
+    const { conversation } = await gql(thread, { id: data.busy, after: null })
+    expect(await statementsOf(thread, { id: data.busy, after: conversation.messages.pageInfo.endCursor })).toBe(1)
+  })
+})
+
 describe('lists read only the fields asked for, and answer them as a whole row does', () => {
   const selectionOf = async (typeName: string) => {
     const schema = await getSchema()
@@ -429,6 +453,17 @@ describe('lists read only the fields asked for, and answer them as a whole row d
       const name = field.split(' ')[0]
       for (const { node } of conversations.edges)
         expect([field, node[name]]).toEqual([field, whole.get(node.id)![name]])
+    }
+    // A conversation with its messages (a thread) is read with only its fields asked for too.
+    for (const field of fields) {
+      for (const id of ids) {
+        const { conversation } = await gql(
+          `query($id: Int!) { conversation(id: $id) { ${field} messages(first: 1) { edges { node { id } } } } }`,
+          { id },
+        )
+        const name = field.split(' ')[0]
+        expect([field, conversation[name]]).toEqual([field, whole.get(id)![name]])
+      }
     }
     for (const field of messageFields) {
       const { conversations } = await gql(

@@ -170,29 +170,70 @@ export class ConversationReadRepository {
     after: number | null,
     include: MessageFields,
   ): Promise<Map<number, ListedMessage[]>> {
-    // What the files and reactions are read by, whatever was asked.
-    const wanted =
-      include.message &&
-      new Set([...include.message, ...(include.media ? ['mediaId'] : []), ...(include.reactions ? ['wamid'] : [])])
+    const read = messagesRead(include)
     const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT ${MESSAGES.sql({ wanted })}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}
+      `SELECT ${read.columns}
        FROM unnest($1::int[]) AS k(id)
-       CROSS JOIN LATERAL (
-         SELECT * FROM messages m
-         WHERE m.conversation_id = k.id AND m.type <> 'reaction'${after === null ? '' : ' AND m.id < $3::int'}
-         ORDER BY m.id DESC LIMIT $2::int
-       ) m${include.media ? ' LEFT JOIN media md ON md.id = m.media_id' : ''}`,
+       CROSS JOIN LATERAL (${newestMessages('k.id', after === null ? null : '$3::int', '$2::int')}) m${read.joins}`,
       after === null ? [conversationIds, first + 1] : [conversationIds, first + 1, after],
     )
-    const messageIn = MESSAGES.reader({ wanted })
     const byConversation = new Map<number, ListedMessage[]>(conversationIds.map((id) => [id, []]))
-    for (const row of rows) {
+    for (const row of rows) byConversation.get(row.conversationId as number)!.push(read.listed(row))
+    return byConversation
+  }
+
+  /**
+   * A conversation (when it exists and belongs to one of the `scope` numbers) with its newest
+   * messages as {@link latestMessages} reads them, in one statement: a dashboard's thread.
+   */
+  async conversationWithMessages(
+    id: number,
+    scope: NumberScope,
+    fields: ReadonlySet<string> | null,
+    page: { first: number; after: number | null; include: MessageFields },
+  ): Promise<{ conversation: ConversationRecord; messages: ListedMessage[] } | null> {
+    const read = messagesRead(page.include)
+    const values: unknown[] = [id, page.first + 1]
+    const param = (value: unknown, cast: string) => `$${values.push(value)}${cast}`
+    const after = page.after === null ? null : param(page.after, '::int')
+    const conversation = { prefix: 'c.', wanted: fields }
+    const rows = await this.db.rows<Record<string, unknown>>(
+      `SELECT ${CONVERSATIONS.sql(conversation)}, ${read.columns}
+       FROM conversations c
+       LEFT JOIN LATERAL (${newestMessages('c.id', after, '$2::int')}) m ON true${read.joins}
+       WHERE c.id = $1::int${scope === null ? '' : ` AND c.business_phone_number_id = ANY(${param(scope, '::text[]')})`}`,
+      values,
+    )
+    if (!rows.length) return null
+    return {
+      conversation: CONVERSATIONS.reader(conversation)(rows[0]),
+      messages: rows[0].id === null ? [] : rows.map(read.listed),
+    }
+  }
+}
+
+/** The newest messages shown as bubbles of conversation `conversation`, older than `after` if given. */
+const newestMessages = (conversation: string, after: string | null, limit: string) =>
+  `SELECT * FROM messages m WHERE m.conversation_id = ${conversation} AND m.type <> 'reaction'${
+    after === null ? '' : ` AND m.id < ${after}`
+  } ORDER BY m.id DESC LIMIT ${limit}`
+
+/** The SELECT list and joins of a page's messages (`m`), and its rows made records. */
+function messagesRead(include: MessageFields) {
+  // What the files and reactions are read by, whatever was asked.
+  const wanted =
+    include.message &&
+    new Set([...include.message, ...(include.media ? ['mediaId'] : []), ...(include.reactions ? ['wamid'] : [])])
+  const messageIn = MESSAGES.reader({ wanted })
+  return {
+    columns: `${MESSAGES.sql({ wanted })}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}`,
+    joins: include.media ? ' LEFT JOIN media md ON md.id = m.media_id' : '',
+    listed(row: Record<string, unknown>): ListedMessage {
       const listed: ListedMessage = { message: messageIn(row) }
       if (include.media) listed.media = row['md.id'] === null ? null : mediaIn(row)
       if (include.reactions) listed.reactions = reactionsIn(row.wamid as string, row.reactions)
-      byConversation.get(row.conversationId as number)!.push(listed)
-    }
-    return byConversation
+      return listed
+    },
   }
 }
 

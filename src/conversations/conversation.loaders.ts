@@ -77,6 +77,15 @@ export class ConversationLoaders {
 
   /** A page of messages of a conversation already read (so known to be the caller's). */
   messagePage(conversationId: number, args: PageArgs, include: MessageFields): Promise<MessagePage> {
+    return this.pageLoader(args, include).load(conversationId)
+  }
+
+  /** A page read with its conversation (a thread): its `messages` field then needs no statement. */
+  primeMessagePage(conversationId: number, args: PageArgs, include: MessageFields, page: MessagePage): void {
+    this.pageLoader(args, include).prime(conversationId, page)
+  }
+
+  private pageLoader(args: PageArgs, include: MessageFields): DataLoader<number, MessagePage> {
     const fields = include.message && [...include.message].sort()
     const key = JSON.stringify([args.first ?? null, args.after ?? null, fields, include.media, include.reactions])
     this.#pages ??= new Map()
@@ -88,7 +97,7 @@ export class ConversationLoaders {
       }, this.options)
       this.#pages.set(key, loader)
     }
-    return loader.load(conversationId)
+    return loader
   }
 
   private byId<K, V extends { id: K }>(find: (ids: readonly K[]) => Promise<V[]>) {

@@ -1,11 +1,12 @@
 import { DateTimeResolver } from 'graphql-scalars'
-import type { GraphQLResolveInfo } from 'graphql'
+import { getArgumentValues, getNamedType, type GraphQLObjectType, type GraphQLResolveInfo } from 'graphql'
 import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql'
-import { fieldsAt, recordFieldsFor } from '../graphql/lookahead.js'
+import { fieldsAt, fieldsIn, recordFieldsFor } from '../graphql/lookahead.js'
 import { primeDetails } from './conversation.loaders.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
+import type { MessageFields } from './conversation-read.repository.js'
 import type { ConversationService } from './conversation.service.js'
 import {
   Conversation,
@@ -43,6 +44,31 @@ const MESSAGE_NEEDS = {
   error: ['status', 'errorCode', 'errorMessage', 'errorDetails', 'errorTraceId'],
 } as const
 
+/** What a page of messages reads for the nodes at `path` below the field resolved. */
+function messageFieldsAt(info: GraphQLResolveInfo, path: readonly string[]): MessageFields {
+  const node = fieldsAt(info, path)
+  return {
+    message: recordFieldsFor(node, MESSAGE_NEEDS),
+    media: node?.has('media') ?? false,
+    reactions: node?.has('reactions') ?? false,
+  }
+}
+
+/**
+ * The page a conversation's `messages` field will ask for (its arguments, and what its field
+ * resolver reads as {@link messageFieldsAt}), when the operation selects it once below this field.
+ */
+function messagesAsked(info: GraphQLResolveInfo): { args: Record<string, unknown>; include: MessageFields } | null {
+  const sets = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []))
+  const selected = fieldsIn(sets, info.fragments).filter((field) => field.name.value === 'messages')
+  if (selected.length !== 1) return null
+  const field = (getNamedType(info.returnType) as GraphQLObjectType).getFields().messages
+  return {
+    args: getArgumentValues(field, selected[0], info.variableValues),
+    include: messageFieldsAt(info, ['messages', 'edges', 'node']),
+  }
+}
+
 /** Each listed conversation's last message, read with the list (and only the fields asked for). */
 const lastMessageRead = new WeakMap<ConversationRecord, MessageRecord | null>()
 
@@ -56,8 +82,18 @@ export class ConversationResolver {
   @Query(() => Conversation, {
     description: "One conversation. NOT_FOUND for an unknown id (and for another number's, to a limited key).",
   })
-  conversation(@Arg('id', () => Int) id: number, @Ctx() ctx: GraphQLContext): Promise<ConversationRecord> {
-    return this.service.get(id, ctx.principal.phoneNumberIds)
+  async conversation(
+    @Arg('id', () => Int) id: number,
+    @Ctx() ctx: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<ConversationRecord> {
+    const messages = messagesAsked(info)
+    if (!messages) return this.service.get(id, ctx.principal.phoneNumberIds)
+    // A thread: the conversation and its page of messages in one statement.
+    const fields = recordFieldsFor(fieldsAt(info, []), CONVERSATION_NEEDS)
+    const thread = await this.service.thread(id, ctx.principal.phoneNumberIds, fields, messages.args, messages.include)
+    if (thread.page) ctx.loaders.primeMessagePage(thread.conversation.id, messages.args, messages.include, thread.page)
+    return thread.conversation
   }
 
   @Query(() => ConversationConnection, { description: 'Conversations, newest activity first.' })
@@ -137,12 +173,7 @@ export class ConversationResolver {
     @Ctx() ctx?: GraphQLContext,
     @Info() info?: GraphQLResolveInfo,
   ) {
-    const node = fieldsAt(info!, ['edges', 'node'])
-    const include = {
-      message: recordFieldsFor(node, MESSAGE_NEEDS),
-      media: node?.has('media') ?? false,
-      reactions: node?.has('reactions') ?? false,
-    }
+    const include = messageFieldsAt(info!, ['edges', 'node'])
     const page = await ctx!.loaders.messagePage(conversation.id, { first, after }, include)
     primeDetails(ctx!.loaders, page, include)
     return toConnection(page)

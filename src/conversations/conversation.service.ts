@@ -3,7 +3,12 @@ import { z } from 'zod'
 import { NotFoundError } from '../errors/errors.js'
 import { idSchema } from '../shared/ids.js'
 import { parseInput } from '../validation.js'
-import type { ConversationFields, ConversationReadRepository, MessageFields } from './conversation-read.repository.js'
+import type {
+  ConversationFields,
+  ConversationReadRepository,
+  ListedMessage,
+  MessageFields,
+} from './conversation-read.repository.js'
 import type { ConversationCursor, ConversationRepository } from './conversation.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import type { MessageRepository } from '../messages/message.repository.js'
@@ -172,20 +177,46 @@ export class ConversationService {
   ): Promise<Map<number, MessagePage>> {
     const { first, after } = parseInput(messagePageSchema, args)
     const found = await this.reads.latestMessages(conversationIds, first, after?.[0] ?? null, include)
-    return new Map(
-      [...found].map(([id, rows]) => {
-        const page = toPage(
-          rows.map((r) => r.message),
-          first,
-          () => this.conversations.countMessagesOf(id),
-          (m) => [m.id],
-        )
-        const details = new Map(
-          rows.slice(0, first).map((r) => [r.message.id, { media: r.media ?? null, reactions: r.reactions ?? [] }]),
-        )
-        return [id, { ...page, details }]
-      }),
+    return new Map([...found].map(([id, rows]) => [id, this.messagePageOf(id, rows, first)]))
+  }
+
+  /**
+   * A conversation with a page of its messages, in one statement (a thread): the conversation's
+   * `fields` (null: all), and the page as {@link messagePages} reads it, or null when the page's
+   * arguments are not valid (its own field answers that, as without the conversation).
+   * @throws NotFoundError
+   */
+  async thread(
+    id: unknown,
+    scope: NumberScope,
+    fields: ReadonlySet<string> | null,
+    args: { first?: unknown; after?: unknown },
+    include: MessageFields,
+  ): Promise<{ conversation: ConversationRecord; page: MessagePage | null }> {
+    const conversationId = parseInput(idSchema, id, 'id')
+    const pageArgs = messagePageSchema.safeParse(args)
+    if (!pageArgs.success) return { conversation: await this.get(conversationId, scope), page: null }
+    const { first, after } = pageArgs.data
+    const found = await this.reads.conversationWithMessages(conversationId, scope, fields, {
+      first,
+      after: after?.[0] ?? null,
+      include,
+    })
+    if (!found) throw new NotFoundError(`Conversation ${conversationId} does not exist`)
+    return { conversation: found.conversation, page: this.messagePageOf(conversationId, found.messages, first) }
+  }
+
+  private messagePageOf(conversationId: number, rows: ListedMessage[], first: number): MessagePage {
+    const page = toPage(
+      rows.map((r) => r.message),
+      first,
+      () => this.conversations.countMessagesOf(conversationId),
+      (m) => [m.id],
     )
+    const details = new Map(
+      rows.slice(0, first).map((r) => [r.message.id, { media: r.media ?? null, reactions: r.reactions ?? [] }]),
+    )
+    return { ...page, details }
   }
 
   /** @throws NotFoundError */
