@@ -407,10 +407,14 @@ describe('each dashboard read is one statement', () => {
     return statements
   }
 
-  it('a list with last messages; a thread with its messages, their files and reactions', async () => {
+  it('a list with last messages, and with its newest messages; a thread with its messages, their files and reactions', async () => {
     const data = await seed()
     const list = `{ conversations(first: 20) { edges { node { id phoneNumber lastMessage { id content status createdAt } } } } }`
     expect(await statementsOf(list, {})).toBe(1)
+    const withMessages = `query($search: String) { conversations(first: 20, filter: { search: $search }) { edges { node { id
+      lastMessage { id status } messages(first: 3) { edges { node { id content media { id } reactions { emoji } } } } } } } }`
+    expect(await statementsOf(withMessages, { search: 'de' })).toBe(1)
+    expect(await statementsOf(withMessages, { search: 'hola' })).toBe(1)
     const thread = `query($id: Int!, $after: String) { conversation(id: $id) { id waId messages(first: 5, after: $after) {
       edges { cursor node { id content status media { id url } reactions { emoji by } error { code } } } pageInfo { endCursor } } } }`
     expect(await statementsOf(thread, { id: data.busy, after: null })).toBe(1)

@@ -7,10 +7,18 @@ import { RecordColumns } from '../db/record-columns.js'
 import type { ReactionRecord } from '../messages/reaction.repository.js'
 import type { ConversationCursor, ConversationFilter } from './conversation.repository.js'
 
-/** A page's conversation, with its last message when asked for (null: it has none). */
+/** A page's conversation, with its last message and its newest messages when asked for (null: it has none). */
 export interface ListedConversation {
   conversation: ConversationRecord
   lastMessage?: MessageRecord | null
+  messages?: ListedMessage[]
+}
+
+/** A page of each conversation's newest messages, read with them (see latestMessages). */
+export interface NewestMessages {
+  first: number
+  after: number | null
+  include: MessageFields
 }
 
 /** A page's message, with its file and reactions when asked for. */
@@ -102,6 +110,7 @@ export class ConversationReadRepository {
     first: number,
     after: ConversationCursor | null,
     fields: ConversationFields,
+    messages?: NewestMessages,
   ): Promise<ListedConversation[]> {
     const values: unknown[] = []
     const param = (value: unknown, cast = '') => {
@@ -142,21 +151,37 @@ export class ConversationReadRepository {
     const withLast = fields.lastMessage !== undefined
     const joined = withLast || filter.lastMessageDirection || filter.lastMessageStatus
     const lastMessage = { alias: 'lm', prefix: 'lm.', wanted: fields.lastMessage }
-    const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT ${CONVERSATIONS.sql({ wanted: fields.conversation })}${withLast ? `, ${MESSAGES.sql(lastMessage)}` : ''}
+    const sql = `SELECT ${CONVERSATIONS.sql({ wanted: fields.conversation })}${withLast ? `, ${MESSAGES.sql(lastMessage)}` : ''}
+       ${messages ? ', c.last_message_at AS "#at"' : ''}
        FROM conversations c${joined ? ' LEFT JOIN messages lm ON lm.id = c.last_message_id' : ''}
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
-       LIMIT ${param(first + 1, '::int')}`,
-      values,
-    )
-    if (!withLast) return rows.map((row) => ({ conversation: row as unknown as ConversationRecord }))
+       LIMIT ${param(first + 1, '::int')}`
     const conversationIn = CONVERSATIONS.reader({ wanted: fields.conversation })
     const messageIn = MESSAGES.reader(lastMessage)
-    return rows.map((row) => ({
-      conversation: conversationIn(row),
-      lastMessage: row['lm.id'] === null ? null : messageIn(row),
-    }))
+    const listedOf = (row: Record<string, unknown>): ListedConversation =>
+      withLast
+        ? { conversation: conversationIn(row), lastMessage: row['lm.id'] === null ? null : messageIn(row) }
+        : { conversation: conversationIn(row) }
+    if (!messages) return (await this.db.rows<Record<string, unknown>>(sql, values)).map(listedOf)
+
+    // With each one's newest messages: the page, then its messages joined to it (several rows per
+    // conversation, in the page's order).
+    const read = messagesRead(messages.include, 'm.')
+    const olderThan = messages.after === null ? null : param(messages.after, '::int')
+    const rows = await this.db.rows<Record<string, unknown>>(
+      `SELECT page.*, ${read.columns} FROM (${sql}) page
+       LEFT JOIN LATERAL (${newestMessages('page."id"', olderThan, param(messages.first + 1, '::int'))}) m ON true${read.joins}
+       ORDER BY page."#at" DESC NULLS LAST, page."id" DESC, m.id DESC`,
+      values,
+    )
+    const listed: ListedConversation[] = []
+    for (const row of rows) {
+      let last = listed[listed.length - 1]
+      if (last?.conversation.id !== row.id) listed.push((last = { ...listedOf(row), messages: [] }))
+      if (row['m.id'] !== null) last.messages!.push(read.listed(row))
+    }
+    return listed
   }
 
   /**
@@ -218,20 +243,20 @@ const newestMessages = (conversation: string, after: string | null, limit: strin
     after === null ? '' : ` AND m.id < ${after}`
   } ORDER BY m.id DESC LIMIT ${limit}`
 
-/** The SELECT list and joins of a page's messages (`m`), and its rows made records. */
-function messagesRead(include: MessageFields) {
+/** The SELECT list and joins of a page's messages (`m`, columns named `prefix` + field), and its rows made records. */
+function messagesRead(include: MessageFields, prefix = '') {
   // What the files and reactions are read by, whatever was asked.
   const wanted =
     include.message &&
     new Set([...include.message, ...(include.media ? ['mediaId'] : []), ...(include.reactions ? ['wamid'] : [])])
-  const messageIn = MESSAGES.reader({ wanted })
+  const messageIn = MESSAGES.reader({ wanted, prefix })
   return {
-    columns: `${MESSAGES.sql({ wanted })}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}`,
+    columns: `${MESSAGES.sql({ wanted, prefix })}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}`,
     joins: include.media ? ' LEFT JOIN media md ON md.id = m.media_id' : '',
     listed(row: Record<string, unknown>): ListedMessage {
       const listed: ListedMessage = { message: messageIn(row) }
       if (include.media) listed.media = row['md.id'] === null ? null : mediaIn(row)
-      if (include.reactions) listed.reactions = reactionsIn(row.wamid as string, row.reactions)
+      if (include.reactions) listed.reactions = reactionsIn(row[`${prefix}wamid`] as string, row.reactions)
       return listed
     },
   }

@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars'
-import { getArgumentValues, getNamedType, type GraphQLObjectType, type GraphQLResolveInfo } from 'graphql'
+import { getArgumentValues, type GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql'
 import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql'
-import { fieldsAt, fieldsIn, recordFieldsFor } from '../graphql/lookahead.js'
+import { fieldNodesAt, fieldsAt, recordFieldsFor } from '../graphql/lookahead.js'
 import { primeDetails } from './conversation.loaders.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
@@ -58,16 +58,19 @@ function messageFieldsAt(info: GraphQLResolveInfo, path: readonly string[]): Mes
  * The page a conversation's `messages` field will ask for (its arguments, and what its field
  * resolver reads as {@link messageFieldsAt}), when the operation selects it once below this field.
  */
-function messagesAsked(info: GraphQLResolveInfo): { args: Record<string, unknown>; include: MessageFields } | null {
-  const sets = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []))
-  const selected = fieldsIn(sets, info.fragments).filter((field) => field.name.value === 'messages')
+function messagesAsked(
+  info: GraphQLResolveInfo,
+  path: readonly string[] = [],
+): { args: Record<string, unknown>; include: MessageFields } | null {
+  const selected = fieldNodesAt(info, path)?.filter((field) => field.name.value === 'messages') ?? []
   if (selected.length !== 1) return null
-  const field = (getNamedType(info.returnType) as GraphQLObjectType).getFields().messages
   return {
-    args: getArgumentValues(field, selected[0], info.variableValues),
-    include: messageFieldsAt(info, ['messages', 'edges', 'node']),
+    args: getArgumentValues(CONVERSATION_MESSAGES(info.schema), selected[0], info.variableValues),
+    include: messageFieldsAt(info, [...path, 'messages', 'edges', 'node']),
   }
 }
+const CONVERSATION_MESSAGES = (schema: GraphQLSchema) =>
+  (schema.getType('Conversation') as GraphQLObjectType).getFields().messages
 
 /** Each listed conversation's last message, read with the list (and only the fields asked for). */
 const lastMessageRead = new WeakMap<ConversationRecord, MessageRecord | null>()
@@ -109,9 +112,13 @@ export class ConversationResolver {
       conversation: recordFieldsFor(fieldsAt(info!, ['edges', 'node']), CONVERSATION_NEEDS),
       lastMessage: recordFieldsFor(fieldsAt(info!, ['edges', 'node', 'lastMessage']), MESSAGE_NEEDS) ?? undefined,
     }
-    const page = await this.service.page({ first, after, filter }, ctx!.principal.phoneNumberIds, fields)
+    // And each one's page of messages, when asked for.
+    const messages = messagesAsked(info!, ['edges', 'node']) ?? undefined
+    const page = await this.service.page({ first, after, filter }, ctx!.principal.phoneNumberIds, fields, messages)
     for (const conversation of page.nodes) {
       if (fields.lastMessage !== undefined) lastMessageRead.set(conversation, page.lastMessages.get(conversation.id)!)
+      const messagePage = page.messagePages?.get(conversation.id)
+      if (messagePage) ctx!.loaders.primeMessagePage(conversation.id, messages!.args, messages!.include, messagePage)
     }
     return toConnection(page)
   }

@@ -73,7 +73,11 @@ export interface MessageDetails {
 export type MessagePage = Page<MessageRecord> & { details: Map<number, MessageDetails> }
 
 /** A page of conversations, with their last messages when asked for (by conversation id). */
-export type ConversationPage = Page<ConversationRecord> & { lastMessages: Map<number, MessageRecord | null> }
+export type ConversationPage = Page<ConversationRecord> & {
+  lastMessages: Map<number, MessageRecord | null>
+  /** Each one's page of messages, when they were read with the conversations. */
+  messagePages?: Map<number, MessagePage>
+}
 
 /** Reads for dashboards. */
 export class ConversationService {
@@ -122,22 +126,29 @@ export class ConversationService {
   /**
    * Conversations, newest activity first, a page at a time (`first`, `after` a cursor), filtered;
    * reading the `fields` asked for (all by default), with each one's last message in the same
-   * statement when they include it.
+   * statement when they include it, and a page of each one's messages too when `messages` says
+   * which (unless its arguments are not valid: its own field answers that).
    * @throws ValidationError for a bad page size, cursor or filter
    */
   async page(
     args: { first?: unknown; after?: unknown; filter?: unknown },
     scope: NumberScope = null,
     fields: ConversationFields = { conversation: null },
+    messages?: { args: { first?: unknown; after?: unknown }; include: MessageFields },
   ): Promise<ConversationPage> {
     const { first, after, filter } = parseInput(conversationPageSchema, args)
     const f = filter ?? {}
     const filterBy = { ...f, phoneDigits: f.phoneNumber, scope }
+    const pageArgs = messages && messagePageSchema.safeParse(messages.args)
+    const newest = pageArgs?.success
+      ? { first: pageArgs.data.first, after: pageArgs.data.after?.[0] ?? null, include: messages!.include }
+      : undefined
     const rows = await this.reads.page(
       filterBy,
       first,
       (after as ConversationCursor | null | undefined) ?? null,
       fields,
+      newest,
     )
     const page = toPage(
       rows.map((r) => r.conversation),
@@ -146,7 +157,10 @@ export class ConversationService {
       (c) => [c.lastMessageAt?.getTime() ?? null, c.id],
     )
     const lastMessages = new Map(rows.map((r) => [r.conversation.id, r.lastMessage ?? null]))
-    return { ...page, lastMessages }
+    const messagePages =
+      newest &&
+      new Map(page.nodes.map((c, i) => [c.id, this.messagePageOf(c.id, rows[i].messages ?? [], newest.first)] as const))
+    return { ...page, lastMessages, ...(messagePages && { messagePages }) }
   }
 
   /**

@@ -25,6 +25,12 @@ export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): Set
 const answers = new WeakMap<FieldNode, Map<string, Set<string> | null>>()
 
 function walk(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | null {
+  const fields = fieldNodesAt(info, path)
+  return fields && new Set(fields.map((field) => field.name.value))
+}
+
+/** The fields (their nodes) selected at `path` below the field being resolved; null when nothing is there. */
+export function fieldNodesAt(info: GraphQLResolveInfo, path: readonly string[]): FieldNode[] | null {
   let sets: SelectionSetNode[] = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []))
   for (const name of path) {
     sets = fieldsIn(sets, info.fragments).flatMap((field) =>
@@ -32,7 +38,7 @@ function walk(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | 
     )
     if (!sets.length) return null
   }
-  return new Set(fieldsIn(sets, info.fragments).map((field) => field.name.value))
+  return fieldsIn(sets, info.fragments)
 }
 
 /**
