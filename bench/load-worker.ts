@@ -1,7 +1,9 @@
 /**
- * The load generator: autocannon in a process of its own. Reads one JSON argument (a
- * {@link LoadSpec}), runs it and prints the result as one JSON line ({@link LoadResult}).
+ * The load generator: autocannon in a process of its own, or, for a paced load, requests sent at
+ * even intervals ({@link paced}). Reads one JSON argument (a {@link LoadSpec}), runs it and prints
+ * the result as one JSON line ({@link LoadResult}).
  */
+import { Agent, request as httpRequest } from 'node:http'
 import autocannon from 'autocannon'
 import { metaJson, signWebhook } from '../src/meta/meta.webhooks.js'
 import { inboundText, statusUpdate } from '../test/helpers/webhooks.js'
@@ -12,7 +14,10 @@ export type LoadSpec = {
   /** Seconds; ignored when `amount` is given. */
   duration?: number
   amount?: number
-  /** Requests per second across all connections (autocannon's overallRate); unpaced without. */
+  /**
+   * Requests per second across all connections, sent at even intervals (see {@link paced});
+   * unpaced without (autocannon: each connection sends its next request when its last is answered).
+   */
   overallRate?: number
   token: string
 } &
@@ -147,15 +152,88 @@ function requestsFor(spec: LoadSpec): autocannon.Request[] {
   }
 }
 
+type Paced = Pick<autocannon.Result, '2xx' | 'non2xx' | 'errors' | 'timeouts' | 'duration' | 'statusCodeStats'> & {
+  latency: { p50: number; p90: number; p99: number; max: number }
+}
+
+/**
+ * `rate` requests per second for `seconds`, one every 1/rate s over at most `connections` kept-alive
+ * connections (a request waits for a free one), each timed from when it was due: an open loop, as
+ * webhooks and dashboards arrive, without coordinated omission. (autocannon's overallRate sends
+ * each second's quota at once at the start of the second: a burst every second.)
+ */
+async function paced(rate: number, seconds: number, connections: number): Promise<Paced> {
+  const [template] = requestsFor(spec)
+  const agent = new Agent({ keepAlive: true, maxSockets: connections })
+  const latencies: number[] = []
+  const codes: Record<string, { count: number }> = {}
+  let ok = 0
+  let non2xx = 0
+  let errors = 0
+  const inFlight = new Set<Promise<void>>()
+  const send = (due: number) => {
+    const setup = template.setupRequest
+    const req = typeof setup === 'function' ? setup({ ...template }, {}) : template
+    const body = String(req.body ?? '')
+    const sent = new Promise<void>((resolve) => {
+      const r = httpRequest(
+        new URL(req.path!, spec.url),
+        { method: req.method, headers: { ...req.headers, 'content-length': Buffer.byteLength(body) }, agent },
+        (res) => {
+          res.resume()
+          res.on('end', () => {
+            latencies.push(performance.now() - due)
+            const code = String(res.statusCode)
+            codes[code] = { count: (codes[code]?.count ?? 0) + 1 }
+            if (res.statusCode! >= 200 && res.statusCode! < 300) ok++
+            else non2xx++
+            resolve()
+          })
+        },
+      )
+      r.setTimeout(30_000, () => r.destroy(new Error('timeout')))
+      r.on('error', () => {
+        errors++
+        resolve()
+      })
+      r.end(body)
+    })
+    inFlight.add(sent)
+    void sent.then(() => inFlight.delete(sent))
+  }
+  const start = performance.now()
+  const interval = 1000 / rate
+  for (let k = 0; k < rate * seconds; k++) {
+    const due = start + k * interval
+    const wait = due - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    send(due)
+  }
+  await Promise.all(inFlight)
+  agent.destroy()
+  latencies.sort((a, b) => a - b)
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN)
+  return {
+    '2xx': ok,
+    non2xx,
+    errors,
+    timeouts: 0,
+    duration: seconds,
+    statusCodeStats: codes as autocannon.Result['statusCodeStats'],
+    latency: { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: Math.round(latencies[latencies.length - 1] ?? NaN) },
+  }
+}
+
 const cpu0 = process.cpuUsage()
-const result = await autocannon({
-  url: spec.url,
-  connections: spec.connections,
-  ...(spec.amount ? { amount: spec.amount } : { duration: spec.duration ?? 10 }),
-  ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
-  requests: requestsFor(spec),
-  timeout: 30,
-})
+const result: Paced = spec.overallRate
+  ? await paced(spec.overallRate, spec.duration ?? 10, spec.connections)
+  : await autocannon({
+      url: spec.url,
+      connections: spec.connections,
+      ...(spec.amount ? { amount: spec.amount } : { duration: spec.duration ?? 10 }),
+      requests: requestsFor(spec),
+      timeout: 30,
+    })
 
 const cpu = process.cpuUsage(cpu0)
 

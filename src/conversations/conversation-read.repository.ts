@@ -166,12 +166,25 @@ export class ConversationReadRepository {
     if (!messages) return (await this.db.rows<Record<string, unknown>>(sql, values)).map(listedOf)
 
     // With each one's newest messages: the page, then its messages joined to it (several rows per
-    // conversation, in the page's order).
+    // conversation, in the page's order). The conversation's own columns come in its first row
+    // only (null after: nothing to send and parse again).
     const read = messagesRead(messages.include, 'm.')
     const olderThan = messages.after === null ? null : param(messages.after, '::int')
+    const once = [
+      ...CONVERSATIONS.names({ wanted: fields.conversation }),
+      ...(withLast ? MESSAGES.names(lastMessage) : []),
+    ].map((name) =>
+      name === 'id' ? 'page."id"' : `CASE WHEN m."#n" > 1 THEN NULL ELSE page."${name}" END AS "${name}"`,
+    )
+    const newest = newestMessages(
+      'page."id"',
+      olderThan,
+      param(messages.first + 1, '::int'),
+      ', row_number() OVER (ORDER BY m.id DESC) AS "#n"',
+    )
     const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT page.*, ${read.columns} FROM (${sql}) page
-       LEFT JOIN LATERAL (${newestMessages('page."id"', olderThan, param(messages.first + 1, '::int'))}) m ON true${read.joins}
+      `SELECT ${once.join(', ')}, ${read.columns} FROM (${sql}) page
+       LEFT JOIN LATERAL (${newest}) m ON true${read.joins}
        ORDER BY page."#at" DESC NULLS LAST, page."id" DESC, m.id DESC`,
       values,
     )
@@ -238,8 +251,8 @@ export class ConversationReadRepository {
 }
 
 /** The newest messages shown as bubbles of conversation `conversation`, older than `after` if given. */
-const newestMessages = (conversation: string, after: string | null, limit: string) =>
-  `SELECT * FROM messages m WHERE m.conversation_id = ${conversation} AND m.type <> 'reaction'${
+const newestMessages = (conversation: string, after: string | null, limit: string, extra = '') =>
+  `SELECT *${extra} FROM messages m WHERE m.conversation_id = ${conversation} AND m.type <> 'reaction'${
     after === null ? '' : ` AND m.id < ${after}`
   } ORDER BY m.id DESC LIMIT ${limit}`
 

@@ -36,6 +36,11 @@ export class RecordColumns<T> {
       .join(', ')
   }
 
+  /** The names the columns of {@link sql} are given with the same options. */
+  names({ prefix = '', wanted }: ReadOptions = {}): string[] {
+    return this.fields(wanted).map(([, field]) => prefix + field)
+  }
+
   /** The record out of a row read with the same options (the fields worked out once for all rows). */
   reader({ prefix = '', wanted }: ReadOptions = {}): (row: Record<string, unknown>) => T {
     const names = this.fields(wanted).map(([, field]) => [field, prefix + field] as const)
