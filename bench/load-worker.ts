@@ -212,7 +212,8 @@ async function paced(rate: number, seconds: number, connections: number): Promis
   await Promise.all(inFlight)
   agent.destroy()
   latencies.sort((a, b) => a - b)
-  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN)
+  const at = (q: number) =>
+    Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN)
   return {
     '2xx': ok,
     non2xx,
