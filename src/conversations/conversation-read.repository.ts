@@ -176,12 +176,7 @@ export class ConversationReadRepository {
     ].map((name) =>
       name === 'id' ? 'page."id"' : `CASE WHEN m."#n" > 1 THEN NULL ELSE page."${name}" END AS "${name}"`,
     )
-    const newest = newestMessages(
-      'page."id"',
-      olderThan,
-      param(messages.first + 1, '::int'),
-      ', row_number() OVER (ORDER BY m.id DESC) AS "#n"',
-    )
+    const newest = newestMessages('page."id"', olderThan, param(messages.first + 1, '::int'), ROW_NUMBER)
     const rows = await this.db.rows<Record<string, unknown>>(
       `SELECT ${once.join(', ')}, ${read.columns} FROM (${sql}) page
        LEFT JOIN LATERAL (${newest}) m ON true${read.joins}
@@ -235,11 +230,14 @@ export class ConversationReadRepository {
     const param = (value: unknown, cast: string) => `$${values.push(value)}${cast}`
     const after = page.after === null ? null : param(page.after, '::int')
     const conversation = { prefix: 'c.', wanted: fields }
+    // The conversation's columns in the first row only (null after: nothing to send and parse again).
+    const once = { ...conversation, onlyWhen: 'COALESCE(m."#n", 1) = 1' }
     const rows = await this.db.rows<Record<string, unknown>>(
-      `SELECT ${CONVERSATIONS.sql(conversation)}, ${read.columns}
+      `SELECT ${CONVERSATIONS.sql(once)}, ${read.columns}
        FROM conversations c
-       LEFT JOIN LATERAL (${newestMessages('c.id', after, '$2::int')}) m ON true${read.joins}
-       WHERE c.id = $1::int${scope === null ? '' : ` AND c.business_phone_number_id = ANY(${param(scope, '::text[]')})`}`,
+       LEFT JOIN LATERAL (${newestMessages('c.id', after, '$2::int', ROW_NUMBER)}) m ON true${read.joins}
+       WHERE c.id = $1::int${scope === null ? '' : ` AND c.business_phone_number_id = ANY(${param(scope, '::text[]')})`}
+       ORDER BY m.id DESC`,
       values,
     )
     if (!rows.length) return null
@@ -249,6 +247,9 @@ export class ConversationReadRepository {
     }
   }
 }
+
+/** Each of {@link newestMessages}'s rows numbered, 1 the newest: `#n`. */
+const ROW_NUMBER = ', row_number() OVER (ORDER BY m.id DESC) AS "#n"'
 
 /** The newest messages shown as bubbles of conversation `conversation`, older than `after` if given. */
 const newestMessages = (conversation: string, after: string | null, limit: string, extra = '') =>

@@ -9,6 +9,8 @@ export interface ReadOptions {
   wanted?: ReadonlySet<string> | null
   /** The table's alias in the statement, when not the usual one. */
   alias?: string
+  /** A condition: a row where it does not hold has every column null (a record repeated on several rows sent once). */
+  onlyWhen?: string
 }
 
 /**
@@ -30,9 +32,13 @@ export class RecordColumns<T> {
     return this.table.filter(([, field]) => wanted.has(field) || this.key.includes(field))
   }
 
-  sql({ prefix = '', wanted, alias = this.alias }: ReadOptions = {}): string {
+  sql({ prefix = '', wanted, alias = this.alias, onlyWhen }: ReadOptions = {}): string {
     return this.fields(wanted)
-      .map(([column, field]) => `${alias}.${column} AS "${prefix}${field}"`)
+      .map(([column, field]) =>
+        onlyWhen
+          ? `CASE WHEN ${onlyWhen} THEN ${alias}.${column} END AS "${prefix}${field}"`
+          : `${alias}.${column} AS "${prefix}${field}"`,
+      )
       .join(', ')
   }
 
