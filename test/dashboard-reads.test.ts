@@ -458,9 +458,11 @@ describe('lists read only the fields asked for, and answer them as a whole row d
       for (const { node } of conversations.edges)
         expect([field, node[name]]).toEqual([field, whole.get(node.id)![name]])
     }
-    // A conversation with its messages (a thread) is read with only its fields asked for too.
+    // A conversation with its messages (a thread) is read with only its fields asked for too
+    // (some conversations: one without messages, the long thread, and others).
+    const threads = [...new Set([...ids.slice(0, 8), data.busy])]
     for (const field of fields) {
-      for (const id of ids) {
+      for (const id of threads) {
         const { conversation } = await gql(
           `query($id: Int!) { conversation(id: $id) { ${field} messages(first: 1) { edges { node { id } } } } }`,
           { id },
