@@ -1,9 +1,8 @@
 import type { NumberScope } from '../auth/principal.js'
 import type { SqlReader } from '../db/sql-reader.js'
-import type { MediaRecord } from '../media/media.repository.js'
+import { MEDIA, type MediaRecord } from '../media/media.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import { CONVERSATIONS, MESSAGES } from '../messages/message.sql.js'
-import { RecordColumns } from '../db/record-columns.js'
 import type { ReactionRecord } from '../messages/reaction.repository.js'
 import type { ConversationCursor, ConversationFilter } from './conversation.repository.js'
 
@@ -28,29 +27,7 @@ export interface ListedMessage {
   reactions?: ReactionRecord[]
 }
 
-/** Files read with their messages (a page's details). */
-const MEDIA = new RecordColumns<MediaRecord>(
-  [
-    ['id', 'id'],
-    ['source', 'source'],
-    ['status::text', 'status'],
-    ['mime_type', 'mimeType'],
-    ['size', 'size'],
-    ['sha256', 'sha256'],
-    ['filename', 'filename'],
-    ['link', 'link'],
-    ['meta_media_id', 'metaMediaId'],
-    ['meta_uploaded_at', 'metaUploadedAt'],
-    ['expected_sha256', 'expectedSha256'],
-    ['attempts', 'attempts'],
-    ['next_attempt_at', 'nextAttemptAt'],
-    ['error', 'error'],
-    ['created_at', 'createdAt'],
-    ['updated_at', 'updatedAt'],
-  ],
-  'md',
-  ['id'],
-)
+// Files read with their messages (a page's details).
 const MEDIA_COLUMNS = MEDIA.sql({ prefix: 'md.' })
 const mediaIn = MEDIA.reader({ prefix: 'md.' })
 const CONVERSATION_COLUMNS = CONVERSATIONS.sql()

@@ -1,5 +1,7 @@
 import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
+import { Prisma } from '../generated/prisma/client.js'
+import { RecordColumns } from '../db/record-columns.js'
 
 export type MediaSource = 'upload' | 'inbound' | 'link'
 export type MediaStatus = 'uploading' | 'downloading' | 'ready' | 'failed' | 'remote'
@@ -34,6 +36,33 @@ export interface NewMedia {
   expectedSha256?: string | null
   nextAttemptAt?: Date | null
 }
+
+/** Media rows read by hand (alias `md`): the claims below, the dashboards' reads of messages with their files. */
+export const MEDIA = new RecordColumns<MediaRecord>(
+  [
+    ['id', 'id'],
+    ['source', 'source'],
+    ['status::text', 'status'],
+    ['mime_type', 'mimeType'],
+    ['size', 'size'],
+    ['sha256', 'sha256'],
+    ['filename', 'filename'],
+    ['link', 'link'],
+    ['meta_media_id', 'metaMediaId'],
+    ['meta_uploaded_at', 'metaUploadedAt'],
+    ['expected_sha256', 'expectedSha256'],
+    ['attempts', 'attempts'],
+    ['next_attempt_at', 'nextAttemptAt'],
+    ['error', 'error'],
+    ['created_at', 'createdAt'],
+    ['updated_at', 'updatedAt'],
+  ],
+  'md',
+  ['id'],
+)
+
+/** A claimed row as a MediaRecord (RETURNING). */
+const MEDIA_RETURNED = Prisma.raw(MEDIA.sql({ alias: 'media' }))
 
 /** Files and their bytes (in ordered chunks). The only code that talks to the database about them. */
 export class MediaRepository {
@@ -92,10 +121,7 @@ export class MediaRepository {
       WHERE id IN (
         SELECT id FROM media WHERE status = 'downloading' AND next_attempt_at <= now()
         ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-      RETURNING id, source, status::text AS status, mime_type AS "mimeType", size, sha256, filename, link,
-                meta_media_id AS "metaMediaId", meta_uploaded_at AS "metaUploadedAt",
-                expected_sha256 AS "expectedSha256", attempts, next_attempt_at AS "nextAttemptAt", error,
-                created_at AS "createdAt", updated_at AS "updatedAt"`
+      RETURNING ${MEDIA_RETURNED}`
   }
 
   /** When the next inbound download is due, if any is waiting. */
