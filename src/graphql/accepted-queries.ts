@@ -1,15 +1,16 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server'
-import type { DocumentNode, OperationDefinitionNode } from 'graphql'
+import type { DocumentNode } from 'graphql'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Principal } from '../auth/principal.js'
+import type { Principal, Scope } from '../auth/principal.js'
 import type { CompiledQueries } from './compiled-execution.js'
 import type { GraphQLContext } from './context.js'
-import { checkOperationScope } from './scopes.js'
+import { checkScopes, operationScopes } from './scopes.js'
 
 interface Accepted {
   document: DocumentNode
-  operation: OperationDefinitionNode
   operationName: string | undefined
+  /** Its root fields and the scope each needs (checked against each caller). */
+  scopes: [string, Scope][]
 }
 
 // Any route's request and reply (Apollo's handler types its reply as a string).
@@ -52,7 +53,11 @@ export class AcceptedQueries {
         const key = keyOf(text, request.operationName)
         if (this.accepted.has(key)) return
         if (this.accepted.size >= MAX_ACCEPTED) this.accepted.delete(this.accepted.keys().next().value!)
-        this.accepted.set(key, { document, operation, operationName: request.operationName ?? undefined })
+        this.accepted.set(key, {
+          document,
+          operationName: request.operationName ?? undefined,
+          scopes: operationScopes(document, operation),
+        })
       },
     }
     return { requestDidStart: async () => listener }
@@ -100,7 +105,7 @@ export class AcceptedQueries {
     let principal: Principal
     try {
       principal = await gate(request)
-      checkOperationScope(accepted.document, accepted.operation, principal)
+      checkScopes(accepted.scopes, principal)
     } catch {
       return undefined // Apollo answers the refusal (gate results are kept per request: counted once)
     }

@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server'
 import { type DocumentNode, type GraphQLSchema, Kind, type OperationDefinitionNode } from 'graphql'
-import type { Principal } from '../auth/principal.js'
+import type { Principal, Scope } from '../auth/principal.js'
 import { GRAPHQL_SCOPES, graphqlScope, requireScope, type RootType } from '../auth/scopes.js'
 import { toGraphQLError } from '../errors/error.answers.js'
 import type { AppError } from '../errors/errors.js'
@@ -29,11 +29,19 @@ export function checkOperationScope(
   operation: OperationDefinitionNode,
   principal: Principal,
 ): void {
+  checkScopes(operationScopes(document, operation), principal)
+}
+
+/** Each root field of `operation` with the scope it needs (the same for every caller). */
+export function operationScopes(document: DocumentNode, operation: OperationDefinitionNode): [string, Scope][] {
   const root = ROOTS[operation.operation]
-  for (const field of rootFields(document, operation)) {
-    // A field validation let through always has a decision (assertEveryRootFieldDecided); fail closed anyway.
-    requireScope(principal, graphqlScope(root, field) ?? 'ADMIN', field)
-  }
+  // A field validation let through always has a decision (assertEveryRootFieldDecided); fail closed anyway.
+  return [...rootFields(document, operation)].map((field) => [field, graphqlScope(root, field) ?? 'ADMIN'])
+}
+
+/** @throws ForbiddenError when one of the fields needs more than the principal's scope */
+export function checkScopes(needed: readonly [string, Scope][], principal: Principal): void {
+  for (const [field, scope] of needed) requireScope(principal, scope, field)
 }
 
 /** Refuses, before executing, an operation outside the caller's scope: 403 FORBIDDEN. */
