@@ -13,24 +13,36 @@ import {
  * evaluated (a field they leave out is read for nothing, never missed).
  */
 export function fieldsAt(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | null {
-  // The same operation asks the same of each of its rows, and parsed operations are kept (Apollo's
-  // document store): the answer is kept with the field's node.
-  let byPath = answers.get(info.fieldNodes[0])
-  if (!byPath) answers.set(info.fieldNodes[0], (byPath = new Map()))
-  const key = path.join('.')
-  if (!byPath.has(key)) byPath.set(key, walk(info, path))
-  return byPath.get(key)!
-}
-
-const answers = new WeakMap<FieldNode, Map<string, Set<string> | null>>()
-
-function walk(info: GraphQLResolveInfo, path: readonly string[]): Set<string> | null {
-  const fields = fieldNodesAt(info, path)
-  return fields && new Set(fields.map((field) => field.name.value))
+  return selectedAt(info, path).names
 }
 
 /** The fields (their nodes) selected at `path` below the field being resolved; null when nothing is there. */
-export function fieldNodesAt(info: GraphQLResolveInfo, path: readonly string[]): FieldNode[] | null {
+export function fieldNodesAt(info: GraphQLResolveInfo, path: readonly string[]): readonly FieldNode[] | null {
+  return selectedAt(info, path).nodes
+}
+
+interface Selected {
+  nodes: FieldNode[] | null
+  names: Set<string> | null
+}
+
+// The same operation asks the same of each of its rows, and parsed operations are kept (Apollo's
+// document store): the answer is kept with the field's node.
+const answers = new WeakMap<FieldNode, Map<string, Selected>>()
+
+function selectedAt(info: GraphQLResolveInfo, path: readonly string[]): Selected {
+  let byPath = answers.get(info.fieldNodes[0])
+  if (!byPath) answers.set(info.fieldNodes[0], (byPath = new Map()))
+  const key = path.join('.')
+  let selected = byPath.get(key)
+  if (!selected) {
+    const nodes = walk(info, path)
+    byPath.set(key, (selected = { nodes, names: nodes && new Set(nodes.map((field) => field.name.value)) }))
+  }
+  return selected
+}
+
+function walk(info: GraphQLResolveInfo, path: readonly string[]): FieldNode[] | null {
   let sets: SelectionSetNode[] = info.fieldNodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []))
   for (const name of path) {
     sets = fieldsIn(sets, info.fragments).flatMap((field) =>
