@@ -8,6 +8,7 @@ import type {
   ConversationReadRepository,
   ListedMessage,
   MessageFields,
+  NewestMessages,
 } from './conversation-read.repository.js'
 import type { ConversationCursor, ConversationRepository } from './conversation.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
@@ -79,6 +80,16 @@ export type ConversationPage = Page<ConversationRecord> & {
   messagePages?: Map<number, MessagePage>
 }
 
+/** A page of messages to read along with its conversations; undefined when its arguments are not valid. */
+function newestMessages(
+  args: { first?: unknown; after?: unknown },
+  include: MessageFields,
+): NewestMessages | undefined {
+  const parsed = messagePageSchema.safeParse(args)
+  if (!parsed.success) return undefined
+  return { first: parsed.data.first, after: parsed.data.after?.[0] ?? null, include }
+}
+
 /** Reads for dashboards. */
 export class ConversationService {
   constructor(
@@ -139,10 +150,7 @@ export class ConversationService {
     const { first, after, filter } = parseInput(conversationPageSchema, args)
     const f = filter ?? {}
     const filterBy = { ...f, phoneDigits: f.phoneNumber, scope }
-    const pageArgs = messages && messagePageSchema.safeParse(messages.args)
-    const newest = pageArgs?.success
-      ? { first: pageArgs.data.first, after: pageArgs.data.after?.[0] ?? null, include: messages!.include }
-      : undefined
+    const newest = messages && newestMessages(messages.args, messages.include)
     const rows = await this.reads.page(
       filterBy,
       first,
@@ -208,16 +216,11 @@ export class ConversationService {
     include: MessageFields,
   ): Promise<{ conversation: ConversationRecord; page: MessagePage | null }> {
     const conversationId = parseInput(idSchema, id, 'id')
-    const pageArgs = messagePageSchema.safeParse(args)
-    if (!pageArgs.success) return { conversation: await this.get(conversationId, scope), page: null }
-    const { first, after } = pageArgs.data
-    const found = await this.reads.conversationWithMessages(conversationId, scope, fields, {
-      first,
-      after: after?.[0] ?? null,
-      include,
-    })
+    const page = newestMessages(args, include)
+    if (!page) return { conversation: await this.get(conversationId, scope), page: null }
+    const found = await this.reads.conversationWithMessages(conversationId, scope, fields, page)
     if (!found) throw new NotFoundError(`Conversation ${conversationId} does not exist`)
-    return { conversation: found.conversation, page: this.messagePageOf(conversationId, found.messages, first) }
+    return { conversation: found.conversation, page: this.messagePageOf(conversationId, found.messages, page.first) }
   }
 
   private messagePageOf(conversationId: number, rows: ListedMessage[], first: number): MessagePage {
