@@ -18,7 +18,8 @@ export async function startChild(
   env: Record<string, string>,
   cleanup: Cleanup,
 ): Promise<{ child: ChildProcess; url: string }> {
-  const port = 41_000 + Math.floor(Math.random() * 9_000)
+  // Below Linux's ephemeral range (32768+), where outgoing connections (the database's) take ports.
+  const port = 21_000 + Math.floor(Math.random() * 9_000)
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
     env: {
