@@ -51,16 +51,23 @@ prisma.$on('query', (event) => {
 })
 const database = {
   prisma,
+  sql: adapter.sql(() => {}),
   close: async () => {
     await prisma.$disconnect()
     await adapter.close()
   },
 }
-const repository = new ConversationRepository(database.prisma)
+const repository = new ConversationRepository(database.prisma, database.sql)
 const media = new MediaRepository(database.prisma)
 const reactions = new ReactionRepository(database.prisma)
-const reads = new ConversationReadRepository(adapter.reader(() => {}))
-const service = new ConversationService(repository, reads, new MessageRepository(database.prisma), media, reactions)
+const reads = new ConversationReadRepository(database.sql)
+const service = new ConversationService(
+  repository,
+  reads,
+  new MessageRepository(database.prisma, database.sql),
+  media,
+  reactions,
+)
 const sources = { conversations: repository, reads, media, reactions, pages: service }
 const tokens = (process.env.API_TOKENS ?? '').split(',').filter(Boolean)
 const gate = createGate(

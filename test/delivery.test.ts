@@ -177,7 +177,7 @@ describe('a template fan-out against Meta’s failures', () => {
 
   it('lets only one sender claim a message for Meta, and none once a webhook settled it', async () => {
     const deliveries = new DeliveryRepository(ctx.t.app.database.prisma)
-    const { message } = await new MessageRepository(ctx.t.app.database.prisma).addToNumber(
+    const { message } = await new MessageRepository(ctx.t.app.database.prisma, ctx.t.app.database.sql).addToNumber(
       ctx.meta.phoneNumberId,
       '50271008888',
       null,

@@ -113,7 +113,7 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('stores concurrent sends to different numbers in one statement, each with its own conversation', async () => {
-    const repository = new MessageRepository(ctx.t.app.database.prisma)
+    const repository = new MessageRepository(ctx.t.app.database.prisma, ctx.t.app.database.sql)
     await send({ phoneNumber: '+50244550000', content: 'existing', requestId: 41 })
     const numbers = Array.from({ length: 8 }, (_, i) => `5024455000${i}`)
     let statements = 0
@@ -143,7 +143,7 @@ describe('POST /api/whatsapp/send', () => {
   })
 
   it('fails only the send the database refuses when sends share a statement', async () => {
-    const repository = new MessageRepository(ctx.t.app.database.prisma)
+    const repository = new MessageRepository(ctx.t.app.database.prisma, ctx.t.app.database.sql)
     const message = { direction: 'outbound', type: 'text', content: 'x', status: 'pending' } as const
     const results = await Promise.allSettled([
       repository.addToNumber(ctx.meta.phoneNumberId, '50245660001', null, message),

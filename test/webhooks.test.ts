@@ -235,14 +235,14 @@ describe('POST /webhooks/whatsapp', () => {
     const { DeliveryStatusService } = await import('../src/messages/delivery-status.service.js')
     const { InProcessEventBus } = await import('../src/events/event-bus.js')
     const { signWebhook } = await import('../src/meta/meta.webhooks.js')
-    const prisma = ctx.t.app.database.prisma
-    const messages = new MessageRepository(prisma)
+    const { prisma, sql } = ctx.t.app.database
+    const messages = new MessageRepository(prisma, sql)
     const events = new InProcessEventBus()
     const { ReactionRepository } = await import('../src/messages/reaction.repository.js')
     const noMedia = { recordInbound: async () => 'med_none' } as never
     const service = new WebhookService(
-      new WebhookRepository(prisma),
-      new ConversationRepository(prisma),
+      new WebhookRepository(prisma, sql),
+      new ConversationRepository(prisma, sql),
       messages,
       { reactions: new ReactionRepository(prisma), media: noMedia, onMediaRecorded: () => {} },
       new TemplateRepository(prisma),
@@ -413,6 +413,31 @@ describe('applying deliveries', () => {
     await applied()
     const message = await ctx.t.app.database.prisma.message.findUnique({ where: { wamid: 'wamid.U2' } })
     expect(message).toMatchObject({ conversationId: byNumber, content: 'con número' })
+  })
+
+  it('stores and applies a returning customer’s text in four statements, none a transaction of several', async () => {
+    const from = '50277005566'
+    await postWebhook(ctx.t, inboundText({ from, wamid: 'wamid.ONE', text: 'hola', name: 'Ana' }))
+    await applied()
+    const statements: string[] = []
+    const stop = ctx.t.app.database.onQuery((sql) => statements.push(sql.replace(/\s+/g, ' ').trim()))
+    const at = new Date(Date.now() + 60_000)
+    try {
+      await postWebhook(ctx.t, inboundText({ from, wamid: 'wamid.TWO', text: 'otra', name: 'Ana', at }))
+      await applied()
+    } finally {
+      stop()
+    }
+    // Stored as received; then the conversation found, the message stored with the conversation's
+    // summary moved, the delivery marked applied. Every inbound message pays for each of these.
+    expect(statements).toHaveLength(4)
+    expect(statements.filter((sql) => /^(BEGIN|COMMIT)/i.test(sql))).toEqual([])
+    const { body } = await ctx.t.gql(ConversationsDocument, { filter: { phoneNumber: from } })
+    const [conversation] = nodes(body.data!.conversations)
+    expect(conversation).toMatchObject({ contactName: 'Ana', lastMessage: { content: 'otra', direction: 'INBOUND' } })
+    const second = Math.floor(at.getTime() / 1000) * 1000
+    expect(new Date(conversation.lastMessageAt!).getTime()).toBe(second)
+    expect(new Date((await conversationOf(from))!.lastInboundAt!).getTime()).toBe(second)
   })
 
   it('retries a delivery whose applying failed on our side, instead of losing it', async () => {

@@ -119,8 +119,8 @@ export async function wire(
     businessAccountId: config.meta.businessAccountId,
     messagesPerSecond: config.messagesPerSecond,
   })
-  const conversationRepository = new ConversationRepository(database.prisma)
-  const messageRepository = new MessageRepository(database.prisma)
+  const conversationRepository = new ConversationRepository(database.prisma, database.sql)
+  const messageRepository = new MessageRepository(database.prisma, database.sql)
   const deliveryRepository = new DeliveryRepository(database.prisma)
   const reactionRepository = new ReactionRepository(database.prisma)
   const mediaRepository = new MediaRepository(database.prisma)
@@ -128,7 +128,7 @@ export async function wire(
   stack.defer(() => mediaStore.close())
   const media = new MediaService(mediaRepository, mediaStore, meta)
   const templateRepository = new TemplateRepository(database.prisma)
-  const conversationReads = new ConversationReadRepository(database.reader)
+  const conversationReads = new ConversationReadRepository(database.sql)
   const conversations = new ConversationService(
     conversationRepository,
     conversationReads,
@@ -266,7 +266,7 @@ export async function wire(
   // the sends in flight, then gives back this instance's claims. app.ts stops the timer first.
   stack.defer(() => scheduler.drain())
   webhooks = new WebhookService(
-    new WebhookRepository(database.prisma),
+    new WebhookRepository(database.prisma, database.sql),
     conversationRepository,
     messageRepository,
     { reactions: reactionRepository, media, onMediaRecorded: () => mediaFetcher.kick() },

@@ -1,5 +1,5 @@
 import type { NumberScope } from '../auth/principal.js'
-import type { SqlReader } from '../db/sql-reader.js'
+import type { DirectSql } from '../db/direct-sql.js'
 import { MEDIA, type MediaRecord } from '../media/media.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import { CONVERSATIONS, MESSAGES } from '../messages/message.sql.js'
@@ -56,7 +56,7 @@ const REACTIONS = `(SELECT json_agg(json_build_object('actor', r.actor, 'emoji',
  * conversations (with their files and reactions). Plans: BENCHMARKS.md, "Dashboard reads".
  */
 export class ConversationReadRepository {
-  constructor(private readonly db: SqlReader) {}
+  constructor(private readonly db: DirectSql) {}
 
   /** The conversation, when it exists and belongs to one of the `scope` numbers (null: any). */
   async conversation(id: number, scope: NumberScope): Promise<ConversationRecord | null> {

@@ -1,7 +1,9 @@
 import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
+import type { DirectSql } from '../db/direct-sql.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import type { ConversationRecord, MessageDirection, MessageRecord, MessageStatus } from '../messages/message.records.js'
+import { CONVERSATIONS } from '../messages/message.sql.js'
 
 export interface ConversationFilter {
   /** Digits to look for in the phone number. */
@@ -54,15 +56,21 @@ function conversationWhere(f: ConversationFilter): Prisma.ConversationWhereInput
 /** Only conversations of the caller's numbers: a filter in the query, never after it. */
 const inScope = (scope: NumberScope) => (scope === null ? {} : { businessPhoneNumberId: { in: scope } })
 
+const CONVERSATION_COLUMNS = CONVERSATIONS.sql()
+
 /** Messages shown as bubbles: a reaction is shown on the message it reacts to instead. */
 const BUBBLES = { type: { not: 'reaction' } } as const
 
 /**
- * Conversations through Prisma: finding a customer's, counts for pages. The dashboards' hot reads
- * are ConversationReadRepository's; messages are written by messages/message.repository.ts.
+ * Conversations: finding a customer's (by hand: every inbound message does), counts for pages. The
+ * dashboards' hot reads are ConversationReadRepository's; messages are written by
+ * messages/message.repository.ts.
  */
 export class ConversationRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sql: DirectSql,
+  ) {}
 
   /** The conversation, when it exists and belongs to one of the `scope` numbers (null: any). */
   findById(id: number, scope: NumberScope = null): Promise<ConversationRecord | null> {
@@ -119,7 +127,8 @@ export class ConversationRepository {
    * The conversation of a customer who wrote to us `from` their WhatsApp id (or, for username-only
    * users, with only a user id): by that WhatsApp id, else a conversation with that number, else
    * by user id; created when there is none. Keeps the latest profile name, and the WhatsApp id and
-   * user id the customer wrote with when the conversation has none yet.
+   * user id the customer wrote with when the conversation has none yet. This runs for every
+   * inbound message: hand-written statements, one when nothing changes.
    */
   async findOrCreateForSender(sender: {
     /** The business number written to: each has its own conversation with a customer. */
@@ -134,16 +143,31 @@ export class ConversationRepository {
       (await this.findSender(number, from, waUserId)) ?? (await this.createForSender(number, from, waUserId))
     // An id another conversation already holds stays there: taking it would fail the unique index
     // and lose the message (e.g. the customer wrote as a username user before we knew their number).
-    const free = async (field: 'waId' | 'waUserId', value: string | null) =>
+    const free = async (column: 'wa_id' | 'wa_user_id', held: string | null, value: string | null) =>
       value !== null &&
-      !existing[field] &&
-      !(await this.prisma.conversation.findFirst({ where: { businessPhoneNumberId: number, [field]: value } }))
-    const data = {
-      ...(contactName && contactName !== existing.contactName ? { contactName } : {}),
-      ...((await free('waId', from)) ? { waId: from } : {}),
-      ...((await free('waUserId', waUserId)) ? { waUserId } : {}),
-    }
-    return Object.keys(data).length ? this.prisma.conversation.update({ where: { id: existing.id }, data }) : existing
+      held === null &&
+      (
+        await this.sql.rows(
+          `SELECT 1 FROM conversations WHERE business_phone_number_id = $1 AND ${column} = $2 LIMIT 1`,
+          [number, value],
+        )
+      ).length === 0
+    const set: [string, string][] = [
+      ...(contactName && contactName !== existing.contactName
+        ? [['contact_name', contactName] as [string, string]]
+        : []),
+      ...((await free('wa_id', existing.waId, from)) ? [['wa_id', from!] as [string, string]] : []),
+      ...((await free('wa_user_id', existing.waUserId, waUserId))
+        ? [['wa_user_id', waUserId!] as [string, string]]
+        : []),
+    ]
+    if (set.length === 0) return existing
+    const [updated] = await this.sql.rows<ConversationRecord>(
+      `UPDATE conversations c SET ${set.map(([column], i) => `${column} = $${i + 2}`).join(', ')}, updated_at = now()
+       WHERE c.id = $1 RETURNING ${CONVERSATION_COLUMNS}`,
+      [existing.id, ...set.map(([, value]) => value)],
+    )
+    return updated
   }
 
   private async findSender(
@@ -151,12 +175,12 @@ export class ConversationRepository {
     from: string | null,
     waUserId: string | null,
   ): Promise<ConversationRecord | null> {
-    const matches = await this.prisma.conversation.findMany({
-      where: {
-        businessPhoneNumberId: number,
-        OR: [...(from ? [{ waId: from }, { phoneNumber: from }] : []), ...(waUserId ? [{ waUserId }] : [])],
-      },
-    })
+    // Each of the three is a unique index of its own: at most three rows.
+    const matches = await this.sql.rows<ConversationRecord>(
+      `SELECT ${CONVERSATION_COLUMNS} FROM conversations c
+       WHERE c.business_phone_number_id = $1 AND (c.wa_id = $2 OR c.phone_number = $2 OR c.wa_user_id = $3)`,
+      [number, from, waUserId],
+    )
     return (
       matches.find((c) => from && c.waId === from) ??
       matches.find((c) => from && c.phoneNumber === from) ??
@@ -166,19 +190,21 @@ export class ConversationRepository {
   }
 
   /**
-   * Creates the conversation of a customer writing for the first time. Prisma's upsert is a
-   * read-then-write, which concurrent first messages from one customer race; INSERT … ON CONFLICT
-   * DO NOTHING cannot race, and the conversation is read back either way.
+   * Creates the conversation of a customer writing for the first time. A read-then-write would race
+   * concurrent first messages from one customer; INSERT … ON CONFLICT DO NOTHING cannot, and the
+   * conversation is read back either way.
    */
   private async createForSender(
     number: string,
     from: string | null,
     waUserId: string | null,
   ): Promise<ConversationRecord> {
-    await this.prisma.$executeRaw`
-      INSERT INTO conversations (business_phone_number_id, phone_number, wa_id, wa_user_id, updated_at)
-      VALUES (${number}, ${from}, ${from}, ${waUserId}, now())
-      ON CONFLICT DO NOTHING`
+    await this.sql.rows(
+      `INSERT INTO conversations (business_phone_number_id, phone_number, wa_id, wa_user_id, updated_at)
+       VALUES ($1, $2, $2, $3, now())
+       ON CONFLICT DO NOTHING`,
+      [number, from, waUserId],
+    )
     return (await this.findSender(number, from, waUserId))!
   }
 

@@ -10,7 +10,7 @@ import { type DatabaseConfig, DEFAULT_STATEMENT_CACHE_SIZE } from '../config.js'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { lockDataDir } from './pglite-lock.js'
 import { StatementNames } from './prepared-statements.js'
-import { pgliteReader, poolReader, type SqlReader } from './sql-reader.js'
+import { pgliteSql, poolSql, type DirectSql } from './direct-sql.js'
 import { applyMigrations, readMigrations } from './schema-engine.js'
 
 export type { PrismaClient }
@@ -18,8 +18,8 @@ export type { PrismaClient }
 /** A driver adapter for the configured database, plus how to release what it holds. */
 export async function adapterFactoryFor(config: DatabaseConfig): Promise<{
   factory: SqlMigrationAwareDriverAdapterFactory
-  /** The same connections, for hand-written reads (sql-reader.ts). */
-  reader: (onQuery: (sql: string) => void) => SqlReader
+  /** The same connections, for hand-written statements (direct-sql.ts). */
+  sql: (onQuery: (sql: string) => void) => DirectSql
   close: () => Promise<void>
 }> {
   if (config.kind === 'postgres') {
@@ -30,7 +30,7 @@ export async function adapterFactoryFor(config: DatabaseConfig): Promise<{
     names?.watch(pool)
     return {
       factory: new PrismaPg(pool, names ? { statementNameGenerator: names.nameFor } : undefined),
-      reader: (onQuery) => poolReader(pool, names, onQuery),
+      sql: (onQuery) => poolSql(pool, names, onQuery),
       close: () => pool.end(),
     }
   }
@@ -38,7 +38,7 @@ export async function adapterFactoryFor(config: DatabaseConfig): Promise<{
     const pglite = await openPGlite(null)
     return {
       factory: new PrismaPGlite(pglite),
-      reader: (onQuery) => pgliteReader(pglite, onQuery),
+      sql: (onQuery) => pgliteSql(pglite, onQuery),
       close: () => pglite.close(),
     }
   }
@@ -48,7 +48,7 @@ export async function adapterFactoryFor(config: DatabaseConfig): Promise<{
     const pglite = await openPGlite(config.dataDir)
     return {
       factory: new PrismaPGlite(pglite),
-      reader: (onQuery) => pgliteReader(pglite, onQuery),
+      sql: (onQuery) => pgliteSql(pglite, onQuery),
       close: () => pglite.close().finally(release),
     }
   } catch (err) {
@@ -93,15 +93,16 @@ function ignoreIdleClientError(): void {}
  * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
  */
 export function statementRefused(err: unknown): boolean {
-  const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } })?.meta
-    ?.driverAdapterError?.cause?.originalCode
-  return typeof code === 'string' && /^(22|23|40)/.test(code)
+  // Through Prisma, the driver's error is wrapped; a direct statement (direct-sql.ts) throws it as is.
+  const e = err as { code?: unknown; meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } }
+  const code = e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.code
+  return typeof code === 'string' && /^(22|23|40)[0-9A-Z]{3}$/.test(code)
 }
 
 export interface Database {
   prisma: PrismaClient
-  /** Hand-written reads on the same connections (the dashboards' hot reads). */
-  reader: SqlReader
+  /** Hand-written statements on the same connections (the dashboards' reads, inbound messages). */
+  sql: DirectSql
   /** Migrations applied when this database was opened. */
   appliedMigrations: string[]
   /** Null when the database answers and every migration is applied; else what is wrong. */
@@ -122,7 +123,7 @@ export async function openDatabase(
     queryEvents?: boolean
   } = {},
 ): Promise<Database> {
-  const { factory, reader, close } = await adapterFactoryFor(config)
+  const { factory, sql, close } = await adapterFactoryFor(config)
   try {
     const appliedMigrations = await migrate(config, factory)
     const prisma = new PrismaClient({
@@ -142,7 +143,7 @@ export async function openDatabase(
       : () => {}
     return {
       prisma,
-      reader: reader(notify),
+      sql: sql(notify),
       appliedMigrations,
       async notReadyReason() {
         try {

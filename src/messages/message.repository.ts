@@ -1,10 +1,18 @@
 import type { NumberScope } from '../auth/principal.js'
 import type { PrismaClient } from '../db/database.js'
 import { statementRefused } from '../db/database.js'
+import type { DirectSql } from '../db/direct-sql.js'
 import { Prisma } from '../generated/prisma/client.js'
 import { Coalescer } from '../shared/coalescer.js'
 import type { ConversationRecord, MessageRecord, NewInboundMessage, NewMessage } from './message.records.js'
-import { conversationColumns, conversationIn, MESSAGE_COLUMNS, partsOf, storeOutbound } from './message.sql.js'
+import {
+  conversationColumns,
+  conversationIn,
+  MESSAGE_COLUMNS,
+  MESSAGES,
+  partsOf,
+  storeOutbound,
+} from './message.sql.js'
 
 type NumberSend = {
   from: string
@@ -19,7 +27,10 @@ type NumberSend = {
  * an outbound message after it is stored is delivery.repository.ts's; conversations/ reads lists.
  */
 export class MessageRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sql: DirectSql,
+  ) {}
 
   /**
    * Stores a new outbound message from business number `from` to `phoneNumber` in their conversation — created if there is none,
@@ -121,51 +132,51 @@ export class MessageRepository {
       WHERE id = ${conversationId}`
   }
 
-  /** Moves last activity forward (never back: replays and delayed webhooks arrive out of order). */
-  private touchConversation(conversationId: number, at: Date, inbound = false) {
-    const inboundSql = inbound ? Prisma.sql`last_inbound_at = GREATEST(last_inbound_at, ${at}),` : Prisma.empty
-    return this.prisma.$executeRaw`
-      UPDATE conversations
-      SET ${inboundSql}
-          last_message_at = GREATEST(last_message_at, ${at}),
-          -- The subquery is evaluated before this statement waits for the row lock: never go back.
-          last_message_id = GREATEST(last_message_id, (SELECT max(id) FROM messages WHERE conversation_id = ${conversationId} AND type <> 'reaction')),
-          updated_at = now()
-      WHERE id = ${conversationId}`
-  }
-
   /**
    * Stores an inbound message once per wamid, whatever the number of deliveries or their
-   * concurrency (a unique index, not a read-then-write check), and opens the customer-service
-   * window. Returns the message, or null when it was already stored.
+   * concurrency (a unique index, not a read-then-write check), opens the customer-service window
+   * and moves the conversation's last activity forward (never back: replays and delayed webhooks
+   * arrive out of order). One statement, by hand: this runs for every message a customer sends.
+   * Returns the message, or null when it was already stored.
    */
   async addInbound(conversationId: number, message: NewInboundMessage): Promise<MessageRecord | null> {
-    const [inserted] = await this.prisma.$transaction([
-      this.prisma.message.createManyAndReturn({
-        data: [
-          {
-            conversationId,
-            direction: 'inbound',
-            status: 'delivered',
-            type: message.type,
-            content: message.content,
-            payload: message.payload,
-            wamid: message.wamid,
-            sentByCustomerAt: message.sentByCustomerAt,
-            mediaId: message.mediaId ?? null,
-            filename: message.filename ?? null,
-            location: (message.location ?? undefined) as object | undefined,
-            interactive: (message.interactive ?? undefined) as object | undefined,
-            contacts: (message.contacts ?? undefined) as object[] | undefined,
-            replyToWamid: message.replyToWamid ?? null,
-            replyToMessageId: message.replyToMessageId ?? null,
-          },
-        ],
-        skipDuplicates: true,
-      }),
-      this.touchConversation(conversationId, message.sentByCustomerAt, true),
-    ])
-    return (inserted?.[0] as MessageRecord | undefined) ?? null
+    const p = partsOf(message)
+    const [inserted] = await this.sql.rows<MessageRecord>(
+      `WITH m AS (
+        INSERT INTO messages (conversation_id, direction, status, type, content, payload, wamid, sent_by_customer_at,
+                              media_id, filename, location, interactive, contacts, reply_to_wamid,
+                              reply_to_message_id, created_at, updated_at)
+        VALUES ($1::int, 'inbound', 'delivered', $2, $3, $4::jsonb, $5, $6::timestamptz, $7, $8, $9::jsonb,
+                $10::jsonb, $11::jsonb, $12, $13::int, now(), now())
+        ON CONFLICT DO NOTHING
+        RETURNING *
+      ), touched AS (
+        UPDATE conversations
+        SET last_inbound_at = GREATEST(last_inbound_at, $6::timestamptz),
+            last_message_at = GREATEST(last_message_at, $6::timestamptz),
+            -- A reaction is no conversation's last message; GREATEST ignores the NULL of a duplicate.
+            last_message_id = GREATEST(last_message_id, (SELECT id FROM m WHERE m.type <> 'reaction')),
+            updated_at = now()
+        WHERE id = $1::int
+      )
+      SELECT ${MESSAGES.sql()} FROM m`,
+      [
+        conversationId,
+        message.type,
+        message.content,
+        JSON.stringify(message.payload),
+        message.wamid,
+        message.sentByCustomerAt.toISOString(),
+        p.mediaId,
+        p.filename,
+        p.location,
+        p.interactive,
+        p.contacts,
+        p.replyToWamid,
+        p.replyToMessageId,
+      ],
+    )
+    return inserted ?? null
   }
 
   /** The messages carrying a file. */

@@ -1,5 +1,6 @@
 import { Coalescer } from '../shared/coalescer.js'
 import { type PrismaClient, statementRefused } from '../db/database.js'
+import type { DirectSql } from '../db/direct-sql.js'
 
 export interface WebhookEventRecord {
   id: number
@@ -12,9 +13,15 @@ export interface WebhookEventRecord {
   phoneNumberId: string | null
 }
 
-/** Webhook deliveries as received, and what became of them. */
+/**
+ * Webhook deliveries as received, and what became of them. Storing one and marking it applied run
+ * for every delivery: by hand (see direct-sql.ts).
+ */
 export class WebhookRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sql: DirectSql,
+  ) {}
 
   /** Stores a delivery as received; resolves to its id. Concurrent deliveries share one statement. */
   store(body: string): Promise<number> {
@@ -24,14 +31,16 @@ export class WebhookRepository {
   private readonly stored = new Coalescer(
     async (bodies: string[]) => {
       // Ids drawn in arrival order, so the apply queue's order is the order Meta's calls came in.
-      const rows = await this.prisma.$queryRaw<{ ord: number; id: number }[]>`
-        WITH v AS (
+      const rows = await this.sql.rows<{ ord: number; id: number }>(
+        `WITH v AS (
           SELECT v.ord::int AS ord, v.body, nextval(pg_get_serial_sequence('webhook_events', 'id'))::int AS id
-          FROM (SELECT * FROM unnest(${bodies}::text[]) WITH ORDINALITY AS v(body, ord) ORDER BY ord) v
+          FROM (SELECT * FROM unnest($1::text[]) WITH ORDINALITY AS v(body, ord) ORDER BY ord) v
         ), i AS (
           INSERT INTO webhook_events (id, body) SELECT id, body FROM v
         )
-        SELECT ord, id FROM v`
+        SELECT ord, id FROM v`,
+        [bodies],
+      )
       const ids = new Map(rows.map((r) => [r.ord, r.id]))
       return bodies.map((_, i) => ids.get(i + 1)!)
     },
@@ -61,9 +70,11 @@ export class WebhookRepository {
 
   private readonly applied = new Coalescer(
     async (ids: number[]) => {
-      await this.prisma.$executeRaw`
-        UPDATE webhook_events SET status = 'applied', applied_at = now(), error = NULL, attempts = attempts + 1
-        WHERE id = ANY(${[...ids].sort((a, b) => a - b)}::int[])`
+      await this.sql.rows(
+        `UPDATE webhook_events SET status = 'applied', applied_at = now(), error = NULL, attempts = attempts + 1
+         WHERE id = ANY($1::int[])`,
+        [[...ids].sort((a, b) => a - b)],
+      )
       return ids.map(() => undefined)
     },
     { key: (id) => id, retryAlone: statementRefused },

@@ -3,18 +3,19 @@ import type pg from 'pg'
 import type { StatementNames } from './prepared-statements.js'
 
 /**
- * Read statements written by hand, sent straight to the driver: the dashboards' hot reads
- * (conversations/conversation-read.repository.ts). Prisma costs a query of its own CPU on top of the
- * driver's (compiling, then converting every value twice); for a list read on every dashboard
- * refresh that was a third of the service's time. Rows come back as the driver types them
- * (timestamptz as Date, jsonb parsed), on PostgreSQL and PGlite alike.
+ * Statements written by hand, sent straight to the driver: the hot ones, run for every dashboard
+ * read (conversations/conversation-read.repository.ts) and every inbound message. Prisma costs a
+ * query of its own CPU on top of the driver's (compiling, then converting every value twice); for
+ * a list read on every dashboard refresh that was a third of the service's time. One statement is
+ * one transaction. Rows come back as the driver types them (timestamptz as Date, jsonb parsed), on
+ * PostgreSQL and PGlite alike.
  */
-export interface SqlReader {
+export interface DirectSql {
   rows<T>(text: string, values: readonly unknown[]): Promise<T[]>
 }
 
 /** On PostgreSQL: the pool Prisma uses, with its prepared-statement names (parsed once per connection). */
-export function poolReader(pool: pg.Pool, names: StatementNames | null, onQuery: (sql: string) => void): SqlReader {
+export function poolSql(pool: pg.Pool, names: StatementNames | null, onQuery: (sql: string) => void): DirectSql {
   return {
     async rows<T>(text: string, values: readonly unknown[]) {
       onQuery(text)
@@ -25,7 +26,7 @@ export function poolReader(pool: pg.Pool, names: StatementNames | null, onQuery:
 }
 
 /** On the embedded database: its one connection, as Prisma's adapter uses it. */
-export function pgliteReader(pglite: PGlite, onQuery: (sql: string) => void): SqlReader {
+export function pgliteSql(pglite: PGlite, onQuery: (sql: string) => void): DirectSql {
   return {
     async rows<T>(text: string, values: readonly unknown[]) {
       onQuery(text)
