@@ -1,7 +1,7 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { Field, ObjectType } from 'type-graphql'
 import type { Scope as ScopeName } from '../auth/principal.js'
 import { Scope } from './api-key.input.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 @ObjectType({ description: 'A stored API key: never the key itself, which is shown only once, by createApiKey.' })
 export class ApiKey {
@@ -17,10 +17,10 @@ export class ApiKey {
   })
   phoneNumberIds!: string[] | null
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 
-  @Field(() => DateTimeResolver, {
+  @Field(() => DateTimeScalar, {
     nullable: true,
     description: 'When it was last used (to the minute or so: not written on every request); null: never.',
   })

@@ -1,7 +1,7 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
 import { Message, MessageStatus } from '../messages/message.type.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 export enum TemplateBatchStatus {
   RUNNING = 'running',
@@ -65,10 +65,10 @@ export class TemplateBatch {
   @Field(() => Int, { description: 'Recipients in the request.' })
   total!: number
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 
-  @Field(() => DateTimeResolver, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true })
   completedAt!: Date | null
 }
 

@@ -1,5 +1,5 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType } from 'type-graphql'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 @ObjectType({
   description: 'A WhatsApp business number the service sends from and receives on. Its access token is never shown.',
@@ -20,6 +20,6 @@ export class BusinessNumber {
   @Field(() => Boolean, { description: 'False: it sends with the shared WHATSAPP_ACCESS_TOKEN.' })
   hasOwnAccessToken!: boolean
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 }

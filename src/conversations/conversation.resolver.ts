@@ -1,4 +1,3 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { getArgumentValues, type GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql'
 import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql'
 import { fieldNodesAt, fieldsAt, recordFieldsFor } from '../graphql/lookahead.js'
@@ -18,6 +17,7 @@ import { Message, MessageConnection, MessageError } from '../messages/message.ty
 import { MessageMedia, Reaction } from '../messages/message-parts.type.js'
 import { mediaView, reactionView } from '../messages/message.view.js'
 import { serviceWindowExpiresAt } from './service-window.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 /** What a conversation shows of its business number. */
 export interface NumberDisplay {
@@ -142,7 +142,7 @@ export class ConversationResolver {
     return id === null ? null : this.numbers.display(id)
   }
 
-  @FieldResolver(() => DateTimeResolver, {
+  @FieldResolver(() => DateTimeScalar, {
     nullable: true,
     description:
       'When the 24-hour customer-service window closes (last inbound message + 24 h); null if the customer never wrote. Outside it only templates can be sent.',

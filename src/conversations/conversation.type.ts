@@ -1,7 +1,7 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { Field, InputType, Int, ObjectType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
 import { MessageDirection, MessageStatus } from '../messages/message.type.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 @ObjectType({ simpleResolvers: true, description: 'The business number of a conversation.' })
 export class ConversationBusinessNumber {
@@ -41,16 +41,16 @@ export class Conversation {
   @Field(() => Int, { nullable: true, description: 'The service request this conversation is linked to.' })
   requestId!: number | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'When the last message was stored.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When the last message was stored.' })
   lastMessageAt!: Date | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'When the customer last wrote.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When the customer last wrote.' })
   lastInboundAt!: Date | null
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   updatedAt!: Date
 }
 
@@ -77,7 +77,7 @@ export class ConversationFilterInput {
   @Field(() => String, { nullable: true, description: 'Text in any message of the conversation (case-insensitive).' })
   search?: string | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'Conversations changed at or after this time.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Conversations changed at or after this time.' })
   updatedSince?: Date | null
 
   @Field(() => String, { nullable: true, description: 'Conversations of this business number (its phone number id).' })

@@ -1,4 +1,3 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { Arg, FieldResolver, Int, Mutation, Query, Resolver, Root, UseMiddleware } from 'type-graphql'
 import { EveryNumber } from '../graphql/every-number.middleware.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
@@ -12,6 +11,7 @@ import {
   WebhookDeliveryStatus,
   WebhookEndpoint,
 } from './event-webhook.type.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 // Every field here is ADMIN-only (src/auth/scopes.ts).
 @Resolver(() => WebhookDelivery)
@@ -91,7 +91,7 @@ export class EventWebhookResolver {
     return delivery.body
   }
 
-  @FieldResolver(() => DateTimeResolver, { nullable: true })
+  @FieldResolver(() => DateTimeScalar, { nullable: true })
   nextAttemptAt(@Root() delivery: WebhookDeliveryRecord): Date | null {
     return delivery.status === 'pending' ? delivery.nextAttemptAt : null
   }

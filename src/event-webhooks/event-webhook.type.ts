@@ -1,6 +1,6 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 export enum WebhookDeliveryStatus {
   PENDING = 'pending',
@@ -30,10 +30,10 @@ export class WebhookEndpoint {
   @Field(() => Boolean, { description: 'False: it gets no new events; its pending deliveries wait.' })
   enabled!: boolean
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   updatedAt!: Date
 }
 
@@ -74,7 +74,7 @@ export class WebhookDelivery {
   @Field(() => Int, { description: 'Attempts made so far.' })
   attempts!: number
 
-  @Field(() => DateTimeResolver, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true })
   lastAttemptAt!: Date | null
 
   @Field(() => Int, { nullable: true, description: 'The HTTP status of the last answer; null when none came.' })
@@ -83,13 +83,13 @@ export class WebhookDelivery {
   @Field(() => String, { nullable: true, description: 'Why the last attempt failed (status, timeout, refused).' })
   lastError!: string | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'PENDING: when it is tried next (at the earliest).' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'PENDING: when it is tried next (at the earliest).' })
   nextAttemptAt!: Date | null
 
-  @Field(() => DateTimeResolver, { nullable: true })
+  @Field(() => DateTimeScalar, { nullable: true })
   deliveredAt!: Date | null
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 
   @Field(() => String, { description: 'The JSON body, exactly as signed and sent.' })

@@ -1,5 +1,5 @@
-import { DateTimeResolver } from 'graphql-scalars'
 import { Field, Float, Int, ObjectType, registerEnumType } from 'type-graphql'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 export enum MediaStatus {
   UPLOADING = 'uploading',
@@ -157,6 +157,6 @@ export class Reaction {
   @Field(() => ReactionActor, { description: 'Who reacted.' })
   by!: ReactionActor
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   reactedAt!: Date
 }

@@ -1,7 +1,8 @@
-import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars'
+import { JSONObjectResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
 import { Location, MessageInteractive } from './message-parts.type.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 export enum MessageDirection {
   INBOUND = 'inbound',
@@ -110,25 +111,25 @@ export class Message {
   })
   payload!: Record<string, unknown> | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'Inbound: when the customer sent it.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Inbound: when the customer sent it.' })
   sentByCustomerAt!: Date | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it sent.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Outbound: when Meta reported it sent.' })
   sentAt!: Date | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it delivered.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Outbound: when Meta reported it delivered.' })
   deliveredAt!: Date | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it read.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Outbound: when Meta reported it read.' })
   readAt!: Date | null
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'Outbound: when Meta reported it failed.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'Outbound: when Meta reported it failed.' })
   failedAt!: Date | null
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   updatedAt!: Date
 }
 

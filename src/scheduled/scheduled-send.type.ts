@@ -1,7 +1,8 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql'
-import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars'
+import { JSONObjectResolver } from 'graphql-scalars'
 import { Field, Int, ObjectType, registerEnumType } from 'type-graphql'
 import { Connection } from '../shared/connection.type.js'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 /**
  * `sendAt`'s type: an ISO 8601 date and time with an offset, taken as the string it is so that the
@@ -73,10 +74,10 @@ export class ScheduledSend {
   @Field(() => ScheduledSendStatus)
   status!: ScheduledSendStatus
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   sendAt!: Date
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'When it went out.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When it went out.' })
   sentAt!: Date | null
 
   @Field(() => Boolean, {
@@ -84,7 +85,7 @@ export class ScheduledSend {
   })
   late!: boolean
 
-  @Field(() => DateTimeResolver, { nullable: true, description: 'When it was sent, failed or cancelled.' })
+  @Field(() => DateTimeScalar, { nullable: true, description: 'When it was sent, failed or cancelled.' })
   completedAt!: Date | null
 
   @Field(() => String, { nullable: true, description: 'Digits; a template to one recipient names it too.' })
@@ -108,7 +109,7 @@ export class ScheduledSend {
   @Field(() => ScheduledSendError, { nullable: true })
   error!: ScheduledSendError | null
 
-  @Field(() => DateTimeResolver)
+  @Field(() => DateTimeScalar)
   createdAt!: Date
 }
 

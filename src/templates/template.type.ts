@@ -1,5 +1,6 @@
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars'
+import { JSONResolver } from 'graphql-scalars'
 import { Field, ObjectType } from 'type-graphql'
+import { DateTimeScalar } from '../graphql/date-time.scalar.js'
 
 @ObjectType({ description: 'A button of a BUTTONS component.' })
 export class TemplateButton {
@@ -54,7 +55,7 @@ export class Template {
   @Field(() => [TemplateComponent])
   components!: TemplateComponent[]
 
-  @Field(() => DateTimeResolver, { description: 'When it was last seen at Meta.' })
+  @Field(() => DateTimeScalar, { description: 'When it was last seen at Meta.' })
   syncedAt!: Date
 
   @Field(() => String, {
