@@ -1,5 +1,6 @@
 import type { NumberScope } from '../auth/principal.js'
 import type { DirectSql } from '../db/direct-sql.js'
+import { Columns } from '../db/record-columns.js'
 import { MEDIA, type MediaRecord } from '../media/media.repository.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import { CONVERSATIONS, MESSAGES } from '../messages/message.sql.js'
@@ -29,7 +30,6 @@ export interface ListedMessage {
 
 // Files read with their messages (a page's details).
 const MEDIA_COLUMNS = MEDIA.sql({ prefix: 'md.' })
-const mediaIn = MEDIA.reader({ prefix: 'md.' })
 const CONVERSATION_COLUMNS = CONVERSATIONS.sql()
 
 /** The fields to read of a page's rows (null: all; a record then holds only those, see RecordColumns). */
@@ -134,13 +134,20 @@ export class ConversationReadRepository {
        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY c.last_message_at DESC NULLS LAST, c.id DESC
        LIMIT ${param(first + 1, '::int')}`
-    const conversationIn = CONVERSATIONS.reader({ wanted: fields.conversation })
-    const messageIn = MESSAGES.reader(lastMessage)
-    const listedOf = (row: Record<string, unknown>): ListedConversation =>
-      withLast
-        ? { conversation: conversationIn(row), lastMessage: row['lm.id'] === null ? null : messageIn(row) }
-        : { conversation: conversationIn(row) }
-    if (!messages) return (await this.db.rows<Record<string, unknown>>(sql, values)).map(listedOf)
+    const listedIn = (columns: Columns) => {
+      const conversationIn = CONVERSATIONS.tableReader(columns, { wanted: fields.conversation })
+      if (!withLast) return (row: readonly unknown[]): ListedConversation => ({ conversation: conversationIn(row) })
+      const messageIn = MESSAGES.tableReader(columns, lastMessage)
+      const lastId = columns.at('lm.id')
+      return (row: readonly unknown[]): ListedConversation => ({
+        conversation: conversationIn(row),
+        lastMessage: row[lastId] === null ? null : messageIn(row),
+      })
+    }
+    if (!messages) {
+      const { columns, rows } = await this.db.table(sql, values)
+      return rows.map(listedIn(new Columns(columns)))
+    }
 
     // With each one's newest messages: the page, then its messages joined to it (several rows per
     // conversation, in the page's order). The conversation's own columns come in its first row
@@ -154,17 +161,21 @@ export class ConversationReadRepository {
       name === 'id' ? 'page."id"' : `CASE WHEN m."#n" > 1 THEN NULL ELSE page."${name}" END AS "${name}"`,
     )
     const newest = newestMessages('page."id"', olderThan, param(messages.first + 1, '::int'), ROW_NUMBER)
-    const rows = await this.db.rows<Record<string, unknown>>(
+    const table = await this.db.table(
       `SELECT ${once.join(', ')}, ${read.columns} FROM (${sql}) page
        LEFT JOIN LATERAL (${newest}) m ON true${read.joins}
        ORDER BY page."#at" DESC NULLS LAST, page."id" DESC, m.id DESC`,
       values,
     )
+    const columns = new Columns(table.columns)
+    const listedOf = listedIn(columns)
+    const messageOf = read.reader(columns)
+    const [id, messageId] = [columns.at('id'), columns.at('m.id')]
     const listed: ListedConversation[] = []
-    for (const row of rows) {
+    for (const row of table.rows) {
       let last = listed[listed.length - 1]
-      if (last?.conversation.id !== row.id) listed.push((last = { ...listedOf(row), messages: [] }))
-      if (row['m.id'] !== null) last.messages!.push(read.listed(row))
+      if (last?.conversation.id !== row[id]) listed.push((last = { ...listedOf(row), messages: [] }))
+      if (row[messageId] !== null) last.messages!.push(messageOf(row))
     }
     return listed
   }
@@ -181,14 +192,17 @@ export class ConversationReadRepository {
     include: MessageFields,
   ): Promise<Map<number, ListedMessage[]>> {
     const read = messagesRead(include)
-    const rows = await this.db.rows<Record<string, unknown>>(
+    const table = await this.db.table(
       `SELECT ${read.columns}
        FROM unnest($1::int[]) AS k(id)
        CROSS JOIN LATERAL (${newestMessages('k.id', after === null ? null : '$3::int', '$2::int')}) m${read.joins}`,
       after === null ? [conversationIds, first + 1] : [conversationIds, first + 1, after],
     )
+    const columns = new Columns(table.columns)
+    const messageOf = read.reader(columns)
+    const conversationId = columns.at('conversationId')
     const byConversation = new Map<number, ListedMessage[]>(conversationIds.map((id) => [id, []]))
-    for (const row of rows) byConversation.get(row.conversationId as number)!.push(read.listed(row))
+    for (const row of table.rows) byConversation.get(row[conversationId] as number)!.push(messageOf(row))
     return byConversation
   }
 
@@ -209,7 +223,7 @@ export class ConversationReadRepository {
     const conversation = { prefix: 'c.', wanted: fields }
     // The conversation's columns in the first row only (null after: nothing to send and parse again).
     const once = { ...conversation, onlyWhen: 'COALESCE(m."#n", 1) = 1' }
-    const rows = await this.db.rows<Record<string, unknown>>(
+    const { columns: names, rows } = await this.db.table(
       `SELECT ${CONVERSATIONS.sql(once)}, ${read.columns}
        FROM conversations c
        LEFT JOIN LATERAL (${newestMessages('c.id', after, '$2::int', ROW_NUMBER)}) m ON true${read.joins}
@@ -218,9 +232,10 @@ export class ConversationReadRepository {
       values,
     )
     if (!rows.length) return null
+    const columns = new Columns(names)
     return {
-      conversation: CONVERSATIONS.reader(conversation)(rows[0]),
-      messages: rows[0].id === null ? [] : rows.map(read.listed),
+      conversation: CONVERSATIONS.tableReader(columns, conversation)(rows[0]),
+      messages: rows[0][columns.at('id')] === null ? [] : rows.map(read.reader(columns)),
     }
   }
 }
@@ -240,15 +255,21 @@ function messagesRead(include: MessageFields, prefix = '') {
   const wanted =
     include.message &&
     new Set([...include.message, ...(include.media ? ['mediaId'] : []), ...(include.reactions ? ['wamid'] : [])])
-  const messageIn = MESSAGES.reader({ wanted, prefix })
   return {
     columns: `${MESSAGES.sql({ wanted, prefix })}${include.media ? `, ${MEDIA_COLUMNS}` : ''}${include.reactions ? `, ${REACTIONS} AS reactions` : ''}`,
     joins: include.media ? ' LEFT JOIN media md ON md.id = m.media_id' : '',
-    listed(row: Record<string, unknown>): ListedMessage {
-      const listed: ListedMessage = { message: messageIn(row) }
-      if (include.media) listed.media = row['md.id'] === null ? null : mediaIn(row)
-      if (include.reactions) listed.reactions = reactionsIn(row[`${prefix}wamid`] as string, row.reactions)
-      return listed
+    /** The rows of a table read with these columns made messages. */
+    reader(columns: Columns): (row: readonly unknown[]) => ListedMessage {
+      const messageIn = MESSAGES.tableReader(columns, { wanted, prefix })
+      const mediaIn = include.media ? MEDIA.tableReader(columns, { prefix: 'md.' }) : null
+      const mediaId = include.media ? columns.at('md.id') : -1
+      const [wamid, reactions] = include.reactions ? [columns.at(`${prefix}wamid`), columns.at('reactions')] : [-1, -1]
+      return (row) => {
+        const listed: ListedMessage = { message: messageIn(row) }
+        if (mediaIn) listed.media = row[mediaId] === null ? null : mediaIn(row)
+        if (include.reactions) listed.reactions = reactionsIn(row[wamid] as string, row[reactions])
+        return listed
+      }
     },
   }
 }

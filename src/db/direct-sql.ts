@@ -13,6 +13,16 @@ import { parseTimestamptz } from './timestamptz.js'
  */
 export interface DirectSql {
   rows<T>(text: string, values: readonly unknown[]): Promise<T[]>
+  /**
+   * The rows as arrays, a value per column in `columns`' order: no object per row with a property
+   * per column (pg builds those by name, which cost a read of 50 messages ~6% of its CPU).
+   */
+  table(text: string, values: readonly unknown[]): Promise<Table>
+}
+
+export interface Table {
+  columns: string[]
+  rows: unknown[][]
 }
 
 const TIMESTAMPTZ = 1184
@@ -34,6 +44,12 @@ export function poolSql(pool: pg.Pool, names: StatementNames | null, onQuery: (s
       const name = names?.nameFor({ sql: text }) || undefined
       return (await pool.query({ text, values: values as unknown[], name, types: TYPES })).rows as T[]
     },
+    async table(text: string, values: readonly unknown[]) {
+      onQuery(text)
+      const name = names?.nameFor({ sql: text }) || undefined
+      const result = await pool.query({ text, values: values as unknown[], name, types: TYPES, rowMode: 'array' })
+      return { columns: result.fields.map((f) => f.name), rows: result.rows as unknown[][] }
+    },
   }
 }
 
@@ -43,6 +59,11 @@ export function pgliteSql(pglite: PGlite, onQuery: (sql: string) => void): Direc
     async rows<T>(text: string, values: readonly unknown[]) {
       onQuery(text)
       return (await pglite.query<T>(text, values as unknown[])).rows
+    },
+    async table(text: string, values: readonly unknown[]) {
+      onQuery(text)
+      const result = await pglite.query<unknown[]>(text, values as unknown[], { rowMode: 'array' })
+      return { columns: result.fields.map((f) => f.name), rows: result.rows }
     },
   }
 }

@@ -21,6 +21,7 @@ export interface ReadOptions {
  */
 export class RecordColumns<T> {
   private readonly readers = new Map<string, (row: Record<string, unknown>) => T>()
+  private readonly tableReaders = new Map<string, (row: readonly unknown[]) => T>()
 
   constructor(
     private readonly table: FieldTable,
@@ -64,6 +65,36 @@ export class RecordColumns<T> {
       this.readers.set(key, read)
     }
     return read
+  }
+
+  /** The record out of a table's row (DirectSql.table) read with the same options: {@link reader} by column index. */
+  tableReader(columns: Columns, { prefix = '', wanted }: ReadOptions = {}): (row: readonly unknown[]) => T {
+    const fields = this.fields(wanted).map(([, field]) => [field, columns.at(prefix + field)] as const)
+    const key = fields.map(([field, i]) => `${field}:${i}`).join(',')
+    let read = this.tableReaders.get(key)
+    if (!read) {
+      if (this.tableReaders.size >= MAX_READERS) this.tableReaders.clear()
+      const properties = fields.map(([field, i]) => `${JSON.stringify(field)}: row[${i}]`)
+      read = new Function('row', `return { ${properties.join(', ')} }`) as (row: readonly unknown[]) => T
+      this.tableReaders.set(key, read)
+    }
+    return read
+  }
+}
+
+/** Where each column of a table of rows (DirectSql.table) is: its index by name. */
+export class Columns {
+  private readonly index: Map<string, number>
+
+  constructor(columns: readonly string[]) {
+    this.index = new Map(columns.map((name, i) => [name, i]))
+  }
+
+  /** The index of column `name`. @throws when the statement has no such column (a bug here) */
+  at(name: string): number {
+    const i = this.index.get(name)
+    if (i === undefined) throw new Error(`no column ${name} was read`)
+    return i
   }
 }
 
