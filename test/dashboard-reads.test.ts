@@ -374,6 +374,29 @@ describe('dashboard reads against a reference', () => {
     expect(shown.filter((m: { media: unknown }) => m.media)).toHaveLength(1)
   })
 
+  it('two pages of one conversation in one operation each answer their own (read with it or not)', async () => {
+    const data = await seed()
+    const expected = expectedMessages(data, data.busy).map((m) => m.id)
+    const ids = (page: { edges: { node: { id: number } }[] }) => page.edges.map((e) => e.node.id)
+    const { conversation } = await gql(
+      `query($id: Int!) { conversation(id: $id) {
+        newest: messages(first: 2) { edges { node { id media { id } reactions { emoji } } } pageInfo { endCursor } }
+        more: messages(first: 5) { edges { node { id } } } } }`,
+      { id: data.busy },
+    )
+    expect(ids(conversation.newest)).toEqual(expected.slice(0, 2))
+    expect(ids(conversation.more)).toEqual(expected.slice(0, 5))
+    // A list's conversations with their newest messages, and the same field again with other arguments.
+    const { conversations } = await gql(
+      `{ conversations(first: 36) { edges { node { id
+        messages(first: 1) { edges { node { id } } } older: messages(first: 1, after: "${conversation.newest.pageInfo.endCursor}") { edges { node { id } } } } } } }`,
+      {},
+    )
+    const busy = conversations.edges.find((e: { node: { id: number } }) => e.node.id === data.busy).node
+    expect(ids(busy.messages)).toEqual(expected.slice(0, 1))
+    expect(ids(busy.older)).toEqual(expected.slice(2, 3))
+  })
+
   it('a conversation without messages has an empty page; an unknown one is NOT_FOUND', async () => {
     const data = await seed()
     const empty = data.conversations.find((c) => c.lastMessageId === null)!

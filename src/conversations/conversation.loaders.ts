@@ -80,11 +80,6 @@ export class ConversationLoaders {
     return this.pageLoader(args, include).load(conversationId)
   }
 
-  /** A page read with its conversation (a thread): its `messages` field then needs no statement. */
-  primeMessagePage(conversationId: number, args: PageArgs, include: MessageFields, page: MessagePage): void {
-    this.pageLoader(args, include).prime(conversationId, page)
-  }
-
   private pageLoader(args: PageArgs, include: MessageFields): DataLoader<number, MessagePage> {
     const fields = include.message && [...include.message].sort()
     const key = JSON.stringify([args.first ?? null, args.after ?? null, fields, include.media, include.reactions])
@@ -118,14 +113,4 @@ export class ConversationLoaders {
 /** {@link ConversationLoaders} for one operation (`cache: false`: each load reads afresh). */
 export function createConversationLoaders(sources: LoaderSources, options: { cache?: boolean } = {}) {
   return new ConversationLoaders(sources, options)
-}
-
-/** What a page read with its messages' files and reactions, so their fields need no statement of their own. */
-export function primeDetails(loaders: ConversationLoaders, page: MessagePage, include: MessageFields): void {
-  for (const message of page.nodes) {
-    const details = page.details.get(message.id)
-    if (!details) continue
-    if (include.media && message.mediaId && details.media) loaders.media.prime(message.mediaId, details.media)
-    if (include.reactions && message.wamid) loaders.reactions.prime(message.wamid, details.reactions)
-  }
 }

@@ -1,12 +1,11 @@
 import { getArgumentValues, type GraphQLObjectType, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql'
 import { Arg, Ctx, FieldResolver, Info, Int, Query, Resolver, Root } from 'type-graphql'
 import { fieldNodesAt, fieldsAt, recordFieldsFor } from '../graphql/lookahead.js'
-import { primeDetails } from './conversation.loaders.js'
 import type { GraphQLContext } from '../graphql/context.js'
 import { pageArgs, toConnection } from '../shared/connection.type.js'
 import type { ConversationRecord, MessageRecord } from '../messages/message.records.js'
 import type { MessageFields } from './conversation-read.repository.js'
-import type { ConversationService } from './conversation.service.js'
+import type { ConversationService, MessageDetails, MessagePage } from './conversation.service.js'
 import {
   Conversation,
   ConversationBusinessNumber,
@@ -74,6 +73,25 @@ const CONVERSATION_MESSAGES = (schema: GraphQLSchema) =>
 
 /** Each listed conversation's last message, read with the list (and only the fields asked for). */
 const lastMessageRead = new WeakMap<ConversationRecord, MessageRecord | null>()
+/** The page a conversation's `messages` field asks for, read with the conversation (a thread, a list). */
+const pageRead = new WeakMap<ConversationRecord, { first: unknown; after: unknown; page: MessagePage }>()
+/** Each message's file and reactions, read with its page (when its field asks for them). */
+const detailsRead = new WeakMap<MessageRecord, MessageDetails>()
+
+// Values read with their parent are answered as they are, not through a DataLoader: a page of 50
+// messages would otherwise make ~100 promises to hand back what is already here.
+const readWith = (args: Record<string, unknown>, page: MessagePage) => ({
+  first: args.first ?? null,
+  after: args.after ?? null,
+  page,
+})
+function messageConnection(page: MessagePage) {
+  for (const message of page.nodes) {
+    const details = page.details.get(message.id)
+    if (details) detailsRead.set(message, details)
+  }
+  return toConnection(page)
+}
 
 @Resolver(() => Conversation)
 export class ConversationResolver {
@@ -95,7 +113,7 @@ export class ConversationResolver {
     // A thread: the conversation and its page of messages in one statement.
     const fields = recordFieldsFor(fieldsAt(info, []), CONVERSATION_NEEDS)
     const thread = await this.service.thread(id, ctx.principal.phoneNumberIds, fields, messages.args, messages.include)
-    if (thread.page) ctx.loaders.primeMessagePage(thread.conversation.id, messages.args, messages.include, thread.page)
+    if (thread.page) pageRead.set(thread.conversation, readWith(messages.args, thread.page))
     return thread.conversation
   }
 
@@ -118,7 +136,7 @@ export class ConversationResolver {
     for (const conversation of page.nodes) {
       if (fields.lastMessage !== undefined) lastMessageRead.set(conversation, page.lastMessages.get(conversation.id)!)
       const messagePage = page.messagePages?.get(conversation.id)
-      if (messagePage) ctx!.loaders.primeMessagePage(conversation.id, messages!.args, messages!.include, messagePage)
+      if (messagePage) pageRead.set(conversation, readWith(messages!.args, messagePage))
     }
     return toConnection(page)
   }
@@ -155,8 +173,8 @@ export class ConversationResolver {
   lastMessage(
     @Root() conversation: ConversationRecord,
     @Ctx() ctx: GraphQLContext,
-  ): Promise<MessageRecord | null> | null {
-    if (lastMessageRead.has(conversation)) return Promise.resolve(lastMessageRead.get(conversation)!)
+  ): MessageRecord | Promise<MessageRecord | null> | null {
+    if (lastMessageRead.has(conversation)) return lastMessageRead.get(conversation)!
     return conversation.lastMessageId ? ctx.loaders.message.load(conversation.lastMessageId) : null
   }
 
@@ -173,17 +191,17 @@ export class ConversationResolver {
   }
 
   @FieldResolver(() => MessageConnection, { description: 'Messages, newest first.' })
-  async messages(
+  messages(
     @Root() conversation: ConversationRecord,
     @Arg('first', () => Int, pageArgs.first) first?: number | null,
     @Arg('after', () => String, pageArgs.after) after?: string | null,
     @Ctx() ctx?: GraphQLContext,
     @Info() info?: GraphQLResolveInfo,
   ) {
+    const read = pageRead.get(conversation)
+    if (read && read.first === (first ?? null) && read.after === (after ?? null)) return messageConnection(read.page)
     const include = messageFieldsAt(info!, ['edges', 'node'])
-    const page = await ctx!.loaders.messagePage(conversation.id, { first, after }, include)
-    primeDetails(ctx!.loaders, page, include)
-    return toConnection(page)
+    return ctx!.loaders.messagePage(conversation.id, { first, after }, include).then(messageConnection)
   }
 }
 
@@ -198,10 +216,14 @@ export class MessageResolver {
   }
 
   @FieldResolver(() => MessageMedia, { nullable: true, description: 'The file of a media message.' })
-  async media(@Root() message: MessageRecord, @Ctx() ctx: GraphQLContext): Promise<MessageMedia | null> {
+  media(
+    @Root() message: MessageRecord,
+    @Ctx() ctx: GraphQLContext,
+  ): MessageMedia | Promise<MessageMedia | null> | null {
     if (!message.mediaId) return null
-    const media = await ctx.loaders.media.load(message.mediaId)
-    return media && mediaView(message, media)
+    const read = detailsRead.get(message)
+    if (read) return read.media && mediaView(message, read.media)
+    return ctx.loaders.media.load(message.mediaId).then((media) => media && mediaView(message, media))
   }
 
   @FieldResolver(() => Message, { nullable: true, description: 'The message this one quotes, answers or reacts to.' })
@@ -210,8 +232,11 @@ export class MessageResolver {
   }
 
   @FieldResolver(() => [Reaction], { description: 'The customer’s and our reactions to this message.' })
-  async reactions(@Root() message: MessageRecord, @Ctx() ctx: GraphQLContext): Promise<Reaction[]> {
-    return message.wamid ? (await ctx.loaders.reactions.load(message.wamid)).map(reactionView) : []
+  reactions(@Root() message: MessageRecord, @Ctx() ctx: GraphQLContext): Reaction[] | Promise<Reaction[]> {
+    if (!message.wamid) return []
+    const read = detailsRead.get(message)
+    if (read) return read.reactions.map(reactionView)
+    return ctx.loaders.reactions.load(message.wamid).then((reactions) => reactions.map(reactionView))
   }
 
   @FieldResolver(() => MessageError, { nullable: true })
