@@ -86,10 +86,11 @@ const readWith = (args: Record<string, unknown>, page: MessagePage) => ({
   page,
 })
 function messageConnection(page: MessagePage) {
-  for (const message of page.nodes) {
-    const details = page.details.get(message.id)
-    if (details) detailsRead.set(message, details)
-  }
+  if (page.details.size)
+    for (const message of page.nodes) {
+      const details = page.details.get(message.id)
+      if (details) detailsRead.set(message, details)
+    }
   return toConnection(page)
 }
 

@@ -168,7 +168,8 @@ export class ConversationService {
     const messagePages =
       newest &&
       new Map(page.nodes.map((c, i) => [c.id, this.messagePageOf(c.id, rows[i].messages ?? [], newest.first)] as const))
-    return { ...page, lastMessages, ...(messagePages && { messagePages }) }
+    // (Object.assign: a spread would make the page's cursor, which is made only when asked for.)
+    return Object.assign(page, { lastMessages, ...(messagePages && { messagePages }) })
   }
 
   /**
@@ -230,10 +231,14 @@ export class ConversationService {
       () => this.conversations.countMessagesOf(conversationId),
       (m) => [m.id],
     )
-    const details = new Map(
-      rows.slice(0, first).map((r) => [r.message.id, { media: r.media ?? null, reactions: r.reactions ?? [] }]),
-    )
-    return { ...page, details }
+    // Only when its files or reactions were read (a list's newest messages seldom ask).
+    const detailed = rows.length > 0 && (rows[0].media !== undefined || rows[0].reactions !== undefined)
+    const details = detailed
+      ? new Map(
+          rows.slice(0, first).map((r) => [r.message.id, { media: r.media ?? null, reactions: r.reactions ?? [] }]),
+        )
+      : new Map<number, MessageDetails>()
+    return Object.assign(page, { details })
   }
 
   /** @throws NotFoundError */

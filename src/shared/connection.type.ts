@@ -37,16 +37,29 @@ export function Connection<T extends object>(node: ClassType<T>, name: string) {
   return ConnectionType
 }
 
+/** An edge of a page: its cursor is made when a query asks for it (most never do). */
+class PageEdge<T> {
+  constructor(
+    readonly node: T,
+    private readonly page: Page<T>,
+    private readonly index: number,
+  ) {}
+
+  get cursor(): string {
+    return this.page.cursor(this.index)
+  }
+}
+
 /** The connection shape of a page from a service. */
 export function toConnection<T>(page: Page<T>) {
   return {
-    edges: page.nodes.map((node, i) => ({
-      node,
-      get cursor() {
-        return page.cursor(i)
+    edges: page.nodes.map((node, i) => new PageEdge(node, page, i)),
+    pageInfo: {
+      hasNextPage: page.hasNextPage,
+      get endCursor() {
+        return page.endCursor
       },
-    })),
-    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    },
     // A getter: the count runs only when a query selects totalCount.
     get totalCount() {
       return page.totalCount()

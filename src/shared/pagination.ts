@@ -58,7 +58,10 @@ export function toPage<T>(rows: T[], first: number, count: () => Promise<number>
   return {
     nodes,
     cursor: (i) => encodeCursor(key(nodes[i])),
-    endCursor: nodes.length ? encodeCursor(key(nodes[nodes.length - 1])) : null,
+    // Made when asked for, as each node's: a list of conversations with their messages has a page each.
+    get endCursor() {
+      return nodes.length ? encodeCursor(key(nodes[nodes.length - 1])) : null
+    },
     hasNextPage: rows.length > first,
     totalCount: () => (counted ??= count()),
   }
