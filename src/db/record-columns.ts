@@ -20,8 +20,12 @@ export interface ReadOptions {
  * code does not know how to read alone), every column is.
  */
 export class RecordColumns<T> {
-  private readonly readers = new Map<string, (row: Record<string, unknown>) => T>()
-  private readonly tableReaders = new Map<string, (row: readonly unknown[]) => T>()
+  /**
+   * What each method works out from its options, kept by options: reads ask the same few field
+   * lists over and over, and a dashboard read would otherwise filter the table and join its SQL
+   * afresh each time.
+   */
+  private readonly kept = new Map<string, unknown>()
 
   constructor(
     private readonly table: FieldTable,
@@ -29,58 +33,67 @@ export class RecordColumns<T> {
     private readonly key: readonly string[],
   ) {}
 
+  private keep<R>(key: string, make: () => R): R {
+    let value = this.kept.get(key) as R | undefined
+    if (value === undefined) {
+      if (this.kept.size >= MAX_KEPT) this.kept.clear()
+      this.kept.set(key, (value = make()))
+    }
+    return value
+  }
+
   private fields(wanted: ReadonlySet<string> | null | undefined): FieldTable {
     if (!wanted) return this.table
-    for (const field of wanted) if (!this.table.some(([, f]) => f === field)) return this.table
-    return this.table.filter(([, field]) => wanted.has(field) || this.key.includes(field))
+    return this.keep(`fields\n${wantedKey(wanted)}`, () => {
+      for (const field of wanted) if (!this.table.some(([, f]) => f === field)) return this.table
+      return this.table.filter(([, field]) => wanted.has(field) || this.key.includes(field))
+    })
   }
 
   sql({ prefix = '', wanted, alias = this.alias, onlyWhen }: ReadOptions = {}): string {
-    return this.fields(wanted)
-      .map(([column, field]) =>
-        onlyWhen
-          ? `CASE WHEN ${onlyWhen} THEN ${alias}.${column} END AS "${prefix}${field}"`
-          : `${alias}.${column} AS "${prefix}${field}"`,
-      )
-      .join(', ')
+    return this.keep(`sql\n${prefix}\n${alias}\n${onlyWhen ?? ''}\n${wantedKey(wanted)}`, () =>
+      this.fields(wanted)
+        .map(([column, field]) =>
+          onlyWhen
+            ? `CASE WHEN ${onlyWhen} THEN ${alias}.${column} END AS "${prefix}${field}"`
+            : `${alias}.${column} AS "${prefix}${field}"`,
+        )
+        .join(', '),
+    )
   }
 
   /** The names the columns of {@link sql} are given with the same options. */
-  names({ prefix = '', wanted }: ReadOptions = {}): string[] {
-    return this.fields(wanted).map(([, field]) => prefix + field)
+  names({ prefix = '', wanted }: ReadOptions = {}): readonly string[] {
+    return this.keep(`names\n${prefix}\n${wantedKey(wanted)}`, () =>
+      this.fields(wanted).map(([, field]) => prefix + field),
+    )
   }
 
   /** The record out of a row read with the same options (the fields worked out once for all rows). */
   reader({ prefix = '', wanted }: ReadOptions = {}): (row: Record<string, unknown>) => T {
-    const fields = this.fields(wanted)
-    const key = `${prefix}\n${fields.map(([, field]) => field).join(',')}`
-    let read = this.readers.get(key)
-    if (!read) {
-      if (this.readers.size >= MAX_READERS) this.readers.clear()
+    return this.keep(`reader\n${prefix}\n${wantedKey(wanted)}`, () => {
       // One object literal with the names written out, made once per list of fields: each column
       // is then a property load V8 caches, and every record of a list has one shape. A loop over
       // the names (a lookup by a different key each time) cost ~130 µs for a page of 50 messages.
-      const properties = fields.map(([, field]) => `${JSON.stringify(field)}: row[${JSON.stringify(prefix + field)}]`)
-      read = new Function('row', `return { ${properties.join(', ')} }`) as (row: Record<string, unknown>) => T
-      this.readers.set(key, read)
-    }
-    return read
+      const properties = this.fields(wanted).map(
+        ([, field]) => `${JSON.stringify(field)}: row[${JSON.stringify(prefix + field)}]`,
+      )
+      return new Function('row', `return { ${properties.join(', ')} }`) as (row: Record<string, unknown>) => T
+    })
   }
 
   /** The record out of a table's row (DirectSql.table) read with the same options: {@link reader} by column index. */
   tableReader(columns: Columns, { prefix = '', wanted }: ReadOptions = {}): (row: readonly unknown[]) => T {
-    const fields = this.fields(wanted).map(([, field]) => [field, columns.at(prefix + field)] as const)
-    const key = fields.map(([field, i]) => `${field}:${i}`).join(',')
-    let read = this.tableReaders.get(key)
-    if (!read) {
-      if (this.tableReaders.size >= MAX_READERS) this.tableReaders.clear()
-      const properties = fields.map(([field, i]) => `${JSON.stringify(field)}: row[${i}]`)
-      read = new Function('row', `return { ${properties.join(', ')} }`) as (row: readonly unknown[]) => T
-      this.tableReaders.set(key, read)
-    }
-    return read
+    const fields = this.fields(wanted)
+    const at = fields.map(([, field]) => columns.at(prefix + field))
+    return this.keep(`tableReader\n${prefix}\n${wantedKey(wanted)}\n${at.join(',')}`, () => {
+      const properties = fields.map(([, field], i) => `${JSON.stringify(field)}: row[${at[i]}]`)
+      return new Function('row', `return { ${properties.join(', ')} }`) as (row: readonly unknown[]) => T
+    })
   }
 }
+
+const wantedKey = (wanted: ReadonlySet<string> | null | undefined) => (wanted ? [...wanted].join(',') : '*')
 
 /** Where each column of a table of rows (DirectSql.table) is: its index by name. */
 export class Columns {
@@ -98,5 +111,5 @@ export class Columns {
   }
 }
 
-/** Readers kept per table: one per field list the reads ask for (a dashboard asks a handful). */
-const MAX_READERS = 256
+/** What a table keeps at most (see RecordColumns.kept); then it starts again. */
+const MAX_KEPT = 1_000
