@@ -152,20 +152,15 @@ export class ConversationRepository {
           [number, value],
         )
       ).length === 0
-    const set: [string, string][] = [
-      ...(contactName && contactName !== existing.contactName
-        ? [['contact_name', contactName] as [string, string]]
-        : []),
-      ...((await free('wa_id', existing.waId, from)) ? [['wa_id', from!] as [string, string]] : []),
-      ...((await free('wa_user_id', existing.waUserId, waUserId))
-        ? [['wa_user_id', waUserId!] as [string, string]]
-        : []),
-    ]
-    if (set.length === 0) return existing
+    const set = new Map<string, string>()
+    if (contactName && contactName !== existing.contactName) set.set('contact_name', contactName)
+    if (await free('wa_id', existing.waId, from)) set.set('wa_id', from!)
+    if (await free('wa_user_id', existing.waUserId, waUserId)) set.set('wa_user_id', waUserId!)
+    if (set.size === 0) return existing
+    const columns = [...set.keys()].map((column, i) => `${column} = $${i + 2}`)
     const [updated] = await this.sql.rows<ConversationRecord>(
-      `UPDATE conversations c SET ${set.map(([column], i) => `${column} = $${i + 2}`).join(', ')}, updated_at = now()
-       WHERE c.id = $1 RETURNING ${CONVERSATION_COLUMNS}`,
-      [existing.id, ...set.map(([, value]) => value)],
+      `UPDATE conversations c SET ${columns.join(', ')}, updated_at = now() WHERE c.id = $1 RETURNING ${CONVERSATION_COLUMNS}`,
+      [existing.id, ...set.values()],
     )
     return updated
   }

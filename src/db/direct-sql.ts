@@ -38,16 +38,17 @@ const TYPES = {
 
 /** On PostgreSQL: the pool Prisma uses, with its prepared-statement names (parsed once per connection). */
 export function poolSql(pool: pg.Pool, names: StatementNames | null, onQuery: (sql: string) => void): DirectSql {
+  const query = (text: string, values: readonly unknown[], rowMode?: 'array'): Promise<pg.QueryResult> => {
+    onQuery(text)
+    const config = { text, values: values as unknown[], name: names?.nameFor({ sql: text }) || undefined, types: TYPES }
+    return rowMode ? pool.query({ ...config, rowMode }) : pool.query(config)
+  }
   return {
     async rows<T>(text: string, values: readonly unknown[]) {
-      onQuery(text)
-      const name = names?.nameFor({ sql: text }) || undefined
-      return (await pool.query({ text, values: values as unknown[], name, types: TYPES })).rows as T[]
+      return (await query(text, values)).rows as T[]
     },
     async table(text: string, values: readonly unknown[]) {
-      onQuery(text)
-      const name = names?.nameFor({ sql: text }) || undefined
-      const result = await pool.query({ text, values: values as unknown[], name, types: TYPES, rowMode: 'array' })
+      const result = await query(text, values, 'array')
       return { columns: result.fields.map((f) => f.name), rows: result.rows as unknown[][] }
     },
   }

@@ -14,6 +14,29 @@ import {
   storeOutbound,
 } from './message.sql.js'
 
+/**
+ * An inbound message stored once per wamid, with the conversation's summary moved (see addInbound):
+ * $1 conversation id, $2 type, $3 content, $4 payload, $5 wamid, $6 sent at, $7–$13 its parts.
+ */
+const STORE_INBOUND = `WITH m AS (
+    INSERT INTO messages (conversation_id, direction, status, type, content, payload, wamid, sent_by_customer_at,
+                          media_id, filename, location, interactive, contacts, reply_to_wamid,
+                          reply_to_message_id, created_at, updated_at)
+    VALUES ($1::int, 'inbound', 'delivered', $2, $3, $4::jsonb, $5, $6::timestamptz, $7, $8, $9::jsonb,
+            $10::jsonb, $11::jsonb, $12, $13::int, now(), now())
+    ON CONFLICT DO NOTHING
+    RETURNING *
+  ), touched AS (
+    UPDATE conversations
+    SET last_inbound_at = GREATEST(last_inbound_at, $6::timestamptz),
+        last_message_at = GREATEST(last_message_at, $6::timestamptz),
+        -- A reaction is no conversation's last message; GREATEST ignores the NULL of a duplicate.
+        last_message_id = GREATEST(last_message_id, (SELECT id FROM m WHERE m.type <> 'reaction')),
+        updated_at = now()
+    WHERE id = $1::int
+  )
+  SELECT ${MESSAGES.sql()} FROM m`
+
 type NumberSend = {
   from: string
   phoneNumber: string
@@ -141,41 +164,21 @@ export class MessageRepository {
    */
   async addInbound(conversationId: number, message: NewInboundMessage): Promise<MessageRecord | null> {
     const p = partsOf(message)
-    const [inserted] = await this.sql.rows<MessageRecord>(
-      `WITH m AS (
-        INSERT INTO messages (conversation_id, direction, status, type, content, payload, wamid, sent_by_customer_at,
-                              media_id, filename, location, interactive, contacts, reply_to_wamid,
-                              reply_to_message_id, created_at, updated_at)
-        VALUES ($1::int, 'inbound', 'delivered', $2, $3, $4::jsonb, $5, $6::timestamptz, $7, $8, $9::jsonb,
-                $10::jsonb, $11::jsonb, $12, $13::int, now(), now())
-        ON CONFLICT DO NOTHING
-        RETURNING *
-      ), touched AS (
-        UPDATE conversations
-        SET last_inbound_at = GREATEST(last_inbound_at, $6::timestamptz),
-            last_message_at = GREATEST(last_message_at, $6::timestamptz),
-            -- A reaction is no conversation's last message; GREATEST ignores the NULL of a duplicate.
-            last_message_id = GREATEST(last_message_id, (SELECT id FROM m WHERE m.type <> 'reaction')),
-            updated_at = now()
-        WHERE id = $1::int
-      )
-      SELECT ${MESSAGES.sql()} FROM m`,
-      [
-        conversationId,
-        message.type,
-        message.content,
-        JSON.stringify(message.payload),
-        message.wamid,
-        message.sentByCustomerAt.toISOString(),
-        p.mediaId,
-        p.filename,
-        p.location,
-        p.interactive,
-        p.contacts,
-        p.replyToWamid,
-        p.replyToMessageId,
-      ],
-    )
+    const [inserted] = await this.sql.rows<MessageRecord>(STORE_INBOUND, [
+      conversationId,
+      message.type,
+      message.content,
+      JSON.stringify(message.payload),
+      message.wamid,
+      message.sentByCustomerAt.toISOString(),
+      p.mediaId,
+      p.filename,
+      p.location,
+      p.interactive,
+      p.contacts,
+      p.replyToWamid,
+      p.replyToMessageId,
+    ])
     return inserted ?? null
   }
 
