@@ -6,18 +6,31 @@ describe('forEachConcurrently', () => {
     let running = 0
     let peak = 0
     const started: number[] = []
-    await forEachConcurrently([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
+    // Each item finishes when the test says so (timers would depend on the machine's load).
+    const finish = new Map<number, () => void>()
+    const settled = () => new Promise((resolve) => setImmediate(resolve))
+    const run = forEachConcurrently([5, 1, 4, 2, 3, 0, 6], 3, async (n) => {
       started.push(n)
       running++
       peak = Math.max(peak, running)
-      await new Promise((r) => setTimeout(r, n * 2))
+      await new Promise<void>((resolve) => finish.set(n, resolve))
       running--
       return n !== 2
     })
+    await settled()
+    expect(started).toEqual([5, 1, 4])
+    finish.get(1)!()
+    await settled()
+    finish.get(2)!()
+    await settled()
+    finish.get(4)!()
+    finish.get(5)!()
+    await run
     expect(peak).toBe(3)
     // 2 said stop: the workers busy then finish, and nothing after the item taken next starts.
     expect(started.slice(0, 4)).toEqual([5, 1, 4, 2])
     expect(started).not.toContain(6)
+    expect(started).toEqual([5, 1, 4, 2])
   })
 
   it('runs the items `more` brings once they come, with every worker, after the first ones', async () => {
